@@ -1,0 +1,41 @@
+# mlops-gitops developer commands. `make test` and `make demo` work on a fresh machine:
+# they create .venv and install what they need.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install lint test bench validate golden clean
+
+help:
+	@echo "make test      lint + the whole test suite (creates .venv on first use)"
+	@echo "make validate  validate every config under pipeline-configs/"
+	@echo "make bench     benchmarks (not run in CI)"
+	@echo "make lint      ruff over scripts/ tests/ bench/"
+	@echo "make clean     remove .venv and caches"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check scripts tests bench
+	$(BIN)/ruff format --check scripts tests bench
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+validate: $(STAMP)
+	$(BIN)/mlopsctl validate
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .benchmarks

@@ -1,0 +1,80 @@
+"""Benchmarks (`make bench`; not part of CI). Prints one line per measurement.
+
+* validate 1,000 configs in one run (target: under 2 s on a 2-core machine);
+* cold start of one `mlopsctl validate` of one config, a fresh interpreter each time
+  (target: under 0.5 s wall), median of several runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def make_repo(target: Path, copies: int) -> Path:
+    """A repository with ``copies`` configs, cycling through the example configs."""
+    src = ROOT / "pipeline-configs"
+    dst = target / "pipeline-configs"
+    dst.mkdir(parents=True)
+    for name in ("mlops-config.schema.json", "environments.schema.json", "environments.json"):
+        shutil.copy(src / name, dst / name)
+    examples = sorted(p for p in src.glob("*/mlops-config.json"))
+    for i in range(copies):
+        example = examples[i % len(examples)]
+        folder = dst / f"p{i:04d}-{example.parent.name}"[:40].rstrip("-")
+        folder.mkdir()
+        data = json.loads(example.read_text())
+        data.pop("endpoint_name", None) if data["pipeline_type"].startswith("byom_realtime") else None
+        if "triggers" in data:
+            data["triggers"].pop("monitor_violations", None)
+        (folder / "mlops-config.json").write_text(json.dumps(data))
+    return target
+
+
+def bench_validate_many(n: int = 1000) -> float:
+    from mlops_gitops.config.validate import validate
+    from mlops_gitops.repo import Repo
+
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Repo(make_repo(Path(tmp), n))
+        validate(repo, [repo.configs_dir / "p0000-churn-autopilot"])  # warm the enum cache once
+        start = time.perf_counter()
+        report, valid = validate(repo)
+        elapsed = time.perf_counter() - start
+        assert not report.errors, report.errors[:3]
+        assert len(valid) == n
+    print(f"validate {n} configs (in-process): {elapsed:.2f} s  ({elapsed / n * 1000:.2f} ms/config)")
+    return elapsed
+
+
+def bench_cold_start(runs: int = 7) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        make_repo(Path(tmp), 1)
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+        cmd = [sys.executable, "-m", "mlops_gitops", "validate"]
+        subprocess.run(cmd, cwd=tmp, env=env, check=True, capture_output=True)  # warm caches
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run(cmd, cwd=tmp, env=env, check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    print(
+        f"cold start, one config (`mlopsctl validate`, fresh interpreter): median {median:.3f} s of {runs} runs (min {min(times):.3f} s)"
+    )
+    return median
+
+
+if __name__ == "__main__":
+    bench_validate_many()
+    bench_cold_start()

@@ -1,0 +1,1 @@
+"""Reading and checking mlops-config.json and environments.json. Never imports boto3."""

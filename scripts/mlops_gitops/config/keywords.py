@@ -1,0 +1,158 @@
+"""Custom JSON Schema keywords: semantic checks that run where the schema places them.
+
+Each function follows jsonschema's keyword protocol ``(validator, value, instance, schema)`` and
+yields ValidationErrors carrying ``code`` and ``hint`` attributes, turned into Findings later.
+The pipeline type of the document being checked comes from ``CURRENT_PIPELINE_TYPE``.
+"""
+
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from typing import Any
+
+from jsonschema import ValidationError
+
+from mlops_gitops import awsdata
+from mlops_gitops.config.arns import ArnError, parse_arn
+from mlops_gitops.config.s3 import S3Error, bucket_problem, parse_asset, parse_location
+from mlops_gitops.config.schedule import ScheduleError, check_schedule
+from mlops_gitops.suggest import closest, did_you_mean, one_of
+
+CURRENT_PIPELINE_TYPE: ContextVar[str | None] = ContextVar("CURRENT_PIPELINE_TYPE", default=None)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_ECR_URI = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
+    r"/(?P<repo>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
+    r"(?P<ref>:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})?$"
+)
+_GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+def problem(code: str, message: str, hint: str = "", severity: str = "error") -> ValidationError:
+    err = ValidationError(message)
+    err.code = code  # type: ignore[attr-defined]
+    err.hint = hint  # type: ignore[attr-defined]
+    err.severity = severity  # type: ignore[attr-defined]
+    return err
+
+
+def botocore_enum(validator: Any, spec: dict[str, Any], instance: Any, schema: dict[str, Any]):
+    if not isinstance(instance, str) or (instance == "" and spec.get("allow_empty")):
+        return
+    shape = spec.get("by_pipeline_type", {}).get(CURRENT_PIPELINE_TYPE.get(), spec["shape"])
+    service = spec.get("service", "sagemaker")
+    values = awsdata.enum_values(shape, service)
+    if instance in values:
+        return
+    if shape.endswith("InstanceType"):
+        kind = {
+            "ProductionVariantInstanceType": "SageMaker hosting",
+            "TransformInstanceType": "SageMaker batch transform",
+            "ProcessingInstanceType": "SageMaker processing",
+            "TrainingInstanceType": "SageMaker training",
+        }.get(shape, "SageMaker")
+        hint = did_you_mean(
+            instance, values, f"see `{service}` {shape} in botocore for the {len(values)} types"
+        )
+        yield problem("instance-type", f"{instance!r} is not a {kind} instance type", hint)
+        return
+    allowed = [*values, *([""] if spec.get("allow_empty") else [])]
+    yield problem(
+        "enum", f"{instance!r} is not an allowed value", did_you_mean(instance, values, one_of(allowed))
+    )
+
+
+def s3(validator: Any, kind: str, instance: Any, schema: dict[str, Any]):
+    if not isinstance(instance, str) or instance == "":
+        return
+    try:
+        if kind == "bucket":
+            found = bucket_problem(instance)
+            if found:
+                yield problem("s3-bucket", *found)
+        elif kind == "asset":
+            parse_asset(instance)
+        else:
+            parse_location(instance)
+    except S3Error as exc:
+        yield problem("s3-location", exc.message, exc.hint)
+
+
+def arn(validator: Any, spec: dict[str, Any], instance: Any, schema: dict[str, Any]):
+    if not isinstance(instance, str):
+        return
+    if instance == "" and spec.get("allow_empty"):
+        return
+    if spec.get("allow_name") and not instance.startswith("arn:"):
+        if not _GROUP_NAME.match(instance):
+            yield problem(
+                "arn",
+                f"{instance!r} is neither an ARN nor a model package group name",
+                "write a model-package version ARN (…:model-package/<group>/<version>) or a group name",
+            )
+        return
+    try:
+        parse_arn(instance, spec["service"], spec["resources"])
+    except ArnError as exc:
+        yield problem("arn", exc.message, exc.hint)
+
+
+def schedule(validator: Any, kind: str, instance: Any, schema: dict[str, Any]):
+    if not isinstance(instance, str):
+        return
+    monitor = (CURRENT_PIPELINE_TYPE.get() or "").endswith("_monitor")
+    try:
+        check_schedule(instance, allow_rate=kind == "cron-or-rate", monitor=monitor)
+    except ScheduleError as exc:
+        yield problem("schedule", exc.message, exc.hint)
+
+
+def fmt(validator: Any, kind: str, instance: Any, schema: dict[str, Any]):
+    if not isinstance(instance, str):
+        return
+    if kind == "aws-region":
+        if awsdata.partition_of_region(instance) is None:
+            hint = did_you_mean(instance, awsdata.known_regions(), "e.g. us-east-1")
+            yield problem("region", f"{instance!r} is not an AWS region", hint)
+    elif kind == "email-or-sns-arn":
+        if instance.startswith("arn:"):
+            try:
+                parse_arn(instance, "sns", ["topic"])
+            except ArnError as exc:
+                yield problem("arn", exc.message, exc.hint)
+        elif not _EMAIL.match(instance):
+            yield problem(
+                "notify",
+                f"{instance!r} is neither an e-mail address nor an SNS topic ARN",
+                "e.g. team@example.com",
+            )
+    elif kind == "ecr-image-uri":
+        yield from _ecr_uri(instance)
+
+
+def _ecr_uri(instance: str):
+    m = _ECR_URI.match(instance)
+    if not m:
+        yield problem(
+            "image-uri",
+            f"{instance!r} is not an ECR image URI",
+            "write <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>, "
+            "e.g. 111122223333.dkr.ecr.us-east-1.amazonaws.com/churn:1.0",
+        )
+        return
+    if awsdata.partition_of_region(m["region"]) is None:
+        best = closest(m["region"], awsdata.known_regions())
+        yield problem(
+            "image-uri",
+            f"{m['region']!r} in the image URI is not an AWS region",
+            f"did you mean {best!r}?" if best else "e.g. us-east-1",
+        )
+    if not m["ref"]:
+        yield problem(
+            "image-uri",
+            f"{instance!r} has no tag or digest, so it means ':latest' and changes under you",
+            "pin a tag or a digest, e.g. ...:1.0 or ...@sha256:<digest>",
+            severity="warning",
+        )

@@ -1,0 +1,134 @@
+"""EventBridge-style schedule expressions: ``cron(m h dom mon dow year)`` and ``rate(n unit)``.
+
+SageMaker monitoring schedules use the same cron syntax and run at most hourly.
+"""
+
+from __future__ import annotations
+
+import re
+
+_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+_DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+
+# name, low, high, names (index 0 == low), special tokens allowed
+_FIELDS = [
+    ("minutes", 0, 59, [], ""),
+    ("hours", 0, 23, [], ""),
+    ("day-of-month", 1, 31, [], "?LW"),
+    ("month", 1, 12, _MONTHS, ""),
+    ("day-of-week", 1, 7, _DAYS, "?L#"),
+    ("year", 1970, 2199, [], ""),
+]
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_CRON_EXAMPLE = "e.g. cron(0 2 * * ? *) runs daily at 02:00 UTC"
+
+
+class ScheduleError(ValueError):
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def check_schedule(expr: str, *, allow_rate: bool, monitor: bool = False) -> None:
+    """Raise ScheduleError with a precise message when ``expr`` is not a valid expression."""
+    if expr.startswith("rate("):
+        if not allow_rate:
+            raise ScheduleError(
+                f"{expr!r}: rate(...) is not accepted here", f"write a cron expression, {_CRON_EXAMPLE}"
+            )
+        _check_rate(expr)
+        return
+    if not (expr.startswith("cron(") and expr.endswith(")")):
+        what = "cron(...) or rate(...)" if allow_rate else "cron(...)"
+        raise ScheduleError(f"{expr!r} is not a {what} expression", _CRON_EXAMPLE)
+    fields = expr[5:-1].split()
+    if len(fields) != 6:
+        if len(fields) == 5:
+            hint = "add the year field (usually *); unix cron has 5 fields, AWS cron has 6, " + _CRON_EXAMPLE
+        else:
+            hint = "write minutes hours day-of-month month day-of-week year, " + _CRON_EXAMPLE
+        raise ScheduleError(f"{expr!r} has {len(fields)} fields, AWS cron needs 6", hint)
+    for text, spec in zip(fields, _FIELDS, strict=True):
+        _check_field(expr, text, *spec)
+    dom, dow = fields[2], fields[4]
+    if (dom == "?") == (dow == "?"):
+        raise ScheduleError(
+            f"{expr!r}: exactly one of day-of-month ({dom}) and day-of-week ({dow}) must be '?'",
+            "put '?' in the one you don't restrict, e.g. cron(0 2 * * ? *)",
+        )
+    if monitor and ("*" in fields[0] or "/" in fields[0] or "," in fields[0] or "-" in fields[0]):
+        raise ScheduleError(
+            f"{expr!r} runs more than once an hour; SageMaker monitoring schedules run at most hourly",
+            "set the minutes field to one value, e.g. cron(0 * ? * * *) for hourly",
+        )
+
+
+def _check_rate(expr: str) -> None:
+    m = _RATE.match(expr)
+    if not m:
+        raise ScheduleError(
+            f"{expr!r} is not a valid rate expression",
+            "write rate(<n> <minute(s)|hour(s)|day(s)>), e.g. rate(1 day)",
+        )
+    n, unit = int(m.group(1)), m.group(2)
+    if n == 0:
+        raise ScheduleError(f"{expr!r}: the rate must be at least 1", "e.g. rate(1 day)")
+    if n == 1 and unit.endswith("s"):
+        raise ScheduleError(f"{expr!r}: a rate of 1 takes the singular unit", f"write rate(1 {unit[:-1]})")
+    if n > 1 and not unit.endswith("s"):
+        raise ScheduleError(f"{expr!r}: a rate above 1 takes the plural unit", f"write rate({n} {unit}s)")
+
+
+def _value(expr: str, token: str, name: str, low: int, high: int, names: list[str]) -> int:
+    if token.upper() in names:
+        return low + names.index(token.upper())
+    if not token.isdigit():
+        allowed = f"{low}-{high}" + (f" or {names[0]}-{names[-1]}" if names else "")
+        raise ScheduleError(f"{expr!r}: {token!r} is not a valid {name} value", f"use {allowed}")
+    value = int(token)
+    if not low <= value <= high:
+        raise ScheduleError(f"{expr!r}: {name} {value} is outside {low}-{high}", f"use {low}-{high}")
+    return value
+
+
+def _check_field(
+    expr: str, text: str, name: str, low: int, high: int, names: list[str], special: str
+) -> None:
+    if text == "?":
+        if "?" not in special:
+            raise ScheduleError(f"{expr!r}: '?' is only allowed in day-of-month or day-of-week", "use * here")
+        return
+    for part in text.split(","):
+        if not part:
+            raise ScheduleError(f"{expr!r}: empty list item in the {name} field", "remove the extra comma")
+        base, _, step = part.partition("/")
+        if step:
+            if not step.isdigit() or int(step) == 0:
+                raise ScheduleError(
+                    f"{expr!r}: step {step!r} in the {name} field is not a positive number", "e.g. 0/15"
+                )
+        if base == "*":
+            continue
+        if (
+            "L" in special
+            and base in ("L", "LW")
+            or ("L" in special and re.fullmatch(r"[1-7]L", base) and name == "day-of-week")
+        ):
+            continue
+        if "W" in special and re.fullmatch(r"\d{1,2}W", base):
+            _value(expr, base[:-1], name, low, high, names)
+            continue
+        if "#" in special and "#" in base:
+            day, _, nth = base.partition("#")
+            _value(expr, day, name, low, high, names)
+            if nth not in ("1", "2", "3", "4", "5"):
+                raise ScheduleError(
+                    f"{expr!r}: {base!r} - the week after '#' must be 1-5", "e.g. 2#1 is the first Monday"
+                )
+            continue
+        start, dash, end = base.partition("-")
+        first = _value(expr, start, name, low, high, names)
+        if dash:
+            _value(expr, end, name, low, high, names)
+            del first

@@ -1,0 +1,190 @@
+"""Validate configs and environments.json: parse -> normalise -> schema -> semantic checks.
+
+Nothing here touches AWS or raises for bad user input: every problem is a Finding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops_gitops.config import keywords
+from mlops_gitops.config.environments import DEFAULT, Environments, check_environments
+from mlops_gitops.config.jsonfile import load_json
+from mlops_gitops.config.normalize import normalize
+from mlops_gitops.config.schema import CONFIG_SCHEMA, ENVIRONMENTS_SCHEMA, load_schema
+from mlops_gitops.config.schema_findings import to_findings
+from mlops_gitops.config.semantic import Context, pipeline_stages, semantic_findings
+from mlops_gitops.errors import RepoError
+from mlops_gitops.findings import Finding, json_path, sort_findings
+from mlops_gitops.repo import CONFIG_FILE, ENVIRONMENTS_FILE, Repo
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.is_error]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if not f.is_error]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """A config that passed validation, normalised (MWO string forms converted)."""
+
+    pipeline_id: str
+    path: Path
+    data: dict[str, Any]
+    stages: tuple[str, ...]
+
+    @property
+    def pipeline_type(self) -> str:
+        return self.data["pipeline_type"]
+
+
+class Validator:
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+        try:
+            self.schema = load_schema(repo.configs_dir / CONFIG_SCHEMA)
+            self.env_schema = load_schema(repo.configs_dir / ENVIRONMENTS_SCHEMA)
+        except (OSError, ValueError) as exc:
+            raise RepoError(f"cannot load the schemas in {repo.configs_dir}: {exc}") from exc
+        self._pipelines: dict[str, str | None] | None = None
+
+    # ------------------------------------------------------------ environments
+
+    def environments(self, report: Report | None = None) -> Environments:
+        path = self.repo.environments_file
+        display = self.repo.display(path)
+        if not path.exists():
+            if report is not None:
+                report.findings.append(
+                    Finding(
+                        display,
+                        "$",
+                        "file-missing",
+                        "environments.json is missing",
+                        "create it: it lists the stages (see README)",
+                    )
+                )
+            return DEFAULT
+        data, findings = load_json(path, display)
+        if data is not None:
+            findings += to_findings(self.env_schema.validator.iter_errors(data), display)
+            findings += check_environments(data, display)
+        if report is not None:
+            report.checked.append(display)
+            report.findings.extend(findings)
+        return Environments.from_data(data)
+
+    # ------------------------------------------------------------ configs
+
+    def pipelines(self) -> dict[str, str | None]:
+        """Every pipeline id in the repository -> its pipeline_type, read leniently (for references)."""
+        if self._pipelines is None:
+            self._pipelines = {}
+            for path in self.repo.config_files():
+                try:
+                    data = json.loads(path.read_text(encoding="utf-8-sig"))
+                    ptype = data.get("pipeline_type") if isinstance(data, dict) else None
+                except (OSError, ValueError, RecursionError):
+                    ptype = None
+                self._pipelines[path.parent.name] = ptype if isinstance(ptype, str) else None
+        return self._pipelines
+
+    def check_config(self, path: Path, env: Environments) -> tuple[PipelineConfig | None, list[Finding]]:
+        display = self.repo.display(path)
+        data, findings = load_json(path, display)
+        if data is None:
+            return None, findings
+        data, coerced = normalize(data, self.schema, display)
+        findings += coerced
+        ptype = data.get("pipeline_type")
+        token = keywords.CURRENT_PIPELINE_TYPE.set(ptype if isinstance(ptype, str) else None)
+        try:
+            preferred = sorted(self.schema.types[ptype].fields) if ptype in self.schema.types else []
+            findings += to_findings(self.schema.validator.iter_errors(data), display, preferred)
+        finally:
+            keywords.CURRENT_PIPELINE_TYPE.reset(token)
+        ctx = Context(display, path.parent.name, env, self.schema, self.pipelines)
+        findings += semantic_findings(data, ctx)
+        if any(f.is_error for f in findings):
+            return None, findings
+        return PipelineConfig(path.parent.name, path, data, tuple(pipeline_stages(data, env))), findings
+
+
+def cross_config_findings(configs: Iterable[PipelineConfig], repo: Repo) -> list[Finding]:
+    """Two pipelines may not claim the same endpoint name in the same stage."""
+    owners: dict[tuple[str, str], str] = {}
+    findings = []
+    for cfg in sorted(configs, key=lambda c: c.pipeline_id):
+        if not cfg.pipeline_type.startswith("byom_realtime"):
+            continue
+        value = cfg.data.get("endpoint_name")
+        for stage in cfg.stages:
+            name = value.get(stage) if isinstance(value, dict) else value
+            if not isinstance(name, str) or not name:
+                continue
+            key = (stage, name.lower())
+            if key in owners:
+                findings.append(
+                    Finding(
+                        repo.display(cfg.path),
+                        json_path(["endpoint_name", stage] if isinstance(value, dict) else ["endpoint_name"]),
+                        "duplicate",
+                        f"endpoint {name!r} in stage {stage!r} is also deployed by pipeline {owners[key]!r}",
+                        "give each real-time pipeline its own endpoint_name",
+                    )
+                )
+            else:
+                owners[key] = cfg.pipeline_id
+    return findings
+
+
+def validate(repo: Repo, paths: list[Path] | None = None) -> tuple[Report, list[PipelineConfig]]:
+    """Check ``paths`` (files or folders; default: the whole repository). Never raises on bad input."""
+    validator = Validator(repo)
+    report = Report()
+    env = validator.environments(report)
+    valid: list[PipelineConfig] = []
+    for path in expand_paths(repo, paths):
+        if path.name == ENVIRONMENTS_FILE and path.resolve() == repo.environments_file.resolve():
+            continue  # always checked above
+        config, findings = validator.check_config(path, env)
+        report.checked.append(repo.display(path))
+        report.findings.extend(findings)
+        if config is not None:
+            valid.append(config)
+    report.findings.extend(cross_config_findings(valid, repo))
+    report.findings = sort_findings(report.findings)
+    return report, valid
+
+
+def expand_paths(repo: Repo, paths: list[Path] | None) -> list[Path]:
+    if not paths:
+        return repo.config_files()
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            if (path / CONFIG_FILE).is_file():
+                out.append(path / CONFIG_FILE)
+            else:
+                found = sorted(path.glob(f"**/{CONFIG_FILE}"))
+                if not found and not (path / ENVIRONMENTS_FILE).is_file():
+                    raise RepoError(f"{path}: no {CONFIG_FILE} in this folder or below")
+                out.extend(found)
+        elif path.exists():
+            out.append(path)
+        else:
+            raise RepoError(f"{path}: no such file or folder")
+    return sorted(dict.fromkeys(out))

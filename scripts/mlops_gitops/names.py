@@ -1,0 +1,26 @@
+"""Names built from a pipeline id and a stage. Render and validate share these, so a name that
+validate accepts is exactly the name deploy will use."""
+
+from __future__ import annotations
+
+import re
+
+PIPELINE_ID = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,39}$")
+STACK_NAME_MAX = 128
+SAGEMAKER_NAME_MAX = 63
+# Longest suffix a template appends to the base name (e.g. "-baseline", "-schedule", "-variant-10").
+RESOURCE_SUFFIX_MAX = 12
+BUCKET_NAME_MAX = 63
+
+
+def stack_name(prefix: str, pipeline_id: str, stage: str) -> str:
+    return f"{prefix}-{pipeline_id}-{stage}"
+
+
+def resource_base_name(prefix: str, pipeline_id: str, stage: str) -> str:
+    """Base of SageMaker names (model, endpoint, jobs, schedules): the stack name."""
+    return stack_name(prefix, pipeline_id, stage)
+
+
+def default_lake_bucket(prefix: str, pipeline_id: str, stage: str, account: str = "111122223333") -> str:
+    return f"{prefix}-{pipeline_id}-{stage}-{account}"

@@ -1,0 +1,54 @@
+"""Where things are in a mlops-gitops repository."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlops_gitops.errors import RepoError
+
+CONFIGS_DIR = "pipeline-configs"
+CONFIG_FILE = "mlops-config.json"
+ENVIRONMENTS_FILE = "environments.json"
+
+
+@dataclass(frozen=True)
+class Repo:
+    root: Path
+
+    @property
+    def configs_dir(self) -> Path:
+        return self.root / CONFIGS_DIR
+
+    @property
+    def environments_file(self) -> Path:
+        return self.configs_dir / ENVIRONMENTS_FILE
+
+    def config_files(self) -> list[Path]:
+        return sorted(self.configs_dir.glob(f"*/{CONFIG_FILE}"))
+
+    def pipeline_ids(self) -> list[str]:
+        return [p.parent.name for p in self.config_files()]
+
+    def display(self, path: Path) -> str:
+        """The path as findings show it: relative to the repository root when inside it."""
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def find_repo(start: Path | None = None, explicit: Path | None = None) -> Repo:
+    """The nearest folder holding pipeline-configs/, from ``start`` upwards (or ``explicit``)."""
+    if explicit is not None:
+        if not (explicit / CONFIGS_DIR).is_dir():
+            raise RepoError(f"--repo-root {explicit}: no {CONFIGS_DIR}/ folder there")
+        return Repo(explicit)
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIGS_DIR).is_dir():
+            return Repo(folder)
+    raise RepoError(
+        f"no {CONFIGS_DIR}/ folder in {here} or any parent; run mlopsctl inside a mlops-gitops repository, "
+        "or pass --repo-root"
+    )

@@ -1,0 +1,93 @@
+"""Shared fixtures: a throw-away repository built from this repository's real schemas."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops_gitops.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = REPO_ROOT / "pipeline-configs"
+EXAMPLES = {p.parent.name: p for p in sorted(CONFIGS.glob("*/mlops-config.json"))}
+
+
+def example(pipeline_id: str) -> dict[str, Any]:
+    """A fresh copy of one example config of this repository."""
+    return json.loads(EXAMPLES[pipeline_id].read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The botocore enum cache goes to a per-session temp folder, never to the user's home.
+    monkeypatch.setenv("MLOPS_GITOPS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+class TmpRepo:
+    """A repository in tmp_path with the real schemas and environments.json, and no configs."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.configs = root / "pipeline-configs"
+        self.configs.mkdir(parents=True)
+        for name in ("mlops-config.schema.json", "environments.schema.json", "environments.json"):
+            shutil.copy(CONFIGS / name, self.configs / name)
+
+    def write(self, pipeline_id: str, config: dict[str, Any] | str | bytes) -> Path:
+        """Write a config (a dict is dumped as JSON; str/bytes are written as they are)."""
+        path = self.configs / pipeline_id / "mlops-config.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(config, bytes):
+            path.write_bytes(config)
+        elif isinstance(config, str):
+            path.write_text(config, encoding="utf-8")
+        else:
+            path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+        return path
+
+    def write_environments(self, data: dict[str, Any] | str) -> Path:
+        path = self.configs / "environments.json"
+        path.write_text(data if isinstance(data, str) else json.dumps(data, indent=2), encoding="utf-8")
+        return path
+
+
+@pytest.fixture
+def tmp_repo(tmp_path: Path) -> TmpRepo:
+    return TmpRepo(tmp_path / "repo")
+
+
+class Result:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def run_cli(*argv: str) -> Result:
+    """Run mlopsctl in-process, as a user would, capturing stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), environ={}, stdout=out, stderr=err)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    return run_cli
+
+
+def validate_findings(
+    repo: TmpRepo, config: dict[str, Any] | str | bytes, pipeline_id: str = "p"
+) -> list[dict]:
+    """Write one config and return validate's JSON findings for it."""
+    repo.write(pipeline_id, config)
+    result = run_cli("--repo-root", str(repo.root), "validate", "--format", "json")
+    assert result.code in (0, 1), result.err
+    return result.json["findings"]
