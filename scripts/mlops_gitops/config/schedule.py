@@ -110,11 +110,11 @@ def _check_field(
                 )
         if base == "*":
             continue
-        if (
-            "L" in special
-            and base in ("L", "LW")
-            or ("L" in special and re.fullmatch(r"[1-7]L", base) and name == "day-of-week")
-        ):
+        if base == "L" and "L" in special:
+            continue
+        if base == "LW" and name == "day-of-month":
+            continue
+        if name == "day-of-week" and re.fullmatch(r"[1-7]L", base):
             continue
         if "W" in special and re.fullmatch(r"\d{1,2}W", base):
             _value(expr, base[:-1], name, low, high, names)
@@ -128,7 +128,6 @@ def _check_field(
                 )
             continue
         start, dash, end = base.partition("-")
-        first = _value(expr, start, name, low, high, names)
+        _value(expr, start, name, low, high, names)
         if dash:
             _value(expr, end, name, low, high, names)
-            del first
