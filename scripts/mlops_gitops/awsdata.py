@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from functools import cache
 from importlib import metadata
@@ -82,13 +81,14 @@ def _partitions() -> list[dict]:
 
 
 def partition_of_region(region: str) -> str | None:
-    """The partition ('aws', 'aws-cn', ...) a region belongs to, or None if it is no AWS region."""
+    """The partition ('aws', 'aws-cn', ...) of a region botocore knows, or None.
+
+    Regions newer than the installed botocore are refused too: a typo such as 'us-est-1' would
+    otherwise pass as "a new region" and fail only at deploy time. Upgrading botocore fixes it.
+    """
     for part in _partitions():
         if region in part["regions"]:
             return part["id"]
-    for part in _partitions():
-        if re.fullmatch(part["regionRegex"], region):
-            return part["id"]  # a region newer than this botocore
     return None
 
 

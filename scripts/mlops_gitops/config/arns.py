@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from mlops_gitops import awsdata
+from mlops_gitops.suggest import did_you_mean
 
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 
@@ -48,7 +49,8 @@ def parse_arn(value: str, service: str, resource_types: list[str]) -> Arn:
         raise ArnError(f"{value!r} is a {svc or '(no service)'} ARN, not a {service} ARN", f"e.g. {example}")
     region_partition = awsdata.partition_of_region(region) if region else None
     if region_partition is None:
-        raise ArnError(f"{region!r} in {value!r} is not an AWS region", "e.g. us-east-1")
+        hint = did_you_mean(region, awsdata.known_regions(), "e.g. us-east-1")
+        raise ArnError(f"{region!r} in {value!r} is not an AWS region", hint)
     if region_partition != partition:
         raise ArnError(
             f"region {region!r} belongs to partition {region_partition!r}, not {partition!r}",

@@ -115,7 +115,11 @@ def fmt(validator: Any, kind: str, instance: Any, schema: dict[str, Any]):
     if kind == "aws-region":
         if awsdata.partition_of_region(instance) is None:
             hint = did_you_mean(instance, awsdata.known_regions(), "e.g. us-east-1")
-            yield problem("region", f"{instance!r} is not an AWS region", hint)
+            yield problem(
+                "region",
+                f"{instance!r} is not an AWS region (or one newer than the installed botocore)",
+                hint,
+            )
     elif kind == "email-or-sns-arn":
         if instance.startswith("arn:"):
             try:
