@@ -11,7 +11,7 @@ help:
 	@echo "make test      lint + the whole test suite (creates .venv on first use)"
 	@echo "make validate  validate every config under pipeline-configs/"
 	@echo "make bench     benchmarks (not run in CI)"
-	@echo "make lint      ruff over scripts/ tests/ bench/"
+	@echo "make lint      ruff over scripts/ and tests/"
 	@echo "make clean     remove .venv and caches"
 
 $(BIN)/python:
@@ -25,8 +25,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check scripts tests bench
-	$(BIN)/ruff format --check scripts tests bench
+	$(BIN)/ruff check scripts tests
+	$(BIN)/ruff format --check scripts tests
 
 test: lint
 	$(BIN)/python -m pytest -q
@@ -35,7 +35,7 @@ validate: $(STAMP)
 	$(BIN)/mlopsctl validate
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python tests/bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .benchmarks
