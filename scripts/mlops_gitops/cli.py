@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from mlops_gitops import __version__
-from mlops_gitops.errors import ExitCode, GitOpsError
+from mlops_gitops.errors import ExitCode, GitOpsError, UsageError
 
 log = logging.getLogger("mlops_gitops")
 
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     verbs.required = True
     _add_validate(verbs)
+    _add_render(verbs)
     return parser
 
 
@@ -76,6 +77,11 @@ def _add_validate(verbs: argparse._SubParsersAction) -> None:
         "environments.json is always checked",
     )
     p.add_argument(
+        "--templates",
+        action="store_true",
+        help="also lint every template under cloudformation/ with cfn-lint and our policy rules (E91xx)",
+    )
+    p.add_argument(
         "--format", choices=["text", "json", "junit"], default="text", help="report format (default: text)"
     )
     p.add_argument(
@@ -95,6 +101,13 @@ def _run_validate(args: argparse.Namespace, environ: Mapping[str, str], out: Tex
     repo = find_repo(explicit=args.repo_root)
     paths = [p if p.is_absolute() else Path.cwd() / p for p in args.paths]
     report, _ = validate(repo, paths)
+    if args.templates:
+        from mlops_gitops.findings import sort_findings
+        from mlops_gitops.lint import lint_templates
+
+        template_findings, linted = lint_templates(repo)
+        report.findings = sort_findings([*report.findings, *template_findings])
+        report.checked.extend(linted)
     if args.format == "json":
         body = render_json(report.findings, len(report.checked))
     elif args.format == "junit":
@@ -113,6 +126,69 @@ def _run_validate(args: argparse.Namespace, environ: Mapping[str, str], out: Tex
         f"{n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)}\n"
     )
     return ExitCode.FINDINGS if report.errors else ExitCode.OK
+
+
+# ------------------------------------------------------------------ render
+
+
+def _add_render(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser(
+        "render",
+        help="print the stack a pipeline would get in one stage (JSON; no AWS calls)",
+        description=(
+            "Print the stack spec of pipeline ID in stage S as JSON: stack name, template, "
+            "parameters (checked against the template's AllowedValues, AllowedPattern and bounds), "
+            "values deploy resolves later, tags, Lambda artifacts and the spec hash that decides "
+            "whether deploy has anything to do. Makes no AWS call. Exit 1 if the config is invalid "
+            "or can't be rendered (e.g. its template is not written yet)."
+        ),
+    )
+    p.add_argument("pipeline_id", metavar="ID", help="the pipeline's folder name under pipeline-configs/")
+    p.add_argument("--stage", required=True, metavar="S", help="a stage of environments.json, e.g. dev")
+    p.add_argument("--region", metavar="REGION", help="region to render for (default: environments.json's)")
+    p.add_argument(
+        "--commit",
+        metavar="SHA",
+        help="commit recorded in the mlops:commit tag (default: $CODEBUILD_RESOLVED_SOURCE_VERSION, else git HEAD)",
+    )
+    p.set_defaults(run=_run_render)
+
+
+def _run_render(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    import json
+
+    from mlops_gitops.config.validate import Validator
+    from mlops_gitops.findings import render_text
+    from mlops_gitops.render import RenderError, render
+    from mlops_gitops.repo import CONFIG_FILE, find_repo, git_head
+    from mlops_gitops.suggest import did_you_mean
+
+    repo = find_repo(explicit=args.repo_root)
+    path = repo.configs_dir / args.pipeline_id / CONFIG_FILE
+    if not path.is_file():
+        hint = did_you_mean(args.pipeline_id, repo.pipeline_ids(), "list them with: ls pipeline-configs/")
+        raise UsageError(f"no pipeline {args.pipeline_id!r} (no {repo.display(path)}); {hint}")
+    validator = Validator(repo)
+    env = validator.environments()
+    if args.stage not in env.names:
+        raise UsageError(
+            f"no stage {args.stage!r} in environments.json; {did_you_mean(args.stage, env.names, 'stages: ' + ', '.join(env.names))}"
+        )
+    config, findings = validator.check_config(path, env)
+    if config is None:
+        err.write(render_text([f for f in findings if f.is_error]))
+        err.write(f"mlopsctl render: {repo.display(path)} is invalid; fix it first (mlopsctl validate)\n")
+        return ExitCode.FINDINGS
+    commit = (
+        args.commit or environ.get("CODEBUILD_RESOLVED_SOURCE_VERSION") or git_head(repo.root) or "unknown"
+    )
+    try:
+        spec = render(repo.root, config, args.stage, env, commit=commit, region=args.region)
+    except RenderError as exc:
+        err.write(render_text(exc.findings))
+        return ExitCode.FINDINGS
+    out.write(json.dumps(spec.to_dict(), indent=2) + "\n")
+    return ExitCode.OK
 
 
 # ------------------------------------------------------------------ entry points

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,3 +53,14 @@ def find_repo(start: Path | None = None, explicit: Path | None = None) -> Repo:
         f"no {CONFIGS_DIR}/ folder in {here} or any parent; run mlopsctl inside a mlops-gitops repository, "
         "or pass --repo-root"
     )
+
+
+def git_head(root: Path) -> str | None:
+    """The commit checked out in ``root``, or None outside git (or without git)."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None

@@ -22,6 +22,7 @@ class Environments:
     stack_prefix: str
     region: str | None
     stages: tuple[Stage, ...]
+    assets_bucket: str | None = None
 
     @property
     def names(self) -> list[str]:
@@ -41,6 +42,7 @@ class Environments:
             return DEFAULT
         prefix = data.get("stack_prefix")
         region = data.get("region")
+        assets = data.get("assets_bucket")
         stages = []
         for item in data.get("stages") or []:
             if isinstance(item, dict) and isinstance(item.get("name"), str):
@@ -57,6 +59,7 @@ class Environments:
             prefix if isinstance(prefix, str) and prefix else DEFAULT.stack_prefix,
             region if isinstance(region, str) else None,
             tuple(stages) or DEFAULT.stages,
+            assets if isinstance(assets, str) and assets else None,
         )
 
 

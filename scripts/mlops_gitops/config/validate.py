@@ -17,7 +17,7 @@ from mlops_gitops.config.jsonfile import load_json
 from mlops_gitops.config.normalize import normalize
 from mlops_gitops.config.schema import CONFIG_SCHEMA, ENVIRONMENTS_SCHEMA, load_schema
 from mlops_gitops.config.schema_findings import to_findings
-from mlops_gitops.config.semantic import Context, pipeline_stages, semantic_findings
+from mlops_gitops.config.semantic import Context, is_stage_map, pipeline_stages, semantic_findings
 from mlops_gitops.errors import RepoError
 from mlops_gitops.findings import Finding, json_path, sort_findings
 from mlops_gitops.repo import CONFIG_FILE, ENVIRONMENTS_FILE, Repo
@@ -45,6 +45,8 @@ class PipelineConfig:
     path: Path
     data: dict[str, Any]
     stages: tuple[str, ...]
+    # the config as each stage sees it: per-stage dicts replaced by that stage's value
+    by_stage: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def pipeline_type(self) -> str:
@@ -120,7 +122,16 @@ class Validator:
         findings += semantic_findings(data, ctx)
         if any(f.is_error for f in findings):
             return None, findings
-        return PipelineConfig(path.parent.name, path, data, tuple(pipeline_stages(data, env))), findings
+        stages = tuple(pipeline_stages(data, env))
+        by_stage = {stage: self._for_stage(data, stage) for stage in stages}
+        return PipelineConfig(path.parent.name, path, data, stages, by_stage), findings
+
+    def _for_stage(self, data: dict[str, Any], stage: str) -> dict[str, Any]:
+        out = {}
+        for name, value in data.items():
+            info = self.schema.fields.get(name)
+            out[name] = value[stage] if info is not None and is_stage_map(info, value) else value
+        return out
 
 
 def cross_config_findings(configs: Iterable[PipelineConfig], repo: Repo) -> list[Finding]:

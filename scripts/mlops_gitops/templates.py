@@ -1,0 +1,91 @@
+"""CloudFormation templates of pipeline kinds: which template serves a pipeline_type, and what
+parameters it declares. Reads YAML with CloudFormation's short tags without importing cfn-lint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlops_gitops.errors import RepoError
+
+PIPELINES_DIR = Path("cloudformation") / "pipelines"
+MAPPING_FILE = "pipeline-types.json"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that keeps !Ref, !Sub, ... as {"Ref": ...} / {"Fn::Sub": ...} dicts."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {("Ref" if suffix == "Ref" else f"Fn::{suffix}"): value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@dataclass(frozen=True)
+class Template:
+    path: Path  # absolute
+    relpath: str  # repository-relative, posix
+    text: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return _parse(self.text)
+
+    @property
+    def parameters(self) -> dict[str, dict[str, Any]]:
+        return self.body.get("Parameters") or {}
+
+
+@cache
+def _parse(text: str) -> dict[str, Any]:
+    return yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+@cache
+def _mapping(root: str) -> dict[str, Any]:
+    path = Path(root) / PIPELINES_DIR / MAPPING_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RepoError(f"cannot read {PIPELINES_DIR / MAPPING_FILE}: {exc}") from exc
+
+
+def template_name(root: Path, pipeline_type: str) -> str | None:
+    """The template file serving ``pipeline_type``, or None while it is pending."""
+    for name, types in _mapping(str(root))["templates"].items():
+        if pipeline_type in types:
+            return name
+    return None
+
+
+def pending_reason(root: Path, pipeline_type: str) -> str | None:
+    return _mapping(str(root)).get("pending", {}).get(pipeline_type)
+
+
+def mapping(root: Path) -> dict[str, Any]:
+    return _mapping(str(root))
+
+
+def load_template(root: Path, name: str) -> Template:
+    path = root / PIPELINES_DIR / name
+    return Template(path, (PIPELINES_DIR / name).as_posix(), path.read_text(encoding="utf-8"))
