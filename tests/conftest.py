@@ -91,3 +91,16 @@ def validate_findings(
     result = run_cli("--repo-root", str(repo.root), "validate", "--format", "json")
     assert result.code in (0, 1), result.err
     return result.json["findings"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/ from the current output; review the result as a diff before committing",
+    )
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))

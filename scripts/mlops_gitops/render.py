@@ -185,9 +185,9 @@ def realtime_parameters(ctx: _Ctx) -> tuple[dict[str, str], dict[str, dict[str, 
         params[f"{prefix}InstanceCount"] = str(variant.get("instance_count", ctx.value("instance_count", 1)))
         if later:
             deferred[f"{prefix}ModelPackageArn"] = later
-    for index in range(len(variants) + 1, 4):
-        if index >= 2:
-            params[f"Variant{index}ModelArtifactUrl"] = ""
+    for index in range(max(len(variants), 1) + 1, 4):  # unused variant slots are passed empty
+        params[f"Variant{index}Name"] = ""
+        params[f"Variant{index}ModelArtifactUrl"] = ""
     scaling = ctx.value("autoscaling")
     if isinstance(scaling, dict):
         params.update(

@@ -65,11 +65,15 @@ def botocore_enum(validator: Any, spec: dict[str, Any], instance: Any, schema: d
 
 
 def s3(validator: Any, kind: str, instance: Any, schema: dict[str, Any]):
-    if not isinstance(instance, str) or instance == "":
+    if not isinstance(instance, str) or (instance == "" and kind != "bucket"):
         return
     try:
         if kind == "bucket":
-            found = bucket_problem(instance)
+            found = (
+                bucket_problem(instance)
+                if instance
+                else ("the bucket name is empty", "remove the key to get the default name")
+            )
             if found:
                 yield problem("s3-bucket", *found)
         elif kind == "asset":

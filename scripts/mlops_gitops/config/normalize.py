@@ -13,6 +13,12 @@ from mlops_gitops.findings import Finding, json_path
 
 _INT = re.compile(r"^-?[0-9]+$")
 _FLOAT = re.compile(r"^-?[0-9]+\.[0-9]+$")
+
+
+def _refuse_constant(token: str) -> None:
+    raise ValueError(f"{token} is not a JSON number")
+
+
 _BOOLS = {"True": True, "true": True, "False": False, "false": False}
 
 
@@ -47,7 +53,7 @@ def _coerce(info: FieldInfo, value: Any, path: list, display: str, findings: lis
         stripped = value.strip()
         if stripped[:1] in ("{", "["):
             try:
-                return json.loads(stripped)
+                return json.loads(stripped, parse_constant=_refuse_constant)
             except (ValueError, RecursionError) as exc:
                 findings.append(
                     Finding(

@@ -54,6 +54,10 @@ def parse_location(value: str) -> S3Location:
     """Parse ``s3://bucket/prefix`` or MWO's ``bucket/prefix``; raise S3Error when it is neither."""
     if value.startswith("s3://"):
         rest = value[5:]
+    elif value.lower().startswith(("s3:", "s3a:", "s3n:")) or value.startswith("S3://"):
+        raise S3Error(
+            f"{value!r} has a malformed scheme", "write s3://bucket/prefix (lower-case s3, two slashes)"
+        )
     elif "://" in value or value.startswith("arn:"):
         scheme = value.split(":", 1)[0]
         raise S3Error(f"{value!r} is not an S3 location ({scheme}: is not s3:)", "write s3://bucket/prefix")
@@ -62,7 +66,7 @@ def parse_location(value: str) -> S3Location:
     bucket, _, key = rest.partition("/")
     if not bucket:
         raise S3Error(f"{value!r} names no bucket", "write s3://bucket/prefix or bucket/prefix")
-    if key.startswith("s3://") or bucket == "s3:":
+    if key.startswith("s3://") or value.startswith("s3://s3:"):
         raise S3Error(f"{value!r} has the s3:// scheme twice", "write s3:// once, e.g. s3://bucket/prefix")
     problem = bucket_problem(bucket)
     if problem:

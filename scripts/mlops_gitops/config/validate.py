@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_gitops import names
 from mlops_gitops.config import keywords
 from mlops_gitops.config.environments import DEFAULT, Environments, check_environments
 from mlops_gitops.config.jsonfile import load_json
 from mlops_gitops.config.normalize import normalize
 from mlops_gitops.config.schema import CONFIG_SCHEMA, ENVIRONMENTS_SCHEMA, load_schema
-from mlops_gitops.config.schema_findings import to_findings
+from mlops_gitops.config.schema_findings import prune, to_findings
+from mlops_gitops.config.secrets import redact
 from mlops_gitops.config.semantic import Context, is_stage_map, pipeline_stages, semantic_findings
 from mlops_gitops.errors import RepoError
 from mlops_gitops.findings import Finding, json_path, sort_findings
@@ -114,12 +116,14 @@ class Validator:
         ptype = data.get("pipeline_type")
         token = keywords.CURRENT_PIPELINE_TYPE.set(ptype if isinstance(ptype, str) else None)
         try:
-            preferred = sorted(self.schema.types[ptype].fields) if ptype in self.schema.types else []
-            findings += to_findings(self.schema.validator.iter_errors(data), display, preferred)
+            findings += to_findings(
+                self.schema.validator.iter_errors(data), display, self.schema.raw["properties"]
+            )
         finally:
             keywords.CURRENT_PIPELINE_TYPE.reset(token)
         ctx = Context(display, path.parent.name, env, self.schema, self.pipelines)
         findings += semantic_findings(data, ctx)
+        findings = redact(prune(findings), data)
         if any(f.is_error for f in findings):
             return None, findings
         stages = tuple(pipeline_stages(data, env))
@@ -134,32 +138,41 @@ class Validator:
         return out
 
 
-def cross_config_findings(configs: Iterable[PipelineConfig], repo: Repo) -> list[Finding]:
-    """Two pipelines may not claim the same endpoint name in the same stage."""
+def cross_config_findings(configs: Iterable[PipelineConfig], repo: Repo, env: Environments) -> list[Finding]:
+    """Two real-time pipelines may not claim the same endpoint name in the same stage, whether the
+    name is written in the config or is the default (the resource base name)."""
     owners: dict[tuple[str, str], str] = {}
-    findings = []
+    clashes: dict[tuple[str, tuple, str], list[str]] = {}  # (file, path, other pipeline) -> stages
     for cfg in sorted(configs, key=lambda c: c.pipeline_id):
         if not cfg.pipeline_type.startswith("byom_realtime"):
             continue
-        value = cfg.data.get("endpoint_name")
+        written = cfg.data.get("endpoint_name")
         for stage in cfg.stages:
-            name = value.get(stage) if isinstance(value, dict) else value
-            if not isinstance(name, str) or not name:
-                continue
+            name = cfg.by_stage[stage].get("endpoint_name") or names.resource_base_name(
+                env.stack_prefix, cfg.pipeline_id, stage
+            )
             key = (stage, name.lower())
             if key in owners:
-                findings.append(
-                    Finding(
-                        repo.display(cfg.path),
-                        json_path(["endpoint_name", stage] if isinstance(value, dict) else ["endpoint_name"]),
-                        "duplicate",
-                        f"endpoint {name!r} in stage {stage!r} is also deployed by pipeline {owners[key]!r}",
-                        "give each real-time pipeline its own endpoint_name",
-                    )
+                path = (
+                    ("endpoint_name", stage)
+                    if isinstance(written, dict)
+                    else ("endpoint_name",)
+                    if written
+                    else ()
                 )
+                clashes.setdefault((repo.display(cfg.path), path, owners[key]), []).append(stage)
             else:
                 owners[key] = cfg.pipeline_id
-    return findings
+    return [
+        Finding(
+            file,
+            json_path(list(path)),
+            "duplicate",
+            f"the endpoint name in stage{'s' if len(stages) > 1 else ''} {', '.join(stages)} is also used by pipeline {other!r}",
+            "give each real-time pipeline its own endpoint_name",
+        )
+        for (file, path, other), stages in clashes.items()
+    ]
 
 
 def validate(repo: Repo, paths: list[Path] | None = None) -> tuple[Report, list[PipelineConfig]]:
@@ -176,7 +189,7 @@ def validate(repo: Repo, paths: list[Path] | None = None) -> tuple[Report, list[
         report.findings.extend(findings)
         if config is not None:
             valid.append(config)
-    report.findings.extend(cross_config_findings(valid, repo))
+    report.findings.extend(cross_config_findings(valid, repo, env))
     report.findings = sort_findings(report.findings)
     return report, valid
 

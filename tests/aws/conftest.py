@@ -1,0 +1,49 @@
+"""A moto server on 127.0.0.1 (real HTTP, as boto3 sees AWS), started and stopped by these tests."""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.config import Config
+
+REGION = "us-east-1"
+# moto answers HTTP 500 for what it doesn't implement: fail at once instead of retrying for 8 s.
+NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
+    """A clean moto state and a factory of clients pointed at it."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+
+    def client(service: str):
+        return boto3.client(service, region_name=REGION, endpoint_url=moto_endpoint, config=NO_RETRY)
+
+    return client

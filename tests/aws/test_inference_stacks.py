@@ -1,0 +1,137 @@
+"""Every real-time and batch example renders for every stage, and the rendered stack is created
+in a moto server; the resources are then checked through the service APIs.
+
+moto notes that shape these tests (../shared/reference/moto-and-cfn-lint.md): SageMaker names in
+the template are ignored and generated, so names are read from the stack's outputs; alarms,
+API Gateway stages, autoscaling and SNS subscriptions are silently not created, so those are
+asserted at template level in tests/repo/test_templates.py instead.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlops_gitops import lambdas
+from mlops_gitops.config.validate import Validator
+from mlops_gitops.render import render
+from mlops_gitops.repo import Repo
+from tests.conftest import REPO_ROOT
+
+ARTIFACT_BUCKET = "mlops-artifacts-111122223333"
+REPO = Repo(REPO_ROOT)
+VALIDATOR = Validator(REPO)
+ENV = VALIDATOR.environments()
+CASES = []
+for _path in REPO.config_files():
+    _cfg, _ = VALIDATOR.check_config(_path, ENV)
+    if _cfg is not None and _cfg.pipeline_type.startswith(("byom_realtime", "byom_batch")):
+        CASES += [pytest.param(_cfg, stage, id=f"{_cfg.pipeline_id}-{stage}") for stage in _cfg.stages]
+
+
+def _prepare(aws) -> None:
+    """What the orchestrator provides: the artifact bucket, its SSM parameter, the Lambda zips."""
+    aws("ssm").put_parameter(Name="/mlops/artifact-bucket", Value=ARTIFACT_BUCKET, Type="String")
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=ARTIFACT_BUCKET)
+    for name in lambdas.FUNCTIONS:
+        z = lambdas.package(name)
+        s3.put_object(Bucket=ARTIFACT_BUCKET, Key=z.key, Body=z.data)
+
+
+def _resolve_deferred(aws, spec) -> dict[str, str]:
+    """Stand in for deploy: register an approved version in the group dev follows."""
+    params = dict(spec.parameters)
+    sm = aws("sagemaker")
+    for name, how in spec.deferred.items():
+        group = how["latest_approved_model_package_of"]
+        sm.create_model_package_group(ModelPackageGroupName=group)
+        arn = sm.create_model_package(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus="Approved",
+            InferenceSpecification={
+                "Containers": [{"Image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/fraud-scorer:2.3.0"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )["ModelPackageArn"]
+        params[name] = arn
+    return params
+
+
+@pytest.mark.parametrize("cfg, stage", CASES)
+def test_rendered_stack_is_created_in_moto(aws, cfg, stage) -> None:
+    spec = render(REPO_ROOT, cfg, stage, ENV, commit="0" * 40)
+    _prepare(aws)
+    params = _resolve_deferred(aws, spec)
+    cfn = aws("cloudformation")
+    cfn.create_stack(
+        StackName=spec.stack_name,
+        TemplateBody=(REPO_ROOT / spec.template).read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+        Tags=[{"Key": k, "Value": v} for k, v in spec.tags.items()],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    stack = cfn.describe_stacks(StackName=spec.stack_name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert {t["Key"]: t["Value"] for t in stack["Tags"]}["mlops:spec-hash"] == spec.spec_hash
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    sm = aws("sagemaker")
+    model = sm.describe_model(ModelName=outputs["SageMakerModelName"])
+    container = model["PrimaryContainer"]
+    if params["ModelPackageArn"]:
+        assert container["ModelPackageName"] == params["ModelPackageArn"]
+    else:
+        assert (
+            container["Image"] == params["ImageUri"]
+            and container["ModelDataUrl"] == params["ModelArtifactUrl"]
+        )
+    roles = {r["RoleName"]: r for r in aws("iam").list_roles()["Roles"]}
+    role_name = model["ExecutionRoleArn"].rsplit("/", 1)[-1]
+    assert json.dumps(roles[role_name]["AssumeRolePolicyDocument"]).count("sagemaker.amazonaws.com") == 1
+
+    if cfg.pipeline_type.startswith("byom_realtime"):
+        endpoint = sm.describe_endpoint(EndpointName=outputs["SageMakerEndpointName"])
+        assert endpoint["EndpointStatus"] == "InService"
+        config = sm.describe_endpoint_config(EndpointConfigName=outputs["SageMakerEndpointConfigName"])
+        variants = {v["VariantName"]: v for v in config["ProductionVariants"]}
+        expected = [params.get(f"Variant{i}Name") for i in (1, 2, 3) if params.get(f"Variant{i}Name")] or [
+            "AllTraffic"
+        ]
+        assert sorted(variants) == sorted(expected)
+        first = variants[expected[0]]
+        assert first["InstanceType"] == params["InstanceType"]
+        assert first["InitialInstanceCount"] == int(params["InstanceCount"])
+        capture = config["DataCaptureConfig"]
+        assert capture["DestinationS3Uri"] == params["DataCaptureUri"]
+        assert capture["InitialSamplingPercentage"] == int(params["DataCaptureSamplingPercentage"])
+        apis = aws("apigateway").get_rest_apis()["items"]
+        assert [a["name"] for a in apis] == [f"{params['NamePrefix']}-inference"]
+        resources = aws("apigateway").get_resources(restApiId=apis[0]["id"])["items"]
+        method = next(r for r in resources if r.get("path") == "/inference")["resourceMethods"]["POST"]
+        assert method["authorizationType"] == "AWS_IAM"
+        function = aws("lambda").get_function(FunctionName=f"{params['NamePrefix']}-inference")[
+            "Configuration"
+        ]
+        assert (
+            function["Environment"]["Variables"]["SAGEMAKER_ENDPOINT_NAME"]
+            == outputs["SageMakerEndpointName"]
+        )
+    else:
+        machines = aws("stepfunctions").list_state_machines()["stateMachines"]
+        assert [m["name"] for m in machines] == [f"{params['NamePrefix']}-batch"]
+        definition = json.loads(
+            aws("stepfunctions").describe_state_machine(stateMachineArn=machines[0]["stateMachineArn"])[
+                "definition"
+            ]
+        )
+        job = definition["States"]["Transform"]["Parameters"]
+        assert job["ModelName"] == outputs["SageMakerModelName"]
+        assert job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == params["BatchInputUri"]
+        assert job["TransformOutput"]["S3OutputPath"] == params["BatchOutputUri"]
+        assert job["TransformResources"] == {
+            "InstanceType": params["InstanceType"],
+            "InstanceCount": int(params["InstanceCount"]),
+        }
+        assert set(definition["States"]) == {"Transform", "ReportSuccess", "ReportFailure", "Failed"}

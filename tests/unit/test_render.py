@@ -1,0 +1,159 @@
+"""Render: golden stack specs of the examples, and the rules render enforces before AWS."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlops_gitops.config.validate import Validator
+from mlops_gitops.render import RenderError, parameter_problem, render
+from mlops_gitops.repo import Repo
+from tests.conftest import REPO_ROOT, TmpRepo, example, run_cli
+
+GOLDEN = REPO_ROOT / "tests" / "golden" / "render"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+REPO = Repo(REPO_ROOT)
+VALIDATOR = Validator(REPO)
+ENV = VALIDATOR.environments()
+
+
+def _renderable():
+    cases = []
+    for path in REPO.config_files():
+        cfg, _ = VALIDATOR.check_config(path, ENV)
+        assert cfg is not None, path
+        if cfg.pipeline_type.startswith(("byom_realtime", "byom_batch")):
+            cases += [pytest.param(cfg, stage, id=f"{cfg.pipeline_id}.{stage}") for stage in cfg.stages]
+    return cases
+
+
+@pytest.mark.parametrize("cfg, stage", _renderable())
+def test_rendered_specs_match_the_golden_files(cfg, stage, update_golden: bool) -> None:
+    spec = render(REPO_ROOT, cfg, stage, ENV, commit=COMMIT).to_dict()
+    text = json.dumps(spec, indent=2, sort_keys=True) + "\n"
+    golden = GOLDEN / f"{cfg.pipeline_id}.{stage}.json"
+    if update_golden:
+        golden.write_text(text)
+    assert golden.exists(), f"no golden file {golden.name}: run pytest --update-golden and review the diff"
+    assert text == golden.read_text(), (
+        f"{golden.name} differs: if intended, run pytest --update-golden and review the diff"
+    )
+
+
+def test_every_golden_file_belongs_to_a_rendered_case() -> None:
+    names = {f"{p.values[0].pipeline_id}.{p.values[1]}.json" for p in _renderable()}
+    assert {p.name for p in GOLDEN.glob("*.json")} == names
+
+
+def test_cli_render_prints_the_spec() -> None:
+    result = run_cli(
+        "--repo-root", str(REPO_ROOT), "render", "churn-realtime", "--stage", "prod", "--commit", COMMIT
+    )
+    assert result.code == 0, result.err
+    spec = result.json
+    golden = json.loads((GOLDEN / "churn-realtime.prod.json").read_text())
+    assert spec == golden
+    assert spec["stack_name"] == "mlops-churn-realtime-prod"
+    assert (
+        spec["parameters"]["ImageUri"]
+        == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    )
+    assert spec["tags"]["mlops:spec-hash"] == spec["spec_hash"]
+    assert spec["termination_protection"] is True  # prod is protected in environments.json
+
+
+@pytest.mark.parametrize(
+    "argv, code, message",
+    [
+        (["render", "churn-realtim", "--stage", "dev"], 2, "did you mean 'churn-realtime'?"),
+        (["render", "churn-realtime", "--stage", "prd"], 2, "did you mean 'prod'?"),
+        (["render", "churn-training", "--stage", "dev"], 1, "has no template yet"),
+        (["render", "churn-training", "--stage", "prod"], 1, "does not deploy to stage 'prod'"),
+        (["render", "churn-realtime"], 2, "--stage"),
+    ],
+)
+def test_cli_render_errors(argv: list[str], code: int, message: str) -> None:
+    result = run_cli("--repo-root", str(REPO_ROOT), *argv)
+    assert result.code == code
+    assert message in result.err
+    assert "Traceback" not in result.err
+
+
+def test_an_invalid_config_is_not_rendered(tmp_repo: TmpRepo) -> None:
+    config = example("churn-realtime")
+    config["inference_instance"] = "ml.m5.hugeee"
+    tmp_repo.write("churn", config)
+    result = run_cli("--repo-root", str(tmp_repo.root), "render", "churn", "--stage", "dev")
+    assert result.code == 1
+    assert "is not a SageMaker hosting instance type" in result.err
+
+
+def test_spec_hash_ignores_the_commit_but_not_the_parameters() -> None:
+    cfg, _ = VALIDATOR.check_config(REPO.configs_dir / "churn-realtime" / "mlops-config.json", ENV)
+    a = render(REPO_ROOT, cfg, "dev", ENV, commit="a" * 40)
+    b = render(REPO_ROOT, cfg, "dev", ENV, commit="b" * 40)
+    assert a.spec_hash == b.spec_hash and a.tags["mlops:commit"] != b.tags["mlops:commit"]
+    cfg.by_stage["dev"]["inference_instance"] = "ml.m5.2xlarge"
+    c = render(REPO_ROOT, cfg, "dev", ENV, commit="a" * 40)
+    assert c.spec_hash != a.spec_hash
+
+
+def test_dev_following_the_latest_approved_package_is_deferred_to_deploy() -> None:
+    cfg, _ = VALIDATOR.check_config(REPO.configs_dir / "fraud-ab" / "mlops-config.json", ENV)
+    spec = render(REPO_ROOT, cfg, "dev", ENV, commit=COMMIT)
+    assert spec.deferred == {"ModelPackageArn": {"latest_approved_model_package_of": "fraud-scorer"}}
+    assert spec.parameters["ModelPackageArn"] == ""
+
+
+def test_a_value_the_template_refuses_is_caught_before_aws(tmp_repo: TmpRepo, tmp_path: Path) -> None:
+    # validate accepts any botocore instance type; the template's pattern is the last line of defence
+    template = (REPO_ROOT / "cloudformation" / "pipelines" / "realtime_inference.yaml").read_text()
+    target = tmp_repo.root / "cloudformation" / "pipelines"
+    target.mkdir(parents=True)
+    (target / "realtime_inference.yaml").write_text(
+        template.replace(
+            "Default: 100\n    MinValue: 0\n    MaxValue: 100",
+            "Default: 100\n    MinValue: 0\n    MaxValue: 50",
+            1,
+        )
+    )
+    (target / "pipeline-types.json").write_text(
+        (REPO_ROOT / "cloudformation" / "pipelines" / "pipeline-types.json").read_text()
+    )
+    tmp_repo.write("churn", example("churn-realtime"))
+    repo = Repo(tmp_repo.root)
+    validator = Validator(repo)
+    env = validator.environments()
+    cfg, findings = validator.check_config(repo.configs_dir / "churn" / "mlops-config.json", env)
+    assert cfg is not None, findings
+    with pytest.raises(RenderError) as info:
+        render(tmp_repo.root, cfg, "dev", env)
+    [finding] = info.value.findings
+    assert finding.code == "parameter"
+    assert "DataCaptureSamplingPercentage='100' is above MaxValue 50" in finding.message
+
+
+@pytest.mark.parametrize(
+    "spec, value, problem",
+    [
+        ({"Type": "String", "AllowedValues": ["a", "b"]}, "c", "is not one of ['a', 'b']"),
+        ({"Type": "String", "AllowedValues": ["a", "b"]}, "a", None),
+        ({"Type": "String", "AllowedPattern": "^x+$"}, "xxy", "does not match AllowedPattern ^x+$"),
+        (
+            {"Type": "String", "AllowedPattern": "x+"},
+            "axx",
+            "does not match AllowedPattern x+",
+        ),  # full match, as CloudFormation
+        ({"Type": "String", "AllowedPattern": "x+"}, "xx", None),
+        ({"Type": "String", "MinLength": 2}, "a", "is shorter than MinLength 2"),
+        ({"Type": "String", "MaxLength": 2}, "abc", "is longer than MaxLength 2"),
+        ({"Type": "Number", "MinValue": 1}, "0", "is below MinValue 1"),
+        ({"Type": "Number", "MaxValue": 10}, "10.5", "is above MaxValue 10"),
+        ({"Type": "Number"}, "ten", "is not a number"),
+        ({"Type": "Number", "AllowedValues": [1, 3]}, "3", None),
+    ],
+)
+def test_parameter_constraints(spec: dict, value: str, problem: str | None) -> None:
+    assert parameter_problem(spec, value) == problem
