@@ -9,7 +9,8 @@ STAMP  := $(VENV)/.installed
 
 help:
 	@echo "make test      lint + the whole test suite (creates .venv on first use)"
-	@echo "make validate  validate every config under pipeline-configs/"
+	@echo "make validate  validate every config and lint every template"
+	@echo "make golden    rewrite tests/golden/ from the current render output (then review git diff)"
 	@echo "make bench     benchmarks (not run in CI)"
 	@echo "make lint      ruff over scripts/ and tests/"
 	@echo "make clean     remove .venv and caches"
@@ -32,7 +33,11 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 validate: $(STAMP)
-	$(BIN)/mlopsctl validate
+	$(BIN)/mlopsctl validate --templates
+
+golden: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit/test_render.py --update-golden
+	git diff --stat -- tests/golden
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench/run.py
