@@ -45,10 +45,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the repository (default: the nearest folder holding pipeline-configs/, from the current one up)",
     )
+    aws = parser.add_argument_group("AWS (plan, deploy, status)")
+    aws.add_argument(
+        "--region", help="AWS region (default: environments.json's, else AWS_REGION / AWS_DEFAULT_REGION)"
+    )
+    aws.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="AWS endpoint, e.g. a local moto server (default: $AWS_ENDPOINT_URL)",
+    )
+    aws.add_argument("--profile", help="AWS named profile (default: $AWS_PROFILE)")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     verbs.required = True
     _add_validate(verbs)
     _add_render(verbs)
+    from mlops_gitops import cli_deploy
+
+    cli_deploy.add_verbs(verbs)
     return parser
 
 
@@ -146,7 +159,6 @@ def _add_render(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument("pipeline_id", metavar="ID", help="the pipeline's folder name under pipeline-configs/")
     p.add_argument("--stage", required=True, metavar="S", help="a stage of environments.json, e.g. dev")
-    p.add_argument("--region", metavar="REGION", help="region to render for (default: environments.json's)")
     p.add_argument(
         "--commit",
         metavar="SHA",
@@ -224,7 +236,13 @@ def main(
     except KeyboardInterrupt:
         err.write("mlopsctl: interrupted\n")
         return 130
-    except Exception as exc:  # a bug: say so plainly, never a traceback without --debug
+    except Exception as exc:
+        if type(exc).__module__.startswith(("botocore", "boto3")):  # AWS (or its stand-in) failed us
+            if args.debug:
+                raise
+            err.write(f"mlopsctl: AWS call failed: {type(exc).__name__}: {exc}\n")
+            return ExitCode.AWS
+        # anything else is a bug: say so plainly, never a traceback without --debug
         if args.debug:
             raise
         err.write(

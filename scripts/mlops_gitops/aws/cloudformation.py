@@ -1,0 +1,296 @@
+"""CloudFormation gateway: stacks as StackSnapshot records, the change-set lifecycle, waits that
+stream events and end with the first failure's reason. Sleep and clock are injected so tests can
+drive every path (rollback states, stacks in progress, FAILED change sets) without waiting."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+IN_PROGRESS = frozenset(
+    {
+        "CREATE_IN_PROGRESS",
+        "ROLLBACK_IN_PROGRESS",
+        "DELETE_IN_PROGRESS",
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+        "IMPORT_IN_PROGRESS",
+        "IMPORT_ROLLBACK_IN_PROGRESS",
+        "REVIEW_IN_PROGRESS",
+    }
+)
+STABLE_OK = frozenset(
+    {
+        "CREATE_COMPLETE",
+        "UPDATE_COMPLETE",
+        "UPDATE_ROLLBACK_COMPLETE",
+        "IMPORT_COMPLETE",
+        "IMPORT_ROLLBACK_COMPLETE",
+    }
+)
+# A stack that never finished its first create holds nothing worth keeping: delete and recreate.
+NEVER_CREATED = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "REVIEW_IN_PROGRESS"})
+NO_CHANGES = ("The submitted information didn't contain changes", "No updates are to be performed")
+
+
+class StackError(Exception):
+    """A stack operation failed; ``reason`` is the first failed resource's status reason."""
+
+    def __init__(self, stack: str, message: str, reason: str = "") -> None:
+        super().__init__(f"{stack}: {message}" + (f": {reason}" if reason else ""))
+        self.stack, self.reason = stack, reason
+
+
+@dataclass(frozen=True)
+class StackSnapshot:
+    name: str
+    stack_id: str
+    status: str
+    tags: dict[str, str]
+    parameters: dict[str, str]
+    outputs: dict[str, str]
+    termination_protection: bool
+    status_reason: str = ""
+
+    @property
+    def spec_hash(self) -> str | None:
+        return self.tags.get("mlops:spec-hash")
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> StackSnapshot:
+        return cls(
+            name=raw["StackName"],
+            stack_id=raw.get("StackId", ""),
+            status=raw["StackStatus"],
+            tags={t["Key"]: t["Value"] for t in raw.get("Tags", [])},
+            parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in raw.get("Parameters", [])},
+            outputs={o["OutputKey"]: o.get("OutputValue", "") for o in raw.get("Outputs", [])},
+            termination_protection=bool(raw.get("EnableTerminationProtection", False)),
+            status_reason=raw.get("StackStatusReason", ""),
+        )
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    action: str  # Add | Modify | Remove | Import | Dynamic
+    logical_id: str
+    resource_type: str
+    replacement: str  # True | False | Conditional | "" (not a Modify)
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    name: str
+    stack: str
+    status: str
+    reason: str
+    changes: tuple[ResourceChange, ...]
+
+    @property
+    def empty(self) -> bool:
+        return self.status == "FAILED" and self.reason.startswith(NO_CHANGES)
+
+
+@dataclass(frozen=True)
+class StackEvent:
+    timestamp: datetime
+    logical_id: str
+    resource_type: str
+    status: str
+    reason: str
+
+
+@dataclass
+class CloudFormationGateway:
+    client: Any
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    poll_seconds: float = 5.0
+    timeout_seconds: float = 3600.0
+    _seen_events: dict[str, set[str]] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ reading
+
+    def snapshots(self) -> dict[str, StackSnapshot]:
+        """Every live stack of the account and region, in as few calls as the API allows
+        (one page per 100 stacks). This is what makes a no-op deploy O(1) in AWS calls."""
+        out: dict[str, StackSnapshot] = {}
+        token = None
+        while True:
+            page = self.client.describe_stacks(**({"NextToken": token} if token else {}))
+            for raw in page.get("Stacks", []):
+                if raw["StackStatus"] != "DELETE_COMPLETE":
+                    out[raw["StackName"]] = StackSnapshot.from_api(raw)
+            token = page.get("NextToken")
+            if not token:
+                return out
+
+    def snapshot(self, name: str) -> StackSnapshot | None:
+        try:
+            stacks = self.client.describe_stacks(StackName=name)["Stacks"]
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        live = [s for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"]
+        return StackSnapshot.from_api(live[0]) if live else None
+
+    def events(self, name: str) -> list[StackEvent]:
+        """New events of the stack since the last call, oldest first."""
+        seen = self._seen_events.setdefault(name, set())
+        try:
+            raw = self.client.describe_stack_events(StackName=name).get("StackEvents", [])
+        except ClientError as exc:
+            if _is_missing(exc):
+                return []
+            raise
+        fresh = [e for e in raw if e.get("EventId") not in seen]
+        seen.update(e.get("EventId") for e in fresh)
+        return [
+            StackEvent(
+                e["Timestamp"],
+                e.get("LogicalResourceId", ""),
+                e.get("ResourceType", ""),
+                e.get("ResourceStatus", ""),
+                e.get("ResourceStatusReason", ""),
+            )
+            for e in reversed(fresh)
+        ]
+
+    def first_failure(self, name: str, since: datetime | None = None) -> str:
+        """The reason of the first FAILED resource event (what a person needs), or ''."""
+        try:
+            raw = self.client.describe_stack_events(StackName=name).get("StackEvents", [])
+        except ClientError:
+            return ""
+        failed = [
+            e for e in reversed(raw)
+            if e.get("ResourceStatus", "").endswith("_FAILED") and (since is None or e["Timestamp"] >= since)
+        ]  # fmt: skip
+        for event in failed:
+            reason = event.get("ResourceStatusReason", "")
+            if reason and "Resource creation cancelled" not in reason and "resource(s) failed" not in reason:
+                return f"{event.get('LogicalResourceId', '')} ({event.get('ResourceType', '')}): {reason}"
+        return failed[0].get("ResourceStatusReason", "") if failed else ""
+
+    def physical_id(self, stack: str, logical_id: str) -> str | None:
+        """The physical id of one resource of the stack, or None (list, not describe: moto's
+        describe_stack_resource answers HTTP 500 for some stacks)."""
+        kwargs = {"StackName": stack}
+        while True:
+            try:
+                page = self.client.list_stack_resources(**kwargs)
+            except ClientError:
+                return None
+            for item in page.get("StackResourceSummaries", []):
+                if item.get("LogicalResourceId") == logical_id:
+                    return item.get("PhysicalResourceId") or None
+            if not page.get("NextToken"):
+                return None
+            kwargs["NextToken"] = page["NextToken"]
+
+    # ------------------------------------------------------------------ change sets
+
+    def create_change_set(
+        self,
+        stack: str,
+        name: str,
+        change_set_type: str,
+        template: dict[str, str],
+        parameters: dict[str, str],
+        tags: dict[str, str],
+    ) -> None:
+        self.client.create_change_set(
+            StackName=stack,
+            ChangeSetName=name,
+            ChangeSetType=change_set_type,
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            **template,  # TemplateBody or TemplateURL
+        )
+
+    def wait_change_set(self, stack: str, name: str) -> ChangeSet:
+        deadline = self.clock() + self.timeout_seconds
+        while True:
+            raw = self.client.describe_change_set(StackName=stack, ChangeSetName=name)
+            if raw["Status"] in ("CREATE_COMPLETE", "FAILED", "DELETE_COMPLETE"):
+                changes = list(raw.get("Changes", []))
+                token = raw.get("NextToken")
+                while token:
+                    more = self.client.describe_change_set(
+                        StackName=stack, ChangeSetName=name, NextToken=token
+                    )
+                    changes += more.get("Changes", [])
+                    token = more.get("NextToken")
+                return ChangeSet(
+                    name, stack, raw["Status"], raw.get("StatusReason", ""), tuple(_changes(changes))
+                )
+            if self.clock() > deadline:
+                raise StackError(
+                    stack, f"change set {name} still {raw['Status']} after {self.timeout_seconds:.0f} s"
+                )
+            self.sleep(self.poll_seconds)
+
+    def delete_change_set(self, stack: str, name: str) -> None:
+        try:
+            self.client.delete_change_set(StackName=stack, ChangeSetName=name)
+        except ClientError:
+            pass  # best effort: an empty change set left behind is harmless
+
+    def execute_change_set(self, stack: str, name: str) -> None:
+        self.client.execute_change_set(StackName=stack, ChangeSetName=name)
+
+    # ------------------------------------------------------------------ stack operations
+
+    def delete_stack(self, name: str) -> None:
+        self.client.delete_stack(StackName=name)
+
+    def continue_update_rollback(self, name: str) -> None:
+        self.client.continue_update_rollback(StackName=name)
+
+    def set_termination_protection(self, name: str, enabled: bool) -> None:
+        self.client.update_termination_protection(StackName=name, EnableTerminationProtection=enabled)
+
+    def wait_stable(
+        self, name: str, on_event: Callable[[StackEvent], None] | None = None
+    ) -> StackSnapshot | None:
+        """Poll until the stack leaves every *_IN_PROGRESS state (or is gone); stream its events."""
+        deadline = self.clock() + self.timeout_seconds
+        while True:
+            snap = self.snapshot(name)
+            if on_event is not None:
+                for event in self.events(name):
+                    on_event(event)
+            # REVIEW_IN_PROGRESS rests until a change set runs: nothing to wait for
+            if snap is None or snap.status not in IN_PROGRESS or snap.status == "REVIEW_IN_PROGRESS":
+                return snap
+            if self.clock() > deadline:
+                raise StackError(
+                    name,
+                    f"still {snap.status} after {self.timeout_seconds:.0f} s; the next run will wait for it again",
+                )
+            self.sleep(self.poll_seconds)
+
+
+def _changes(raw: list[dict[str, Any]]) -> Iterator[ResourceChange]:
+    for item in raw:
+        rc = item.get("ResourceChange") or {}
+        yield ResourceChange(
+            rc.get("Action", ""),
+            rc.get("LogicalResourceId", ""),
+            rc.get("ResourceType", ""),
+            rc.get("Replacement", ""),
+        )
+
+
+def _is_missing(exc: ClientError) -> bool:
+    error = exc.response.get("Error", {})
+    return error.get("Code") == "ValidationError" and "does not exist" in error.get("Message", "")

@@ -1,0 +1,323 @@
+"""Deploy one stage: render every config, plan against what is deployed, apply through change sets.
+
+Safe by construction: unchanged stacks (same mlops:spec-hash tag) cost no call beyond the one
+listing of stacks; every change goes through a change set; a stack stuck from an earlier run is
+recovered (never-created stacks deleted and recreated, UPDATE_ROLLBACK_FAILED continued, stacks in
+progress waited for); one pipeline's failure does not stop the others; orphans are deleted only
+with --prune, protected stages only with --allow-protected.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mlops_gitops import lambdas
+from mlops_gitops.aws.cloudformation import (
+    STABLE_OK,
+    CloudFormationGateway,
+    StackError,
+    StackEvent,
+    StackSnapshot,
+)
+from mlops_gitops.aws.sagemaker import SageMakerGateway
+from mlops_gitops.config.environments import Environments
+from mlops_gitops.config.validate import Validator, validate
+from mlops_gitops.findings import Finding
+from mlops_gitops.plan import Deployed, PlanItem, plan_stage
+from mlops_gitops.render import RenderError, StackSpec, render, spec_hash
+from mlops_gitops.repo import Repo
+
+log = logging.getLogger(__name__)
+TEMPLATE_BODY_MAX = 51_200  # bytes; larger templates go through the artifact bucket
+ARTIFACT_BUCKET_PARAMETER = "/mlops/artifact-bucket"  # published by the orchestrator; templates read it too
+PACKAGE_PARAMS = ("ModelPackageArn", "Variant2ModelPackageArn", "Variant3ModelPackageArn")
+
+
+@dataclass
+class Outcome:
+    item: PlanItem
+    result: str  # created | updated | unchanged | deleted | skipped | failed | blocked
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.result in ("failed", "blocked")
+
+
+@dataclass
+class StagePlan:
+    stage: str
+    items: list[PlanItem]
+    findings: list[Finding] = field(default_factory=list)  # per-pipeline findings (registry gate...)
+    blocked: dict[str, list[Finding]] = field(default_factory=dict)  # stack name -> its findings
+
+
+def render_stage(
+    repo: Repo, stage: str, commit: str, region: str | None = None
+) -> tuple[list[StackSpec], list[Finding], list[Finding]]:
+    """(specs, errors, notes): every valid config deploying to ``stage`` rendered; config errors
+    stop the run before AWS is touched; types without a template yet are notes."""
+    report, configs = validate(repo)
+    if report.errors:
+        return [], report.errors, []
+    env = Validator(repo).environments()
+    specs, notes = [], []
+    for cfg in configs:
+        if stage not in cfg.stages:
+            continue
+        try:
+            specs.append(render(repo.root, cfg, stage, env, commit=commit, region=region))
+        except RenderError as exc:
+            pending = [f for f in exc.findings if f.code == "template-pending"]
+            if pending:
+                notes.extend(replace(f, severity="warning") for f in pending)
+            else:
+                return [], exc.findings, []
+    return specs, [], notes
+
+
+def deployed(snapshot: StackSnapshot) -> Deployed:
+    return Deployed(
+        snapshot.name, snapshot.status, snapshot.tags, snapshot.parameters, snapshot.termination_protection
+    )
+
+
+@dataclass
+class Deployer:
+    repo: Repo
+    env: Environments
+    cfn: CloudFormationGateway
+    s3: Any  # boto3 S3 client
+    sagemaker: SageMakerGateway
+    ssm: Any  # boto3 SSM client: where the orchestrator publishes the artifact bucket's name
+    artifact_bucket: str | None = None
+    on_event: Callable[[str, StackEvent], None] = lambda stack, event: None
+    max_parallel: int = 4
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _uploaded: set[str] = field(default_factory=set)
+
+    # ------------------------------------------------------------------ planning
+
+    def plan(self, stage: str, specs: list[StackSpec]) -> StagePlan:
+        specs, findings = self._resolve_deferred(specs)
+        snaps = self.cfn.snapshots()
+        st = self.env.stage(stage)
+        items = plan_stage(
+            stage,
+            specs,
+            {n: deployed(s) for n, s in snaps.items()},
+            self.env.stack_prefix,
+            bool(st and st.protected),
+        )
+        result = StagePlan(stage, items, findings)
+        if st is not None and (st.approval or st.protected):
+            for item in items:
+                if item.spec is not None and item.action != "unchanged":
+                    gate = self._registry_gate(item.spec)
+                    if gate:
+                        result.blocked[item.stack_name] = gate
+                        item.action = "blocked"
+                        item.reasons.append("; ".join(f.message for f in gate))
+                        result.findings.extend(gate)
+        return result
+
+    def _resolve_deferred(self, specs: list[StackSpec]) -> tuple[list[StackSpec], list[Finding]]:
+        out, findings = [], []
+        for spec in specs:
+            if not spec.deferred:
+                out.append(spec)
+                continue
+            params = dict(spec.parameters)
+            for name, how in spec.deferred.items():
+                group = how["latest_approved_model_package_of"]
+                arn = self.sagemaker.latest_approved(group)
+                if arn is None:
+                    findings.append(
+                        _finding(
+                            spec,
+                            "model-registry",
+                            f"model package group {group!r} has no Approved version to deploy to {spec.stage!r}",
+                            "approve a version in the Model Registry, or pin one in the config",
+                        )
+                    )
+                    break
+                params[name] = arn
+            else:
+                resolved = replace(spec, parameters=params, deferred={})
+                digest = spec_hash(resolved)
+                out.append(replace(resolved, spec_hash=digest, tags={**spec.tags, "mlops:spec-hash": digest}))
+        return out, findings
+
+    def _registry_gate(self, spec: StackSpec) -> list[Finding]:
+        """Stages with approval deploy only Approved model-package versions."""
+        findings = []
+        for name in PACKAGE_PARAMS:
+            arn = spec.parameters.get(name)
+            if not arn:
+                continue
+            status = self.sagemaker.approval_status(arn)
+            if status != "Approved":
+                findings.append(
+                    _finding(
+                        spec,
+                        "model-registry",
+                        f"{arn} is {status}, not Approved; stage {spec.stage!r} deploys only approved versions",
+                        "approve it in the Model Registry (or promote another version)",
+                    )
+                )
+        return findings
+
+    # ------------------------------------------------------------------ applying
+
+    def apply(self, plan: StagePlan, prune: bool = False, allow_protected: bool = False) -> list[Outcome]:
+        def one(item: PlanItem) -> Outcome:
+            try:
+                return self._apply_one(item, prune, allow_protected)
+            except (StackError, ClientError, BotoCoreError) as exc:
+                return Outcome(item, "failed", str(exc))
+
+        if self.max_parallel <= 1:
+            return [one(item) for item in plan.items]
+        with ThreadPoolExecutor(max_workers=self.max_parallel) as pool:
+            return list(pool.map(one, plan.items))
+
+    def _apply_one(self, item: PlanItem, prune: bool, allow_protected: bool) -> Outcome:
+        if item.action == "unchanged":
+            return Outcome(item, "unchanged")
+        if item.action == "blocked":
+            return Outcome(item, "blocked", "; ".join(item.reasons))
+        if item.action == "delete":
+            return self._delete(item, prune, allow_protected)
+        spec = item.spec
+        assert spec is not None
+        snap = self.cfn.snapshot(spec.stack_name)
+        if snap is not None and snap.status.endswith("_IN_PROGRESS") and snap.status != "REVIEW_IN_PROGRESS":
+            snap = self.cfn.wait_stable(spec.stack_name, self._events(spec.stack_name))
+            if snap is not None and snap.spec_hash == spec.spec_hash and snap.status in STABLE_OK:
+                return Outcome(item, "unchanged", "an earlier run had already applied it")
+        if snap is not None and snap.status in (
+            "ROLLBACK_COMPLETE",
+            "ROLLBACK_FAILED",
+            "CREATE_FAILED",
+            "REVIEW_IN_PROGRESS",
+        ):
+            log.info("%s: %s, deleting before creating it again", spec.stack_name, snap.status)
+            self.cfn.delete_stack(spec.stack_name)
+            snap = self.cfn.wait_stable(spec.stack_name, self._events(spec.stack_name))
+            if snap is not None and snap.status != "DELETE_COMPLETE":
+                raise StackError(
+                    spec.stack_name,
+                    f"could not delete the stuck stack ({snap.status})",
+                    self.cfn.first_failure(spec.stack_name),
+                )
+            snap = None
+        if snap is not None and snap.status == "UPDATE_ROLLBACK_FAILED":
+            self.cfn.continue_update_rollback(spec.stack_name)
+            snap = self.cfn.wait_stable(spec.stack_name, self._events(spec.stack_name))
+        self._upload_artifacts(spec)
+        return self._change_set(item, spec, creating=snap is None)
+
+    def _change_set(self, item: PlanItem, spec: StackSpec, creating: bool) -> Outcome:
+        name = f"mlops-{spec.spec_hash}-{uuid.uuid4().hex[:8]}"
+        stack = spec.stack_name
+        self.cfn.create_change_set(
+            stack, name, "CREATE" if creating else "UPDATE", self._template(spec), spec.parameters, spec.tags
+        )
+        cs = self.cfn.wait_change_set(stack, name)
+        if cs.empty:
+            self.cfn.delete_change_set(stack, name)
+            return Outcome(item, "unchanged", "CloudFormation found nothing to change")
+        if cs.status != "CREATE_COMPLETE":
+            self.cfn.delete_change_set(stack, name)
+            if creating:
+                self.cfn.delete_stack(stack)  # the REVIEW_IN_PROGRESS shell holds nothing
+            raise StackError(stack, "the change set failed", cs.reason)
+        replaced = [c.logical_id for c in cs.changes if c.replacement == "True"]
+        self.cfn.execute_change_set(stack, name)
+        snap = self.cfn.wait_stable(stack, self._events(stack))
+        ok = "CREATE_COMPLETE" if creating else "UPDATE_COMPLETE"
+        if snap is None or snap.status != ok:
+            status = snap.status if snap else "DELETE_COMPLETE"
+            raise StackError(stack, f"ended {status}", self.cfn.first_failure(stack))
+        if spec.termination_protection and not snap.termination_protection:
+            self.cfn.set_termination_protection(stack, True)
+        detail = f"{len(cs.changes)} resource change(s)" + (
+            f"; replaced: {', '.join(replaced)}" if replaced else ""
+        )
+        return Outcome(item, "created" if creating else "updated", detail)
+
+    def _delete(self, item: PlanItem, prune: bool, allow_protected: bool) -> Outcome:
+        if not prune:
+            return Outcome(item, "skipped", "orphan kept: run with --prune to delete it")
+        if item.protected and not allow_protected:
+            return Outcome(item, "skipped", "protected: add --allow-protected to delete it")
+        snap = self.cfn.snapshot(item.stack_name)
+        if snap is None:
+            return Outcome(item, "deleted", "already gone")
+        if snap.termination_protection:
+            self.cfn.set_termination_protection(item.stack_name, False)
+        self.cfn.delete_stack(item.stack_name)
+        after = self.cfn.wait_stable(item.stack_name, self._events(item.stack_name))
+        if after is not None and after.status != "DELETE_COMPLETE":
+            raise StackError(
+                item.stack_name, f"delete ended {after.status}", self.cfn.first_failure(item.stack_name)
+            )
+        return Outcome(item, "deleted", "retained resources (buckets, registries) are kept")
+
+    # ------------------------------------------------------------------ artifacts
+
+    def _template(self, spec: StackSpec) -> dict[str, str]:
+        body = (self.repo.root / spec.template).read_text(encoding="utf-8")
+        if len(body.encode("utf-8")) <= TEMPLATE_BODY_MAX:
+            return {"TemplateBody": body}
+        key = f"templates/{spec.template_sha256}.yaml"
+        self._put_once(key, body.encode("utf-8"))
+        return {"TemplateURL": f"https://{self._bucket()}.s3.amazonaws.com/{key}"}
+
+    def _upload_artifacts(self, spec: StackSpec) -> None:
+        for artifact in spec.artifacts:
+            name = artifact.source.removeprefix("lambda:")
+            self._put_once(artifact.key, lambdas.package(name).data)
+
+    def _put_once(self, key: str, data: bytes) -> None:
+        """Content-addressed: a key that exists already holds these bytes."""
+        with self._lock:
+            if key in self._uploaded:
+                return
+            bucket = self._bucket()
+            try:
+                self.s3.head_object(Bucket=bucket, Key=key)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                    raise
+                self.s3.put_object(Bucket=bucket, Key=key, Body=data)
+            self._uploaded.add(key)
+
+    def _bucket(self) -> str:
+        if not self.artifact_bucket:
+            try:
+                self.artifact_bucket = self.ssm.get_parameter(Name=ARTIFACT_BUCKET_PARAMETER)["Parameter"][
+                    "Value"
+                ]
+            except ClientError as exc:
+                raise StackError(
+                    "-",
+                    f"no artifact bucket (SSM {ARTIFACT_BUCKET_PARAMETER}: {exc.response.get('Error', {}).get('Code')})",
+                    "pass --artifact-bucket, or bootstrap the orchestrator",
+                ) from exc
+        return self.artifact_bucket
+
+    def _events(self, stack: str) -> Callable[[StackEvent], None]:
+        return lambda event: self.on_event(stack, event)
+
+
+def _finding(spec: StackSpec, code: str, message: str, hint: str) -> Finding:
+    return Finding(f"pipeline-configs/{spec.pipeline_id}/mlops-config.json", "$", code, message, hint)

@@ -1,0 +1,207 @@
+"""Plan: rendered stack specs + what is deployed -> what each stack needs. Pure: no AWS calls.
+
+Actions: create, update, unchanged, recreate (a stack that never finished its first create),
+wait (in progress; deploy waits, then plans it again), delete (a stack of ours whose config is
+gone), blocked (a finding stops this pipeline, e.g. an unapproved model version).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from mlops_gitops.render import MANAGED_BY, StackSpec
+
+# Stack states are strings so that this module stays free of AWS code (aws/cloudformation.py
+# holds the same sets for the deployer).
+_IN_PROGRESS_SUFFIX = "_IN_PROGRESS"
+NEVER_CREATED = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "REVIEW_IN_PROGRESS"})
+STABLE_OK = frozenset(
+    {
+        "CREATE_COMPLETE",
+        "UPDATE_COMPLETE",
+        "UPDATE_ROLLBACK_COMPLETE",
+        "IMPORT_COMPLETE",
+        "IMPORT_ROLLBACK_COMPLETE",
+    }
+)
+ACTIONS = ("create", "update", "recreate", "wait", "delete", "blocked", "unchanged")
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What plan needs to know of a deployed stack (built from the gateway's StackSnapshot)."""
+
+    name: str
+    status: str
+    tags: Mapping[str, str]
+    parameters: Mapping[str, str]
+    termination_protection: bool = False
+
+
+@dataclass(frozen=True)
+class ParamChange:
+    key: str
+    old: str | None
+    new: str | None
+
+
+@dataclass
+class PlanItem:
+    stage: str
+    stack_name: str
+    action: str
+    pipeline_id: str | None
+    spec: StackSpec | None = None
+    status: str | None = None  # the deployed stack's status, None when there is no stack
+    reasons: list[str] = field(default_factory=list)
+    param_changes: list[ParamChange] = field(default_factory=list)
+    protected: bool = False
+
+    def to_dict(self) -> dict:
+        return {
+            "pipeline_id": self.pipeline_id,
+            "stage": self.stage,
+            "stack_name": self.stack_name,
+            "action": self.action,
+            "status": self.status,
+            "reasons": self.reasons,
+            "parameter_changes": [{"key": c.key, "old": c.old, "new": c.new} for c in self.param_changes],
+            "protected": self.protected,
+            "spec_hash": self.spec.spec_hash if self.spec else None,
+        }
+
+
+def param_changes(old: Mapping[str, str], new: Mapping[str, str]) -> list[ParamChange]:
+    """Parameters whose value changes. A parameter the spec does not set keeps the template's
+    default, so only the spec's own keys are compared (Sceptre's rule)."""
+    return [ParamChange(k, old.get(k), v) for k, v in sorted(new.items()) if old.get(k) != v]
+
+
+def plan_stage(
+    stage: str,
+    specs: Iterable[StackSpec],
+    deployed: Mapping[str, Deployed],
+    stack_prefix: str,
+    protected_stage: bool = False,
+) -> list[PlanItem]:
+    items: list[PlanItem] = []
+    names = set()
+    for spec in specs:
+        names.add(spec.stack_name)
+        items.append(_plan_one(spec, deployed.get(spec.stack_name)))
+    for name, stack in sorted(deployed.items()):
+        tags = stack.tags
+        ours = (
+            tags.get("mlops:managed-by") == MANAGED_BY
+            and tags.get("mlops:stage") == stage
+            and name.startswith(f"{stack_prefix}-")
+        )
+        if ours and name not in names and not stack.status.startswith("DELETE_"):
+            items.append(
+                PlanItem(
+                    stage,
+                    name,
+                    "delete",
+                    tags.get("mlops:pipeline-id"),
+                    status=stack.status,
+                    reasons=[
+                        f"pipeline-configs/{tags.get('mlops:pipeline-id', '?')}/ is gone; deleted only with --prune (data is retained)"
+                    ],
+                    protected=protected_stage or stack.termination_protection,
+                )
+            )
+    order = {a: i for i, a in enumerate(ACTIONS)}
+    return sorted(items, key=lambda i: (order[i.action], i.stack_name))
+
+
+def _plan_one(spec: StackSpec, stack: Deployed | None) -> PlanItem:
+    item = PlanItem(
+        spec.stage,
+        spec.stack_name,
+        "create",
+        spec.pipeline_id,
+        spec=spec,
+        protected=spec.termination_protection,
+    )
+    if stack is None:
+        item.reasons.append("no stack yet")
+        item.param_changes = param_changes({}, spec.parameters)
+        return item
+    item.status = stack.status
+    if stack.status in NEVER_CREATED:
+        item.action = "recreate"
+        item.reasons.append(
+            f"the stack never finished its first create ({stack.status}): delete it and create again"
+        )
+        return item
+    if stack.status.endswith(_IN_PROGRESS_SUFFIX):
+        item.action = "wait"
+        item.reasons.append(f"{stack.status}: wait for it to settle, then plan again")
+        return item
+    if stack.tags.get("mlops:spec-hash") == spec.spec_hash and stack.status in STABLE_OK:
+        item.action = "unchanged"
+        return item
+    item.action = "update"
+    item.param_changes = param_changes(stack.parameters, spec.parameters)
+    if stack.status == "UPDATE_ROLLBACK_FAILED":
+        item.reasons.append("UPDATE_ROLLBACK_FAILED: continue the rollback first")
+    if stack.tags.get("mlops:spec-hash") is None:
+        item.reasons.append("the stack has no mlops:spec-hash tag (first deploy by mlops-gitops)")
+    elif not item.param_changes:
+        item.reasons.append("template, tags or artifacts changed")
+    if stack.status not in STABLE_OK and stack.status != "UPDATE_ROLLBACK_FAILED":
+        item.reasons.append(f"the stack is {stack.status}")
+    return item
+
+
+# ------------------------------------------------------------------ rendering a plan
+
+
+def plan_json(items: list[PlanItem], findings: list | None = None) -> str:
+    doc = {"items": [i.to_dict() for i in items], "findings": [f.to_dict() for f in findings or []]}
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def plan_text(items: list[PlanItem]) -> str:
+    lines = []
+    for item in items:
+        head = f"{item.action:<9} {item.stack_name}"
+        if item.reasons:
+            head += f"  ({'; '.join(item.reasons)})"
+        lines.append(head)
+        for change in item.param_changes if item.action == "update" else []:
+            lines.append(f"            {change.key}: {_show(change.old)} -> {_show(change.new)}")
+    counts = {a: sum(1 for i in items if i.action == a) for a in ACTIONS}
+    lines.append(
+        "plan: " + ", ".join(f"{n} {a}" for a, n in counts.items() if n)
+        if items
+        else "plan: nothing to deploy"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def plan_markdown(items: list[PlanItem]) -> str:
+    by_stage: dict[str, list[PlanItem]] = {}
+    for item in items:
+        by_stage.setdefault(item.stage, []).append(item)
+    out = []
+    for stage, stage_items in by_stage.items():
+        out += [f"### Stage `{stage}`", "", "| action | stack | pipeline | details |", "|---|---|---|---|"]
+        for item in stage_items:
+            details = "; ".join(item.reasons)
+            changes = "<br>".join(
+                f"`{c.key}`: `{_show(c.old)}` → `{_show(c.new)}`" for c in item.param_changes
+            )
+            out.append(
+                f"| {item.action} | `{item.stack_name}` | {item.pipeline_id or ''} | {'<br>'.join(x for x in (details, changes) if x)} |"
+            )
+        out.append("")
+    return "\n".join(out) if out else "No stacks to deploy.\n"
+
+
+def _show(value: str | None) -> str:
+    if value is None:
+        return "(none)"
+    return value if value else '""'

@@ -1,0 +1,87 @@
+"""Status: per pipeline and stage, is AWS in sync with git, and is it healthy."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from mlops_gitops.aws.cloudformation import CloudFormationGateway, StackSnapshot
+from mlops_gitops.aws.sagemaker import SageMakerGateway
+from mlops_gitops.plan import PlanItem
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    pipeline_id: str
+    stage: str
+    stack: str
+    sync: str  # in-sync | out-of-sync | not-deployed | orphan | pending (waiting on a deploy)
+    stack_status: str
+    health: str  # healthy | unhealthy | unknown | - ; with detail
+    detail: str = ""
+
+
+def status_of(
+    items: list[PlanItem], snaps: dict[str, StackSnapshot], cfn: CloudFormationGateway, sm: SageMakerGateway
+) -> list[PipelineStatus]:
+    out = []
+    for item in items:
+        snap = snaps.get(item.stack_name)
+        sync = {"unchanged": "in-sync", "delete": "orphan", "create": "not-deployed"}.get(
+            item.action, "out-of-sync"
+        )
+        if snap is None:
+            out.append(
+                PipelineStatus(
+                    item.pipeline_id or "?", item.stage, item.stack_name, sync, "-", "-", "not deployed"
+                )
+            )
+            continue
+        health, detail = _health(item, snap, cfn, sm)
+        out.append(
+            PipelineStatus(
+                item.pipeline_id or "?", item.stage, item.stack_name, sync, snap.status, health, detail
+            )
+        )
+    return out
+
+
+def _health(
+    item: PlanItem, snap: StackSnapshot, cfn: CloudFormationGateway, sm: SageMakerGateway
+) -> tuple[str, str]:
+    if snap.status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        return "unhealthy", f"stack {snap.status}" + (f": {snap.status_reason}" if snap.status_reason else "")
+    ptype = snap.tags.get("mlops:pipeline-type", "")
+    if ptype.startswith("byom_realtime"):
+        physical = cfn.physical_id(snap.name, "Endpoint")
+        name = (physical or "").rsplit("/", 1)[-1] or snap.outputs.get("SageMakerEndpointName")
+        state = sm.endpoint_status(name) if name else None
+        if state is None:
+            return "unknown", "endpoint not found"
+        return ("healthy" if state == "InService" else "unhealthy"), f"endpoint {name} {state}"
+    if ptype.startswith("byom_batch"):
+        job = sm.last_transform_job(snap.parameters.get("NamePrefix", snap.name))
+        if job is None:
+            return "healthy", "no transform job has run yet"
+        healthy = job.status in ("Completed", "InProgress", "Stopping")
+        return ("healthy" if healthy else "unhealthy"), f"last job {job.name} {job.status}" + (
+            f": {job.failure_reason}" if job.failure_reason else ""
+        )
+    return "healthy", "stack complete"
+
+
+def status_text(rows: list[PipelineStatus]) -> str:
+    header = ("PIPELINE", "STAGE", "STACK", "SYNC", "STACK STATUS", "HEALTH", "DETAIL")
+    table = [header] + [
+        (r.pipeline_id, r.stage, r.stack, r.sync, r.stack_status, r.health, r.detail) for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
+        for row in table
+    ]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def status_json(rows: list[PipelineStatus]) -> str:
+    return json.dumps({"pipelines": [asdict(r) for r in rows]}, indent=2) + "\n"
