@@ -107,7 +107,7 @@ class Deployer:
     # ------------------------------------------------------------------ planning
 
     def plan(self, stage: str, specs: list[StackSpec]) -> StagePlan:
-        specs, findings = self._resolve_deferred(specs)
+        specs, unresolved = self._resolve_deferred(specs)
         snaps = self.cfn.snapshots()
         st = self.env.stage(stage)
         items = plan_stage(
@@ -117,30 +117,35 @@ class Deployer:
             self.env.stack_prefix,
             bool(st and st.protected),
         )
-        result = StagePlan(stage, items, findings)
-        if st is not None and (st.approval or st.protected):
-            for item in items:
-                if item.spec is not None and item.action != "unchanged":
-                    gate = self._registry_gate(item.spec)
-                    if gate:
-                        result.blocked[item.stack_name] = gate
-                        item.action = "blocked"
-                        item.reasons.append("; ".join(f.message for f in gate))
-                        result.findings.extend(gate)
+        result = StagePlan(stage, items)
+        for item in items:
+            gate = unresolved.get(item.stack_name, [])
+            if (
+                not gate
+                and st is not None
+                and (st.approval or st.protected)
+                and item.spec is not None
+                and item.action != "unchanged"
+            ):
+                gate = self._registry_gate(item.spec)
+            if gate:  # the pipeline stays in the plan, blocked: never mistaken for an orphan
+                result.blocked[item.stack_name] = gate
+                item.action = "blocked"
+                item.reasons.append("; ".join(f.message for f in gate))
+                result.findings.extend(gate)
         return result
 
-    def _resolve_deferred(self, specs: list[StackSpec]) -> tuple[list[StackSpec], list[Finding]]:
-        out, findings = [], []
+    def _resolve_deferred(self, specs: list[StackSpec]) -> tuple[list[StackSpec], dict[str, list[Finding]]]:
+        """Specs with dev's "latest approved" packages looked up (and hashed with them), and the
+        findings of those that can't be resolved, by stack name."""
+        out, unresolved = [], {}
         for spec in specs:
-            if not spec.deferred:
-                out.append(spec)
-                continue
-            params = dict(spec.parameters)
+            params, problems = dict(spec.parameters), []
             for name, how in spec.deferred.items():
                 group = how["latest_approved_model_package_of"]
                 arn = self.sagemaker.latest_approved(group)
                 if arn is None:
-                    findings.append(
+                    problems.append(
                         _finding(
                             spec,
                             "model-registry",
@@ -148,13 +153,16 @@ class Deployer:
                             "approve a version in the Model Registry, or pin one in the config",
                         )
                     )
-                    break
-                params[name] = arn
-            else:
+                else:
+                    params[name] = arn
+            if spec.deferred and not problems:
                 resolved = replace(spec, parameters=params, deferred={})
                 digest = spec_hash(resolved)
-                out.append(replace(resolved, spec_hash=digest, tags={**spec.tags, "mlops:spec-hash": digest}))
-        return out, findings
+                spec = replace(resolved, spec_hash=digest, tags={**spec.tags, "mlops:spec-hash": digest})
+            if problems:
+                unresolved[spec.stack_name] = problems
+            out.append(spec)
+        return out, unresolved
 
     def _registry_gate(self, spec: StackSpec) -> list[Finding]:
         """Stages with approval deploy only Approved model-package versions."""
@@ -183,6 +191,9 @@ class Deployer:
                 return self._apply_one(item, prune, allow_protected)
             except (StackError, ClientError, BotoCoreError) as exc:
                 return Outcome(item, "failed", str(exc))
+            except Exception as exc:  # noqa: BLE001 - one pipeline's surprise must not stop the others
+                log.debug("deploying %s", item.stack_name, exc_info=True)
+                return Outcome(item, "failed", f"{type(exc).__name__}: {exc}")
 
         if self.max_parallel <= 1:
             return [one(item) for item in plan.items]
@@ -247,11 +258,15 @@ class Deployer:
         if snap is None or snap.status != ok:
             status = snap.status if snap else "DELETE_COMPLETE"
             raise StackError(stack, f"ended {status}", self.cfn.first_failure(stack))
-        if spec.termination_protection and not snap.termination_protection:
-            self.cfn.set_termination_protection(stack, True)
         detail = f"{len(cs.changes)} resource change(s)" + (
             f"; replaced: {', '.join(replaced)}" if replaced else ""
         )
+        if spec.termination_protection and not snap.termination_protection:
+            try:
+                self.cfn.set_termination_protection(stack, True)
+            except Exception as exc:  # noqa: BLE001 - the stack is deployed; say what is missing
+                log.warning("%s: termination protection not set: %s", stack, exc)
+                detail += f"; WARNING: termination protection not set ({type(exc).__name__})"
         return Outcome(item, "created" if creating else "updated", detail)
 
     def _delete(self, item: PlanItem, prune: bool, allow_protected: bool) -> Outcome:

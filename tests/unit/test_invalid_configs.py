@@ -1,13 +1,19 @@
 """Invalid configs: every row mutates a fresh copy of an example config and names the exact set of
 (path, code) error findings `mlopsctl validate` must report for it - no more, no fewer.
 
-A row is ``case(case_id, base_example_id, mutation, expected[, hint_contains])``:
+A row is ``case(case_id, base_example_id, mutation, expected[, hint_contains][, message_contains=...,
+absent=...])``:
 
 * ``mutation`` is a dict patch applied to the top level (``DEL`` removes a key), a function that
   changes the config in place (or returns a replacement), or ``Setup(mutation, pipeline_id=...,
   others={...})`` when the folder name matters or other pipelines must sit beside it;
 * ``expected`` is the set of ``(path, code)`` of the error-severity findings (warnings are ignored);
-* ``hint_contains``, when given, must appear in the hint of one of the error findings.
+* ``hint_contains``, when given, must appear in the hint of one of the error findings;
+* ``message_contains``, when given, must appear in the message of one of the error findings;
+* ``absent``, when given, must appear nowhere in validate's output - not in any finding's message,
+  hint or path, nor anywhere else in the JSON (a secret must never be echoed back).
+
+Every mistake gives one finding: no two error findings may share the same (path, code).
 """
 
 from __future__ import annotations
@@ -119,8 +125,11 @@ def case(
     mutation: Mutation | Setup,
     expected: set[tuple[str, str]],
     hint_contains: str | None = None,
+    *,
+    message_contains: str | None = None,
+    absent: str | None = None,
 ) -> Any:
-    return pytest.param(base, mutation, expected, hint_contains, id=case_id)
+    return pytest.param(base, mutation, expected, hint_contains, message_contains, absent, id=case_id)
 
 
 # ---------------------------------------------------------------- the table
@@ -137,6 +146,13 @@ CASES = [
     case(
         "unknown-key-typo-added",
         "churn-batch",
+        {"model_framwork": "xgboost"},
+        {("$.model_framwork", "unknown-key")},
+        "did you mean 'model_framework'?",
+    ),
+    case(
+        "unknown-key-typo-on-custom-type",
+        "fraud-ab",
         {"model_framwork": "xgboost"},
         {("$.model_framwork", "unknown-key")},
         "did you mean 'model_framework'?",
@@ -209,6 +225,7 @@ CASES = [
         "customer-lake",
         set_("dms_replication", "password", "hunter2"),
         {("$.dms_replication.password", "unknown-key"), ("$.dms_replication.password", "secret")},
+        absent="hunter2",
     ),
     # ---- required fields, at least one per pipeline type
     case("required-pipeline-type", "fraud-image", drop("pipeline_type"), {("$.pipeline_type", "required")}),
@@ -217,6 +234,7 @@ CASES = [
         "churn-realtime",
         drop("data_capture_location"),
         {("$.data_capture_location", "required")},
+        'e.g. "s3://my-capture/churn"',
     ),
     case(
         "required-realtime-custom",
@@ -293,6 +311,7 @@ CASES = [
         "customer-lake",
         set_("dms_replication", "secret_arn", DEL),
         {("$.dms_replication.secret_arn", "required")},
+        "username and password",
     ),
     case("required-realtime-reporting", "web-events", drop("aggregation"), {("$.aggregation", "required")}),
     case(
@@ -306,6 +325,24 @@ CASES = [
         "fraud-ab",
         set_("production_variants", "prod", 0, {"weight": 1}),
         {("$.production_variants.prod[0].name", "required")},
+    ),
+    case(
+        "required-problem-type-empty-model-quality",
+        "churn-model-quality",
+        {"problem_type": ""},
+        {("$.problem_type", "required")},
+    ),
+    case(
+        "required-problem-type-empty-bias",
+        "churn-bias",
+        {"problem_type": ""},
+        {("$.problem_type", "required")},
+    ),
+    case(
+        "required-problem-type-empty-explainability",
+        "churn-explainability",
+        {"problem_type": ""},
+        {("$.problem_type", "required")},
     ),
     case(
         "required-in-mwo-json-bias-config",
@@ -349,6 +386,33 @@ CASES = [
         "fraud-ab",
         set_("production_variants", "prod", 0, "weight", "0.9"),
         {("$.production_variants.prod[0].weight", "type")},
+    ),
+    case(
+        "type-pipeline-type-number",
+        "fraud-image",
+        {"pipeline_type": 5},
+        {("$.pipeline_type", "type")},
+    ),
+    case(
+        "type-null-quoted-as-json",
+        "churn-data-quality",
+        {"instance_volume_size": None},
+        {("$.instance_volume_size", "type")},
+        message_contains="the value is null",
+    ),
+    case(
+        "type-object-quoted-as-json",
+        "churn-realtime",
+        {"owner": {"name": "bob"}},
+        {("$.owner", "type")},
+        message_contains='{"name": "bob"} is an object',
+    ),
+    case(
+        "type-probability-threshold-text",
+        "churn-model-quality",
+        {"probability_threshold_attribute": "half"},
+        {("$.probability_threshold_attribute", "type")},
+        "at most 1",
     ),
     case("type-object-where-string", "churn-realtime", {"model_name": {"a": 1}}, {("$.model_name", "type")}),
     case("type-list-where-object", "web-events", {"aggregation": ["app_id"]}, {("$.aggregation", "type")}),
@@ -672,6 +736,13 @@ CASES = [
         {("$.stages[1]", "stage")},
         "did you mean 'prod'?",
     ),
+    case(
+        "stages-wrong-case",
+        "churn-training",
+        {"stages": ["Dev"]},
+        {("$.stages[0]", "stage")},
+        "did you mean 'dev'?",
+    ),
     case("stages-duplicate", "churn-training", {"stages": ["dev", "dev"]}, {("$.stages", "duplicate")}),
     case("stages-empty", "churn-training", {"stages": []}, {("$.stages", "size")}),
     # ---- cron and rate expressions
@@ -882,6 +953,19 @@ CASES = [
         {("$.batch_inference_data", "s3-location")},
     ),
     case(
+        "s3-single-slash-scheme",
+        "churn-batch",
+        {"batch_inference_data": "s3:/mlops-demo-data/x"},
+        {("$.batch_inference_data", "s3-location")},
+        message_contains="malformed scheme",
+    ),
+    case(
+        "s3-only-a-slash",
+        "churn-batch",
+        {"batch_inference_data": "/"},
+        {("$.batch_inference_data", "s3-location")},
+    ),
+    case(
         "s3-https-asset",
         "churn-realtime",
         {"model_artifact_location": "https://mlops-demo-models/model.tar.gz"},
@@ -995,6 +1079,12 @@ CASES = [
         "s3-bucket-name-with-scheme",
         "customer-lake",
         {"lake_bucket_name": "s3://my-lake"},
+        {("$.lake_bucket_name", "s3-bucket")},
+    ),
+    case(
+        "s3-bucket-name-empty",
+        "customer-lake",
+        {"lake_bucket_name": ""},
         {("$.lake_bucket_name", "s3-bucket")},
     ),
     # ---- ARNs and image URIs
@@ -1112,6 +1202,13 @@ CASES = [
         {"custom_image_uri": "111122223333.dkr.ecr.us-east-1.amazonaws.com/Fraud:1"},
         {("$.custom_image_uri", "image-uri")},
     ),
+    case(
+        "image-framework-wrong-case",
+        "churn-realtime",
+        {"model_framework": "XGBoost"},
+        {("$.model_framework", "image")},
+        "did you mean 'xgboost'?",
+    ),
     # ---- pinned model versions
     case(
         "unpinned-model-group-name-in-prod",
@@ -1141,6 +1238,19 @@ CASES = [
         {"production_variants": [{"name": "a", "model_package_name": "fraud-scorer"}]},
         {("$.production_variants[0].model_package_name", "unpinned-model")},
     ),
+    case(
+        "unpinned-model-in-per-stage-variant",
+        "fraud-ab",
+        set_("production_variants", "prod", 1, "model_package_name", "fraud-scorer"),
+        {("$.production_variants.prod[1].model_package_name", "unpinned-model")},
+    ),
+    case(
+        "unpinned-model-scalar-one-finding-naming-the-stages",
+        "fraud-ab",
+        {"model_package_name": "fraud-scorer"},
+        {("$.model_package_name", "unpinned-model")},
+        message_contains="stages 'staging', 'prod'",
+    ),
     # ---- MWO's cross-field rules
     case(
         "mwo-model-quality-regression-needs-inference-attribute",
@@ -1161,6 +1271,12 @@ CASES = [
         "mwo-model-quality-binary-needs-probability-attribute",
         "churn-model-quality",
         drop("baseline_probability_attribute"),
+        {("$.baseline_probability_attribute", "required")},
+    ),
+    case(
+        "mwo-model-quality-binary-empty-probability-attribute",
+        "churn-model-quality",
+        {"baseline_probability_attribute": ""},
         {("$.baseline_probability_attribute", "required")},
     ),
     case(
@@ -1269,6 +1385,12 @@ CASES = [
         {("$.autoscaling.prod.target_invocations_per_instance", "range")},
     ),
     case(
+        "autoscaling-max-capacity-zero",
+        "churn-realtime",
+        set_("autoscaling", "prod", "max_capacity", 0),
+        {("$.autoscaling.prod.max_capacity", "range")},
+    ),
+    case(
         "variants-duplicate-names",
         "fraud-ab",
         set_("production_variants", "prod", 1, "name", "current"),
@@ -1314,6 +1436,12 @@ CASES = [
         {("$.production_variants.prod[0].name", "pattern")},
     ),
     case(
+        "variants-negative-weight",
+        "fraud-ab",
+        set_("production_variants", "prod", 0, "weight", -1),
+        {("$.production_variants.prod[0].weight", "range")},
+    ),
+    case(
         "processing-splits-leave-no-training-data",
         "defects-detector",
         set_("processing", "validation_split", 0.85),
@@ -1325,66 +1453,117 @@ CASES = [
         set_("expiration_days", "dev", 30),
         {("$.expiration_days.dev", "range")},
     ),
+    case(
+        "lake-expires-before-glacier-scalar",
+        "customer-lake",
+        {"expiration_days": 60, "glacier_transition_days": 90},
+        {("$.expiration_days", "range")},
+        message_contains="stages 'dev', 'staging', 'prod'",
+    ),
     # ---- plain-text secrets
     case(
         "secret-access-key-in-description",
         "fraud-image",
         {"description": f"uploads with {ACCESS_KEY}"},
         {("$.description", "secret")},
+        absent=ACCESS_KEY,
     ),
     case(
         "secret-access-key-in-hyperparameter",
         "churn-training",
         set_("algo_hyperparamaters", "aws_key", ACCESS_KEY),
         {("$.algo_hyperparamaters.aws_key", "secret")},
+        absent=ACCESS_KEY,
     ),
     case(
         "secret-access-key-in-tag",
         "churn-realtime",
         {"tags": {"k": ACCESS_KEY}},
         {("$.tags.k", "secret")},
+        absent=ACCESS_KEY,
     ),
     case(
         "secret-access-key-in-list",
         "churn-training",
         {"attribute_names": [ACCESS_KEY]},
         {("$.attribute_names[0]", "secret")},
+        absent=ACCESS_KEY,
     ),
     case(
         "secret-access-key-as-owner",
         "churn-realtime",
         {"owner": ACCESS_KEY},
         {("$.owner", "secret")},
+        absent=ACCESS_KEY,
     ),
     case(
         "secret-password-tag",
         "churn-realtime",
         {"tags": {"password": "hunter2"}},
         {("$.tags.password", "secret")},
+        absent="hunter2",
     ),
     case(
         "secret-api-key-hyperparameter",
         "churn-training",
         set_("algo_hyperparamaters", "api_key", "abc123"),
         {("$.algo_hyperparamaters.api_key", "secret")},
+        absent="abc123",
     ),
     case(
         "secret-url-with-password",
         "fraud-image",
         {"description": "mirror at https://bob:s3cret@example.com/repo"},
         {("$.description", "secret")},
+        absent="s3cret",
     ),
     case(
         "secret-private-key",
         "fraud-image",
         {"description": PRIVATE_KEY},
         {("$.description", "secret")},
+        absent="MIIEowIBAAKCAQEA",
     ),
     case(
         "secret-aws-secret-access-key",
         "fraud-image",
         {"description": "aws_secret_access_key=abc"},
         {("$.description", "secret")},
+    ),
+    case(
+        "secret-url-with-password-in-s3-location",
+        "churn-training",
+        {"training_data": "s3://alice:Sup3rS3cretPw@bucket/x"},
+        {("$.training_data", "s3-location"), ("$.training_data", "secret")},
+        absent="Sup3rS3cretPw",
+    ),
+    case(
+        "secret-password-tag-with-punctuation",
+        "churn-realtime",
+        {"tags": {"password": "hunter2!"}},
+        {("$.tags.password", "secret")},
+        absent="hunter2",
+    ),
+    case(
+        "secret-access-key-in-enum-field",
+        "churn-batch",
+        {"batch_split_type": ACCESS_KEY},
+        {("$.batch_split_type", "secret")},
+        absent=ACCESS_KEY,
+    ),
+    case(
+        "secret-access-key-as-tag-key",
+        "churn-realtime",
+        {"tags": {ACCESS_KEY: "x"}},
+        {("$.tags.****", "secret")},
+        absent=ACCESS_KEY,
+    ),
+    case(
+        "secret-password-list-in-hyperparameters",
+        "churn-training",
+        set_("algo_hyperparamaters", "password", ["hunter2"]),
+        {("$.algo_hyperparamaters.password", "secret"), ("$.algo_hyperparamaters.password", "type")},
+        absent="hunter2",
     ),
     # ---- tags
     case(
@@ -1511,6 +1690,12 @@ CASES = [
         {("$.processing.test_split", "range")},
     ),
     case(
+        "range-test-split-one",
+        "defects-detector",
+        set_("processing", "test_split", 1),
+        {("$.processing.test_split", "range")},
+    ),
+    case(
         "range-stream-retention",
         "web-events",
         {"stream_retention_hours": 12},
@@ -1592,6 +1777,14 @@ CASES = [
         "write true or false",
     ),
     case("flag-upper-case", "fraud-image", {"scan_on_push": "TRUE"}, {("$.scan_on_push", "enum")}),
+    case("flag-integer-one", "fraud-image", {"scan_on_push": 1}, {("$.scan_on_push", "type")}),
+    case(
+        "flag-null",
+        "fraud-image",
+        {"scan_on_push": None},
+        {("$.scan_on_push", "type")},
+        message_contains="the value is null",
+    ),
     case("flag-stageable-no", "fraud-image", {"protect": "no"}, {("$.protect", "enum")}),
     case(
         "flag-stageable-per-stage",
@@ -1629,6 +1822,12 @@ CASES = [
         "churn-training",
         {"algo_hyperparamaters": '{"eta": 0.1'},
         {("$.algo_hyperparamaters", "json-string")},
+    ),
+    case(
+        "json-string-nan",
+        "churn-bias",
+        {"bias_config": '{"label_values_or_threshold": NaN, "facet_name": "age"}'},
+        {("$.bias_config", "json-string")},
     ),
     case(
         "json-string-ranges-single-quotes",
@@ -1729,6 +1928,24 @@ CASES = [
         {("$.endpoint_name", "duplicate")},
     ),
     case(
+        "duplicate-endpoint-with-a-default-name",
+        "churn-realtime",
+        Setup(pipeline_id="b", others={"a": with_("churn-realtime", endpoint_name="mlops-b-prod")}),
+        {("$", "duplicate")},
+        message_contains="also used by pipeline 'a'",
+    ),
+    case(
+        "duplicate-endpoint-scalar-one-finding-naming-the-stages",
+        "churn-realtime",
+        Setup(
+            {"endpoint_name": "shared"},
+            pipeline_id="b",
+            others={"a": with_("churn-realtime", endpoint_name="shared")},
+        ),
+        {("$.endpoint_name", "duplicate")},
+        message_contains="stages dev, staging, prod",
+    ),
+    case(
         "reference-missing-pipeline",
         "defects-detector",
         set_("triggers", "monitor_violations", ["churn-dq"]),
@@ -1751,6 +1968,20 @@ CASES = [
         {("$.triggers.monitor_violations[0]", "reference")},
     ),
     case(
+        "reference-invalid-pipeline-id",
+        "defects-detector",
+        set_("triggers", "monitor_violations", ["Bad_Ref"]),
+        {("$.triggers.monitor_violations[0]", "reference")},
+    ),
+    case(
+        "reference-to-unreadable-config",
+        "defects-detector",
+        Setup(others={"churn-data-quality": "{not json"}),
+        {("$", "json-syntax"), ("$.triggers.monitor_violations[0]", "reference")},
+        message_contains="unreadable config",
+        absent="is a None",
+    ),
+    case(
         "kms-key-in-other-region-per-stage",
         "churn-realtime",
         {"kms_key_arn": {"dev": KMS, "staging": KMS, "prod": KMS_WEST}},
@@ -1762,6 +1993,13 @@ CASES = [
         "churn-training",
         {"kms_key_arn": "arn:aws:kms:us-west-2:111122223333:alias/ml"},
         {("$.kms_key_arn", "kms-region")},
+    ),
+    case(
+        "kms-key-scalar-in-other-region-one-finding-naming-the-stages",
+        "churn-realtime",
+        {"kms_key_arn": KMS_WEST},
+        {("$.kms_key_arn", "kms-region")},
+        message_contains="stages 'dev', 'staging', 'prod'",
     ),
     # ---- other patterns, lengths and sizes
     case(
@@ -1785,6 +2023,14 @@ CASES = [
         "fraud-image",
         {"model_name": "bad_name"},
         {("$.model_name", "pattern")},
+    ),
+    case(
+        "pattern-metric-name-hint-keeps-the-e-g",
+        "defects-detector",
+        set_("evaluation", "metric_name", "1map"),
+        {("$.evaluation.metric_name", "pattern")},
+        "(e.g. mAP, auc, rmse)",
+        absent="(e.g,",
     ),
     case(
         "pattern-endpoint-name",
@@ -1871,7 +2117,7 @@ CASES = [
 # ---------------------------------------------------------------- the test
 
 
-def _validate(tmp_repo: TmpRepo, base: str, mutation: Mutation | Setup) -> tuple[int, list[dict]]:
+def _validate(tmp_repo: TmpRepo, base: str, mutation: Mutation | Setup) -> tuple[int, list[dict], str]:
     setup = mutation if isinstance(mutation, Setup) else Setup(mutation)
     for other in COMPANIONS.get(base, ()):
         tmp_repo.write(other, example(other))
@@ -1880,7 +2126,16 @@ def _validate(tmp_repo: TmpRepo, base: str, mutation: Mutation | Setup) -> tuple
     tmp_repo.write(setup.pipeline_id, apply(example(base), setup.mutation))
     result = run_cli("--repo-root", str(tmp_repo.root), "validate", "--format", "json")
     assert "Traceback" not in result.err, result.err
-    return result.code, result.json["findings"]
+    return result.code, result.json["findings"], result.out + result.err
+
+
+def assert_not_echoed(text: str, findings: list[dict], output: str) -> None:
+    """``text`` (a secret, or wording that must be gone) appears in no finding and nowhere in the output."""
+    for finding in findings:
+        for key in ("message", "hint", "path"):
+            assert text not in (finding.get(key) or ""), f"{key} echoes {text!r}: {finding}"
+    assert text not in output, output
+    assert text not in json.dumps(findings, ensure_ascii=False), findings
 
 
 def test_the_table_is_big_enough_and_ids_are_unique() -> None:
@@ -1889,19 +2144,29 @@ def test_the_table_is_big_enough_and_ids_are_unique() -> None:
     assert len(ids) == len(set(ids))
 
 
-@pytest.mark.parametrize(("base", "mutation", "expected", "hint_contains"), CASES)
+@pytest.mark.parametrize(
+    ("base", "mutation", "expected", "hint_contains", "message_contains", "absent"), CASES
+)
 def test_invalid_config(
     tmp_repo: TmpRepo,
     base: str,
     mutation: Mutation | Setup,
     expected: set[tuple[str, str]],
     hint_contains: str | None,
+    message_contains: str | None,
+    absent: str | None,
 ) -> None:
-    code, findings = _validate(tmp_repo, base, mutation)
+    code, findings, output = _validate(tmp_repo, base, mutation)
     errors = [f for f in findings if f["severity"] == "error"]
     got = {(f["path"], f["code"]) for f in errors}
     assert got == expected, json.dumps(errors, indent=1)
+    assert len(errors) == len(got), "one finding per mistake: " + json.dumps(errors, indent=1)
     assert code == 1
     if hint_contains is not None:
         hints = [f["hint"] for f in errors]
         assert any(hint_contains in h for h in hints), hints
+    if message_contains is not None:
+        messages = [f["message"] for f in errors]
+        assert any(message_contains in m for m in messages), messages
+    if absent is not None:
+        assert_not_echoed(absent, findings, output)

@@ -97,6 +97,14 @@ def _pinned_everywhere(config: Config) -> None:
     del config["production_variants"]
 
 
+def _variants_bring_their_own_models(config: Config) -> None:
+    """No top-level model: in every stage, each production variant names its own registry package."""
+    del config["model_package_name"]
+    config["production_variants"] = {
+        stage: [{"name": "a", "model_package_name": MP_VERSION}] for stage in ("dev", "staging", "prod")
+    }
+
+
 def _batch_from_registry(config: Config) -> None:
     config["model_package_name"] = MP_VERSION
     del config["model_artifact_location"]
@@ -192,6 +200,11 @@ MWO_CASES = [
         id="attribute-names-as-json-string",
     ),
     pytest.param("fraud-ab", _pinned_everywhere, id="model-package-version-arn-scalar"),
+    pytest.param(
+        "fraud-ab",
+        _variants_bring_their_own_models,
+        id="per-stage-variants-each-with-their-own-model-package",
+    ),
     pytest.param("churn-batch", _batch_from_registry, id="batch-from-model-package-version"),
     pytest.param(
         "fraud-ab",

@@ -1,0 +1,242 @@
+"""plan / deploy / status end to end against a moto server: create, no-op, update of one stack,
+delete with --prune, parallel runs, a run killed half-way that the next run converges, and
+throttling absorbed by botocore's adaptive retries."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, run_cli
+
+ARTIFACTS = "mlops-artifacts-test"
+PIPELINES = ["churn-realtime", "churn-batch", "fraud-batch"]
+
+
+@pytest.fixture
+def repo(tmp_path: Path, aws) -> Path:
+    """A repository with three example pipelines and the orchestrator's artifact bucket in moto."""
+    root = tmp_path / "repo"
+    (root / "pipeline-configs").mkdir(parents=True)
+    for name in ("mlops-config.schema.json", "environments.schema.json", "environments.json"):
+        shutil.copy(REPO_ROOT / "pipeline-configs" / name, root / "pipeline-configs" / name)
+    for pipeline in PIPELINES:
+        shutil.copytree(REPO_ROOT / "pipeline-configs" / pipeline, root / "pipeline-configs" / pipeline)
+    shutil.copytree(REPO_ROOT / "cloudformation", root / "cloudformation")
+    aws("s3").create_bucket(Bucket=ARTIFACTS)
+    aws("ssm").put_parameter(Name="/mlops/artifact-bucket", Value=ARTIFACTS, Type="String")
+    return root
+
+
+def mlopsctl(repo: Path, endpoint: str, *argv: str):
+    return (
+        run_cli("--repo-root", str(repo), *argv, "--endpoint-url", endpoint, "--commit", "1" * 40)
+        if argv[0] == "deploy"
+        else run_cli("--repo-root", str(repo), *argv, "--endpoint-url", endpoint)
+    )
+
+
+def results(out: str) -> dict[str, str]:
+    rows = [line.split() for line in out.splitlines()[1:] if line and not line.startswith("deploy:")]
+    return {row[2]: row[3] for row in rows}
+
+
+def test_create_then_nothing_then_one_update_then_prune(repo: Path, moto_endpoint: str, aws) -> None:
+    first = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev")
+    assert first.code == 0, first.err
+    assert results(first.out) == {f"mlops-{p}-dev": "created" for p in PIPELINES}
+    stacks = {s["StackName"]: s for s in aws("cloudformation").describe_stacks()["Stacks"]}
+    assert set(stacks) == {f"mlops-{p}-dev" for p in PIPELINES}
+    tags = {t["Key"]: t["Value"] for t in stacks["mlops-churn-realtime-dev"]["Tags"]}
+    assert tags["mlops:commit"] == "1" * 40 and tags["mlops:managed-by"] == "mlops-gitops"
+    zips = [o["Key"] for o in aws("s3").list_objects_v2(Bucket=ARTIFACTS)["Contents"]]
+    assert len(zips) == 1 and zips[0].startswith("lambda/inference-api-")
+
+    status = mlopsctl(repo, moto_endpoint, "status", "--stage", "dev", "--format", "json")
+    rows = {r["stack"]: r for r in status.json["pipelines"]}
+    assert {r["sync"] for r in rows.values()} == {"in-sync"}
+    assert (
+        rows["mlops-churn-realtime-dev"]["health"] == "healthy"
+        and "InService" in rows["mlops-churn-realtime-dev"]["detail"]
+    )
+    assert rows["mlops-churn-batch-dev"]["detail"] == "no transform job has run yet"
+
+    second = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev")
+    assert second.code == 0
+    assert set(results(second.out).values()) == {"unchanged"}
+    assert "deploy: 3 unchanged" in second.out
+
+    config = repo / "pipeline-configs" / "churn-realtime" / "mlops-config.json"
+    data = json.loads(config.read_text())
+    data["inference_instance"]["dev"] = "ml.m5.large"
+    config.write_text(json.dumps(data))
+    plan = mlopsctl(repo, moto_endpoint, "plan", "--stage", "dev", "--format", "json")
+    assert plan.code == 0, plan.err
+    actions = {i["stack_name"]: i["action"] for i in plan.json["items"]}
+    assert actions == {
+        "mlops-churn-realtime-dev": "update",
+        "mlops-churn-batch-dev": "unchanged",
+        "mlops-fraud-batch-dev": "unchanged",
+    }
+    [item] = [i for i in plan.json["items"] if i["action"] == "update"]
+    assert item["parameter_changes"] == [{"key": "InstanceType", "old": "ml.t2.medium", "new": "ml.m5.large"}]
+    third = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev")
+    assert results(third.out) == {
+        "mlops-churn-realtime-dev": "updated",
+        "mlops-churn-batch-dev": "unchanged",
+        "mlops-fraud-batch-dev": "unchanged",
+    }
+    # (moto keeps a stack's old tags after an UPDATE change set, where AWS applies the new ones, so
+    # in moto an updated stack keeps planning as "update"; tests/unit/test_deploy_recovery.py covers
+    # the tag semantics of AWS with a fake.)
+
+    shutil.rmtree(repo / "pipeline-configs" / "fraud-batch")
+    plan = mlopsctl(repo, moto_endpoint, "plan", "--stage", "dev")
+    assert "delete    mlops-fraud-batch-dev" in plan.out
+    kept = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev")
+    assert results(kept.out)["mlops-fraud-batch-dev"] == "skipped"
+    pruned = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev", "--prune")
+    assert pruned.code == 0, pruned.err
+    assert results(pruned.out)["mlops-fraud-batch-dev"] == "deleted"
+    names = {s["StackName"] for s in aws("cloudformation").describe_stacks()["Stacks"]}
+    assert names == {"mlops-churn-realtime-dev", "mlops-churn-batch-dev"}
+
+
+def test_no_op_deploy_costs_a_constant_number_of_cloudformation_calls(
+    repo: Path, moto_endpoint: str, aws, monkeypatch
+) -> None:
+    assert mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev").code == 0
+    calls: list[str] = []
+    import botocore.client
+
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self, operation, params):
+        if self.meta.service_model.service_name == "cloudformation":
+            calls.append(operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    assert mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev").code == 0
+    assert calls == ["DescribeStacks"]
+
+
+def test_parallel_and_serial_runs_end_the_same(repo: Path, moto_endpoint: str, aws) -> None:
+    serial = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "staging", "--max-parallel", "1")
+    parallel = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "prod", "--max-parallel", "3")
+    assert serial.code == parallel.code == 0, serial.err + parallel.err
+    assert set(results(serial.out).values()) == set(results(parallel.out).values()) == {"created"}
+    assert all(
+        s["EnableTerminationProtection"] is False
+        for s in aws("cloudformation").describe_stacks()["Stacks"]
+        if "staging" in s["StackName"]
+    )
+
+
+def test_invalid_configs_stop_before_any_aws_call(repo: Path, moto_endpoint: str, aws) -> None:
+    (repo / "pipeline-configs" / "churn-batch" / "mlops-config.json").write_text(
+        '{"pipeline_type": "byom_batch_builtin",}'
+    )
+    result = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev")
+    assert result.code == 1
+    assert "invalid JSON at line 1" in result.err and "nothing was planned or deployed" in result.err
+    assert aws("cloudformation").describe_stacks()["Stacks"] == []
+
+
+KILL_AFTER = """
+import os, signal, sys
+from mlops_gitops.aws import cloudformation as cfn
+original = getattr(cfn.CloudFormationGateway, {method!r})
+def die(self, *args, **kwargs):
+    original(self, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)  # the CodeBuild container vanishes here
+setattr(cfn.CloudFormationGateway, {method!r}, die)
+from mlops_gitops.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("method", ["create_change_set", "execute_change_set"])
+def test_a_deploy_killed_half_way_converges_on_the_next_run(
+    repo: Path, moto_endpoint: str, aws, method: str
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "scripts"), "AWS_ENDPOINT_URL": moto_endpoint}
+    argv = ["--repo-root", str(repo), "deploy", "--stage", "dev", "--max-parallel", "1", "--commit", "2" * 40]
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_AFTER.format(method=method), *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    left = {s["StackName"]: s["StackStatus"] for s in aws("cloudformation").describe_stacks()["Stacks"]}
+    assert len(left) == 1  # exactly one stack was touched before the kill
+    again = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev")
+    assert again.code == 0, again.err
+    done = results(again.out)
+    assert set(done) == {f"mlops-{p}-dev" for p in PIPELINES}
+    [touched] = left
+    expected = (
+        "unchanged" if method == "execute_change_set" else "created"
+    )  # a REVIEW_IN_PROGRESS shell is replaced
+    assert done[touched] == expected
+    final = {s["StackName"]: s["StackStatus"] for s in aws("cloudformation").describe_stacks()["Stacks"]}
+    assert set(final.values()) == {"CREATE_COMPLETE"}
+    assert set(results(mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev").out).values()) == {
+        "unchanged"
+    }
+
+
+def test_throttling_is_absorbed_by_adaptive_retries(repo: Path, moto_endpoint: str, aws, monkeypatch) -> None:
+    """CloudFormation answers 'Rate exceeded' under load; the clients retry (adaptive mode) instead of
+    failing the run. Simulated below botocore's retry layer, so the real retry code runs."""
+    import time
+
+    from botocore.awsrequest import AWSResponse
+
+    throttled = {"left": 3}
+
+    def throttle(request, **kwargs):
+        body = request.body or b""
+        if throttled["left"] and "Action=DescribeStacks" in (
+            body.decode() if isinstance(body, bytes) else body
+        ):
+            throttled["left"] -= 1
+            body = b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>"
+            return AWSResponse(request.url, 400, {}, _Raw(body))
+        return None
+
+    import boto3
+
+    original_client = boto3.session.Session.client
+
+    def client_with_throttling(self, *args, **kwargs):
+        made = original_client(self, *args, **kwargs)
+        made.meta.events.register("before-send.cloudformation.*", throttle)
+        return made
+
+    monkeypatch.setattr(boto3.session.Session, "client", client_with_throttling)
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)  # backoff without waiting
+    result = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev")
+    assert result.code == 0, result.err
+    assert throttled["left"] == 0
+    assert set(results(result.out).values()) == {"created"}
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **kwargs):
+        yield self._body
+
+    def read(self, *args) -> bytes:
+        return self._body

@@ -1,0 +1,247 @@
+"""A scripted fake of the CloudFormation client for what moto does not model: rollback states,
+stacks in progress, FAILED change sets, slow stacks. Only the calls the gateway makes exist, with
+AWS's response shapes; each test scripts the states it needs."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+NO_CHANGES = (
+    "The submitted information didn't contain changes. Submit different information to create a change set."
+)
+
+
+def client_error(code: str, message: str, op: str = "Op") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, op)
+
+
+@dataclass
+class FakeStack:
+    name: str
+    status: str
+    tags: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)
+    protected: bool = False
+    events: list[dict[str, Any]] = field(default_factory=list)
+    # statuses the stack goes through on its next describe calls (e.g. in progress, then done)
+    upcoming: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        if self.upcoming:
+            self.status = self.upcoming.pop(0)
+        return {
+            "StackName": self.name,
+            "StackId": f"arn:aws:cloudformation:us-east-1:111122223333:stack/{self.name}/1",
+            "StackStatus": self.status,
+            "CreationTime": datetime(2026, 1, 1, tzinfo=timezone.utc),
+            "Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()],
+            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()],
+            "EnableTerminationProtection": self.protected,
+        }
+
+
+class FakeCloudFormation:
+    """The CloudFormation calls of CloudFormationGateway, against scripted stacks.
+
+    ``execute_outcome[stack]`` decides how an executed change set ends: "ok" (default),
+    ("fail", reason) -> rolled back with a failed resource event, or ("slow", seconds) -> in
+    progress for that long (real time, for the parallelism benchmark)."""
+
+    def __init__(self) -> None:
+        self.stacks: dict[str, FakeStack] = {}
+        self.change_sets: dict[tuple[str, str], dict[str, Any]] = {}
+        self.calls: list[str] = []
+        self.change_set_outcome: dict[str, tuple[str, str]] = {}  # stack -> (Status, StatusReason)
+        self.execute_outcome: dict[str, Any] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def _call(self, name: str) -> None:
+        with self._lock:
+            self.calls.append(name)
+
+    def add(self, stack: FakeStack) -> FakeStack:
+        self.stacks[stack.name] = stack
+        return stack
+
+    def _stack(self, name: str, op: str) -> FakeStack:
+        if name not in self.stacks:
+            raise client_error("ValidationError", f"Stack with id {name} does not exist", op)
+        return self.stacks[name]
+
+    # -- reading
+    def describe_stacks(self, StackName: str | None = None, NextToken: str | None = None) -> dict[str, Any]:
+        self._call("describe_stacks")
+        if StackName is None:
+            return {"Stacks": [s.describe() for s in list(self.stacks.values())]}
+        return {"Stacks": [self._stack(StackName, "DescribeStacks").describe()]}
+
+    def describe_stack_events(self, StackName: str) -> dict[str, Any]:
+        self._call("describe_stack_events")
+        return {"StackEvents": list(reversed(self._stack(StackName, "DescribeStackEvents").events))}
+
+    def list_stack_resources(self, StackName: str, NextToken: str | None = None) -> dict[str, Any]:
+        self._call("list_stack_resources")
+        return {"StackResourceSummaries": []}
+
+    # -- change sets
+    def create_change_set(
+        self,
+        StackName: str,
+        ChangeSetName: str,
+        ChangeSetType: str,
+        Parameters,
+        Tags,
+        Capabilities,
+        **template,
+    ) -> dict[str, Any]:
+        self._call("create_change_set")
+        if ChangeSetType == "CREATE":
+            if StackName in self.stacks:
+                raise client_error(
+                    "AlreadyExistsException", f"Stack [{StackName}] already exists", "CreateChangeSet"
+                )
+            self.stacks[StackName] = FakeStack(StackName, "REVIEW_IN_PROGRESS")
+        else:
+            self._stack(StackName, "CreateChangeSet")
+        status, reason = self.change_set_outcome.get(StackName, ("CREATE_COMPLETE", ""))
+        changes = (
+            []
+            if status == "FAILED"
+            else [
+                {
+                    "Type": "Resource",
+                    "ResourceChange": {
+                        "Action": "Modify" if ChangeSetType == "UPDATE" else "Add",
+                        "LogicalResourceId": "Model",
+                        "ResourceType": "AWS::SageMaker::Model",
+                        "Replacement": "True" if ChangeSetType == "UPDATE" else "",
+                    },
+                }
+            ]
+        )
+        self.change_sets[(StackName, ChangeSetName)] = {
+            "Status": status,
+            "StatusReason": reason,
+            "ExecutionStatus": "AVAILABLE" if status == "CREATE_COMPLETE" else "UNAVAILABLE",
+            "Changes": changes,
+            "type": ChangeSetType,
+            "tags": {t["Key"]: t["Value"] for t in Tags},
+            "parameters": {p["ParameterKey"]: p["ParameterValue"] for p in Parameters},
+        }
+        return {"Id": f"cs-{next(self._ids)}", "StackId": StackName}
+
+    def describe_change_set(
+        self, StackName: str, ChangeSetName: str, NextToken: str | None = None
+    ) -> dict[str, Any]:
+        self._call("describe_change_set")
+        cs = self.change_sets[(StackName, ChangeSetName)]
+        return {
+            k: v for k, v in cs.items() if k in ("Status", "StatusReason", "ExecutionStatus", "Changes")
+        } | {"ChangeSetName": ChangeSetName, "StackName": StackName}
+
+    def delete_change_set(self, StackName: str, ChangeSetName: str) -> dict[str, Any]:
+        self._call("delete_change_set")
+        self.change_sets.pop((StackName, ChangeSetName), None)
+        return {}
+
+    def execute_change_set(self, StackName: str, ChangeSetName: str) -> dict[str, Any]:
+        self._call("execute_change_set")
+        cs = self.change_sets[(StackName, ChangeSetName)]
+        stack = self.stacks[StackName]
+        creating = cs["type"] == "CREATE"
+        outcome = self.execute_outcome.get(StackName, "ok")
+        done = "CREATE_COMPLETE" if creating else "UPDATE_COMPLETE"
+        if outcome == "ok":
+            stack.status, stack.tags, stack.parameters = done, cs["tags"], cs["parameters"]
+        elif outcome[0] == "fail":
+            reason = outcome[1]
+            stack.events.append(
+                {
+                    "EventId": f"e{next(self._ids)}",
+                    "Timestamp": datetime.now(timezone.utc),
+                    "LogicalResourceId": "Endpoint",
+                    "ResourceType": "AWS::SageMaker::Endpoint",
+                    "ResourceStatus": "CREATE_FAILED" if creating else "UPDATE_FAILED",
+                    "ResourceStatusReason": reason,
+                }
+            )
+            stack.status = "ROLLBACK_COMPLETE" if creating else "UPDATE_ROLLBACK_COMPLETE"
+        elif outcome[0] == "slow":
+            stack.status = "CREATE_IN_PROGRESS" if creating else "UPDATE_IN_PROGRESS"
+            finish_at = time.monotonic() + outcome[1]
+            tags, params = cs["tags"], cs["parameters"]
+
+            def settle(stack=stack, finish_at=finish_at, tags=tags, params=params, done=done) -> None:
+                while time.monotonic() < finish_at:
+                    time.sleep(0.01)
+                stack.status, stack.tags, stack.parameters = done, tags, params
+
+            threading.Thread(target=settle, daemon=True).start()
+        return {}
+
+    # -- stack operations
+    def delete_stack(self, StackName: str) -> dict[str, Any]:
+        self._call("delete_stack")
+        stack = self.stacks.get(StackName)
+        if stack is not None and stack.protected:
+            raise client_error(
+                "ValidationError",
+                f"Stack [{StackName}] cannot be deleted while TerminationProtection is enabled",
+                "DeleteStack",
+            )
+        self.stacks.pop(StackName, None)
+        return {}
+
+    def continue_update_rollback(self, StackName: str) -> dict[str, Any]:
+        self._call("continue_update_rollback")
+        self._stack(StackName, "ContinueUpdateRollback").status = "UPDATE_ROLLBACK_COMPLETE"
+        return {}
+
+    def update_termination_protection(
+        self, StackName: str, EnableTerminationProtection: bool
+    ) -> dict[str, Any]:
+        self._call("update_termination_protection")
+        self._stack(StackName, "UpdateTerminationProtection").protected = EnableTerminationProtection
+        return {"StackId": StackName}
+
+
+class FakeRegistry:
+    """Model Registry stand-in for the SageMaker gateway: {arn: status}, {group: latest approved}."""
+
+    def __init__(self, statuses: dict[str, str] | None = None, latest: dict[str, str] | None = None) -> None:
+        self.statuses = statuses or {}
+        self.latest = latest or {}
+
+    def latest_approved(self, group: str) -> str | None:
+        return self.latest.get(group)
+
+    def approval_status(self, arn: str) -> str:
+        return self.statuses.get(arn, "unreadable (ValidationException)")
+
+    def endpoint_status(self, name: str) -> str | None:
+        return "InService"
+
+    def last_transform_job(self, name_prefix: str):
+        return None
+
+
+class FakeS3:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+
+    def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+        if (Bucket, Key) not in self.objects:
+            raise client_error("404", "Not Found", "HeadObject")
+        return {}
+
+    def put_object(self, Bucket: str, Key: str, Body: bytes) -> dict[str, Any]:
+        self.objects[(Bucket, Key)] = Body
+        return {}
