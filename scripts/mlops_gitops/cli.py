@@ -129,8 +129,13 @@ def _run_validate(args: argparse.Namespace, environ: Mapping[str, str], out: Tex
     else:
         body = render_text(report.findings)
     if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(body, encoding="utf-8")
+        try:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(body, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(
+                f"--output {args.output}: cannot write the report ({exc.strerror or exc})"
+            ) from exc
         out.write(render_text(report.findings))
     else:
         out.write(body)

@@ -209,7 +209,7 @@ HOSTILE = [
         '{"data_capture_sampling_percentage": 1e400}',
         "json-not-finite",
         "$.data_capture_sampling_percentage",
-        ["is not a JSON number"],
+        ["the number is too large for a 64-bit float"],
         "finite number",
         id="float-overflowing-to-infinity",
     ),
@@ -260,7 +260,7 @@ HOSTILE = [
         '{"instance_count": ' + "9" * 5000 + "}",
         "json-syntax",
         None,
-        ["5000 digits"],
+        ["more than 4300 digits"],
         None,
         id="5000-digit-integer",
     ),
@@ -462,3 +462,87 @@ def test_bad_files_hide_neither_the_good_ones_nor_each_other(tmp_repo: TmpRepo) 
     lines = text.out.splitlines()
     assert lines == [f"{f['file']}: {f['path']}: {f['message']}; {f['hint']}" for f in doc["findings"]]
     assert [line.split(":")[0] for line in lines] == sorted(line.split(":")[0] for line in lines)
+
+
+# ---------------------------------------------------------------- found by fuzzing and review
+
+
+@pytest.mark.parametrize(
+    "text, path, code, message",
+    [
+        (
+            '{"pipeline_type": "byom_realtime_builtin", "\\ud800x": 1}',
+            "$",
+            "file-encoding",
+            "unpaired UTF-16 surrogate",
+        ),
+        (
+            '{"pipeline_type": "byom_realtime_builtin", "model_name": "a\\udc00"}',
+            "$.model_name",
+            "file-encoding",
+            "unpaired UTF-16 surrogate",
+        ),
+        ('{\n  // note\n  "pipeline_type": "x"\n}', "$", "json-syntax", "line 2 column 3"),
+        ('{"a": 1, /* x */ "b": 2}', "$", "json-syntax", "line 1 column 10"),
+        ('{"a": "unterminated}', "$", "json-syntax", "line 1 column 7: Unterminated string starting"),
+    ],
+)
+def test_more_hostile_inputs(tmp_repo, text: str, path: str, code: str, message: str) -> None:
+    from tests.conftest import validate_findings
+
+    [finding] = validate_findings(tmp_repo, text)
+    assert (finding["path"], finding["code"]) == (path, code)
+    assert message in finding["message"]
+    if "/" in text:
+        assert finding["hint"].startswith("JSON has no comments")
+
+
+def test_a_surrogate_never_reaches_the_terminal_encoder(tmp_repo) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    tmp_repo.write("p", '{"pipeline_type": "byom_realtime_builtin", "\\ud800x": 1}')
+    for fmt in ("text", "json", "junit"):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mlops_gitops",
+                "--repo-root",
+                str(tmp_repo.root),
+                "validate",
+                "--format",
+                fmt,
+            ],
+            env={
+                "PYTHONPATH": str(REPO_ROOT / "scripts"),
+                "PATH": "/usr/bin:/bin",
+                "PYTHONIOENCODING": "utf-8",
+            },
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 1, done.stderr
+        assert "internal error" not in done.stderr and "surrogate" in done.stdout
+
+
+def test_problem_type_of_the_wrong_type_is_a_finding_not_a_crash(tmp_repo) -> None:
+    from tests.conftest import example, validate_findings
+
+    for value in ({}, [], 5):
+        config = example("churn-bias")
+        config["problem_type"] = value
+        findings = validate_findings(tmp_repo, config)
+        assert {(f["path"], f["code"]) for f in findings if f["severity"] == "error"} == {
+            ("$.problem_type", "type")
+        }
+
+
+def test_output_to_a_folder_is_a_usage_error(tmp_repo, tmp_path) -> None:
+    from tests.conftest import run_cli
+
+    result = run_cli("--repo-root", str(tmp_repo.root), "validate", "--output", str(tmp_path))
+    assert result.code == 2
+    assert "cannot write the report" in result.err and "Traceback" not in result.err

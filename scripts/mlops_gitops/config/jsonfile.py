@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 from mlops_gitops.findings import Finding, json_path
 
 MAX_BYTES = 1024 * 1024  # a config is a few KB; anything over 1 MiB is a mistake or an attack
-MAX_DEPTH = 32  # the deepest legitimate config nests about 5 levels
+MAX_DEPTH = 32
+_SURROGATE = re.compile("[\ud800-\udfff]")  # the deepest legitimate config nests about 5 levels
 
 
 class _Object(dict):
@@ -49,6 +51,8 @@ def _line_col(text: str | bytes, offset: int) -> tuple[int, int]:
 
 def _syntax_hint(msg: str, text: str, pos: int) -> str:
     before = text[:pos].rstrip()
+    if text[pos : pos + 2] in ("//", "/*") or text[pos : pos + 1] == "#":
+        return 'JSON has no comments; remove them (a "description" field can hold notes)'
     if msg.startswith("Expecting property name enclosed in double quotes"):
         if before.endswith(","):
             return "remove the trailing comma before the closing brace"
@@ -56,8 +60,6 @@ def _syntax_hint(msg: str, text: str, pos: int) -> str:
     if msg.startswith("Expecting value"):
         if before.endswith(","):
             return "remove the trailing comma, or add the missing value"
-        if text[pos : pos + 2] in ("//", "/*"):
-            return "JSON has no comments; remove them"
         if text[pos : pos + 1] == "'":
             return "use double quotes for strings"
         return "a value (string, number, true/false, object or array) is missing here"
@@ -72,8 +74,11 @@ def _syntax_hint(msg: str, text: str, pos: int) -> str:
     return "fix the JSON syntax at that position"
 
 
-def load_json(path: Path, display: str, *, max_bytes: int = MAX_BYTES) -> tuple[Any, list[Finding]]:
-    """Load ``path`` as one JSON object. Returns (data or None, findings)."""
+def load_json(
+    path: Path, display: str, *, max_bytes: int = MAX_BYTES, example: str = '{"pipeline_type": ..., ...}'
+) -> tuple[Any, list[Finding]]:
+    """Load ``path`` as one JSON object. Returns (data or None, findings). ``example`` shows the
+    top-level object the file should hold, for hints."""
 
     def finding(code: str, message: str, hint: str, where: str = "$") -> Finding:
         return Finding(display, where, code, message, hint)
@@ -119,14 +124,20 @@ def load_json(path: Path, display: str, *, max_bytes: int = MAX_BYTES) -> tuple[
         return None, [
             finding(
                 "json-syntax",
-                f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+                f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg.removesuffix(' at')}",
                 _syntax_hint(exc.msg, text, exc.pos),
             )
         ]
     except RecursionError:
         return None, [_too_deep(display, "$")]
-    except ValueError as exc:  # e.g. an integer literal with more than 4300 digits
-        return None, [finding("json-syntax", f"invalid JSON: {exc}", "fix the value")]
+    except ValueError:  # an integer literal with more than 4300 digits
+        return None, [
+            finding(
+                "json-syntax",
+                "a number in the file has more than 4300 digits",
+                "no config value needs that; write a sensible number, or a string",
+            )
+        ]
 
     findings: list[Finding] = []
     data = _clean(data, [], display, findings)
@@ -137,7 +148,7 @@ def load_json(path: Path, display: str, *, max_bytes: int = MAX_BYTES) -> tuple[
             finding(
                 "not-an-object",
                 f"the top level is {json_type(data)}, not an object",
-                'wrap the settings in a single JSON object: {"pipeline_type": ..., ...}',
+                f"wrap the settings in a single JSON object: {example}",
             )
         ]
     return data, findings
@@ -164,6 +175,17 @@ def _clean(value: Any, path: list[str | int], display: str, findings: list[Findi
             findings.append(_too_deep(display, json_path(where)))
             return None
         if isinstance(node, dict):
+            for key in node:
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    findings.append(
+                        Finding(
+                            display,
+                            json_path(where),
+                            "file-encoding",
+                            "a key holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)",
+                            "remove the escape or write the character itself",
+                        )
+                    )
             for key in getattr(node, "duplicates", []):
                 findings.append(
                     Finding(
@@ -182,14 +204,29 @@ def _clean(value: Any, path: list[str | int], display: str, findings: list[Findi
             for index, child in enumerate(node):
                 stack.append((child, [*where, index], out, index))
         elif isinstance(node, _BadConstant) or (isinstance(node, float) and not math.isfinite(node)):
-            token = node.token if isinstance(node, _BadConstant) else repr(node)
+            what = (
+                f"{node.token} is not a JSON number"
+                if isinstance(node, _BadConstant)
+                else "the number is too large for a 64-bit float"
+            )
             findings.append(
                 Finding(
                     display,
                     json_path(where),
                     "json-not-finite",
-                    f"{token} is not a JSON number",
+                    what,
                     "use a finite number, or a string if text was meant",
+                )
+            )
+            out = None
+        elif isinstance(node, str) and _SURROGATE.search(node):
+            findings.append(
+                Finding(
+                    display,
+                    json_path(where),
+                    "file-encoding",
+                    "the string holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)",
+                    "remove the escape or write the character itself",
                 )
             )
             out = None

@@ -37,6 +37,8 @@ def _present(value: Any) -> bool:
 @check
 def problem_type_rules(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
     ptype, problem = pipeline_type(config, ctx), config.get("problem_type")
+    if not isinstance(problem, str):
+        return  # a wrong type is the schema's finding
     if ptype in _MONITORS_WITH_PROBLEM and problem == "":
         yield ctx.finding(
             ["problem_type"],

@@ -14,7 +14,7 @@ from typing import Any
 from mlops_gitops import names
 from mlops_gitops.config import keywords
 from mlops_gitops.config.environments import DEFAULT, Environments, check_environments
-from mlops_gitops.config.jsonfile import load_json
+from mlops_gitops.config.jsonfile import MAX_BYTES, load_json
 from mlops_gitops.config.normalize import normalize
 from mlops_gitops.config.schema import CONFIG_SCHEMA, ENVIRONMENTS_SCHEMA, load_schema
 from mlops_gitops.config.schema_findings import prune, to_findings
@@ -82,7 +82,9 @@ class Validator:
                     )
                 )
             return DEFAULT
-        data, findings = load_json(path, display)
+        data, findings = load_json(
+            path, display, example='{"stack_prefix": "mlops", "stages": [{"name": "dev"}, ...]}'
+        )
         if data is not None:
             findings += to_findings(self.env_schema.validator.iter_errors(data), display)
             findings += check_environments(data, display)
@@ -99,6 +101,8 @@ class Validator:
             self._pipelines = {}
             for path in self.repo.config_files():
                 try:
+                    if path.stat().st_size > MAX_BYTES:
+                        raise ValueError("too large")  # reported where that file itself is checked
                     data = json.loads(path.read_text(encoding="utf-8-sig"))
                     ptype = data.get("pipeline_type") if isinstance(data, dict) else None
                 except (OSError, ValueError, RecursionError):
