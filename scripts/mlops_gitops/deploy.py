@@ -32,7 +32,7 @@ from mlops_gitops.config.environments import Environments
 from mlops_gitops.config.validate import Validator, validate
 from mlops_gitops.findings import Finding
 from mlops_gitops.plan import Deployed, PlanItem, plan_stage
-from mlops_gitops.render import RenderError, StackSpec, render, spec_hash
+from mlops_gitops.render import RenderError, StackSpec, render, spec_hash, with_model_revisions
 from mlops_gitops.repo import Repo
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,9 @@ class Deployer:
                 else:
                     params[name] = arn
             if spec.deferred and not problems:
-                resolved = replace(spec, parameters=params, deferred={})
+                resolved = replace(
+                    spec, parameters=dict(sorted(with_model_revisions(params).items())), deferred={}
+                )
                 digest = spec_hash(resolved)
                 spec = replace(resolved, spec_hash=digest, tags={**spec.tags, "mlops:spec-hash": digest})
             if problems:

@@ -23,6 +23,39 @@ from mlops_gitops.errors import GitOpsError
 from mlops_gitops.findings import Finding, json_path
 
 MANAGED_BY = "mlops-gitops"
+# Instance families with local NVMe storage: SageMaker refuses a volume KMS key on them (their
+# local volumes are encrypted by the instance's hardware module).
+_LOCAL_STORAGE = re.compile(
+    r"^ml\.([a-z]+\d+[a-z]*dn?|g5|g6|g6e|gr6|p4de|p5|p5e|p5en|trn1|trn1n|trn2|x1|x1e)\."
+)
+
+
+def has_local_storage(instance_type: str) -> bool:
+    return bool(_LOCAL_STORAGE.match(instance_type or ""))
+
+
+def _revision(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:8]
+
+
+def with_model_revisions(params: dict[str, str]) -> dict[str, str]:
+    """Name each model by what it runs: a new image, artifact or package gives a new model name, so
+    CloudFormation's replace-then-delete of the create-only SageMaker model never collides."""
+    out = dict(params)
+    image, isolation = params.get("ImageUri", ""), params.get("NetworkIsolation", "true")
+
+    def revision(package: str, artifact: str) -> str:
+        return _revision(
+            package, "" if package else image, artifact, isolation
+        )  # a package brings its own image
+
+    out["ModelRevision"] = revision(params.get("ModelPackageArn", ""), params.get("ModelArtifactUrl", ""))
+    for n in (2, 3):
+        if params.get(f"Variant{n}Name"):
+            out[f"Variant{n}Revision"] = revision(
+                params.get(f"Variant{n}ModelPackageArn", ""), params.get(f"Variant{n}ModelArtifactUrl", "")
+            )
+    return out
 
 
 class RenderError(GitOpsError):
@@ -131,14 +164,17 @@ def _common_model_params(ctx: _Ctx, instance_type: str) -> tuple[dict[str, str],
         ctx.cfg.data.get("model_artifact_location"),
         ["model_artifact_location"],
     )
+    kms = ctx.value("kms_key_arn", "") or ""
     params = {
         "NamePrefix": names.resource_base_name(ctx.env.stack_prefix, ctx.cfg.pipeline_id, ctx.stage),
         "ModelPackageArn": package,
-        "ImageUri": "" if (package or deferred) else _image(ctx, instance_type),
+        # the registry package brings its own image; variants serving artifacts still need ours
+        "ImageUri": _image(ctx, instance_type),
         "ModelArtifactUrl": artifact,
         "InstanceType": instance_type,
         "InstanceCount": str(ctx.value("instance_count", 1)),
-        "KmsKeyArn": ctx.value("kms_key_arn", "") or "",
+        "KmsKeyArn": kms,
+        "VolumeKmsKeyArn": "" if has_local_storage(instance_type) else kms,
         "NotificationTopicArn": _notification_topic(ctx),
     }
     return params, {"ModelPackageArn": deferred} if deferred else {}
@@ -149,7 +185,9 @@ def realtime_parameters(ctx: _Ctx) -> tuple[dict[str, str], dict[str, dict[str, 
     params, deferred = _common_model_params(ctx, instance_type)
     params.update(
         {
-            "EndpointName": ctx.value("endpoint_name", "") or "",
+            "EndpointName": (
+                ctx.value("endpoint_name", "") or ""
+            ).lower(),  # as MWO did; IAM matches lower-case ARNs
             "DataCaptureUri": _s3_uri(
                 ctx, "data_capture_location", ctx.value("data_capture_location"), asset=False
             ),
@@ -172,7 +210,6 @@ def realtime_parameters(ctx: _Ctx) -> tuple[dict[str, str], dict[str, dict[str, 
         if index == 1:
             if package or artifact or later:  # the first variant brings its own model: it is the primary one
                 params["ModelPackageArn"], params["ModelArtifactUrl"] = package, artifact
-                params["ImageUri"] = "" if (package or later) else _image(ctx, instance_type)
                 deferred = {"ModelPackageArn": later} if later else {}
             if variant.get("inference_instance"):
                 params["InstanceType"] = variant["inference_instance"]
@@ -188,6 +225,10 @@ def realtime_parameters(ctx: _Ctx) -> tuple[dict[str, str], dict[str, dict[str, 
     for index in range(max(len(variants), 1) + 1, 4):  # unused variant slots are passed empty
         params[f"Variant{index}Name"] = ""
         params[f"Variant{index}ModelArtifactUrl"] = ""
+    if any(has_local_storage(params.get(f"Variant{n}InstanceType", "")) for n in (2, 3)) or has_local_storage(
+        params["InstanceType"]
+    ):
+        params["VolumeKmsKeyArn"] = ""  # one volume key for the whole endpoint config
     scaling = ctx.value("autoscaling")
     if isinstance(scaling, dict):
         params.update(
@@ -284,6 +325,7 @@ def render(
     template = templates.load_template(root, name)
     ctx = _Ctx(cfg, stage, env, region)
     params, deferred = PARAMETER_BUILDERS[name](ctx)
+    params = with_model_revisions(params)
     check_parameters(ctx, template, params, deferred)
     if ctx.findings:
         raise RenderError(ctx.findings)

@@ -157,3 +157,52 @@ def test_a_value_the_template_refuses_is_caught_before_aws(tmp_repo: TmpRepo, tm
 )
 def test_parameter_constraints(spec: dict, value: str, problem: str | None) -> None:
     assert parameter_problem(spec, value) == problem
+
+
+def test_models_are_named_by_what_they_run() -> None:
+    """SageMaker models are create-only: a new image or artifact replaces the model, and a fixed name
+    would make CloudFormation's replace-then-delete fail with 'already exists'."""
+    from mlops_gitops.render import with_model_revisions
+
+    base = {
+        "ImageUri": "i:1",
+        "ModelArtifactUrl": "s3://b-b/m1.tar.gz",
+        "ModelPackageArn": "",
+        "NetworkIsolation": "true",
+    }
+    first = with_model_revisions(base)["ModelRevision"]
+    assert with_model_revisions(base)["ModelRevision"] == first
+    assert with_model_revisions({**base, "ModelArtifactUrl": "s3://b-b/m2.tar.gz"})["ModelRevision"] != first
+    assert with_model_revisions({**base, "ImageUri": "i:2"})["ModelRevision"] != first
+    package = {
+        **base,
+        "ModelArtifactUrl": "",
+        "ModelPackageArn": "arn:aws:sagemaker:us-east-1:111122223333:model-package/g/1",
+    }
+    assert (
+        with_model_revisions(package)["ModelRevision"]
+        == with_model_revisions({**package, "ImageUri": "i:2"})["ModelRevision"]
+    )
+    from mlops_gitops.templates import load_template
+
+    for name in ("realtime_inference.yaml", "batch_inference.yaml"):
+        model = load_template(REPO_ROOT, name).body["Resources"]["Model"]["Properties"]
+        assert model["ModelName"] == {"Fn::Sub": "${NamePrefix}-${ModelRevision}"}
+
+
+@pytest.mark.parametrize(
+    "instance_type, local",
+    [
+        ("ml.m5.large", False),
+        ("ml.m5d.large", True),
+        ("ml.g4dn.xlarge", True),
+        ("ml.g5.2xlarge", True),
+        ("ml.c5.xlarge", False),
+        ("ml.p4d.24xlarge", True),
+        ("ml.inf2.xlarge", False),
+    ],
+)
+def test_volume_key_is_left_out_for_instances_with_local_storage(instance_type: str, local: bool) -> None:
+    from mlops_gitops.render import has_local_storage
+
+    assert has_local_storage(instance_type) is local

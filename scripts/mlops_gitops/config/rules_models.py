@@ -113,6 +113,40 @@ def pinned_models(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
         )
 
 
+def _has_image(config: dict[str, Any]) -> bool:
+    return "custom_image_uri" in config or (
+        "model_framework" in config and "model_framework_version" in config
+    )
+
+
+@check
+def variant_images(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """A variant serving an artifact runs on the pipeline's image, which must then exist."""
+    if pipeline_type(config, ctx) not in _BUILTIN | _CUSTOM or _has_image(config):
+        return
+    found: dict[tuple, list[str]] = {}
+    for stage, value, path in per_stage(config, ctx, "production_variants"):
+        for index, variant in enumerate(value if isinstance(value, list) else []):
+            if (
+                isinstance(variant, dict)
+                and "model_artifact_location" in variant
+                and "model_package_name" not in variant
+            ):
+                found.setdefault((*path, index, "model_artifact_location"), []).append(stage)
+    image = (
+        "model_framework and model_framework_version"
+        if pipeline_type(config, ctx) in _BUILTIN
+        else "custom_image_uri"
+    )
+    for path, stages in found.items():
+        yield ctx.finding(
+            list(path),
+            "model-source",
+            f"this variant serves an artifact but the pipeline names no image ({stages_text(stages)})",
+            f"set {image}; a registry package's image is not shared with other variants",
+        )
+
+
 @check
 def variants(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
     for path, (value, _) in {

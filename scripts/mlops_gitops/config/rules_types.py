@@ -217,3 +217,20 @@ def kms_region(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
             f"the KMS key is in {key_region} but {stages_text(stages)} {verb} to {region}",
             f"use a key in {region}: KMS keys are regional",
         )
+
+
+@check
+def kms_alias(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    paths = {
+        tuple(path)
+        for _, value, path in per_stage(config, ctx, "kms_key_arn")
+        if isinstance(value, str) and ":alias/" in value
+    }
+    for path in paths:
+        yield ctx.finding(
+            list(path),
+            "kms-alias",
+            "IAM can't grant use of a key through its alias ARN, so the pipeline's roles may be refused the key",
+            "use the key's ARN (…:key/<id>)",
+            severity=WARNING,
+        )
