@@ -31,8 +31,9 @@ from mlops_gitops.aws.sagemaker import SageMakerGateway
 from mlops_gitops.config.environments import Environments
 from mlops_gitops.config.validate import Validator, validate
 from mlops_gitops.findings import Finding
+from mlops_gitops.params.base import with_model_revisions
 from mlops_gitops.plan import Deployed, PlanItem, plan_stage
-from mlops_gitops.render import RenderError, StackSpec, render, spec_hash, with_model_revisions
+from mlops_gitops.render import RenderError, StackSpec, render, spec_hash
 from mlops_gitops.repo import Repo
 
 log = logging.getLogger(__name__)

@@ -162,7 +162,7 @@ def test_parameter_constraints(spec: dict, value: str, problem: str | None) -> N
 def test_models_are_named_by_what_they_run() -> None:
     """SageMaker models are create-only: a new image or artifact replaces the model, and a fixed name
     would make CloudFormation's replace-then-delete fail with 'already exists'."""
-    from mlops_gitops.render import with_model_revisions
+    from mlops_gitops.params.base import with_model_revisions
 
     base = {
         "ImageUri": "i:1",
@@ -203,6 +203,6 @@ def test_models_are_named_by_what_they_run() -> None:
     ],
 )
 def test_volume_key_is_left_out_for_instances_with_local_storage(instance_type: str, local: bool) -> None:
-    from mlops_gitops.render import has_local_storage
+    from mlops_gitops.params.base import has_local_storage
 
     assert has_local_storage(instance_type) is local
