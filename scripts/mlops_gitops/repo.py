@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from mlops_gitops.errors import RepoError
@@ -33,10 +34,20 @@ class Repo:
 
     def display(self, path: Path) -> str:
         """The path as findings show it: relative to the repository root when inside it."""
+        root = _resolved(self.root)
         try:
-            return path.resolve().relative_to(self.root.resolve()).as_posix()
+            return (
+                path.relative_to(root).as_posix()
+                if path.is_absolute() and path.is_relative_to(root)
+                else path.resolve().relative_to(root).as_posix()
+            )
         except ValueError:
             return str(path)
+
+
+@cache
+def _resolved(path: Path) -> Path:
+    return path.resolve()
 
 
 def find_repo(start: Path | None = None, explicit: Path | None = None) -> Repo:

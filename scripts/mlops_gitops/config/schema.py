@@ -77,6 +77,7 @@ class Schema:
     def __init__(self, raw: dict[str, Any]) -> None:
         self.raw = raw
         self.validator = Validator(raw)
+        self._typed: dict[str, Any] = {}
         self.fields: dict[str, FieldInfo] = {
             name: self._field(name, spec) for name, spec in raw.get("properties", {}).items()
         }
@@ -91,6 +92,16 @@ class Schema:
                 tuple(spec.get("required", [])),
                 frozenset([*common, *spec.get("x-fields", [])]),
             )
+
+    def validator_for(self, pipeline_type: Any) -> Any:
+        """A validator that checks one pipeline type's rules directly: the same errors as the full
+        schema (whose allOf tries every type's `if`), without evaluating fifteen conditions."""
+        if not isinstance(pipeline_type, str) or pipeline_type not in self.types:
+            return self.validator
+        if pipeline_type not in self._typed:
+            narrowed = {**self.raw, "allOf": [{"$ref": f"#/$defs/type_{pipeline_type}"}]}
+            self._typed[pipeline_type] = Validator(narrowed)
+        return self._typed[pipeline_type]
 
     def resolve(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Follow local ``$ref``s, merging sibling keywords over the target (one level at a time)."""

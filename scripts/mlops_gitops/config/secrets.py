@@ -87,6 +87,8 @@ def secrets(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
 
 def redact(findings: list[Finding], config: dict[str, Any]) -> list[Finding]:
     """Every finding with each secret fragment of ``config`` replaced by ****."""
+    if not any(f.code == "secret" for f in findings):
+        return findings  # no secret was found, so there is nothing to hide
     # fragments of 1-2 characters can't be told apart from ordinary text; they are not secrets worth the name
     fragments = sorted(
         {f for _, _, frags in find_secrets(config) for f in frags if len(f) >= 3}, key=len, reverse=True

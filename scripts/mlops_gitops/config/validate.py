@@ -121,7 +121,7 @@ class Validator:
         token = keywords.CURRENT_PIPELINE_TYPE.set(ptype if isinstance(ptype, str) else None)
         try:
             findings += to_findings(
-                self.schema.validator.iter_errors(data), display, self.schema.raw["properties"]
+                self.schema.validator_for(ptype).iter_errors(data), display, self.schema.raw["properties"]
             )
         finally:
             keywords.CURRENT_PIPELINE_TYPE.reset(token)
