@@ -4,6 +4,7 @@ AWS's response shapes; each test scripts the states it needs."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -245,3 +246,23 @@ class FakeS3:
     def put_object(self, Bucket: str, Key: str, Body: bytes) -> dict[str, Any]:
         self.objects[(Bucket, Key)] = Body
         return {}
+
+
+@contextlib.contextmanager
+def count_api_calls(service: str):
+    """Collect the names of the API operations boto3 clients of ``service`` make meanwhile."""
+    import botocore.client
+
+    calls: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self, operation, params):
+        if self.meta.service_model.service_name == service:
+            calls.append(operation)
+        return original(self, operation, params)
+
+    botocore.client.BaseClient._make_api_call = counting
+    try:
+        yield calls
+    finally:
+        botocore.client.BaseClient._make_api_call = original

@@ -21,7 +21,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from mlops_gitops import lambdas
 from mlops_gitops.aws.cloudformation import (
-    STABLE_OK,
     CloudFormationGateway,
     StackError,
     StackEvent,
@@ -35,6 +34,7 @@ from mlops_gitops.params.base import with_model_revisions
 from mlops_gitops.plan import Deployed, PlanItem, plan_stage
 from mlops_gitops.render import RenderError, StackSpec, render, spec_hash
 from mlops_gitops.repo import Repo
+from mlops_gitops.stack_states import NEVER_CREATED, STABLE_OK
 
 log = logging.getLogger(__name__)
 TEMPLATE_BODY_MAX = 51_200  # bytes; larger templates go through the artifact bucket
@@ -217,12 +217,7 @@ class Deployer:
             snap = self.cfn.wait_stable(spec.stack_name, self._events(spec.stack_name))
             if snap is not None and snap.spec_hash == spec.spec_hash and snap.status in STABLE_OK:
                 return Outcome(item, "unchanged", "an earlier run had already applied it")
-        if snap is not None and snap.status in (
-            "ROLLBACK_COMPLETE",
-            "ROLLBACK_FAILED",
-            "CREATE_FAILED",
-            "REVIEW_IN_PROGRESS",
-        ):
+        if snap is not None and snap.status in NEVER_CREATED:
             log.info("%s: %s, deleting before creating it again", spec.stack_name, snap.status)
             self.cfn.delete_stack(spec.stack_name)
             snap = self.cfn.wait_stable(spec.stack_name, self._events(spec.stack_name))

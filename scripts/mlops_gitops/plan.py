@@ -12,20 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from mlops_gitops.render import MANAGED_BY, StackSpec
+from mlops_gitops.stack_states import NEVER_CREATED, STABLE_OK
 
-# Stack states are strings so that this module stays free of AWS code (aws/cloudformation.py
-# holds the same sets for the deployer).
 _IN_PROGRESS_SUFFIX = "_IN_PROGRESS"
-NEVER_CREATED = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "REVIEW_IN_PROGRESS"})
-STABLE_OK = frozenset(
-    {
-        "CREATE_COMPLETE",
-        "UPDATE_COMPLETE",
-        "UPDATE_ROLLBACK_COMPLETE",
-        "IMPORT_COMPLETE",
-        "IMPORT_ROLLBACK_COMPLETE",
-    }
-)
 ACTIONS = ("create", "update", "recreate", "wait", "delete", "blocked", "unchanged")
 
 

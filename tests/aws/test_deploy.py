@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT, run_cli
+from tests.fakes import count_api_calls
 
 ARTIFACTS = "mlops-artifacts-test"
 PIPELINES = ["churn-realtime", "churn-batch", "fraud-batch"]
@@ -113,18 +114,8 @@ def test_no_op_deploy_costs_a_constant_number_of_cloudformation_calls(
     repo: Path, moto_endpoint: str, aws, monkeypatch
 ) -> None:
     assert mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev").code == 0
-    calls: list[str] = []
-    import botocore.client
-
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(self, operation, params):
-        if self.meta.service_model.service_name == "cloudformation":
-            calls.append(operation)
-        return original(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
-    assert mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev").code == 0
+    with count_api_calls("cloudformation") as calls:
+        assert mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev").code == 0
     assert calls == ["DescribeStacks"]
 
 

@@ -37,8 +37,8 @@ def _repo(target: Path, count: int) -> Path:
 
 def bench_noop(count: int = 200) -> int:
     import boto3
-    import botocore.client
     from moto.server import ThreadedMotoServer
+    from tests.fakes import count_api_calls
 
     from mlops_gitops.cli import main
 
@@ -47,43 +47,49 @@ def bench_noop(count: int = 200) -> int:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    os.environ.update({"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"})
+    os.environ.update(
+        {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
+    )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             repo = _repo(Path(tmp), count)
             boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench-artifacts")
-            argv = ["--repo-root", str(repo), "deploy", "--stage", "dev", "--endpoint-url", endpoint, "--artifact-bucket", "bench-artifacts", "--commit", "b" * 40]
+            argv = [
+                "--repo-root",
+                str(repo),
+                "deploy",
+                "--stage",
+                "dev",
+                "--endpoint-url",
+                endpoint,
+                "--artifact-bucket",
+                "bench-artifacts",
+                "--commit",
+                "b" * 40,
+            ]
             devnull = open(os.devnull, "w")  # noqa: SIM115
             start = time.perf_counter()
             assert main(argv, stdout=devnull, stderr=devnull) == 0
             first = time.perf_counter() - start
-            calls: list[str] = []
-            original = botocore.client.BaseClient._make_api_call
-
-            def counting(self, operation, params):
-                if self.meta.service_model.service_name == "cloudformation":
-                    calls.append(operation)
-                return original(self, operation, params)
-
-            botocore.client.BaseClient._make_api_call = counting
-            try:
+            with count_api_calls("cloudformation") as calls:
                 start = time.perf_counter()
                 assert main(argv, stdout=devnull, stderr=devnull) == 0
                 second = time.perf_counter() - start
-            finally:
-                botocore.client.BaseClient._make_api_call = original
     finally:
         server.stop()
-    print(f"deploy {count} pipelines into moto: first run {first:.1f} s; no-op run {second:.2f} s with {len(calls)} CloudFormation call(s): {sorted(set(calls))}")
+    print(
+        f"deploy {count} pipelines into moto: first run {first:.1f} s; no-op run {second:.2f} s with {len(calls)} CloudFormation call(s): {sorted(set(calls))}"
+    )
     return len(calls)
 
 
 def bench_parallel(count: int = 20, seconds: float = 1.0) -> tuple[float, float]:
+    from tests.fakes import FakeCloudFormation, FakeRegistry, FakeS3
+
     from mlops_gitops.aws.cloudformation import CloudFormationGateway
     from mlops_gitops.config.validate import Validator
     from mlops_gitops.deploy import Deployer, render_stage
     from mlops_gitops.repo import Repo
-    from tests.fakes import FakeCloudFormation, FakeRegistry, FakeS3
 
     with tempfile.TemporaryDirectory() as tmp:
         repo = Repo(_repo(Path(tmp), count))
@@ -96,13 +102,17 @@ def bench_parallel(count: int = 20, seconds: float = 1.0) -> tuple[float, float]
             for spec in specs:
                 fake.execute_outcome[spec.stack_name] = ("slow", seconds)
             gateway = CloudFormationGateway(fake, poll_seconds=0.05)
-            deployer = Deployer(repo, env, gateway, FakeS3(), FakeRegistry(), None, "bench", max_parallel=parallel)
+            deployer = Deployer(
+                repo, env, gateway, FakeS3(), FakeRegistry(), None, "bench", max_parallel=parallel
+            )
             start = time.perf_counter()
             outcomes = deployer.apply(deployer.plan("dev", specs))
             timings.append(time.perf_counter() - start)
             assert {o.result for o in outcomes} == {"created"}, {o.detail for o in outcomes}
     serial, parallel = timings
-    print(f"{count} changed pipelines, {seconds:.0f} s per stack: serial {serial:.1f} s, --max-parallel 4 {parallel:.1f} s (ratio {parallel / serial:.2f}; target <= 0.33)")
+    print(
+        f"{count} changed pipelines, {seconds:.0f} s per stack: serial {serial:.1f} s, --max-parallel 4 {parallel:.1f} s (ratio {parallel / serial:.2f}; target <= 0.33)"
+    )
     return serial, parallel
 
 

@@ -119,7 +119,20 @@ def test_layout_and_ci_entry() -> None:
     assert "make test" in (REPO_ROOT / ".ci" / "run").read_text()
 
 
-PURE_PACKAGES = ["config", "findings.py", "names.py", "suggest.py", "repo.py", "errors.py"]
+PURE_PACKAGES = [
+    "config",
+    "params",
+    "findings.py",
+    "names.py",
+    "suggest.py",
+    "repo.py",
+    "errors.py",
+    "render.py",
+    "plan.py",
+    "stack_states.py",
+    "templates.py",
+    "images.py",
+]
 
 
 def test_pure_modules_never_import_boto3() -> None:
