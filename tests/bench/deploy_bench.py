@@ -38,9 +38,9 @@ def _repo(target: Path, count: int) -> Path:
 def bench_noop(count: int = 200) -> int:
     import boto3
     from moto.server import ThreadedMotoServer
-    from tests.fakes import count_api_calls
 
     from mlops_gitops.cli import main
+    from tests.fakes import count_api_calls
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -84,12 +84,11 @@ def bench_noop(count: int = 200) -> int:
 
 
 def bench_parallel(count: int = 20, seconds: float = 1.0) -> tuple[float, float]:
-    from tests.fakes import FakeCloudFormation, FakeRegistry, FakeS3
-
     from mlops_gitops.aws.cloudformation import CloudFormationGateway
     from mlops_gitops.config.validate import Validator
     from mlops_gitops.deploy import Deployer, render_stage
     from mlops_gitops.repo import Repo
+    from tests.fakes import FakeCloudFormation, FakeRegistry, FakeS3
 
     with tempfile.TemporaryDirectory() as tmp:
         repo = Repo(_repo(Path(tmp), count))
