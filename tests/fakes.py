@@ -105,7 +105,7 @@ class FakeCloudFormation:
     ) -> dict[str, Any]:
         self._call("create_change_set")
         if ChangeSetType == "CREATE":
-            if StackName in self.stacks:
+            if StackName in self.stacks and self.stacks[StackName].status != "REVIEW_IN_PROGRESS":
                 raise client_error(
                     "AlreadyExistsException", f"Stack [{StackName}] already exists", "CreateChangeSet"
                 )

@@ -16,8 +16,7 @@ GLOBAL_PATHS = (
     f"{CONFIGS_DIR}/mlops-config.schema.json",
     f"{CONFIGS_DIR}/environments.schema.json",
     f"{PIPELINES_DIR.as_posix()}/{MAPPING_FILE}",
-    "scripts/mlops_gitops/lambdas/",
-    "scripts/mlops_gitops/data/",
+    "scripts/mlops_gitops/",  # the code that renders stacks (params, templates, lambdas, image data)
 )
 
 

@@ -187,17 +187,25 @@ def run_plan(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, 
             specs, notes = _render_or_fail(repo, stage, commit, region, err)
             if specs is None:
                 return ExitCode.FINDINGS
-            if args.base:
+            cfn, sm = _gateways(aws, region)
+            deployer = Deployer(repo, env, cfn, None, sm, None, region=region or "us-east-1")
+            try:
+                stage_plan = deployer.plan(stage, specs)  # every spec, so no stack passes for an orphan
+            except (ClientError, BotoCoreError) as exc:
+                return _aws_failure(exc, err)
+            if args.base:  # then report only what the change touches (and every delete)
                 from mlops_gitops.changes import changed_pipelines
 
                 wanted = changed_pipelines(repo, args.base)
-                specs = [s for s in specs if wanted is None or s.pipeline_id in wanted]
-            cfn, sm = _gateways(aws, region)
-            deployer = Deployer(repo, env, cfn, None, sm, None)
-            try:
-                stage_plan = deployer.plan(stage, specs)
-            except (ClientError, BotoCoreError) as exc:
-                return _aws_failure(exc, err)
+                keep = [
+                    i
+                    for i in stage_plan.items
+                    if wanted is None or i.pipeline_id in wanted or i.action == "delete"
+                ]
+                stage_plan.findings = [
+                    f for f in stage_plan.findings if any(f.file.split("/")[1] == i.pipeline_id for i in keep)
+                ]
+                stage_plan.items = keep
             items += stage_plan.items
             findings += stage_plan.findings
     body = {"text": plan_text, "markdown": plan_markdown}.get(args.format)
@@ -245,6 +253,7 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
         args.artifact_bucket,
         on_event,
         args.max_parallel,
+        region or "us-east-1",
     )
     try:
         stage_plan = deployer.plan(stage, specs)
@@ -296,7 +305,9 @@ def run_status(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
             return ExitCode.FINDINGS
         cfn, sm = _gateways(aws, region)
         try:
-            stage_plan = Deployer(repo, env, cfn, None, sm, None).plan(stage, specs)
+            stage_plan = Deployer(repo, env, cfn, None, sm, None, region=region or "us-east-1").plan(
+                stage, specs
+            )
             rows += status_of(stage_plan.items, cfn.snapshots(), cfn, sm)
         except (ClientError, BotoCoreError) as exc:
             return _aws_failure(exc, err)

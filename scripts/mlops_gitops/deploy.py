@@ -38,6 +38,7 @@ from mlops_gitops.stack_states import NEVER_CREATED, STABLE_OK
 
 log = logging.getLogger(__name__)
 TEMPLATE_BODY_MAX = 51_200  # bytes; larger templates go through the artifact bucket
+TEMPLATE_URL_MAX = 1_000_000  # bytes; CloudFormation refuses larger templates even from S3
 ARTIFACT_BUCKET_PARAMETER = "/mlops/artifact-bucket"  # published by the orchestrator; templates read it too
 PACKAGE_PARAMS = ("ModelPackageArn", "Variant2ModelPackageArn", "Variant3ModelPackageArn")
 
@@ -102,8 +103,10 @@ class Deployer:
     artifact_bucket: str | None = None
     on_event: Callable[[str, StackEvent], None] = lambda stack, event: None
     max_parallel: int = 4
+    region: str = "us-east-1"
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _uploaded: set[str] = field(default_factory=set)
+    _latest: dict[str, str | None] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ planning
 
@@ -117,6 +120,7 @@ class Deployer:
             {n: deployed(s) for n, s in snaps.items()},
             self.env.stack_prefix,
             bool(st and st.protected),
+            present_ids=self.repo.pipeline_ids(),
         )
         result = StagePlan(stage, items)
         for item in items:
@@ -144,7 +148,9 @@ class Deployer:
             params, problems = dict(spec.parameters), []
             for name, how in spec.deferred.items():
                 group = how["latest_approved_model_package_of"]
-                arn = self.sagemaker.latest_approved(group)
+                if group not in self._latest:  # one look-up per group per run
+                    self._latest[group] = self.sagemaker.latest_approved(group)
+                arn = self._latest[group]
                 if arn is None:
                     problems.append(
                         _finding(
@@ -206,6 +212,8 @@ class Deployer:
     def _apply_one(self, item: PlanItem, prune: bool, allow_protected: bool) -> Outcome:
         if item.action == "unchanged":
             return Outcome(item, "unchanged")
+        if item.action == "keep":
+            return Outcome(item, "kept", "; ".join(item.reasons))
         if item.action == "blocked":
             return Outcome(item, "blocked", "; ".join(item.reasons))
         if item.action == "delete":
@@ -217,20 +225,30 @@ class Deployer:
             snap = self.cfn.wait_stable(spec.stack_name, self._events(spec.stack_name))
             if snap is not None and snap.spec_hash == spec.spec_hash and snap.status in STABLE_OK:
                 return Outcome(item, "unchanged", "an earlier run had already applied it")
-        if snap is not None and snap.status in NEVER_CREATED:
-            log.info("%s: %s, deleting before creating it again", spec.stack_name, snap.status)
-            self.cfn.delete_stack(spec.stack_name)
-            snap = self.cfn.wait_stable(spec.stack_name, self._events(spec.stack_name))
+        stack = spec.stack_name
+        if snap is not None and (snap.status in NEVER_CREATED or snap.status == "DELETE_FAILED"):
+            log.info("%s: %s, deleting before creating it again", stack, snap.status)
+            since = self.cfn.mark(stack)
+            self.cfn.delete_stack(stack)
+            snap = self.cfn.wait_stable(stack, self._events(stack))
             if snap is not None and snap.status != "DELETE_COMPLETE":
                 raise StackError(
-                    spec.stack_name,
+                    stack,
                     f"could not delete the stuck stack ({snap.status})",
-                    self.cfn.first_failure(spec.stack_name),
+                    self.cfn.first_failure(stack, since),
                 )
             snap = None
         if snap is not None and snap.status == "UPDATE_ROLLBACK_FAILED":
-            self.cfn.continue_update_rollback(spec.stack_name)
-            snap = self.cfn.wait_stable(spec.stack_name, self._events(spec.stack_name))
+            since = self.cfn.mark(stack)
+            self.cfn.continue_update_rollback(stack)
+            snap = self.cfn.wait_stable(stack, self._events(stack))
+            if snap is None or snap.status != "UPDATE_ROLLBACK_COMPLETE":
+                raise StackError(
+                    stack,
+                    f"continuing the rollback ended {snap.status if snap else 'DELETE_COMPLETE'}",
+                    (self.cfn.first_failure(stack, since) or "")
+                    + " (resources that can't roll back can be skipped: aws cloudformation continue-update-rollback --resources-to-skip ...)",
+                )
         self._upload_artifacts(spec)
         return self._change_set(item, spec, creating=snap is None)
 
@@ -249,13 +267,14 @@ class Deployer:
             if creating:
                 self.cfn.delete_stack(stack)  # the REVIEW_IN_PROGRESS shell holds nothing
             raise StackError(stack, "the change set failed", cs.reason)
-        replaced = [c.logical_id for c in cs.changes if c.replacement == "True"]
+        replaced = [c.logical_id for c in cs.changes if c.replacement in ("True", "Conditional")]
+        since = self.cfn.mark(stack)
         self.cfn.execute_change_set(stack, name)
         snap = self.cfn.wait_stable(stack, self._events(stack))
         ok = "CREATE_COMPLETE" if creating else "UPDATE_COMPLETE"
         if snap is None or snap.status != ok:
             status = snap.status if snap else "DELETE_COMPLETE"
-            raise StackError(stack, f"ended {status}", self.cfn.first_failure(stack))
+            raise StackError(stack, f"ended {status}", self.cfn.first_failure(stack, since))
         detail = f"{len(cs.changes)} resource change(s)" + (
             f"; replaced: {', '.join(replaced)}" if replaced else ""
         )
@@ -277,11 +296,14 @@ class Deployer:
             return Outcome(item, "deleted", "already gone")
         if snap.termination_protection:
             self.cfn.set_termination_protection(item.stack_name, False)
+        since = self.cfn.mark(item.stack_name)
         self.cfn.delete_stack(item.stack_name)
         after = self.cfn.wait_stable(item.stack_name, self._events(item.stack_name))
         if after is not None and after.status != "DELETE_COMPLETE":
             raise StackError(
-                item.stack_name, f"delete ended {after.status}", self.cfn.first_failure(item.stack_name)
+                item.stack_name,
+                f"delete ended {after.status}",
+                self.cfn.first_failure(item.stack_name, since),
             )
         return Outcome(item, "deleted", "retained resources (buckets, registries) are kept")
 
@@ -293,7 +315,13 @@ class Deployer:
             return {"TemplateBody": body}
         key = f"templates/{spec.template_sha256}.yaml"
         self._put_once(key, body.encode("utf-8"))
-        return {"TemplateURL": f"https://{self._bucket()}.s3.amazonaws.com/{key}"}
+        if len(body.encode("utf-8")) > TEMPLATE_URL_MAX:
+            raise StackError(
+                spec.stack_name,
+                f"the template is over {TEMPLATE_URL_MAX:,} bytes, CloudFormation's limit",
+                spec.template,
+            )
+        return {"TemplateURL": template_url(self._bucket(), key, self.region)}
 
     def _upload_artifacts(self, spec: StackSpec) -> None:
         for artifact in spec.artifacts:
@@ -334,3 +362,10 @@ class Deployer:
 
 def _finding(spec: StackSpec, code: str, message: str, hint: str) -> Finding:
     return Finding(f"pipeline-configs/{spec.pipeline_id}/mlops-config.json", "$", code, message, hint)
+
+
+def template_url(bucket: str, key: str, region: str) -> str:
+    """The regional virtual-hosted S3 URL CloudFormation reads a large template from."""
+    from mlops_gitops.images import dns_suffix
+
+    return f"https://{bucket}.s3.{region}.{dns_suffix(region)}/{key}"

@@ -85,9 +85,9 @@ def image_uri(
     py = py_versions[-1] if py_versions else None
     container = (entry.get("container_version") or {}).get(processor or "", None)
     tag = "-".join(p for p in (entry.get("tag_prefix") or resolved, processor, py, container) if p)
-    uri = f"{account}.dkr.ecr.{region}.{_dns_suffix(region)}/{entry['repository']}"
+    uri = f"{account}.dkr.ecr.{region}.{dns_suffix(region)}/{entry['repository']}"
     return f"{uri}:{tag}" if tag else uri
 
 
-def _dns_suffix(region: str) -> str:
+def dns_suffix(region: str) -> str:
     return "amazonaws.com.cn" if awsdata.partition_of_region(region) == "aws-cn" else "amazonaws.com"

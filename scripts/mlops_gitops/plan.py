@@ -15,7 +15,7 @@ from mlops_gitops.render import MANAGED_BY, StackSpec
 from mlops_gitops.stack_states import NEVER_CREATED, STABLE_OK
 
 _IN_PROGRESS_SUFFIX = "_IN_PROGRESS"
-ACTIONS = ("create", "update", "recreate", "wait", "delete", "blocked", "unchanged")
+ACTIONS = ("create", "update", "recreate", "wait", "delete", "blocked", "keep", "unchanged")
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,13 @@ def plan_stage(
     deployed: Mapping[str, Deployed],
     stack_prefix: str,
     protected_stage: bool = False,
+    present_ids: Iterable[str] | None = None,
 ) -> list[PlanItem]:
+    """``present_ids``: pipeline folders that exist. A stack of ours without a spec is a delete
+    only when its folder is gone; otherwise (stage dropped, template pending) it is kept."""
     items: list[PlanItem] = []
     names = set()
+    present = None if present_ids is None else set(present_ids)
     for spec in specs:
         names.add(spec.stack_name)
         items.append(_plan_one(spec, deployed.get(spec.stack_name)))
@@ -87,20 +91,34 @@ def plan_stage(
             and tags.get("mlops:stage") == stage
             and name.startswith(f"{stack_prefix}-")
         )
-        if ours and name not in names and not stack.status.startswith("DELETE_"):
+        if not ours or name in names or stack.status in ("DELETE_COMPLETE", "DELETE_IN_PROGRESS"):
+            continue
+        pipeline_id = tags.get("mlops:pipeline-id")
+        protected = protected_stage or stack.termination_protection
+        if present is not None and pipeline_id in present:
+            reason = f"pipeline-configs/{pipeline_id}/ no longer deploys this stack (stage left out, or its type has no template); kept: delete it by hand if that is intended"
             items.append(
                 PlanItem(
                     stage,
                     name,
-                    "delete",
-                    tags.get("mlops:pipeline-id"),
+                    "keep",
+                    pipeline_id,
                     status=stack.status,
-                    reasons=[
-                        f"pipeline-configs/{tags.get('mlops:pipeline-id', '?')}/ is gone; deleted only with --prune (data is retained)"
-                    ],
-                    protected=protected_stage or stack.termination_protection,
+                    reasons=[reason],
+                    protected=protected,
                 )
             )
+            continue
+        reason = (
+            f"pipeline-configs/{pipeline_id or '?'}/ is gone; deleted only with --prune (data is retained)"
+        )
+        if stack.status == "DELETE_FAILED":
+            reason += "; an earlier delete failed and will be retried"
+        items.append(
+            PlanItem(
+                stage, name, "delete", pipeline_id, status=stack.status, reasons=[reason], protected=protected
+            )
+        )
     order = {a: i for i, a in enumerate(ACTIONS)}
     return sorted(items, key=lambda i: (order[i.action], i.stack_name))
 
@@ -119,11 +137,14 @@ def _plan_one(spec: StackSpec, stack: Deployed | None) -> PlanItem:
         item.param_changes = param_changes({}, spec.parameters)
         return item
     item.status = stack.status
-    if stack.status in NEVER_CREATED:
+    if stack.status in NEVER_CREATED or stack.status == "DELETE_FAILED":
         item.action = "recreate"
-        item.reasons.append(
-            f"the stack never finished its first create ({stack.status}): delete it and create again"
+        why = (
+            "a delete failed earlier"
+            if stack.status == "DELETE_FAILED"
+            else "the stack never finished its first create"
         )
+        item.reasons.append(f"{why} ({stack.status}): delete it and create again")
         return item
     if stack.status.endswith(_IN_PROGRESS_SUFFIX):
         item.action = "wait"

@@ -28,4 +28,7 @@ STABLE_OK = frozenset(
     }
 )
 # A stack that never finished its first create holds nothing worth keeping: delete and recreate.
+# REVIEW_IN_PROGRESS is the empty shell a CREATE change set leaves when its run dies before
+# executing it. (AWS would also take a new CREATE change set on it; moto can't execute that.
+# Deleting it assumes one deploy per stage at a time, which CodePipeline guarantees.)
 NEVER_CREATED = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "REVIEW_IN_PROGRESS"})

@@ -171,7 +171,7 @@ def test_a_deploy_killed_half_way_converges_on_the_next_run(
     left = {s["StackName"]: s["StackStatus"] for s in aws("cloudformation").describe_stacks()["Stacks"]}
     assert len(left) == 1  # exactly one stack was touched before the kill
     again = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev")
-    assert again.code == 0, again.err
+    assert again.code == 0, again.out + again.err
     done = results(again.out)
     assert set(done) == {f"mlops-{p}-dev" for p in PIPELINES}
     [touched] = left
@@ -215,6 +215,14 @@ def test_throttling_is_absorbed_by_adaptive_retries(repo: Path, moto_endpoint: s
         return made
 
     monkeypatch.setattr(boto3.session.Session, "client", client_with_throttling)
+    from mlops_gitops.aws.clients import AwsContext
+
+    retries = (
+        AwsContext(region="us-east-1", endpoint_url=moto_endpoint)
+        .client("cloudformation")
+        .meta.config.retries
+    )
+    assert retries["mode"] == "adaptive" and retries["total_max_attempts"] >= 5
     monkeypatch.setattr(time, "sleep", lambda seconds: None)  # backoff without waiting
     result = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev")
     assert result.code == 0, result.err
@@ -231,3 +239,45 @@ class _Raw:
 
     def read(self, *args) -> bytes:
         return self._body
+
+
+def _git(repo: Path, *argv: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *argv],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_plan_base_shows_only_what_the_change_touches_and_no_false_deletes(
+    repo: Path, moto_endpoint: str, aws
+) -> None:
+    assert mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev").code == 0
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    config = repo / "pipeline-configs" / "churn-batch" / "mlops-config.json"
+    data = json.loads(config.read_text())
+    data["inference_instance"] = "ml.m5.xlarge"
+    config.write_text(json.dumps(data))
+    plan = mlopsctl(repo, moto_endpoint, "plan", "--stage", "dev", "--base", "HEAD", "--format", "json")
+    assert plan.code == 0, plan.err
+    assert [(i["stack_name"], i["action"]) for i in plan.json["items"]] == [
+        ("mlops-churn-batch-dev", "update")
+    ]
+    offline = run_cli(
+        "--repo-root", str(repo), "plan", "--stage", "dev", "--offline", "--base", "HEAD", "--format", "json"
+    )
+    assert offline.code == 0, offline.err
+    actions = {i["stack_name"]: i["action"] for i in offline.json["items"]}
+    assert actions == {
+        "mlops-churn-batch-dev": "update",
+        "mlops-churn-realtime-dev": "unchanged",
+        "mlops-fraud-batch-dev": "unchanged",
+    }
+    markdown = mlopsctl(
+        repo, moto_endpoint, "plan", "--stage", "dev", "--base", "HEAD", "--format", "markdown"
+    )
+    assert "| update | `mlops-churn-batch-dev` | churn-batch |" in markdown.out
+    assert "`InstanceType`: `ml.m5.large` → `ml.m5.xlarge`" in markdown.out

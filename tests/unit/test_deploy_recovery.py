@@ -60,10 +60,75 @@ def test_a_stack_that_never_finished_its_first_create_is_deleted_and_created_aga
 
 
 def test_a_leftover_review_in_progress_shell_is_replaced() -> None:
+    # the empty shell a run killed after create_change_set leaves behind (one run per stage at a time)
     fake = FakeCloudFormation()
-    fake.add(FakeStack(SPEC.stack_name, "REVIEW_IN_PROGRESS"))  # e.g. a run killed after create_change_set
+    fake.add(FakeStack(SPEC.stack_name, "REVIEW_IN_PROGRESS"))
     outcome = run(fake, [SPEC])[SPEC.stack_name]
-    assert outcome.result == "created"
+    assert (outcome.item.action, outcome.result) == ("recreate", "created")
+    assert fake.calls.index("delete_stack") < fake.calls.index("create_change_set")
+
+
+def test_a_failed_delete_is_retried_before_creating_again() -> None:
+    fake = FakeCloudFormation()
+    fake.add(FakeStack(SPEC.stack_name, "DELETE_FAILED"))
+    outcome = run(fake, [SPEC])[SPEC.stack_name]
+    assert (outcome.item.action, outcome.result) == ("recreate", "created")
+    assert fake.calls.index("delete_stack") < fake.calls.index("create_change_set")
+
+
+def test_a_rollback_that_cannot_be_continued_stops_with_its_reason() -> None:
+    from datetime import datetime, timezone
+
+    fake = FakeCloudFormation()
+    stack = fake.add(
+        deployed_as(SPEC, "UPDATE_ROLLBACK_FAILED", tags={**SPEC.tags, "mlops:spec-hash": "old"})
+    )
+    stack.events.append(
+        {
+            "EventId": "old",
+            "Timestamp": datetime(2025, 1, 1, tzinfo=timezone.utc),
+            "LogicalResourceId": "Old",
+            "ResourceType": "AWS::X",
+            "ResourceStatus": "UPDATE_FAILED",
+            "ResourceStatusReason": "OLD REASON from last year",
+        }
+    )
+
+    def still_failed(StackName: str) -> dict:
+        fake.calls.append("continue_update_rollback")
+        stack.events.append(
+            {
+                "EventId": "new",
+                "Timestamp": datetime.now(timezone.utc),
+                "LogicalResourceId": "Endpoint",
+                "ResourceType": "AWS::SageMaker::Endpoint",
+                "ResourceStatus": "UPDATE_FAILED",
+                "ResourceStatusReason": "NEW REASON",
+            }
+        )
+        return {}
+
+    fake.continue_update_rollback = still_failed
+    outcome = run(fake, [SPEC])[SPEC.stack_name]
+    assert outcome.result == "failed"
+    assert "continuing the rollback ended UPDATE_ROLLBACK_FAILED" in outcome.detail
+    assert "NEW REASON" in outcome.detail and "OLD REASON" not in outcome.detail, (
+        "only this run's failures count"
+    )
+    assert "create_change_set" not in fake.calls
+
+
+def test_a_stack_whose_folder_still_exists_is_kept_not_deleted() -> None:
+    fake = FakeCloudFormation()
+    tags = {"mlops:managed-by": "mlops-gitops", "mlops:stage": "prod", "mlops:pipeline-id": "churn-training"}
+    fake.add(
+        FakeStack("mlops-churn-training-prod", "UPDATE_COMPLETE", tags=tags)
+    )  # churn-training only deploys to dev now
+    d = deployer(fake)
+    plan = d.plan("prod", [])
+    assert [(i.action, i.stack_name) for i in plan.items] == [("keep", "mlops-churn-training-prod")]
+    [outcome] = d.apply(plan, prune=True, allow_protected=True)
+    assert outcome.result == "kept" and "mlops-churn-training-prod" in fake.stacks
 
 
 def test_update_rollback_failed_is_continued_before_the_update() -> None:
@@ -234,6 +299,34 @@ def test_no_approved_version_blocks_the_pipeline_and_never_makes_its_stack_an_or
 def test_lambda_zips_are_uploaded_once_and_content_addressed() -> None:
     fake = FakeCloudFormation()
     d = deployer(fake, max_parallel=2)
+    puts = []
+    original = d.s3.put_object
+    d.s3.put_object = lambda **kw: (puts.append(kw["Key"]), original(**kw))[1]
     d.apply(d.plan("dev", [SPEC, replace(SPEC, stack_name="mlops-twin-dev", pipeline_id="twin")]))
-    keys = [k for (_, k) in d.s3.objects]
-    assert keys == [SPEC.artifacts[0].key]
+    assert puts == [SPEC.artifacts[0].key], "one upload for two stacks using the same zip"
+    assert d.s3.objects[("artifacts", SPEC.artifacts[0].key)].startswith(b"PK")
+
+
+def test_large_templates_go_through_a_regional_s3_url() -> None:
+    from mlops_gitops.deploy import template_url
+
+    assert (
+        template_url("b", "templates/x.yaml", "eu-west-1")
+        == "https://b.s3.eu-west-1.amazonaws.com/templates/x.yaml"
+    )
+    assert template_url("b", "t.yaml", "cn-north-1") == "https://b.s3.cn-north-1.amazonaws.com.cn/t.yaml"
+
+
+def test_registry_errors_are_not_taken_for_no_approved_version() -> None:
+    from botocore.exceptions import ClientError
+
+    spec = next(s for s in DEV_SPECS if s.pipeline_id == "fraud-ab")
+
+    class Denied(FakeRegistry):
+        def latest_approved(self, group: str):
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "ListModelPackages"
+            )
+
+    with pytest.raises(ClientError):
+        deployer(FakeCloudFormation(), registry=Denied()).plan("dev", [spec])

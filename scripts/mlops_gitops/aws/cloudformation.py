@@ -141,6 +141,16 @@ class CloudFormationGateway:
             for e in reversed(fresh)
         ]
 
+    def mark(self, name: str) -> datetime | None:
+        """Before an operation: take the stack's existing events as seen (they are history, not
+        news) and return the newest one's time, so failures are read from this operation only."""
+        try:
+            raw = self.client.describe_stack_events(StackName=name).get("StackEvents", [])
+        except ClientError:
+            return None
+        self._seen_events.setdefault(name, set()).update(e.get("EventId") for e in raw)
+        return max((e["Timestamp"] for e in raw), default=None)
+
     def first_failure(self, name: str, since: datetime | None = None) -> str:
         """The reason of the first FAILED resource event (what a person needs), or ''."""
         try:
@@ -149,7 +159,7 @@ class CloudFormationGateway:
             return ""
         failed = [
             e for e in reversed(raw)
-            if e.get("ResourceStatus", "").endswith("_FAILED") and (since is None or e["Timestamp"] >= since)
+            if e.get("ResourceStatus", "").endswith("_FAILED") and (since is None or e["Timestamp"] > since)
         ]  # fmt: skip
         for event in failed:
             reason = event.get("ResourceStatusReason", "")

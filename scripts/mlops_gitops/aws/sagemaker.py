@@ -20,17 +20,15 @@ class SageMakerGateway:
     client: Any
 
     def latest_approved(self, group: str) -> str | None:
-        """ARN of the newest Approved version of a model package group, or None."""
-        try:
-            page = self.client.list_model_packages(
-                ModelPackageGroupName=group,
-                ModelApprovalStatus="Approved",
-                SortBy="CreationTime",
-                SortOrder="Descending",
-                MaxResults=1,
-            )
-        except ClientError:
-            return None
+        """ARN of the newest Approved version of a model package group, or None when it has none.
+        Errors (access denied, no such group...) propagate: they are not "no approved version"."""
+        page = self.client.list_model_packages(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus="Approved",
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            MaxResults=1,
+        )
         items = page.get("ModelPackageSummaryList", [])
         return items[0]["ModelPackageArn"] if items else None
 
