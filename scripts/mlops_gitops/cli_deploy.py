@@ -134,6 +134,12 @@ def _aws(args: argparse.Namespace, environ: Mapping[str, str]):
     )
 
 
+def _stage_aws(aws, env, stage: str):
+    """The AWS context of a stage: our own account, or the stage's account through its deploy role."""
+    st = env.stage(stage)
+    return aws.for_account(st.account_id if st else None, env.deploy_role_name, f"mlopsctl-{stage}")
+
+
 def _gateways(aws, region: str | None):
     from mlops_gitops.aws.cloudformation import CloudFormationGateway
     from mlops_gitops.aws.sagemaker import SageMakerGateway
@@ -187,7 +193,7 @@ def run_plan(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, 
             specs, notes = _render_or_fail(repo, stage, commit, region, err)
             if specs is None:
                 return ExitCode.FINDINGS
-            cfn, sm = _gateways(aws, region)
+            cfn, sm = _gateways(_stage_aws(aws, env, stage), region)
             deployer = Deployer(repo, env, cfn, None, sm, None, region=region or "us-east-1")
             try:
                 stage_plan = deployer.plan(stage, specs)  # every spec, so no stack passes for an orphan
@@ -242,14 +248,15 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
         line = f"{stack}  {event.timestamp:%H:%M:%S}  {event.logical_id}  {event.status}"
         err.write(line + (f"  {event.reason}" if event.reason else "") + "\n")
 
-    cfn, sm = _gateways(aws, region)
+    stage_aws = _stage_aws(aws, env, stage)
+    cfn, sm = _gateways(stage_aws, region)
     deployer = Deployer(
         repo,
         env,
         cfn,
-        aws.client("s3", region),
+        stage_aws.client("s3", region),
         sm,
-        aws.client("ssm", region),
+        stage_aws.client("ssm", region),
         args.artifact_bucket,
         on_event,
         args.max_parallel,
@@ -303,7 +310,7 @@ def run_status(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
         specs, _ = _render_or_fail(repo, stage, commit, region, err)
         if specs is None:
             return ExitCode.FINDINGS
-        cfn, sm = _gateways(aws, region)
+        cfn, sm = _gateways(_stage_aws(aws, env, stage), region)
         try:
             stage_plan = Deployer(repo, env, cfn, None, sm, None, region=region or "us-east-1").plan(
                 stage, specs

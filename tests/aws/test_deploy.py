@@ -281,3 +281,41 @@ def test_plan_base_shows_only_what_the_change_touches_and_no_false_deletes(
     )
     assert "| update | `mlops-churn-batch-dev` | churn-batch |" in markdown.out
     assert "`InstanceType`: `ml.m5.large` → `ml.m5.xlarge`" in markdown.out
+
+
+def test_each_stage_deploys_into_its_own_account(repo: Path, moto_endpoint: str, aws) -> None:
+    """Stages with their own account_id are deployed through that account's deploy role (moto's
+    assume_role gives each account its own state): stacks land there and nowhere else."""
+    envs = json.loads((repo / "pipeline-configs" / "environments.json").read_text())
+    envs["stages"][0]["account_id"] = "111111111111"  # dev
+    envs["stages"][1]["account_id"] = "222222222222"  # staging
+    (repo / "pipeline-configs" / "environments.json").write_text(json.dumps(envs))
+
+    def in_account(account: str, service: str):
+        creds = aws("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/mlops-deploy", RoleSessionName="test"
+        )["Credentials"]
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name="us-east-1",
+            endpoint_url=moto_endpoint,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+
+    for account in ("111111111111", "222222222222"):  # what target-account.yaml provides per account
+        in_account(account, "s3").create_bucket(Bucket=f"art-{account}")
+        in_account(account, "ssm").put_parameter(
+            Name="/mlops/artifact-bucket", Value=f"art-{account}", Type="String"
+        )
+    result = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev")
+    assert result.code == 0, result.out + result.err
+    dev = {s["StackName"] for s in in_account("111111111111", "cloudformation").describe_stacks()["Stacks"]}
+    assert dev == {f"mlops-{p}-dev" for p in PIPELINES}
+    assert in_account("222222222222", "cloudformation").describe_stacks()["Stacks"] == []
+    assert aws("cloudformation").describe_stacks()["Stacks"] == [], "nothing in the pipeline account itself"
+    status = mlopsctl(repo, moto_endpoint, "status", "--stage", "dev", "--format", "json")
+    assert {r["sync"] for r in status.json["pipelines"]} == {"in-sync"}

@@ -1,4 +1,5 @@
-"""boto3 clients, made in one place: region, endpoint (moto or a VPC endpoint), profile, retries."""
+"""boto3 clients, made in one place: region, endpoint (moto or a VPC endpoint), profile, retries,
+and the account a stage lives in (assuming that account's deploy role when it is not ours)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ class AwsContext:
     max_attempts: int = RETRIES["max_attempts"]
     _session: Any = field(default=None, repr=False)
     _clients: dict[tuple[str, str | None], Any] = field(default_factory=dict, repr=False)
+    _credentials: dict[str, str] | None = field(default=None, repr=False)  # assumed-role keys
+    _account: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_args(
@@ -37,25 +40,47 @@ class AwsContext:
             self._session = boto3.session.Session(profile_name=self.profile)
         return self._session
 
-    def client(
-        self, service: str, region: str | None = None, credentials: Mapping[str, str] | None = None
-    ) -> Any:
-        """A client per (service, region); ``credentials`` (assumed-role keys) bypass the cache."""
+    def client(self, service: str, region: str | None = None) -> Any:
+        """One client per (service, region), made with this context's credentials."""
         from botocore.config import Config
 
         region = region or self.region
         key = (service, region)
-        if credentials is None and key in self._clients:
-            return self._clients[key]
-        config = Config(
-            retries={"mode": RETRIES["mode"], "max_attempts": self.max_attempts}, max_pool_connections=32
+        if key not in self._clients:
+            config = Config(
+                retries={"mode": RETRIES["mode"], "max_attempts": self.max_attempts}, max_pool_connections=32
+            )
+            kwargs: dict[str, Any] = {"region_name": region, "config": config, **(self._credentials or {})}
+            if self.endpoint_url:
+                kwargs["endpoint_url"] = self.endpoint_url
+            self._clients[key] = self.session().client(service, **kwargs)
+        return self._clients[key]
+
+    def caller_account(self) -> str:
+        if self._account is None:
+            self._account = self.client("sts").get_caller_identity()["Account"]
+        return self._account
+
+    def for_account(self, account_id: str | None, role_name: str, session_name: str) -> AwsContext:
+        """This context, or one acting in ``account_id`` through its deploy role when that account
+        is not the one of our credentials (multi-account stages)."""
+        if not account_id or account_id == self.caller_account():
+            return self
+        from mlops_gitops.awsdata import partition_of_region
+
+        partition = partition_of_region(self.region or "us-east-1") or "aws"
+        arn = f"arn:{partition}:iam::{account_id}:role/{role_name}"
+        creds = self.client("sts").assume_role(RoleArn=arn, RoleSessionName=session_name[:64])["Credentials"]
+        return AwsContext(
+            self.region,
+            self.endpoint_url,
+            self.profile,
+            self.max_attempts,
+            _session=self.session(),
+            _credentials={
+                "aws_access_key_id": creds["AccessKeyId"],
+                "aws_secret_access_key": creds["SecretAccessKey"],
+                "aws_session_token": creds["SessionToken"],
+            },
+            _account=account_id,
         )
-        kwargs: dict[str, Any] = {"region_name": region, "config": config}
-        if self.endpoint_url:
-            kwargs["endpoint_url"] = self.endpoint_url
-        if credentials:
-            kwargs.update(credentials)
-        made = self.session().client(service, **kwargs)
-        if credentials is None:
-            self._clients[key] = made
-        return made

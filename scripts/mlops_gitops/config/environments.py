@@ -23,6 +23,11 @@ class Environments:
     region: str | None
     stages: tuple[Stage, ...]
     assets_bucket: str | None = None
+    deploy_role: str | None = None  # assumed in stage accounts other than ours
+
+    @property
+    def deploy_role_name(self) -> str:
+        return self.deploy_role or f"{self.stack_prefix}-deploy"
 
     @property
     def names(self) -> list[str]:
@@ -43,6 +48,7 @@ class Environments:
         prefix = data.get("stack_prefix")
         region = data.get("region")
         assets = data.get("assets_bucket")
+        role = data.get("deploy_role_name")
         stages = []
         for item in data.get("stages") or []:
             if isinstance(item, dict) and isinstance(item.get("name"), str):
@@ -60,6 +66,7 @@ class Environments:
             region if isinstance(region, str) else None,
             tuple(stages) or DEFAULT.stages,
             assets if isinstance(assets, str) and assets else None,
+            role if isinstance(role, str) and role else None,
         )
 
 
