@@ -164,7 +164,13 @@ class Deployer:
                     params[name] = arn
             if spec.deferred and not problems:
                 resolved = replace(
-                    spec, parameters=dict(sorted(with_model_revisions(params).items())), deferred={}
+                    spec,
+                    parameters=dict(
+                        sorted(
+                            (with_model_revisions(params) if "ModelRevision" in params else params).items()
+                        )
+                    ),
+                    deferred={},
                 )
                 digest = spec_hash(resolved)
                 spec = replace(resolved, spec_hash=digest, tags={**spec.tags, "mlops:spec-hash": digest})

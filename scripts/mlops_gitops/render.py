@@ -115,7 +115,8 @@ def render(
     template = templates.load_template(root, name)
     ctx = ParamContext(cfg, stage, env, region)
     params, deferred = builder_for(name)(ctx)
-    params = with_model_revisions(params)
+    if "ModelRevision" in template.parameters:  # templates that name SageMaker models by revision
+        params = with_model_revisions(params)
     check_parameters(ctx, template, params, deferred)
     if ctx.findings:
         raise RenderError(ctx.findings)
