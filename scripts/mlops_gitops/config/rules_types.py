@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from mlops_gitops.config.arns import ArnError, parse_arn
+from mlops_gitops.config.s3 import bucket_problem
 from mlops_gitops.config.semantic import (
     Context,
     check,
     per_stage,
+    pipeline_stages,
     pipeline_type,
     stage_value,
     stages_text,
@@ -233,4 +236,37 @@ def kms_alias(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
             "IAM can't grant use of a key through its alias ARN, so the pipeline's roles may be refused the key",
             "use the key's ARN (…:key/<id>)",
             severity=WARNING,
+        )
+
+
+@check
+def lake_names_per_stage(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """One name for every stage collides: buckets are global, Glue databases per account."""
+    if pipeline_type(config, ctx) != "data_lake":
+        return
+    stages = pipeline_stages(config, ctx.env)
+    if len(stages) < 2:
+        return
+    bucket = config.get("lake_bucket_name")
+    if (
+        isinstance(bucket, str) and bucket_problem(bucket) is None
+    ):  # an invalid name is reported as such first
+        yield ctx.finding(
+            ["lake_bucket_name"],
+            "name-collision",
+            f"bucket {bucket!r} would be created by {stages_text(stages)}, but bucket names are global",
+            "give one name per stage, or leave it out for the default <prefix>-<id>-<stage>-<account>",
+        )
+    database = config.get("glue_database_name")
+    accounts = [(ctx.env.stage(s).account_id if ctx.env.stage(s) else None) for s in stages]
+    if (
+        isinstance(database, str)
+        and re.fullmatch(r"[a-z0-9_]{1,255}", database)
+        and len(set(accounts)) < len(accounts)
+    ):
+        yield ctx.finding(
+            ["glue_database_name"],
+            "name-collision",
+            f"Glue database {database!r} would be created by {stages_text(stages)} in the same account",
+            "give one name per stage, or leave it out for the default <prefix>_<id>_<stage>",
         )

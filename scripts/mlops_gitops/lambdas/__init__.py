@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-FUNCTIONS = ("inference_api",)
+FUNCTIONS = ("inference_api", "event_aggregator")
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamp: zips do not change with file mtimes
 
 
