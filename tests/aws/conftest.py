@@ -47,3 +47,16 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
         return boto3.client(service, region_name=REGION, endpoint_url=moto_endpoint, config=NO_RETRY)
 
     return client
+
+
+def orchestrator_basics(aws, bucket: str, upload_lambdas: bool = True) -> None:
+    """What the orchestrator provides to pipeline stacks: the artifact bucket, the SSM parameter
+    naming it, and (as deploy would upload them) the content-addressed Lambda zips."""
+    from mlops_gitops import lambdas
+
+    aws("ssm").put_parameter(Name="/mlops/artifact-bucket", Value=bucket, Type="String")
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=bucket)
+    for name in lambdas.FUNCTIONS if upload_lambdas else ():
+        z = lambdas.package(name)
+        s3.put_object(Bucket=bucket, Key=z.key, Body=z.data)

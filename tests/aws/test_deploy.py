@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.aws.conftest import orchestrator_basics
 from tests.conftest import REPO_ROOT, run_cli
 from tests.fakes import count_api_calls
 
@@ -31,8 +32,7 @@ def repo(tmp_path: Path, aws) -> Path:
     for pipeline in PIPELINES:
         shutil.copytree(REPO_ROOT / "pipeline-configs" / pipeline, root / "pipeline-configs" / pipeline)
     shutil.copytree(REPO_ROOT / "cloudformation", root / "cloudformation")
-    aws("s3").create_bucket(Bucket=ARTIFACTS)
-    aws("ssm").put_parameter(Name="/mlops/artifact-bucket", Value=ARTIFACTS, Type="String")
+    orchestrator_basics(aws, ARTIFACTS, upload_lambdas=False)  # deploy uploads the zips itself
     return root
 
 

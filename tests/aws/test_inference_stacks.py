@@ -13,10 +13,10 @@ import json
 
 import pytest
 
-from mlops_gitops import lambdas
 from mlops_gitops.config.validate import Validator
 from mlops_gitops.render import render
 from mlops_gitops.repo import Repo
+from tests.aws.conftest import orchestrator_basics
 from tests.conftest import REPO_ROOT
 
 ARTIFACT_BUCKET = "mlops-artifacts-111122223333"
@@ -31,13 +31,7 @@ for _path in REPO.config_files():
 
 
 def _prepare(aws) -> None:
-    """What the orchestrator provides: the artifact bucket, its SSM parameter, the Lambda zips."""
-    aws("ssm").put_parameter(Name="/mlops/artifact-bucket", Value=ARTIFACT_BUCKET, Type="String")
-    s3 = aws("s3")
-    s3.create_bucket(Bucket=ARTIFACT_BUCKET)
-    for name in lambdas.FUNCTIONS:
-        z = lambdas.package(name)
-        s3.put_object(Bucket=ARTIFACT_BUCKET, Key=z.key, Body=z.data)
+    orchestrator_basics(aws, ARTIFACT_BUCKET)
 
 
 def _resolve_deferred(aws, spec) -> dict[str, str]:

@@ -26,7 +26,7 @@ from mlops_gitops.params import builder_for
 from mlops_gitops.params.base import ParamContext
 from mlops_gitops.repo import Repo
 from mlops_gitops.templates import PIPELINES_DIR, load_template
-from tests.aws.conftest import REGION
+from tests.aws.conftest import REGION, orchestrator_basics
 from tests.conftest import REPO_ROOT
 
 TEMPLATE = "realtime_reporting.yaml"
@@ -49,13 +49,7 @@ def _parameters(stage: str) -> dict[str, str]:
 
 
 def _prepare(aws) -> None:
-    """What the orchestrator provides: the artifact bucket, its SSM parameter, the Lambda zips."""
-    aws("ssm").put_parameter(Name="/mlops/artifact-bucket", Value=ARTIFACT_BUCKET, Type="String")
-    s3 = aws("s3")
-    s3.create_bucket(Bucket=ARTIFACT_BUCKET)
-    for name in lambdas.FUNCTIONS:
-        z = lambdas.package(name)
-        s3.put_object(Bucket=ARTIFACT_BUCKET, Key=z.key, Body=z.data)
+    orchestrator_basics(aws, ARTIFACT_BUCKET)
 
 
 def _create(aws, stack_name: str, params: dict[str, str]) -> dict[str, str]:
