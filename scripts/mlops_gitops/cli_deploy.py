@@ -47,6 +47,11 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         help="no AWS: plan from git alone, comparing with the specs rendered at --base",
     )
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    p.add_argument(
+        "--no-preview",
+        action="store_true",
+        help="skip the change-set preview of updates (Add/Modify/Remove, replacement warnings)",
+    )
     p.set_defaults(run=run_plan)
 
     p = verbs.add_parser(
@@ -193,10 +198,21 @@ def run_plan(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, 
             specs, notes = _render_or_fail(repo, stage, commit, region, err)
             if specs is None:
                 return ExitCode.FINDINGS
-            cfn, sm = _gateways(_stage_aws(aws, env, stage), region)
-            deployer = Deployer(repo, env, cfn, None, sm, None, region=region or "us-east-1")
+            stage_aws = _stage_aws(aws, env, stage)
+            cfn, sm = _gateways(stage_aws, region)
+            deployer = Deployer(
+                repo,
+                env,
+                cfn,
+                stage_aws.client("s3", region),
+                sm,
+                stage_aws.client("ssm", region),
+                region=region or "us-east-1",
+            )
             try:
                 stage_plan = deployer.plan(stage, specs)  # every spec, so no stack passes for an orphan
+                if not args.no_preview:
+                    deployer.preview(stage_plan)
             except (ClientError, BotoCoreError) as exc:
                 return _aws_failure(exc, err)
             if args.base:  # then report only what the change touches (and every delete)

@@ -140,6 +140,36 @@ class Deployer:
                 result.findings.extend(gate)
         return result
 
+    def preview(self, plan: StagePlan) -> None:
+        """Ask CloudFormation what each update would change (a change set created, read and
+        deleted, never executed), so the plan can warn about replacements."""
+
+        def one(item: PlanItem) -> None:
+            spec = item.spec
+            name = f"mlops-preview-{uuid.uuid4().hex[:12]}"
+            try:
+                self.cfn.create_change_set(
+                    spec.stack_name, name, "UPDATE", self._template(spec), spec.parameters, spec.tags
+                )
+                cs = self.cfn.wait_change_set(spec.stack_name, name)
+            except (StackError, ClientError, BotoCoreError) as exc:
+                item.reasons.append(f"no change-set preview: {exc}")
+                return
+            finally:
+                self.cfn.delete_change_set(spec.stack_name, name)
+            if cs.empty:
+                item.resource_changes = []
+            elif cs.status != "CREATE_COMPLETE":
+                item.reasons.append(f"the change set would fail: {cs.reason}")
+            else:
+                item.resource_changes = [
+                    (c.action, c.logical_id, c.resource_type, c.replacement) for c in cs.changes
+                ]
+
+        updates = [i for i in plan.items if i.action == "update" and i.spec is not None]
+        with ThreadPoolExecutor(max_workers=max(1, self.max_parallel)) as pool:
+            list(pool.map(one, updates))
+
     def _resolve_deferred(self, specs: list[StackSpec]) -> tuple[list[StackSpec], dict[str, list[Finding]]]:
         """Specs with dev's "latest approved" packages looked up (and hashed with them), and the
         findings of those that can't be resolved, by stack name."""

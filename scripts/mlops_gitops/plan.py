@@ -47,6 +47,27 @@ class PlanItem:
     reasons: list[str] = field(default_factory=list)
     param_changes: list[ParamChange] = field(default_factory=list)
     protected: bool = False
+    # from a change set, when AWS was asked: (action, logical id, resource type, replacement)
+    resource_changes: list[tuple[str, str, str, str]] | None = None
+
+    @property
+    def replacements(self) -> list[str]:
+        return [
+            f"{lid} ({rtype})"
+            for action, lid, rtype, repl in self.resource_changes or []
+            if repl in ("True", "Conditional")
+        ]
+
+    def change_summary(self) -> str:
+        if self.resource_changes is None:
+            return ""
+        counts: dict[str, int] = {}
+        for action, *_ in self.resource_changes:
+            counts[action] = counts.get(action, 0) + 1
+        text = ", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "no resource changes"
+        if self.replacements:
+            text += f"; REPLACES {', '.join(self.replacements)}"
+        return text
 
     def to_dict(self) -> dict:
         return {
@@ -59,6 +80,13 @@ class PlanItem:
             "parameter_changes": [{"key": c.key, "old": c.old, "new": c.new} for c in self.param_changes],
             "protected": self.protected,
             "spec_hash": self.spec.spec_hash if self.spec else None,
+            "resource_changes": None
+            if self.resource_changes is None
+            else [
+                {"action": a, "logical_id": lid, "type": t, "replacement": r}
+                for a, lid, t, r in self.resource_changes
+            ],
+            "replacements": self.replacements,
         }
 
 
@@ -181,6 +209,8 @@ def plan_text(items: list[PlanItem]) -> str:
         if item.reasons:
             head += f"  ({'; '.join(item.reasons)})"
         lines.append(head)
+        if item.change_summary():
+            lines.append(f"            changes: {item.change_summary()}")
         for change in item.param_changes if item.action == "update" else []:
             lines.append(f"            {change.key}: {_show(change.old)} -> {_show(change.new)}")
     counts = {a: sum(1 for i in items if i.action == a) for a in ACTIONS}
@@ -200,7 +230,11 @@ def plan_markdown(items: list[PlanItem]) -> str:
     for stage, stage_items in by_stage.items():
         out += [f"### Stage `{stage}`", "", "| action | stack | pipeline | details |", "|---|---|---|---|"]
         for item in stage_items:
-            details = "; ".join(item.reasons)
+            details = "; ".join(
+                [*item.reasons, *([f"changes: {item.change_summary()}"] if item.change_summary() else [])]
+            )
+            if item.replacements:
+                details = "⚠️ " + details
             changes = "<br>".join(
                 f"`{c.key}`: `{_show(c.old)}` → `{_show(c.new)}`" for c in item.param_changes
             )

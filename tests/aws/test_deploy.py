@@ -88,6 +88,7 @@ def test_create_then_nothing_then_one_update_then_prune(repo: Path, moto_endpoin
     }
     [item] = [i for i in plan.json["items"] if i["action"] == "update"]
     assert item["parameter_changes"] == [{"key": "InstanceType", "old": "ml.t2.medium", "new": "ml.m5.large"}]
+    assert item["resource_changes"] is not None, "a change-set preview was made (moto reports few details)"
     third = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev")
     assert results(third.out) == {
         "mlops-churn-realtime-dev": "updated",

@@ -330,3 +330,22 @@ def test_registry_errors_are_not_taken_for_no_approved_version() -> None:
 
     with pytest.raises(ClientError):
         deployer(FakeCloudFormation(), registry=Denied()).plan("dev", [spec])
+
+
+def test_plan_previews_updates_with_a_change_set_and_warns_about_replacements() -> None:
+    fake = FakeCloudFormation()
+    fake.add(deployed_as(SPEC, "UPDATE_COMPLETE", tags={**SPEC.tags, "mlops:spec-hash": "old"}))
+    d = deployer(fake)
+    plan = d.plan("dev", [SPEC])
+    d.preview(plan)
+    [item] = plan.items
+    assert item.resource_changes == [("Modify", "Model", "AWS::SageMaker::Model", "True")]
+    assert item.replacements == ["Model (AWS::SageMaker::Model)"]
+    assert "REPLACES Model (AWS::SageMaker::Model)" in item.change_summary()
+    assert "execute_change_set" not in fake.calls and fake.change_sets == {}, (
+        "previewed, never executed, cleaned up"
+    )
+    from mlops_gitops.plan import plan_markdown, plan_text
+
+    assert "changes: 1 Modify; REPLACES Model" in plan_text(plan.items)
+    assert "⚠️" in plan_markdown(plan.items)
