@@ -297,7 +297,8 @@ class Deployer:
         cs = self.cfn.wait_change_set(stack, name)
         if cs.empty:
             self.cfn.delete_change_set(stack, name)
-            return Outcome(item, "unchanged", "CloudFormation found nothing to change")
+            detail = self._sync_protection(stack, spec, None)
+            return Outcome(item, "unchanged", "CloudFormation found nothing to change" + detail)
         if cs.status != "CREATE_COMPLETE":
             self.cfn.delete_change_set(stack, name)
             if creating:
@@ -314,13 +315,22 @@ class Deployer:
         detail = f"{len(cs.changes)} resource change(s)" + (
             f"; replaced: {', '.join(replaced)}" if replaced else ""
         )
-        if spec.termination_protection and not snap.termination_protection:
-            try:
-                self.cfn.set_termination_protection(stack, True)
-            except Exception as exc:  # noqa: BLE001 - the stack is deployed; say what is missing
-                log.warning("%s: termination protection not set: %s", stack, exc)
-                detail += f"; WARNING: termination protection not set ({type(exc).__name__})"
+        detail += self._sync_protection(stack, spec, snap.termination_protection)
         return Outcome(item, "created" if creating else "updated", detail)
+
+    def _sync_protection(self, stack: str, spec: StackSpec, current: bool | None) -> str:
+        """Termination protection as the stage (or the config's `protect`) wants it, both ways."""
+        if current is None:
+            snap = self.cfn.snapshot(stack)
+            current = snap.termination_protection if snap else spec.termination_protection
+        if current == spec.termination_protection:
+            return ""
+        try:
+            self.cfn.set_termination_protection(stack, spec.termination_protection)
+        except Exception as exc:  # noqa: BLE001 - the stack is deployed; say what is missing
+            log.warning("%s: termination protection not changed: %s", stack, exc)
+            return f"; WARNING: termination protection not {'set' if spec.termination_protection else 'removed'} ({type(exc).__name__})"
+        return "; termination protection " + ("on" if spec.termination_protection else "off")
 
     def _delete(self, item: PlanItem, prune: bool, allow_protected: bool) -> Outcome:
         if not prune:

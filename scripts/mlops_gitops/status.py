@@ -67,6 +67,22 @@ def _health(
         return ("healthy" if healthy else "unhealthy"), f"last job {job.name} {job.status}" + (
             f": {job.failure_reason}" if job.failure_reason else ""
         )
+    if ptype.endswith("_monitor"):
+        short = {
+            "byom_data_quality_monitor": "dq",
+            "byom_model_quality_monitor": "mq",
+            "byom_model_bias_monitor": "mb",
+            "byom_model_explainability_monitor": "me",
+        }[ptype]
+        name = f"{snap.parameters.get('NamePrefix', snap.name)}-{short}"
+        schedule = sm.schedule_status(name)
+        if schedule is None:
+            return "unknown", f"schedule {name} could not be read"
+        healthy = schedule.status == "Scheduled" and not schedule.failure_reason.startswith(
+            ("Failed", "CompletedWithViolations")
+        )
+        last = f", last execution {schedule.failure_reason}" if schedule.failure_reason else ""
+        return ("healthy" if healthy else "unhealthy"), f"schedule {name} {schedule.status}{last}"
     return "healthy", "stack complete"
 
 

@@ -349,3 +349,60 @@ def test_plan_previews_updates_with_a_change_set_and_warns_about_replacements() 
 
     assert "changes: 1 Modify; REPLACES Model" in plan_text(plan.items)
     assert "⚠️" in plan_markdown(plan.items)
+
+
+def test_termination_protection_follows_the_config_both_ways() -> None:
+    prod_specs, _, _ = render_stage(REPO, "prod", "c0ffee")
+    spec = replace(
+        next(s for s in prod_specs if s.pipeline_id == "churn-realtime"), termination_protection=False
+    )
+    fake = FakeCloudFormation()
+    stack = fake.add(deployed_as(spec, "UPDATE_COMPLETE", tags={**spec.tags, "mlops:spec-hash": "old"}))
+    stack.protected = True  # e.g. the config now says "protect": {"prod": false}
+    outcome = run(fake, [spec], stage="prod")[spec.stack_name]
+    assert outcome.result == "updated" and "termination protection off" in outcome.detail
+    assert fake.stacks[spec.stack_name].protected is False
+    # and when CloudFormation finds nothing else to change, protection is still brought in line
+    stack.protected, stack.tags = True, {**spec.tags, "mlops:spec-hash": "old"}
+    fake.change_set_outcome[spec.stack_name] = ("FAILED", NO_CHANGES)
+    outcome = run(fake, [spec], stage="prod")[spec.stack_name]
+    assert outcome.result == "unchanged" and fake.stacks[spec.stack_name].protected is False
+
+
+def test_status_reports_monitor_schedules() -> None:
+    from mlops_gitops.aws.cloudformation import StackSnapshot
+    from mlops_gitops.aws.sagemaker import JobState
+    from mlops_gitops.plan import PlanItem
+    from mlops_gitops.status import status_of
+
+    snap = StackSnapshot(
+        "mlops-m-prod",
+        "id",
+        "UPDATE_COMPLETE",
+        {"mlops:pipeline-type": "byom_model_quality_monitor"},
+        {"NamePrefix": "mlops-m-prod"},
+        {},
+        False,
+    )
+
+    class Schedules(FakeRegistry):
+        def __init__(self, state):
+            super().__init__()
+            self.state = state
+
+        def schedule_status(self, name):
+            return self.state(name)
+
+    item = PlanItem("prod", "mlops-m-prod", "unchanged", "m")
+    gateway = CloudFormationGateway(FakeCloudFormation())
+    ok = status_of(
+        [item], {snap.name: snap}, gateway, Schedules(lambda n: JobState(n, "Scheduled", "Completed"))
+    )
+    assert (ok[0].health, ok[0].detail) == (
+        "healthy",
+        "schedule mlops-m-prod-mq Scheduled, last execution Completed",
+    )
+    stopped = status_of([item], {snap.name: snap}, gateway, Schedules(lambda n: JobState(n, "Stopped", "")))
+    assert stopped[0].health == "unhealthy"
+    unknown = status_of([item], {snap.name: snap}, gateway, Schedules(lambda n: None))
+    assert unknown[0].health == "unknown"

@@ -58,3 +58,17 @@ class SageMakerGateway:
             return None
         job = items[0]
         return JobState(job["TransformJobName"], job["TransformJobStatus"], job.get("FailureReason", ""))
+
+    def schedule_status(self, name: str) -> JobState | None:
+        """A monitoring schedule's status and its last execution, or None when unknown."""
+        try:
+            raw = self.client.describe_monitoring_schedule(MonitoringScheduleName=name)
+        except Exception:  # noqa: BLE001 - includes moto's HTTP 500 for this unimplemented API
+            return None
+        last = raw.get("LastMonitoringExecutionSummary") or {}
+        return JobState(
+            name,
+            raw.get("MonitoringScheduleStatus", "unknown"),
+            last.get("MonitoringExecutionStatus", "")
+            + (f": {last['FailureReason']}" if last.get("FailureReason") else ""),
+        )
