@@ -712,7 +712,7 @@ CASES = [
     ),
     case(
         "stage-map-flag-missing-stage",
-        "fraud-image",
+        "churn-realtime",
         {"protect": {"dev": False, "prod": True}},
         {("$.protect", "stage-coverage")},
     ),
@@ -1788,7 +1788,7 @@ CASES = [
     case("flag-stageable-no", "fraud-image", {"protect": "no"}, {("$.protect", "enum")}),
     case(
         "flag-stageable-per-stage",
-        "fraud-image",
+        "churn-realtime",
         {"protect": {"dev": False, "staging": False, "prod": "yes"}},
         {("$.protect.prod", "enum")},
     ),
@@ -1878,7 +1878,7 @@ CASES = [
         {("$", "name-length")},
         "at most 37 characters",
     ),
-    case("name-length-40-characters", "fraud-image", Setup(pipeline_id="a" * 40), {("$", "name-length")}),
+    case("name-length-40-characters", "churn-realtime", Setup(pipeline_id="a" * 40), {("$", "name-length")}),
     case(
         "name-length-default-lake-bucket",
         "customer-lake",
@@ -2170,3 +2170,14 @@ def test_invalid_config(
         assert any(message_contains in m for m in messages), messages
     if absent is not None:
         assert_not_echoed(absent, findings, output)
+
+
+def test_an_image_builder_deploying_to_stages_sharing_an_account_is_refused(tmp_repo) -> None:
+    from tests.conftest import validate_findings
+
+    config = example("fraud-image")
+    config.pop("stages")
+    findings = validate_findings(tmp_repo, config, "fraud-image")
+    assert [(f["path"], f["code"]) for f in findings if f["severity"] == "error"] == [
+        ("$.ecr_repo_name", "name-collision")
+    ]

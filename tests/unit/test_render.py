@@ -70,7 +70,7 @@ def test_cli_render_prints_the_spec() -> None:
     [
         (["render", "churn-realtim", "--stage", "dev"], 2, "did you mean 'churn-realtime'?"),
         (["render", "churn-realtime", "--stage", "prd"], 2, "did you mean 'prod'?"),
-        (["render", "churn-training", "--stage", "dev"], 1, "has no template yet"),
+        (["render", "defects-detector", "--stage", "dev"], 1, "has no template yet"),
         (["render", "churn-training", "--stage", "prod"], 1, "does not deploy to stage 'prod'"),
         (["render", "churn-realtime"], 2, "--stage"),
     ],

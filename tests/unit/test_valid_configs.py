@@ -152,7 +152,7 @@ MWO_CASES = [
     ),
     pytest.param("fraud-image", {"scan_on_push": "false"}, id="flag-lower-case-string"),
     pytest.param(
-        "fraud-image",
+        "churn-realtime",
         {"protect": {"dev": "False", "staging": False, "prod": "True"}},
         id="per-stage-flags",
     ),
@@ -362,6 +362,7 @@ MINIMAL = {
         "custom_algorithm_docker": "images/x.zip",
         "ecr_repo_name": "xy",
         "image_tag": "1",
+        "stages": ["dev"],  # the repository is built once, in one account
     },
     "model_training_builtin": dict(_TRAINING),
     "model_tuner_builtin": {

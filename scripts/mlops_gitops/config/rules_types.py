@@ -270,3 +270,20 @@ def lake_names_per_stage(config: dict[str, Any], ctx: Context) -> Iterator[Findi
             f"Glue database {database!r} would be created by {stages_text(stages)} in the same account",
             "give one name per stage, or leave it out for the default <prefix>_<id>_<stage>",
         )
+
+
+@check
+def image_repo_per_account(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """The image builder creates its ECR repository: stages sharing an account would collide."""
+    if pipeline_type(config, ctx) != "byom_image_builder":
+        return
+    stages = pipeline_stages(config, ctx.env)
+    accounts = [(ctx.env.stage(s).account_id if ctx.env.stage(s) else None) for s in stages]
+    repo = config.get("ecr_repo_name")
+    if isinstance(repo, str) and len(set(accounts)) < len(accounts):
+        yield ctx.finding(
+            ["ecr_repo_name"],
+            "name-collision",
+            f"ECR repository {repo!r} would be created by {stages_text(stages)} in the same account",
+            'build the image in one stage (e.g. "stages": ["dev"]) and use it everywhere, or give the stages their own accounts',
+        )

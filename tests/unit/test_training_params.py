@@ -1,0 +1,213 @@
+"""Parameters of the training template (training, tuning and Autopilot): what the builder gives for
+each example in every stage fits the template's declared parameters, and the state machine
+definition, substituted with those parameters, is the JSON each kind needs."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from mlops_gitops.config.validate import PipelineConfig, Validator
+from mlops_gitops.params import builder_for
+from mlops_gitops.params.base import ParamContext
+from mlops_gitops.params.training import job_name_prefix, parameter_ranges
+from mlops_gitops.render import parameter_problem
+from mlops_gitops.repo import Repo
+from mlops_gitops.templates import load_template
+from tests.conftest import REPO_ROOT
+
+TEMPLATE = "model_training.yaml"
+BODY = load_template(REPO_ROOT, TEMPLATE).body
+DECLARED = BODY["Parameters"]
+REPO = Repo(REPO_ROOT)
+VALIDATOR = Validator(REPO)
+ENV = VALIDATOR.environments()
+EXAMPLES = {}
+for _name in ("churn-training", "churn-tuning", "churn-autopilot"):
+    _cfg, _ = VALIDATOR.check_config(REPO.configs_dir / _name / "mlops-config.json", ENV)
+    assert _cfg is not None, _name
+    EXAMPLES[_name] = _cfg
+CASES = [
+    pytest.param(cfg, stage, id=f"{name}-{stage}") for name, cfg in EXAMPLES.items() for stage in cfg.stages
+]
+ROLE_ARN = "arn:aws:iam::111122223333:role/job-role"
+TOPIC_ARN = "arn:aws:sns:us-east-1:111122223333:outcome"
+
+
+def _build(cfg: PipelineConfig, stage: str) -> tuple[dict[str, str], ParamContext]:
+    ctx = ParamContext(cfg, stage, ENV, "us-east-1")
+    params, deferred = builder_for(TEMPLATE)(ctx)
+    assert deferred == {}
+    return params, ctx
+
+
+def _with_defaults(params: dict[str, str]) -> dict[str, str]:
+    return {**{n: str(s["Default"]) for n, s in DECLARED.items() if "Default" in s}, **params}
+
+
+class _Eval:
+    """Just enough of CloudFormation's intrinsics to evaluate the state machine definition."""
+
+    def __init__(self, params: dict[str, str]) -> None:
+        self.refs = {
+            **params,
+            "AWS::Partition": "aws",
+            "AWS::Region": "us-east-1",
+            "AWS::AccountId": "111122223333",
+        }
+        self.conditions: dict[str, bool] = {}
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            self.conditions[name] = bool(self(BODY["Conditions"][name]))
+        return self.conditions[name]
+
+    def __call__(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) != 1:
+            return {k: self(v) for k, v in node.items()}
+        ((key, arg),) = node.items()
+        if key == "Ref":
+            return {"OutcomeTopic": TOPIC_ARN}.get(arg, self.refs.get(arg))
+        if key == "Fn::GetAtt":
+            return ROLE_ARN
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::If":
+            return self(arg[1] if self.condition(arg[0]) else arg[2])
+        if key == "Fn::Equals":
+            return self(arg[0]) == self(arg[1])
+        if key == "Fn::Not":
+            return not self(arg[0])
+        if key == "Fn::And":
+            return all(self(a) for a in arg)
+        if key == "Fn::FindInMap":
+            return BODY["Mappings"][arg[0]][self(arg[1])][arg[2]]
+        if key == "Fn::Sub":
+            text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+            values = {**self.refs, **{k: self(v) for k, v in extra.items()}}
+            return re.sub(r"\$\{([^}!]+)\}", lambda m: str(values[m.group(1)]), text)
+        return {key: self(arg)}
+
+
+def definition(params: dict[str, str]) -> dict[str, Any]:
+    text = _Eval(_with_defaults(params))(BODY["Resources"]["StateMachine"]["Properties"]["DefinitionString"])
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("cfg, stage", CASES)
+def test_every_stage_of_the_examples_fits_the_template(cfg: PipelineConfig, stage: str) -> None:
+    params, ctx = _build(cfg, stage)
+    assert ctx.findings == []
+    assert set(params) <= set(DECLARED), "the builder passes only declared parameters"
+    needed = {n for n, spec in DECLARED.items() if "Default" not in spec}
+    assert needed <= set(params), f"no value for {sorted(needed - set(params))}"
+    for name, value in params.items():
+        assert isinstance(value, str), name
+        assert parameter_problem(DECLARED[name], value) is None, (name, value)
+
+
+@pytest.mark.parametrize("cfg, stage", CASES)
+def test_definition_is_json_for_each_kind(cfg: PipelineConfig, stage: str) -> None:
+    params, _ = _build(cfg, stage)
+    states = definition(params)["States"]
+    run = states["Run"]
+    assert states["Name"]["Parameters"]["name.$"].startswith(
+        f"States.Format('{params['JobNamePrefix']}-{{}}'"
+    )
+    assert {"ReportSuccess", "ReportFailure", "Failed"} <= set(states)
+    assert run["Catch"][0]["Next"] == "ReportFailure"
+    kind = params["JobKind"]
+    if kind == "Autopilot":
+        assert run["Resource"] == "arn:aws:states:::aws-sdk:sagemaker:createAutoMLJobV2"
+        p = run["Parameters"]
+        tabular = p["AutoMLProblemTypeConfig"]["TabularJobConfig"]
+        assert tabular["TargetAttributeName"] == params["TargetAttribute"]
+        assert tabular["ProblemType"] == params["ProblemType"]
+        assert tabular["CompletionCriteria"]["MaxCandidates"] == int(params["AutopilotMaxCandidates"])
+        assert p["AutoMLJobObjective"] == {"MetricName": params["AutopilotObjective"]}
+        assert p["RoleArn"] == ROLE_ARN
+        assert states["Poll"]["Resource"].endswith("describeAutoMLJobV2")
+        choices = states["Finished"]["Choices"]
+        assert choices[0]["Next"] == "ReportSuccess" and choices[1]["Next"] == "JobEnded"
+        return
+    api = "createTrainingJob" if kind == "Training" else "createHyperParameterTuningJob"
+    assert run["Resource"] == f"arn:aws:states:::sagemaker:{api}.sync"
+    if kind == "Training":
+        job = run["Parameters"]
+        assert job["TrainingJobName.$"] == "$.run.name"
+        assert job["HyperParameters"] == json.loads(params["Hyperparameters"])
+    else:
+        p = run["Parameters"]
+        config = p["HyperParameterTuningJobConfig"]
+        assert config["HyperParameterTuningJobObjective"]["MetricName"] == params["TunerObjectiveMetric"]
+        assert config["ParameterRanges"] == json.loads(params["ParameterRanges"])
+        assert config["ResourceLimits"]["MaxNumberOfTrainingJobs"] == int(params["TunerMaxJobs"])
+        job = p["TrainingJobDefinition"]
+        assert job["StaticHyperParameters"] == json.loads(params["Hyperparameters"])
+        assert not set(job["StaticHyperParameters"]) & {
+            r["Name"] for v in config["ParameterRanges"].values() for r in v
+        }
+    assert job["AlgorithmSpecification"]["TrainingImage"] == params["ImageUri"]
+    channels = {c["ChannelName"]: c for c in job["InputDataConfig"]}
+    assert channels["train"]["DataSource"]["S3DataSource"]["S3Uri"] == params["TrainingDataUri"]
+    assert ("validation" in channels) == bool(params.get("ValidationDataUri"))
+    assert job["ResourceConfig"]["InstanceType"] == params["InstanceType"]
+    spot = params["UseSpotInstances"] == "true"
+    assert job["EnableManagedSpotTraining"] is spot
+    assert ("MaxWaitTimeInSeconds" in job["StoppingCondition"]) is spot
+    assert ("CheckpointConfig" in job) is spot
+
+
+def test_kms_and_optional_parts_reach_the_definition() -> None:
+    params, _ = _build(EXAMPLES["churn-training"], "dev")
+    key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    params.update(
+        KmsKeyArn=key,
+        VolumeKmsKeyArn=key,
+        S3DataType="AugmentedManifestFile",
+        AttributeNames='["source-ref","label"]',
+        ValidationDataUri="",
+        UseSpotInstances="false",
+    )
+    job = definition(params)["States"]["Run"]["Parameters"]
+    assert job["OutputDataConfig"]["KmsKeyId"] == key
+    assert job["ResourceConfig"]["VolumeKmsKeyId"] == key
+    assert [c["ChannelName"] for c in job["InputDataConfig"]] == ["train"]
+    assert job["InputDataConfig"][0]["DataSource"]["S3DataSource"]["AttributeNames"] == [
+        "source-ref",
+        "label",
+    ]
+    auto, _ = _build(EXAMPLES["churn-autopilot"], "dev")
+    auto.update(ProblemType="", AutopilotObjective="", KmsKeyArn=key, VolumeKmsKeyArn=key)
+    p = definition(auto)["States"]["Run"]["Parameters"]
+    assert (
+        "AutoMLJobObjective" not in p
+        and "ProblemType" not in p["AutoMLProblemTypeConfig"]["TabularJobConfig"]
+    )
+    assert p["SecurityConfig"]["VolumeKmsKeyId"] == key and p["OutputDataConfig"]["KmsKeyId"] == key
+
+
+def test_job_name_prefixes_leave_room_for_the_run_suffix() -> None:
+    ctx = ParamContext(EXAMPLES["churn-tuning"], "dev", ENV, "us-east-1")
+    base = "mlops-" + "a" * 45
+    assert len(job_name_prefix(ctx, "Training", base)) + 9 <= 63
+    for kind in ("Tuning", "Autopilot"):
+        prefix = job_name_prefix(ctx, kind, base)
+        assert len(prefix) + 9 <= 32 and not prefix.endswith("-")
+    assert job_name_prefix(ctx, "Training", "Mlops--Churn") == "mlops-churn"
+
+
+def test_parameter_ranges_follow_sagemaker() -> None:
+    assert parameter_ranges({"eta": ["continuous", [0.1, 0.5]], "depth": ["integer", [1, 10], "Linear"]}) == {
+        "ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.1", "MaxValue": "0.5"}],
+        "IntegerParameterRanges": [
+            {"Name": "depth", "MinValue": "1", "MaxValue": "10", "ScalingType": "Linear"}
+        ],
+    }
