@@ -129,3 +129,7 @@ def test_rendered_stack_is_created_in_moto(aws, cfg, stage) -> None:
             "InstanceCount": int(params["InstanceCount"]),
         }
         assert set(definition["States"]) == {"Transform", "ReportSuccess", "ReportFailure", "Failed"}
+        rules = {r["Name"]: r for r in aws("events").list_rules()["Rules"]}
+        assert json.loads(rules[f"{params['NamePrefix']}-batch-deployed"]["EventPattern"])["detail-type"] == [
+            "CloudFormation Stack Status Change"
+        ]

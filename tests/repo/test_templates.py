@@ -111,3 +111,9 @@ def test_batch_state_machine_reports_both_outcomes() -> None:
     assert "createTransformJob.sync" in definition
     assert definition.count("states:::sns:publish") == 2
     assert '"Catch"' in definition
+    trigger = resources["DeployTrigger"]["Properties"]  # "started": after each create/update of the stack
+    assert trigger["EventPattern"]["detail"] == {
+        "stack-id": [{"Ref": "AWS::StackId"}],
+        "status-details": {"status": ["CREATE_COMPLETE", "UPDATE_COMPLETE"]},
+    }
+    assert trigger["Targets"][0]["Arn"] == {"Ref": "StateMachine"}
