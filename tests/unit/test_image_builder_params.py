@@ -9,12 +9,12 @@ import shutil
 import pytest
 
 from mlops_gitops.config.validate import PipelineConfig, Validator
-from mlops_gitops.params import builder_for
 from mlops_gitops.params.base import ParamContext
-from mlops_gitops.render import parameter_problem, render
+from mlops_gitops.render import render
 from mlops_gitops.repo import Repo
 from mlops_gitops.templates import PIPELINES_DIR, load_template
 from tests.conftest import REPO_ROOT, TmpRepo, example
+from tests.params_support import assert_fits, build_params, valid_config
 
 TEMPLATE = "image_builder.yaml"
 DECLARED = load_template(REPO_ROOT, TEMPLATE).parameters
@@ -28,27 +28,15 @@ TOPIC_ARN = "arn:aws:sns:us-east-1:111122223333:images"
 
 
 def _build(cfg: PipelineConfig, stage: str) -> tuple[dict[str, str], ParamContext]:
-    ctx = ParamContext(cfg, stage, ENV, "us-east-1")
-    params, deferred = builder_for(TEMPLATE)(ctx)
-    assert deferred == {}
-    return params, ctx
+    return build_params(TEMPLATE, cfg, stage, ENV)
 
 
 def _config(tmp_repo: TmpRepo, config: dict) -> PipelineConfig:
-    tmp_repo.write("scorer-image", config)
-    repo = Repo(tmp_repo.root)
-    cfg, findings = Validator(repo).check_config(repo.configs_dir / "scorer-image" / "mlops-config.json", ENV)
-    assert cfg is not None, [f.text() for f in findings]
-    return cfg
+    return valid_config(tmp_repo, "scorer-image", config, ENV)
 
 
 def _fits(params: dict[str, str]) -> None:
-    assert set(params) <= set(DECLARED), "the builder passes only declared parameters"
-    needed = {n for n, spec in DECLARED.items() if "Default" not in spec}
-    assert needed <= set(params), f"no value for {sorted(needed - set(params))}"
-    for name, value in params.items():
-        assert isinstance(value, str), name
-        assert parameter_problem(DECLARED[name], value) is None, (name, value)
+    assert_fits(DECLARED, params)
 
 
 @pytest.mark.parametrize("stage", FRAUD_IMAGE.stages)

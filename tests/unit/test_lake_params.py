@@ -12,13 +12,13 @@ import pytest
 
 from mlops_gitops import names
 from mlops_gitops.config.validate import PipelineConfig, Validator
-from mlops_gitops.params import builder_for
 from mlops_gitops.params.base import ParamContext
 from mlops_gitops.params.lake import MAX_FEATURES, MAX_ZONES, table_mappings
 from mlops_gitops.render import parameter_problem, render
 from mlops_gitops.repo import Repo
 from mlops_gitops.templates import PIPELINES_DIR, load_template
 from tests.conftest import REPO_ROOT, TmpRepo, example
+from tests.params_support import build_params, valid_config
 
 TEMPLATE = "data_lake.yaml"
 BODY = load_template(REPO_ROOT, TEMPLATE).body
@@ -33,19 +33,11 @@ COND = "Condition"  # the long form {Condition: X}: moto reads the short !Condit
 
 
 def _build(cfg: PipelineConfig, stage: str) -> tuple[dict[str, str], ParamContext]:
-    ctx = ParamContext(cfg, stage, ENV, "us-east-1")
-    params, deferred = builder_for(TEMPLATE)(ctx)
-    assert deferred == {}, "the default bucket name is built by the template: nothing is deferred"
-    return params, ctx
+    return build_params(TEMPLATE, cfg, stage, ENV)
 
 
 def _config(tmp_repo: TmpRepo, config: dict, pipeline_id: str = "lake") -> PipelineConfig:
-    tmp_repo.write(pipeline_id, config)
-    repo = Repo(tmp_repo.root)
-    path = repo.configs_dir / pipeline_id / "mlops-config.json"
-    cfg, findings = Validator(repo).check_config(path, ENV)
-    assert cfg is not None, [f.text() for f in findings]
-    return cfg
+    return valid_config(tmp_repo, pipeline_id, config, ENV)
 
 
 def _assert_fits(params: dict[str, str]) -> None:

@@ -10,12 +10,12 @@ import pytest
 
 from mlops_gitops import lambdas
 from mlops_gitops.config.validate import PipelineConfig, Validator
-from mlops_gitops.params import builder_for
 from mlops_gitops.params.base import ParamContext
 from mlops_gitops.render import parameter_problem, render
 from mlops_gitops.repo import Repo
 from mlops_gitops.templates import PIPELINES_DIR, load_template
 from tests.conftest import REPO_ROOT, TmpRepo, example
+from tests.params_support import build_params, valid_config
 
 TEMPLATE = "realtime_reporting.yaml"
 DECLARED = load_template(REPO_ROOT, TEMPLATE).parameters
@@ -28,18 +28,11 @@ KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-123456
 
 
 def _build(cfg: PipelineConfig, stage: str) -> tuple[dict[str, str], ParamContext]:
-    ctx = ParamContext(cfg, stage, ENV, "us-east-1")
-    params, deferred = builder_for(TEMPLATE)(ctx)
-    assert deferred == {}
-    return params, ctx
+    return build_params(TEMPLATE, cfg, stage, ENV)
 
 
 def _config(tmp_repo: TmpRepo, config: dict) -> PipelineConfig:
-    tmp_repo.write("clicks", config)
-    repo = Repo(tmp_repo.root)
-    cfg, findings = Validator(repo).check_config(repo.configs_dir / "clicks" / "mlops-config.json", ENV)
-    assert cfg is not None, [f.text() for f in findings]
-    return cfg
+    return valid_config(tmp_repo, "clicks", config, ENV)
 
 
 @pytest.mark.parametrize("stage", WEB_EVENTS.stages)

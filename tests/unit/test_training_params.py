@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from mlops_gitops.config.validate import PipelineConfig, Validator
-from mlops_gitops.params import builder_for
 from mlops_gitops.params.base import ParamContext
 from mlops_gitops.params.training import job_name_prefix, parameter_ranges
 from mlops_gitops.render import parameter_problem
 from mlops_gitops.repo import Repo
 from mlops_gitops.templates import load_template
 from tests.conftest import REPO_ROOT
+from tests.params_support import build_params
 
 TEMPLATE = "model_training.yaml"
 BODY = load_template(REPO_ROOT, TEMPLATE).body
@@ -38,10 +38,7 @@ TOPIC_ARN = "arn:aws:sns:us-east-1:111122223333:outcome"
 
 
 def _build(cfg: PipelineConfig, stage: str) -> tuple[dict[str, str], ParamContext]:
-    ctx = ParamContext(cfg, stage, ENV, "us-east-1")
-    params, deferred = builder_for(TEMPLATE)(ctx)
-    assert deferred == {}
-    return params, ctx
+    return build_params(TEMPLATE, cfg, stage, ENV)
 
 
 def _with_defaults(params: dict[str, str]) -> dict[str, str]:
