@@ -18,8 +18,8 @@ log = logging.getLogger("mlops_gitops")
 
 DESCRIPTION = """\
 GitOps for machine-learning pipelines on AWS. Each pipeline is one
-pipeline-configs/<id>/mlops-config.json; mlopsctl validates them and (in later verbs)
-renders and deploys their CloudFormation stacks.
+pipeline-configs/<id>/mlops-config.json; mlopsctl validates them, renders their
+CloudFormation stacks, plans and deploys them stage by stage, and reports their status.
 
 exit codes: 0 ok, 1 findings (invalid config, failed check), 2 usage error, 3 AWS operation failed
 """
