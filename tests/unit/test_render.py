@@ -70,7 +70,6 @@ def test_cli_render_prints_the_spec() -> None:
     [
         (["render", "churn-realtim", "--stage", "dev"], 2, "did you mean 'churn-realtime'?"),
         (["render", "churn-realtime", "--stage", "prd"], 2, "did you mean 'prod'?"),
-        (["render", "defects-detector", "--stage", "dev"], 1, "has no template yet"),
         (["render", "churn-training", "--stage", "prod"], 1, "does not deploy to stage 'prod'"),
         (["render", "churn-realtime"], 2, "--stage"),
     ],
@@ -207,3 +206,23 @@ def test_volume_key_is_left_out_for_instances_with_local_storage(instance_type: 
     from mlops_gitops.params.base import has_local_storage
 
     assert has_local_storage(instance_type) is local
+
+
+def test_a_pending_type_validates_but_does_not_render(tmp_repo: TmpRepo) -> None:
+    """pipeline-types.json can list a type as pending (its template not written yet)."""
+    import shutil
+
+    target = tmp_repo.root / "cloudformation" / "pipelines"
+    shutil.copytree(REPO_ROOT / "cloudformation" / "pipelines", target)
+    mapping = json.loads((target / "pipeline-types.json").read_text())
+    mapping["templates"].pop("model_training_pipeline.yaml")
+    (target / "model_training_pipeline.yaml").unlink()
+    mapping["pending"] = {"model_training_pipeline": "being written"}
+    (target / "pipeline-types.json").write_text(json.dumps(mapping))
+    config = example("defects-detector")
+    config["triggers"].pop("monitor_violations")
+    tmp_repo.write("defects", config)
+    assert run_cli("--repo-root", str(tmp_repo.root), "validate").code == 0
+    result = run_cli("--repo-root", str(tmp_repo.root), "render", "defects", "--stage", "dev")
+    assert result.code == 1
+    assert "has no template yet (being written)" in result.err

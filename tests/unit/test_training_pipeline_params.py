@@ -1,0 +1,281 @@
+"""Parameters of the training-pipeline template (model_training_pipeline): what the builder gives
+for every stage of the example fits the template's declared parameters, and the SageMaker pipeline
+definition the template assembles with Fn::Sub from them is JSON with Process, Train, Evaluate,
+CheckMetric (the configured metric, threshold and comparison) and Register, in that order."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Any
+
+import pytest
+
+from mlops_gitops.config.validate import PipelineConfig, Validator
+from mlops_gitops.params import builder_for
+from mlops_gitops.params.base import ParamContext
+from mlops_gitops.repo import Repo
+from mlops_gitops.templates import load_template
+from tests.conftest import REPO_ROOT
+from tests.params_support import assert_fits, build_params
+
+TEMPLATE = "model_training_pipeline.yaml"
+BODY = load_template(REPO_ROOT, TEMPLATE).body
+DECLARED = BODY["Parameters"]
+REPO = Repo(REPO_ROOT)
+VALIDATOR = Validator(REPO)
+ENV = VALIDATOR.environments()
+EXAMPLE, _ = VALIDATOR.check_config(REPO.configs_dir / "defects-detector" / "mlops-config.json", ENV)
+assert EXAMPLE is not None
+CASES = [pytest.param(EXAMPLE, stage, id=f"defects-detector-{stage}") for stage in EXAMPLE.stages]
+ROLE_ARN = "arn:aws:iam::111122223333:role/pipeline-role"
+
+
+def _with_defaults(params: dict[str, str]) -> dict[str, str]:
+    return {**{n: str(s["Default"]) for n, s in DECLARED.items() if "Default" in s}, **params}
+
+
+class _Eval:
+    """Just enough of CloudFormation's intrinsics to evaluate the pipeline definition and conditions."""
+
+    def __init__(self, params: dict[str, str]) -> None:
+        self.refs: dict[str, Any] = {
+            **params,
+            "AWS::Partition": "aws",
+            "AWS::Region": "us-east-1",
+            "AWS::AccountId": "111122223333",
+        }
+        self.refs["MonitorAlarmNames"] = params["MonitorAlarmNames"].split(",")
+        self.conditions: dict[str, bool] = {}
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            self.conditions[name] = bool(self(BODY["Conditions"][name]))
+        return self.conditions[name]
+
+    def __call__(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) != 1:
+            return {k: self(v) for k, v in node.items()}
+        ((key, arg),) = node.items()
+        if key == "Ref":
+            return self.refs[arg]
+        if key == "Fn::GetAtt":
+            return ROLE_ARN
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::If":
+            return self(arg[1] if self.condition(arg[0]) else arg[2])
+        if key == "Fn::Equals":
+            return self(arg[0]) == self(arg[1])
+        if key == "Fn::Not":
+            return not self(arg[0])
+        if key == "Fn::Or":
+            return any(self(a) for a in arg)
+        if key == "Fn::Join":
+            return arg[0].join(self(arg[1]))
+        if key == "Fn::Sub":
+            text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+            values = {**self.refs, **{k: self(v) for k, v in extra.items()}}
+            return re.sub(r"\$\{([^}!]+)\}", lambda m: str(values[m.group(1)]), text)
+        return {key: self(arg)}
+
+
+def definition(params: dict[str, str]) -> dict[str, Any]:
+    body = BODY["Resources"]["Pipeline"]["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]
+    return json.loads(_Eval(_with_defaults(params))(body))
+
+
+def _present(params: dict[str, str]) -> set[str]:
+    """The resources CloudFormation would create with these parameters."""
+    evaluate = _Eval(_with_defaults(params))
+    return {
+        n for n, r in BODY["Resources"].items() if "Condition" not in r or evaluate.condition(r["Condition"])
+    }
+
+
+def _build_config(tmp_config: dict[str, Any], stage: str = "dev") -> tuple[dict[str, str], ParamContext]:
+    cfg = dataclasses.replace(
+        EXAMPLE,
+        data={**EXAMPLE.data, **tmp_config},
+        by_stage={s: {**EXAMPLE.by_stage[s], **tmp_config} for s in EXAMPLE.by_stage},
+    )
+    ctx = ParamContext(cfg, stage, ENV, "us-east-1")
+    params, _ = builder_for(TEMPLATE)(ctx)
+    return params, ctx
+
+
+@pytest.mark.parametrize("cfg, stage", CASES)
+def test_every_stage_of_the_example_fits_the_template(cfg: PipelineConfig, stage: str) -> None:
+    params, ctx = build_params(TEMPLATE, cfg, stage, ENV)
+    assert [f.text() for f in ctx.findings] == []
+    assert_fits(DECLARED, params)
+    assert params["NamePrefix"] == f"mlops-defects-detector-{stage}"
+    assert params["ModelPackageGroupName"] == "mlops-defects-detector"
+    assert params["ProcessingImageUri"].endswith("/sagemaker-scikit-learn:1.2-1-cpu-py3")
+    assert "pytorch-training:2.1" in params["TrainingImageUri"] and "-gpu-" in params["TrainingImageUri"]
+    assert "pytorch-inference:2.1" in params["InferenceImageUri"]
+    assert params["VolumeKmsKeyArn"] == "", "g5 has local NVMe storage"
+
+
+@pytest.mark.parametrize("cfg, stage", CASES)
+def test_definition_has_the_five_steps_in_order(cfg: PipelineConfig, stage: str) -> None:
+    params, _ = build_params(TEMPLATE, cfg, stage, ENV)
+    d = definition(params)
+    assert d["Version"] == "2020-12-01"
+    steps = d["Steps"]
+    assert [(s["Name"], s["Type"]) for s in steps] == [
+        ("Process", "Processing"),
+        ("Train", "Training"),
+        ("Evaluate", "Processing"),
+        ("CheckMetric", "Condition"),
+    ]
+    check = steps[3]["Arguments"]
+    assert [(s["Name"], s["Type"]) for s in check["IfSteps"]] == [("Register", "RegisterModel")]
+    assert [(s["Name"], s["Type"]) for s in check["ElseSteps"]] == [("MetricTooLow", "Fail")]
+
+    evaluation = cfg.data["evaluation"]
+    (condition,) = check["Conditions"]
+    assert condition["Type"] == evaluation.get("comparison", "GreaterThanOrEqualTo") == "GreaterThanOrEqualTo"
+    assert condition["LeftValue"]["Std:JsonGet"]["Path"] == f"metrics.{evaluation['metric_name']}.value"
+    assert condition["LeftValue"]["Std:JsonGet"]["PropertyFile"] == {
+        "Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"
+    }
+    assert condition["RightValue"] == {"Get": "Parameters.MetricThreshold"}
+    parameters = {p["Name"]: p for p in d["Parameters"]}
+    assert parameters["MetricThreshold"] == {"Name": "MetricThreshold", "Type": "Float", "DefaultValue": 0.7}
+    assert parameters["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
+    assert parameters["InputDataUri"]["DefaultValue"] == params["TrainingDataUri"]
+
+    process, train, evaluate = (s["Arguments"] for s in steps[:3])
+    assert {o["OutputName"] for o in process["ProcessingOutputConfig"]["Outputs"]} == {
+        "train",
+        "validation",
+        "test",
+    }
+    assert process["AppSpecification"]["ContainerArguments"] == [
+        "--test-split",
+        "0.15",
+        "--validation-split",
+        "0.15",
+    ]
+    assert process["ProcessingInputs"][1]["S3Input"]["S3Uri"] == cfg.data["processing"]["script"]
+    assert train["HyperParameters"] == {
+        "epochs": "30",
+        "batch-size": "16",
+        "lr": "0.001",
+        "export-onnx": "true",
+    }
+    assert train["EnableManagedSpotTraining"] is True
+    assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 28800, "MaxWaitTimeInSeconds": 57600}
+    assert train["CheckpointConfig"]["S3Uri"] == "s3://mlops-demo-models/defects/checkpoints"
+    assert train["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == {
+        "Get": "Steps.Process.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
+    }
+    assert evaluate["ProcessingInputs"][0]["S3Input"]["S3Uri"] == {
+        "Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"
+    }
+    assert steps[2]["PropertyFiles"] == [
+        {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}
+    ]
+    for job in (process, train, evaluate):
+        assert job["RoleArn"] == ROLE_ARN
+
+    register = check["IfSteps"][0]["Arguments"]
+    assert register["ModelPackageGroupName"] == params["ModelPackageGroupName"]
+    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    spec = register["InferenceSpecification"]
+    assert spec["SupportedRealtimeInferenceInstanceTypes"] == ["ml.g5.xlarge", "ml.m5.xlarge"]
+    assert spec["SupportedContentTypes"] == ["application/x-image"]
+    assert spec["Containers"][0]["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    statistics = register["ModelMetrics"]["ModelQuality"]["Statistics"]
+    assert statistics["S3Uri"]["Std:Join"]["Values"][1] == "evaluation.json"
+    metadata = register["CustomerMetadataProperties"]
+    assert metadata == {
+        "metric": "mAP",
+        "comparison": "GreaterThanOrEqualTo",
+        "threshold": "0.7",
+        "onnx": "true",
+    }
+    for value in metadata.values():  # the API's character set for metadata values
+        assert re.fullmatch(r"[\w\s.:/=+\-@]{1,256}", value)
+
+
+@pytest.mark.parametrize("cfg, stage", CASES)
+def test_configured_triggers_are_present(cfg: PipelineConfig, stage: str) -> None:
+    params, _ = build_params(TEMPLATE, cfg, stage, ENV)
+    assert params["TriggerBucket"] == "mlops-demo-data"
+    assert params["TriggerKeyPrefix"] == "defects/images/incoming/"
+    assert params["TriggerSchedule"] == "rate(7 days)"
+    assert params["MonitorAlarmNames"] == f"mlops-churn-data-quality-{stage}-violations"
+    triggers = {"NewDataTrigger", "ScheduleTrigger", "MonitorViolationTrigger", "EventsRole"}
+    assert triggers <= _present(params)
+
+
+@pytest.mark.parametrize(
+    "triggers, expected",
+    [
+        ({}, set()),
+        ({"schedule": "cron(0 3 ? * MON *)"}, {"ScheduleTrigger", "EventsRole"}),
+        ({"s3_prefix": "s3://b-data/in/"}, {"NewDataTrigger", "EventsRole"}),
+        ({"monitor_violations": ["a", "b"]}, {"MonitorViolationTrigger", "EventsRole"}),
+    ],
+)
+def test_triggers_exist_only_when_configured(triggers: dict, expected: set[str]) -> None:
+    params, ctx = _build_config({"triggers": triggers})
+    assert ctx.findings == []
+    assert_fits(DECLARED, params)
+    present = _present(params)
+    all_triggers = {"NewDataTrigger", "ScheduleTrigger", "MonitorViolationTrigger", "EventsRole"}
+    assert present & all_triggers == expected
+    if "monitor_violations" in triggers:
+        assert params["MonitorAlarmNames"] == "mlops-a-dev-violations,mlops-b-dev-violations"
+
+
+def test_comparison_and_threshold_follow_the_config() -> None:
+    evaluation = {
+        **EXAMPLE.data["evaluation"],
+        "metric_name": "rmse",
+        "threshold": 3,
+        "comparison": "LessThan",
+    }
+    params, ctx = _build_config({"evaluation": evaluation, "register": {}, "use_spot_instances": False})
+    assert ctx.findings == []
+    assert_fits(DECLARED, params)
+    d = definition(params)
+    (condition,) = d["Steps"][3]["Arguments"]["Conditions"]
+    assert condition["Type"] == "LessThan"
+    assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "metrics.rmse.value"
+    assert {p["Name"]: p for p in d["Parameters"]}["MetricThreshold"]["DefaultValue"] == 3.0
+    train = d["Steps"][1]["Arguments"]
+    assert "export-onnx" not in train["HyperParameters"] and "CheckpointConfig" not in train
+    assert train["EnableManagedSpotTraining"] is False
+
+
+def test_kms_key_reaches_every_job_output() -> None:
+    key = "arn:aws:kms:us-east-1:111122223333:key/abc-123"
+    params, ctx = _build_config({"kms_key_arn": key, "instance_type": "ml.m5.2xlarge"})
+    assert ctx.findings == []
+    assert_fits(DECLARED, params)
+    steps = definition(params)["Steps"]
+    assert steps[0]["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == key
+    assert steps[1]["Arguments"]["OutputDataConfig"]["KmsKeyId"] == key
+    assert steps[1]["Arguments"]["ResourceConfig"]["VolumeKmsKeyId"] == key
+    assert steps[2]["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == key
+
+
+def test_a_missing_evaluation_script_is_a_finding() -> None:
+    evaluation = {k: v for k, v in EXAMPLE.data["evaluation"].items() if k != "script"}
+    _, ctx = _build_config({"evaluation": evaluation})
+    assert [f.code for f in ctx.findings] == ["script-required"]
+    assert "evaluation.json" in ctx.findings[0].text()
+
+
+def test_the_definition_is_too_big_for_one_parameter() -> None:
+    """Why the template assembles the definition: a parameter value holds at most 4096 bytes."""
+    params, _ = build_params(TEMPLATE, EXAMPLE, "dev", ENV)
+    assert len(json.dumps(definition(params))) > 4096
