@@ -198,16 +198,7 @@ def build(ctx: ParamContext) -> tuple[Params, Deferred]:
         "KmsKeyArn": kms,
         "VolumeKmsKeyArn": "" if has_local_storage(instance_type) else kms,
     }
-    if params["UseSpotInstances"] == "true" and int(params["MaxWaitSeconds"]) <= int(
-        params["MaxRuntimeSeconds"]
-    ):
-        ctx.fail(
-            ["max_wait_time_spot_instances"],
-            "spot-wait",
-            f"max_wait_time_spot_instances ({params['MaxWaitSeconds']}) must exceed max_runtime_per_job "
-            f"({params['MaxRuntimeSeconds']}) for spot training",
-            "raise max_wait_time_spot_instances, or set use_spot_instances to false",
-        )
+    # (spot wait above runtime is validate's rule: config/rules_types.spot_wait)
     return params, {}
 
 
