@@ -144,3 +144,17 @@ def with_model_revisions(params: dict[str, str]) -> dict[str, str]:
                 params.get(f"Variant{n}ModelPackageArn", ""), params.get(f"Variant{n}ModelArtifactUrl", "")
             )
     return out
+
+
+def kms_key_arn(ctx: ParamContext, what: str) -> str:
+    """The stage's KMS key, refused when it is an alias: IAM grants a role use of a key only
+    through the key's own ARN. ``what`` names the principal in the hint (e.g. "the build")."""
+    kms = ctx.value("kms_key_arn", "") or ""
+    if ":alias/" in kms:
+        ctx.fail(
+            ["kms_key_arn"],
+            "kms-alias",
+            f"stage {ctx.stage!r}: {ctx.cfg.pipeline_type} needs a KMS key ARN, not an alias ({kms})",
+            f"IAM grants {what} use of a key by its key ARN: write arn:...:key/<id>",
+        )
+    return kms

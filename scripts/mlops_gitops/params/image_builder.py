@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlops_gitops import names
-from mlops_gitops.params.base import Deferred, ParamContext, Params, notification_topic, s3_uri
+from mlops_gitops.params.base import Deferred, ParamContext, Params, kms_key_arn, notification_topic, s3_uri
 
 # The schema's defaults (the config carries only what the user wrote).
 DEFAULTS = {"scan_on_push": True, "image_tag_mutability": "IMMUTABLE"}
@@ -28,14 +28,7 @@ def image_builder_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
             f"image_tag_mutability {mutability!r} needs exclusion filters the image builder does not set",
             "use IMMUTABLE or MUTABLE",
         )
-    kms = ctx.value("kms_key_arn", "") or ""
-    if ":alias/" in kms:
-        ctx.fail(
-            ["kms_key_arn"],
-            "kms-alias",
-            f"stage {ctx.stage!r}: byom_image_builder needs a KMS key ARN, not an alias ({kms})",
-            "IAM grants the build use of a key by its key ARN: write arn:...:key/<id>",
-        )
+    kms = kms_key_arn(ctx, "the build")
     params = {
         "NamePrefix": names.resource_base_name(ctx.env.stack_prefix, ctx.cfg.pipeline_id, ctx.stage),
         "CustomAlgorithmDocker": bundle,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mlops_gitops import lambdas, names
 from mlops_gitops.lambdas.event_aggregator import RESERVED_ATTRIBUTES, SNOWPLOW_INDEX
-from mlops_gitops.params.base import Deferred, ParamContext, Params, notification_topic
+from mlops_gitops.params.base import Deferred, ParamContext, Params, kms_key_arn, notification_topic
 
 # The schema's defaults (the config carries only what the user wrote).
 DEFAULTS = {
@@ -38,14 +38,7 @@ def reporting_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
                 f"group_by field {name!r} is not a column of a Snowplow enriched event",
                 "use a column name such as app_id, platform, event, event_name or geo_country",
             )
-    kms = ctx.value("kms_key_arn", "") or ""
-    if ":alias/" in kms:
-        ctx.fail(
-            ["kms_key_arn"],
-            "kms-alias",
-            f"stage {ctx.stage!r}: realtime_reporting needs a KMS key ARN, not an alias ({kms})",
-            "IAM grants the Lambda use of a key by its key ARN: write arn:...:key/<id>",
-        )
+    kms = kms_key_arn(ctx, "the Lambda")
     stream_mode = ctx.value("stream_mode", DEFAULTS["stream_mode"])
     ttl_days = aggregation.get("ttl_days")
     params = {
