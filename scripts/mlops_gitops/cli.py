@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mlops_gitops import cli_deploy
 
     cli_deploy.add_verbs(verbs)
+    from mlops_gitops import cli_drift
+
+    cli_drift.add_verbs(verbs)
     return parser
 
 
