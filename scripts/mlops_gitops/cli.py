@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mlops_gitops import cli_drift
 
     cli_drift.add_verbs(verbs)
+    from mlops_gitops import cli_bootstrap
+
+    cli_bootstrap.add_verbs(verbs)
     return parser
 
 

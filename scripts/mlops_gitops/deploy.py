@@ -34,12 +34,16 @@ from mlops_gitops.params.base import with_model_revisions
 from mlops_gitops.plan import Deployed, PlanItem, plan_stage
 from mlops_gitops.render import RenderError, StackSpec, render, spec_hash
 from mlops_gitops.repo import Repo
-from mlops_gitops.stack_states import NEVER_CREATED, STABLE_OK
+from mlops_gitops.stack_states import STABLE_OK
 
 log = logging.getLogger(__name__)
 TEMPLATE_BODY_MAX = 51_200  # bytes; larger templates go through the artifact bucket
 TEMPLATE_URL_MAX = 1_000_000  # bytes; CloudFormation refuses larger templates even from S3
-ARTIFACT_BUCKET_PARAMETER = "/mlops/artifact-bucket"  # published by the orchestrator; templates read it too
+ARTIFACT_BUCKET_PARAMETER = (
+    "/mlops/artifact-bucket"  # published by target-account.yaml; templates read it too
+)
+EXEC_ROLE_PARAMETER = "/mlops/cfn-exec-role-arn"  # CloudFormation's role for pipeline stacks, if bootstrapped
+_UNSET = object()
 PACKAGE_PARAMS = ("ModelPackageArn", "Variant2ModelPackageArn", "Variant3ModelPackageArn")
 
 
@@ -107,6 +111,7 @@ class Deployer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _uploaded: set[str] = field(default_factory=set)
     _latest: dict[str, str | None] = field(default_factory=dict)
+    _role: Any = _UNSET
 
     # ------------------------------------------------------------------ planning
 
@@ -149,7 +154,13 @@ class Deployer:
             name = f"mlops-preview-{uuid.uuid4().hex[:12]}"
             try:
                 self.cfn.create_change_set(
-                    spec.stack_name, name, "UPDATE", self._template(spec), spec.parameters, spec.tags
+                    spec.stack_name,
+                    name,
+                    "UPDATE",
+                    self._template(spec),
+                    spec.parameters,
+                    spec.tags,
+                    self._exec_role(),
                 )
                 cs = self.cfn.wait_change_set(spec.stack_name, name)
             except (StackError, ClientError, BotoCoreError) as exc:
@@ -261,62 +272,31 @@ class Deployer:
             snap = self.cfn.wait_stable(spec.stack_name, self._events(spec.stack_name))
             if snap is not None and snap.spec_hash == spec.spec_hash and snap.status in STABLE_OK:
                 return Outcome(item, "unchanged", "an earlier run had already applied it")
-        stack = spec.stack_name
-        if snap is not None and (snap.status in NEVER_CREATED or snap.status == "DELETE_FAILED"):
-            log.info("%s: %s, deleting before creating it again", stack, snap.status)
-            since = self.cfn.mark(stack)
-            self.cfn.delete_stack(stack)
-            snap = self.cfn.wait_stable(stack, self._events(stack))
-            if snap is not None and snap.status != "DELETE_COMPLETE":
-                raise StackError(
-                    stack,
-                    f"could not delete the stuck stack ({snap.status})",
-                    self.cfn.first_failure(stack, since),
-                )
-            snap = None
-        if snap is not None and snap.status == "UPDATE_ROLLBACK_FAILED":
-            since = self.cfn.mark(stack)
-            self.cfn.continue_update_rollback(stack)
-            snap = self.cfn.wait_stable(stack, self._events(stack))
-            if snap is None or snap.status != "UPDATE_ROLLBACK_COMPLETE":
-                raise StackError(
-                    stack,
-                    f"continuing the rollback ended {snap.status if snap else 'DELETE_COMPLETE'}",
-                    (self.cfn.first_failure(stack, since) or "")
-                    + " (resources that can't roll back can be skipped: aws cloudformation continue-update-rollback --resources-to-skip ...)",
-                )
+        snap = self.cfn.recover(spec.stack_name, snap, self._events(spec.stack_name))
         self._upload_artifacts(spec)
         return self._change_set(item, spec, creating=snap is None)
 
     def _change_set(self, item: PlanItem, spec: StackSpec, creating: bool) -> Outcome:
-        name = f"mlops-{spec.spec_hash}-{uuid.uuid4().hex[:8]}"
         stack = spec.stack_name
-        self.cfn.create_change_set(
-            stack, name, "CREATE" if creating else "UPDATE", self._template(spec), spec.parameters, spec.tags
+        applied = self.cfn.apply(
+            stack,
+            f"mlops-{spec.spec_hash}-{uuid.uuid4().hex[:8]}",
+            creating,
+            self._template(spec),
+            spec.parameters,
+            spec.tags,
+            self._events(stack),
+            self._exec_role(),
         )
-        cs = self.cfn.wait_change_set(stack, name)
-        if cs.empty:
-            self.cfn.delete_change_set(stack, name)
+        if applied.result == "unchanged":
             detail = self._sync_protection(stack, spec, None)
             return Outcome(item, "unchanged", "CloudFormation found nothing to change" + detail)
-        if cs.status != "CREATE_COMPLETE":
-            self.cfn.delete_change_set(stack, name)
-            if creating:
-                self.cfn.delete_stack(stack)  # the REVIEW_IN_PROGRESS shell holds nothing
-            raise StackError(stack, "the change set failed", cs.reason)
-        replaced = [c.logical_id for c in cs.changes if c.replacement in ("True", "Conditional")]
-        since = self.cfn.mark(stack)
-        self.cfn.execute_change_set(stack, name)
-        snap = self.cfn.wait_stable(stack, self._events(stack))
-        ok = "CREATE_COMPLETE" if creating else "UPDATE_COMPLETE"
-        if snap is None or snap.status != ok:
-            status = snap.status if snap else "DELETE_COMPLETE"
-            raise StackError(stack, f"ended {status}", self.cfn.first_failure(stack, since))
-        detail = f"{len(cs.changes)} resource change(s)" + (
-            f"; replaced: {', '.join(replaced)}" if replaced else ""
+        detail = f"{len(applied.changes)} resource change(s)" + (
+            f"; replaced: {', '.join(applied.replaced)}" if applied.replaced else ""
         )
-        detail += self._sync_protection(stack, spec, snap.termination_protection)
-        return Outcome(item, "created" if creating else "updated", detail)
+        assert applied.snapshot is not None
+        detail += self._sync_protection(stack, spec, applied.snapshot.termination_protection)
+        return Outcome(item, applied.result, detail)
 
     def _sync_protection(self, stack: str, spec: StackSpec, current: bool | None) -> str:
         """Termination protection as the stage (or the config's `protect`) wants it, both ways."""
@@ -401,6 +381,22 @@ class Deployer:
                     "pass --artifact-bucket, or bootstrap the orchestrator",
                 ) from exc
         return self.artifact_bucket
+
+    def _exec_role(self) -> str | None:
+        """The role CloudFormation creates pipeline stacks with (target-account.yaml publishes it),
+        so the deploying identity itself needs no rights on the resources. None when the account
+        was not bootstrapped: CloudFormation then acts with the caller's own permissions."""
+        with self._lock:
+            if self._role is _UNSET and self.ssm is None:
+                self._role = None
+            if self._role is _UNSET:
+                try:
+                    self._role = self.ssm.get_parameter(Name=EXEC_ROLE_PARAMETER)["Parameter"]["Value"]
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") != "ParameterNotFound":
+                        raise
+                    self._role = None
+            return self._role
 
     def _events(self, stack: str) -> Callable[[StackEvent], None]:
         return lambda event: self.on_event(stack, event)

@@ -60,3 +60,19 @@ def orchestrator_basics(aws, bucket: str, upload_lambdas: bool = True) -> None:
     for name in lambdas.FUNCTIONS if upload_lambdas else ():
         z = lambdas.package(name)
         s3.put_object(Bucket=bucket, Key=z.key, Body=z.data)
+
+
+def in_account(aws, moto_endpoint: str, account: str, service: str, role: str = "mlops-deploy"):
+    """A client acting in ``account`` (moto gives each assumed account its own state)."""
+    creds = aws("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="test")[
+        "Credentials"
+    ]
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=moto_endpoint,
+        config=NO_RETRY,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )

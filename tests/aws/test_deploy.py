@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.aws.conftest import in_account as in_account_of
 from tests.aws.conftest import orchestrator_basics
 from tests.conftest import REPO_ROOT, run_cli
 from tests.fakes import count_api_calls
@@ -293,19 +294,7 @@ def test_each_stage_deploys_into_its_own_account(repo: Path, moto_endpoint: str,
     (repo / "pipeline-configs" / "environments.json").write_text(json.dumps(envs))
 
     def in_account(account: str, service: str):
-        creds = aws("sts").assume_role(
-            RoleArn=f"arn:aws:iam::{account}:role/mlops-deploy", RoleSessionName="test"
-        )["Credentials"]
-        import boto3
-
-        return boto3.client(
-            service,
-            region_name="us-east-1",
-            endpoint_url=moto_endpoint,
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-        )
+        return in_account_of(aws, moto_endpoint, account, service)
 
     for account in ("111111111111", "222222222222"):  # what target-account.yaml provides per account
         in_account(account, "s3").create_bucket(Bucket=f"art-{account}")

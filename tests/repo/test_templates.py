@@ -52,7 +52,7 @@ def test_validate_templates_passes_on_the_repository() -> None:
     assert result.json["checked"] == len(list(REPO.config_files())) + 1 + len(template_files(REPO))
 
 
-@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+@pytest.mark.parametrize("name", [*TEMPLATE_NAMES, "../orchestrator.yaml", "../target-account.yaml"])
 def test_template_style(name: str) -> None:
     template = load_template(REPO_ROOT, name)
     body = template.body

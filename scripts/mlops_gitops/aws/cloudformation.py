@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mlops_gitops.stack_states import IN_PROGRESS
+from mlops_gitops.stack_states import IN_PROGRESS, NEVER_CREATED
 
 NO_CHANGES = ("The submitted information didn't contain changes", "No updates are to be performed")
 
@@ -73,6 +73,19 @@ class ChangeSet:
     @property
     def empty(self) -> bool:
         return self.status == "FAILED" and self.reason.startswith(NO_CHANGES)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one change set did: created, updated or unchanged (CloudFormation found nothing)."""
+
+    result: str
+    changes: tuple[ResourceChange, ...] = ()
+    snapshot: StackSnapshot | None = None
+
+    @property
+    def replaced(self) -> list[str]:
+        return [c.logical_id for c in self.changes if c.replacement in ("True", "Conditional")]
 
 
 @dataclass(frozen=True)
@@ -193,6 +206,7 @@ class CloudFormationGateway:
         template: dict[str, str],
         parameters: dict[str, str],
         tags: dict[str, str],
+        role_arn: str | None = None,
     ) -> None:
         self.client.create_change_set(
             StackName=stack,
@@ -201,6 +215,7 @@ class CloudFormationGateway:
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
             Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            **({"RoleARN": role_arn} if role_arn else {}),
             **template,  # TemplateBody or TemplateURL
         )
 
@@ -234,6 +249,72 @@ class CloudFormationGateway:
 
     def execute_change_set(self, stack: str, name: str) -> None:
         self.client.execute_change_set(StackName=stack, ChangeSetName=name)
+
+    def apply(
+        self,
+        stack: str,
+        name: str,
+        creating: bool,
+        template: dict[str, str],
+        parameters: dict[str, str],
+        tags: dict[str, str],
+        on_event: Callable[[StackEvent], None] | None = None,
+        role_arn: str | None = None,
+    ) -> Applied:
+        """One change set, start to end: create, read, execute (unless CloudFormation found
+        nothing to change), wait. Failures raise StackError with the first failed resource's
+        reason; a failed first create leaves no empty shell behind."""
+        self.create_change_set(
+            stack, name, "CREATE" if creating else "UPDATE", template, parameters, tags, role_arn
+        )
+        cs = self.wait_change_set(stack, name)
+        if cs.empty:
+            self.delete_change_set(stack, name)
+            return Applied("unchanged")
+        if cs.status != "CREATE_COMPLETE":
+            self.delete_change_set(stack, name)
+            if creating:
+                self.delete_stack(stack)  # the REVIEW_IN_PROGRESS shell holds nothing
+            raise StackError(stack, "the change set failed", cs.reason)
+        since = self.mark(stack)
+        self.execute_change_set(stack, name)
+        snap = self.wait_stable(stack, on_event)
+        ok = "CREATE_COMPLETE" if creating else "UPDATE_COMPLETE"
+        if snap is None or snap.status != ok:
+            status = snap.status if snap else "DELETE_COMPLETE"
+            raise StackError(stack, f"ended {status}", self.first_failure(stack, since))
+        return Applied("created" if creating else "updated", cs.changes, snap)
+
+    def recover(
+        self, name: str, snap: StackSnapshot | None, on_event: Callable[[StackEvent], None] | None = None
+    ) -> StackSnapshot | None:
+        """Bring a stack stuck by an earlier run to where a change set can start: a stack that
+        never finished its first create (or failed to delete) is deleted - None is returned, the
+        caller creates it anew - and UPDATE_ROLLBACK_FAILED is continued."""
+        if snap is not None and (snap.status in NEVER_CREATED or snap.status == "DELETE_FAILED"):
+            since = self.mark(name)
+            self.delete_stack(name)
+            after = self.wait_stable(name, on_event)
+            if after is not None and after.status != "DELETE_COMPLETE":
+                raise StackError(
+                    name,
+                    f"could not delete the stuck stack ({after.status})",
+                    self.first_failure(name, since),
+                )
+            return None
+        if snap is not None and snap.status == "UPDATE_ROLLBACK_FAILED":
+            since = self.mark(name)
+            self.continue_update_rollback(name)
+            after = self.wait_stable(name, on_event)
+            if after is None or after.status != "UPDATE_ROLLBACK_COMPLETE":
+                raise StackError(
+                    name,
+                    f"continuing the rollback ended {after.status if after else 'DELETE_COMPLETE'}",
+                    (self.first_failure(name, since) or "")
+                    + " (resources that can't roll back can be skipped: aws cloudformation continue-update-rollback --resources-to-skip ...)",
+                )
+            return after
+        return snap
 
     # ------------------------------------------------------------------ stack operations
 

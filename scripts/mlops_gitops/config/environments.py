@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlops_gitops.findings import Finding, json_path
@@ -24,6 +24,7 @@ class Environments:
     stages: tuple[Stage, ...]
     assets_bucket: str | None = None
     deploy_role: str | None = None  # assumed in stage accounts other than ours
+    orchestrator: dict[str, Any] = field(default_factory=dict, compare=False)  # bootstrap's settings
 
     @property
     def deploy_role_name(self) -> str:
@@ -67,6 +68,7 @@ class Environments:
             tuple(stages) or DEFAULT.stages,
             assets if isinstance(assets, str) and assets else None,
             role if isinstance(role, str) and role else None,
+            data["orchestrator"] if isinstance(data.get("orchestrator"), dict) else {},
         )
 
 

@@ -1,0 +1,83 @@
+"""`mlopsctl bootstrap`: deploy the orchestrator and the stage accounts' stacks (see bootstrap.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from typing import TextIO
+
+from mlops_gitops.cli_deploy import AWS_OPTIONS, _aws
+from mlops_gitops.errors import ExitCode
+
+
+def add_verbs(verbs: argparse._SubParsersAction) -> None:
+    from mlops_gitops.bootstrap import DEFAULT_TARGET_ROLE
+
+    p = verbs.add_parser(
+        "bootstrap",
+        parents=[AWS_OPTIONS],
+        help="deploy the orchestrator (repository, pipeline, builds...) and the stage accounts' roles",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Deploy, through change sets, cloudformation/orchestrator.yaml as <prefix>-orchestrator in\n"
+            "this account and environments.json's region, then cloudformation/target-account.yaml as\n"
+            "<prefix>-target in every account and region a stage lives in (CloudFormation's execution\n"
+            "role, the deploy bucket, the SSM parameters deploy reads; in other accounts the deploy role,\n"
+            "trusted only by the orchestrator's build roles). Settings come from environments.json: the\n"
+            'stages (at most 3, with their approvals and accounts) and its optional "orchestrator" object\n'
+            "(source, repository_name, branch, notification_email, drift_schedule, cloudtrail,\n"
+            "model_package_groups). Safe to run again: unchanged stacks are left alone.\n\n"
+            "Other accounts are reached by assuming --target-account-role there. Ends with the next\n"
+            "steps (the clone URL to push to). Exit 0 when every stack is in place, 1 if environments.json\n"
+            "is invalid, 3 if a stack failed."
+        ),
+    )
+    p.add_argument(
+        "--target-account-role",
+        default=DEFAULT_TARGET_ROLE,
+        metavar="NAME",
+        help=f"role assumed in other stage accounts to deploy their stack (default: {DEFAULT_TARGET_ROLE})",
+    )
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(run=run_bootstrap)
+
+
+def run_bootstrap(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    from mlops_gitops.aws.cloudformation import CloudFormationGateway, StackEvent
+    from mlops_gitops.awsdata import partition_of_region
+    from mlops_gitops.bootstrap import check_fits, next_steps, plan_jobs, result_json, run_jobs, summary
+    from mlops_gitops.config.validate import Report, Validator
+    from mlops_gitops.findings import render_text
+    from mlops_gitops.repo import find_repo
+
+    repo = find_repo(explicit=args.repo_root)
+    report = Report()
+    env = Validator(repo).environments(report)
+    if report.errors:
+        err.write(render_text(report.errors))
+        err.write("mlopsctl bootstrap: environments.json is invalid; nothing was deployed\n")
+        return ExitCode.FINDINGS
+    check_fits(env)
+    aws = _aws(args, environ)
+    region = getattr(args, "region", None) or env.region or aws.region or "us-east-1"
+    partition = partition_of_region(region) or "aws"
+    jobs = plan_jobs(env, aws.caller_account(), region, partition)
+
+    def gateway_for(job) -> CloudFormationGateway:
+        ctx = aws.for_account(job.account, args.target_account_role, "mlopsctl-bootstrap")
+        return CloudFormationGateway(ctx.client("cloudformation", job.region))
+
+    def on_event(stack: str, event: StackEvent) -> None:
+        line = f"{stack}  {event.timestamp:%H:%M:%S}  {event.logical_id}  {event.status}"
+        err.write(line + (f"  {event.reason}" if event.reason else "") + "\n")
+
+    results = run_jobs(jobs, gateway_for, repo.root, on_event)
+    ok = all(r.result in ("created", "updated", "unchanged") for r in results)
+    steps = next_steps(env, results, jobs[0].region) if ok else ""
+    if args.format == "json":
+        out.write(json.dumps(result_json(results, steps), indent=2) + "\n")
+    else:
+        out.write(summary(results))
+        out.write(steps)
+    return ExitCode.OK if ok else ExitCode.AWS

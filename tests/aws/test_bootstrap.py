@@ -1,0 +1,162 @@
+"""`mlopsctl bootstrap` against a moto server: the orchestrator and the stage accounts' stacks
+through change sets, a second run that changes nothing, and a deploy that then uses what bootstrap
+made (deploy role, bucket, execution role) in the right account and nowhere else.
+
+moto ignores CodeCommit, CodeBuild and CodePipeline resources, so those are checked at template
+level in tests/repo/test_orchestrator_template.py; what moto models (roles, buckets, rules, SSM
+parameters, the key, the topic) is checked here through the service APIs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.aws.conftest import in_account
+from tests.conftest import REPO_ROOT, run_cli
+
+REMOTE = "111111111111"  # dev's account in the multi-account tests
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "pipeline-configs").mkdir(parents=True)
+    for name in ("mlops-config.schema.json", "environments.schema.json", "environments.json"):
+        shutil.copy(REPO_ROOT / "pipeline-configs" / name, root / "pipeline-configs" / name)
+    for pipeline in ("churn-batch", "fraud-batch"):
+        shutil.copytree(REPO_ROOT / "pipeline-configs" / pipeline, root / "pipeline-configs" / pipeline)
+    shutil.copytree(REPO_ROOT / "cloudformation", root / "cloudformation")
+    return root
+
+
+def set_environments(repo: Path, **changes) -> None:
+    path = repo / "pipeline-configs" / "environments.json"
+    data = json.loads(path.read_text())
+    for key, value in changes.items():
+        if key == "dev_account":
+            data["stages"][0]["account_id"] = value
+        else:
+            data[key] = value
+    path.write_text(json.dumps(data))
+
+
+def bootstrap(repo: Path, endpoint: str, *extra: str):
+    return run_cli(
+        "--repo-root", str(repo), "bootstrap", "--endpoint-url", endpoint, "--format", "json", *extra
+    )
+
+
+def by_stack(result) -> dict[tuple[str, str], str]:
+    return {(s["stack"], s["account"]): s["result"] for s in result.json["stacks"]}
+
+
+def test_bootstrap_creates_then_finds_nothing_to_change(repo: Path, moto_endpoint: str, aws) -> None:
+    set_environments(repo, orchestrator={"notification_email": "ml-platform@example.com"})
+    first = bootstrap(repo, moto_endpoint)
+    assert first.code == 0, first.out + first.err
+    assert by_stack(first) == {
+        ("mlops-orchestrator", "123456789012"): "created",
+        ("mlops-target", "123456789012"): "created",
+    }
+    assert (
+        "git remote add codecommit https://git-codecommit.us-east-1.amazonaws.com/v1/repos/mlops-gitops"
+        in (first.json["next_steps"])
+    )
+    assert "ml-platform@example.com" in first.json["next_steps"]
+
+    second = bootstrap(repo, moto_endpoint)
+    assert second.code == 0, second.out + second.err
+    assert set(by_stack(second).values()) == {"unchanged"}
+
+    # What moto models of the two stacks, read back through the services' own APIs.
+    ssm = {p["Name"]: p["Value"] for p in aws("ssm").get_parameters_by_path(Path="/mlops")["Parameters"]}
+    assert ssm["/mlops/artifact-bucket"] == "mlops-deploy-123456789012-us-east-1"
+    assert ssm["/mlops/cfn-exec-role-arn"] == "arn:aws:iam::123456789012:role/mlops-cfn-exec"
+    assert ssm["/mlops/repository-name"] == "mlops-gitops"
+    rules = {r["Name"]: r for r in aws("events").list_rules(NamePrefix="mlops-")["Rules"]}
+    assert set(rules) == {
+        "mlops-push",
+        "mlops-pull-request",
+        "mlops-drift",
+        "mlops-pipeline-failed",
+        "mlops-build-failed",
+    }
+    assert rules["mlops-drift"]["ScheduleExpression"] == "cron(0 6 * * ? *)"
+    roles = {r["RoleName"] for r in aws("iam").list_roles()["Roles"]}
+    assert {"mlops-pipeline", "mlops-deploy-build", "mlops-cfn-exec"} <= roles
+    assert "mlops-deploy" not in roles, "single account: the builds deploy directly, no deploy role"
+    buckets = {b["Name"] for b in aws("s3").list_buckets()["Buckets"]}
+    assert {"mlops-pipeline-123456789012-us-east-1", "mlops-deploy-123456789012-us-east-1"} <= buckets
+
+
+def test_a_changed_setting_updates_only_the_orchestrator(repo: Path, moto_endpoint: str, aws) -> None:
+    assert bootstrap(repo, moto_endpoint).code == 0
+    set_environments(repo, orchestrator={"drift_schedule": "rate(12 hours)"})
+    again = bootstrap(repo, moto_endpoint)
+    assert again.code == 0, again.out + again.err
+    assert by_stack(again) == {
+        ("mlops-orchestrator", "123456789012"): "updated",
+        ("mlops-target", "123456789012"): "unchanged",
+    }
+    rule = aws("events").describe_rule(Name="mlops-drift")
+    assert rule["ScheduleExpression"] == "rate(12 hours)"
+
+
+def test_two_accounts_bootstrap_then_deploy_lands_in_the_stage_account(
+    repo: Path, moto_endpoint: str, aws
+) -> None:
+    set_environments(repo, dev_account=REMOTE)
+    result = bootstrap(repo, moto_endpoint)
+    assert result.code == 0, result.out + result.err
+    assert by_stack(result) == {
+        ("mlops-orchestrator", "123456789012"): "created",
+        ("mlops-target", REMOTE): "created",  # dev
+        ("mlops-target", "123456789012"): "created",  # staging and prod
+    }
+    remote_iam = in_account(aws, moto_endpoint, REMOTE, "iam", role="OrganizationAccountAccessRole")
+    deploy_role = remote_iam.get_role(RoleName="mlops-deploy")["Role"]
+    trust = deploy_role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    condition = trust["Statement"][0]["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    assert "arn:aws:iam::123456789012:role/mlops-deploy-build" in condition
+
+    deployed = run_cli(
+        "--repo-root",
+        str(repo),
+        "deploy",
+        "--stage",
+        "dev",
+        "--endpoint-url",
+        moto_endpoint,
+        "--commit",
+        "1" * 40,
+    )
+    assert deployed.code == 0, deployed.out + deployed.err
+    remote_cfn = in_account(aws, moto_endpoint, REMOTE, "cloudformation")
+    stacks = {s["StackName"]: s for s in remote_cfn.describe_stacks()["Stacks"]}
+    pipelines = {n for n in stacks if n.endswith("-dev")}
+    assert pipelines == {"mlops-churn-batch-dev", "mlops-fraud-batch-dev"}
+    assert stacks["mlops-churn-batch-dev"]["RoleARN"] == f"arn:aws:iam::{REMOTE}:role/mlops-cfn-exec"
+    own = {s["StackName"] for s in aws("cloudformation").describe_stacks()["Stacks"]}
+    assert own == {"mlops-orchestrator", "mlops-target"}, "no pipeline stack in the orchestrator's account"
+
+
+def test_more_stages_than_the_pipeline_has_slots_is_refused_before_aws(repo: Path) -> None:
+    set_environments(repo, stages=[{"name": n} for n in ("dev", "qa", "staging", "prod")])
+    # No endpoint is reachable at this port: the refusal must come before any AWS call.
+    result = bootstrap(repo, "http://127.0.0.1:9")
+    assert result.code == 1
+    assert "lists 4 stages; the orchestrator pipeline deploys at most 3" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_an_invalid_orchestrator_section_is_a_finding(repo: Path) -> None:
+    set_environments(repo, orchestrator={"source": "connection", "branch": ""})
+    result = bootstrap(repo, "http://127.0.0.1:9")
+    assert result.code == 1
+    assert "pipeline-configs/environments.json: $.orchestrator" in result.err
+    assert "connection_arn" in result.err
+    assert "nothing was deployed" in result.err

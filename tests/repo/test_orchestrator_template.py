@@ -1,0 +1,300 @@
+"""orchestrator.yaml and target-account.yaml at template level: what moto ignores (CodeCommit,
+CodeBuild, CodePipeline, subscriptions) or can't judge (IAM scopes, event patterns) is asserted
+here on the template as CloudFormation would evaluate it for given parameters."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+
+import pytest
+import yaml
+
+from mlops_gitops.bootstrap import ORCHESTRATOR_TEMPLATE, TARGET_TEMPLATE, orchestrator_parameters
+from mlops_gitops.cfn_eval import Evaluator, parameter_values
+from mlops_gitops.cli import build_parser
+from mlops_gitops.config.environments import Environments
+from mlops_gitops.templates import _parse
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.repo
+
+TEXT = (REPO_ROOT / ORCHESTRATOR_TEMPLATE).read_text()
+BODY = _parse(TEXT)
+TARGET = _parse((REPO_ROOT / TARGET_TEMPLATE).read_text())
+BUILDSPECS = {p.name: yaml.safe_load(p.read_text()) for p in (REPO_ROOT / "buildspecs").glob("*.yml")}
+
+
+NAME_KEYS = ("LogGroupName", "RoleName", "TopicName", "Name", "BucketName")
+
+
+def evaluate(**params: str) -> Evaluator:
+    """The template as CloudFormation evaluates it; a Ref to a resource named by one of its own
+    properties (log groups, roles...) gives that name, others a <Logical.Attr> placeholder."""
+    ev = Evaluator(BODY, parameter_values(BODY, params))
+
+    def resources(name: str, attr: str | None):
+        props = BODY["Resources"][name].get("Properties", {})
+        key = next((k for k in NAME_KEYS if k in props), None)
+        return ev(props[key]) if attr is None and key else f"<{name}{'.' + attr if attr else ''}>"
+
+    ev.resources = resources
+    return ev
+
+
+def stages(ev: Evaluator) -> list[dict]:
+    return ev.resource("Pipeline")["Properties"]["Stages"]
+
+
+def projects(ev: Evaluator) -> dict[str, dict]:
+    return {
+        r["Properties"]["Name"]: r["Properties"]
+        for name, r in BODY["Resources"].items()
+        if r["Type"] == "AWS::CodeBuild::Project" and ev.present(name)
+        for r in [ev.resource(name)]
+    }
+
+
+def test_fits_in_a_template_body() -> None:
+    # bootstrap sends it as TemplateBody: there is no bucket yet to send it through.
+    assert len(TEXT.encode()) <= 51_200
+
+
+def test_default_stages_run_in_promotion_order_with_approvals() -> None:
+    assert [s["Name"] for s in stages(evaluate())] == [
+        "Source",
+        "Validate",
+        "Deploy-dev",
+        "Approve-staging",
+        "Deploy-staging",
+        "Approve-prod",
+        "Deploy-prod",
+    ]
+
+
+def test_stages_and_approvals_follow_environments_json() -> None:
+    env = Environments.from_data(
+        {"stack_prefix": "ml", "stages": [{"name": "test"}, {"name": "live", "approval": False}]}
+    )
+    params = orchestrator_parameters(env, [])
+    ev = evaluate(**params)
+    assert [s["Name"] for s in stages(ev)] == ["Source", "Validate", "Deploy-test", "Deploy-live"]
+    for stage in stages(ev)[2:]:
+        (action,) = stage["Actions"]
+        assert action["Configuration"]["ProjectName"] == "ml-deploy"
+        variables = json.loads(action["Configuration"]["EnvironmentVariables"])
+        assert variables == [{"name": "MLOPS_STAGE", "value": stage["Name"][7:], "type": "PLAINTEXT"}]
+        assert action["InputArtifacts"] == [{"Name": "Source"}]
+
+
+def test_source_is_codecommit_started_by_the_push_rule_or_a_connection() -> None:
+    (source,) = stages(evaluate())[0]["Actions"]
+    assert source["ActionTypeId"]["Provider"] == "CodeCommit"
+    assert source["Configuration"]["PollForSourceChanges"] == "false", "the push rule starts it"
+    arn = "arn:aws:codeconnections:us-east-1:111122223333:connection/0a1b"
+    ev = evaluate(SourceProvider="CodeStarSourceConnection", ConnectionArn=arn, FullRepositoryId="org/ml")
+    (source,) = stages(ev)[0]["Actions"]
+    assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    assert source["Configuration"] == {
+        "ConnectionArn": arn,
+        "FullRepositoryId": "org/ml",
+        "BranchName": "main",
+    }
+    assert not ev.present("Repository") and not ev.present("PushRule")
+    assert ev.resource("ConnectionPolicy")["Properties"]["PolicyDocument"]["Statement"][0]["Resource"] == arn
+
+
+def test_every_project_runs_a_buildspec_of_the_repository_with_the_variables_it_reads() -> None:
+    ev = evaluate()
+    found = projects(ev)
+    assert set(found) == {"mlops-validate", "mlops-deploy", "mlops-pr-check", "mlops-drift"}
+    assert {p["Source"]["BuildSpec"].split("/")[-1] for p in found.values()} == set(BUILDSPECS)
+    pipeline_vars = {
+        v["name"]
+        for s in stages(ev)
+        for a in s["Actions"]
+        if "EnvironmentVariables" in a.get("Configuration", {})
+        for v in json.loads(a["Configuration"]["EnvironmentVariables"])
+    }
+    rule_vars = set(re.findall(r'"name": "(\w+)"', json.dumps(ev.resource("PullRequestRule"))))
+    for name, project in found.items():
+        path = project["Source"]["BuildSpec"]
+        assert (REPO_ROOT / path).is_file(), f"{name}: {path} is missing"
+        spec = BUILDSPECS[path.split("/")[-1]]
+        provided = {v["Name"] for v in project["Environment"].get("EnvironmentVariables", [])}
+        provided |= pipeline_vars if project["Source"]["Type"] == "CODEPIPELINE" else rule_vars
+        used = set(re.findall(r"\$\{?(MLOPS_\w+)", json.dumps(spec)))
+        assert used <= provided, f"{name}: {sorted(used - provided)} come from nowhere"
+        assert project["LogsConfig"]["CloudWatchLogs"]["GroupName"] == f"/aws/codebuild/{name}"
+
+
+@pytest.mark.parametrize("name", sorted(BUILDSPECS))
+def test_buildspecs_are_one_install_line_and_one_mlopsctl_line(name: str) -> None:
+    spec = BUILDSPECS[name]
+    assert spec["version"] == 0.2
+    assert set(spec["phases"]) == {"install", "build"}
+    (install,) = spec["phases"]["install"]["commands"]
+    assert "pip install" in install and install.startswith("command -v mlopsctl")
+    (line,) = spec["phases"]["build"]["commands"]
+    argv = shlex.split(re.sub(r"\$\{?(\w+)\}?", lambda m: f"x{m.group(1).lower()}", line))
+    assert argv[0] == "mlopsctl"
+    # The line is one the CLI accepts: every verb and flag exists (numbers stand in for numeric ones).
+    argv = ["4" if a == "xmlops_max_parallel" else a for a in argv[1:]]
+    build_parser().parse_args(argv)
+    assert set(spec) <= {"version", "phases", "reports"}
+
+
+def test_rules_match_the_events_they_are_for() -> None:
+    from moto.events.models import EventPattern  # EventBridge's matching rules, as moto implements them
+
+    ev = evaluate()
+    repo_arn = "arn:aws:codecommit:us-east-1:123456789012:mlops-gitops"
+
+    def matches(rule: str, event: dict) -> bool:
+        pattern = ev.resource(rule)["Properties"]["EventPattern"]
+        return EventPattern.load(json.dumps(pattern)).matches_event(event)
+
+    push = {
+        "source": "aws.codecommit",
+        "detail-type": "CodeCommit Repository State Change",
+        "resources": [repo_arn],
+        "detail": {"event": "referenceUpdated", "referenceType": "branch", "referenceName": "main"},
+    }
+    assert matches("PushRule", push)
+    assert not matches("PushRule", {**push, "detail": {**push["detail"], "referenceName": "feature"}})
+    assert not matches("PushRule", {**push, "detail": {**push["detail"], "referenceType": "tag"}})
+    pr = {
+        "source": "aws.codecommit",
+        "detail-type": "CodeCommit Pull Request State Change",
+        "resources": [repo_arn],
+        "detail": {"event": "pullRequestSourceBranchUpdated", "pullRequestStatus": "Open"},
+    }
+    assert matches("PullRequestRule", pr)
+    assert not matches(
+        "PullRequestRule", {**pr, "detail": {**pr["detail"], "event": "pullRequestStatusChanged"}}
+    )
+    failed_build = {
+        "source": "aws.codebuild",
+        "detail-type": "CodeBuild Build State Change",
+        "detail": {"project-name": "mlops-drift", "build-status": "FAILED"},
+    }
+    assert matches("BuildFailureRule", failed_build)
+    assert not matches(
+        "BuildFailureRule", {**failed_build, "detail": {"project-name": "other", "build-status": "FAILED"}}
+    )
+    assert matches(
+        "PipelineFailureRule",
+        {
+            "source": "aws.codepipeline",
+            "detail-type": "CodePipeline Pipeline Execution State Change",
+            "detail": {"pipeline": "mlops-pipeline", "state": "FAILED"},
+        },
+    )
+
+
+def test_the_pull_request_rule_hands_the_build_its_pull_request() -> None:
+    target = evaluate().resource("PullRequestRule")["Properties"]["Targets"][0]
+    transformer = target["InputTransformer"]
+    filled = transformer["InputTemplate"]
+    for key, value in {"pr": '"7"', "src": '"abc"', "dst": '"def"', "repo": '"mlops-gitops"'}.items():
+        filled = filled.replace(f"<{key}>", value)
+    request = json.loads(filled)  # what StartBuild receives
+    assert request["sourceVersion"] == "abc"
+    assert {v["name"]: v["value"] for v in request["environmentVariablesOverride"]} == {
+        "MLOPS_PR_ID": "7",
+        "MLOPS_SOURCE_COMMIT": "abc",
+        "MLOPS_DESTINATION_COMMIT": "def",
+        "MLOPS_REPOSITORY": "mlops-gitops",
+    }
+    assert transformer["InputPathsMap"]["pr"] == "$.detail.pullRequestId"
+
+
+def _statements(ev: Evaluator, body=BODY) -> list[tuple[str, dict]]:
+    out = []
+    for name, resource in body["Resources"].items():
+        if resource["Type"] not in ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy") or not ev.present(name):
+            continue
+        props = ev.resource(name)["Properties"]
+        docs = [p["PolicyDocument"] for p in props.get("Policies", [])]
+        docs += [props["PolicyDocument"]] if "PolicyDocument" in props else []
+        out += [(name, s) for d in docs for s in d["Statement"]]
+    return out
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("body", [BODY, TARGET], ids=["orchestrator", "target-account"])
+def test_roles_manage_only_our_stacks_and_pass_only_our_roles(body) -> None:
+    params = {"TargetDeployRoleArns": "arn:aws:iam::111111111111:role/mlops-deploy"}
+    if body is TARGET:
+        params = {
+            "OrchestratorAccountId": "222222222222",
+            "TrustedBuildRoleArns": "arn:aws:iam::222222222222:role/mlops-deploy-build",
+        }
+    ev = Evaluator(body, parameter_values(body, params))
+    reads = ("cloudformation:Describe", "cloudformation:List", "cloudformation:GetTemplateSummary")
+    for name, st in _statements(ev, body):
+        if st["Effect"] != "Allow":
+            continue
+        actions = _as_list(st["Action"])
+        resources = _as_list(st["Resource"])
+        for action in actions:
+            if action.startswith("cloudformation:") and not action.startswith(reads):
+                assert resources == ["arn:aws:cloudformation:us-east-1:123456789012:stack/mlops-*/*"], name
+            if action == "iam:PassRole" and name != "CfnExecutionRole":
+                assert all(
+                    r.endswith(":role/mlops-cfn-exec") or r == "<CfnExecutionRole.Arn>" for r in resources
+                )
+            if action == "sts:AssumeRole":
+                assert resources == ["arn:aws:iam::111111111111:role/mlops-deploy"], name
+            assert not (action in ("*",) or action.endswith(":*")) or resources != ["*"], (name, action)
+
+
+def test_the_deploy_build_can_never_touch_the_bootstrap_stacks() -> None:
+    statements = [s for n, s in _statements(evaluate()) if n == "DeployBuildRole" and s["Effect"] == "Deny"]
+    (deny,) = statements
+    assert deny["Action"] == "cloudformation:*"
+    assert set(deny["Resource"]) == {
+        "arn:aws:cloudformation:us-east-1:123456789012:stack/mlops-orchestrator/*",
+        "arn:aws:cloudformation:us-east-1:123456789012:stack/mlops-target/*",
+    }
+
+
+def test_the_deploy_role_trusts_only_the_orchestrators_build_roles() -> None:
+    builds = (
+        "arn:aws:iam::222222222222:role/mlops-deploy-build,arn:aws:iam::222222222222:role/mlops-drift-build"
+    )
+    ev = Evaluator(
+        TARGET,
+        parameter_values(TARGET, {"OrchestratorAccountId": "222222222222", "TrustedBuildRoleArns": builds}),
+    )
+    (trust,) = ev.resource("DeployRole")["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"AWS": "arn:aws:iam::222222222222:root"}
+    assert trust["Condition"]["ArnLike"]["aws:PrincipalArn"] == builds.split(",")
+    same = Evaluator(
+        TARGET,
+        parameter_values(TARGET, {"OrchestratorAccountId": "123456789012", "TrustedBuildRoleArns": builds}),
+    )
+    assert not same.present("DeployRole"), "in the orchestrator's own account the builds deploy directly"
+
+
+def test_optional_parts_follow_their_parameters() -> None:
+    ev = evaluate()
+    assert not any(
+        ev.present(n) for n in ("Trail", "EmailSubscription", "RegistryGroup1Resource", "StageAccountsPolicy")
+    )
+    ev = evaluate(
+        EnableCloudTrail="true",
+        NotificationEmail="a@example.com",
+        RegistryGroup1="churn",
+        TargetDeployRoleArns="arn:aws:iam::111111111111:role/mlops-deploy",
+    )
+    assert ev.resource("Trail")["Properties"]["EnableLogFileValidation"] is True
+    assert ev.resource("EmailSubscription")["Properties"]["Endpoint"] == "a@example.com"
+    assert ev.resource("RegistryGroup1Resource")["DeletionPolicy"] == "Retain"
+    assert not ev.present("RegistryGroup2Resource")
+    key = ev.resource("Key")["Properties"]
+    assert key["EnableKeyRotation"] is True
