@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mlops_gitops import cli_bootstrap
 
     cli_bootstrap.add_verbs(verbs)
+    from mlops_gitops import cli_review
+
+    cli_review.add_verbs(verbs)
     return parser
 
 

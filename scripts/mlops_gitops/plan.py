@@ -222,7 +222,14 @@ def plan_text(items: list[PlanItem]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plan_markdown(items: list[PlanItem]) -> str:
+def plan_markdown(items: list[PlanItem], models: list | None = None) -> str:
+    """A table per stage, then that stage's model section (versions, registry approval, metrics,
+    instances, cost). ``models``: model_report.ModelChange records already looked up in AWS; by
+    default they are derived from the items alone (versions and instances, no registry facts)."""
+    from mlops_gitops.model_report import model_changes, render_models
+
+    if models is None:
+        models = model_changes(items)
     by_stage: dict[str, list[PlanItem]] = {}
     for item in items:
         by_stage.setdefault(item.stage, []).append(item)
@@ -235,13 +242,19 @@ def plan_markdown(items: list[PlanItem]) -> str:
             )
             if item.replacements:
                 details = "⚠️ " + details
-            changes = "<br>".join(
-                f"`{c.key}`: `{_show(c.old)}` → `{_show(c.new)}`" for c in item.param_changes
-            )
+            if item.status is None:  # a create: its parameters, less the empty ones
+                changes = "<br>".join(f"`{c.key}`: `{c.new}`" for c in item.param_changes if c.new)
+            else:
+                changes = "<br>".join(
+                    f"`{c.key}`: `{_show(c.old)}` → `{_show(c.new)}`" for c in item.param_changes
+                )
             out.append(
                 f"| {item.action} | `{item.stack_name}` | {item.pipeline_id or ''} | {'<br>'.join(x for x in (details, changes) if x)} |"
             )
         out.append("")
+        stage_models = [m for m in models if m.stage == stage]
+        if stage_models:
+            out += [f"#### Models in `{stage}`", "", *render_models(stage_models)]
     return "\n".join(out) if out else "No stacks to deploy.\n"
 
 

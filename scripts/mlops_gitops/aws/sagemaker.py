@@ -40,6 +40,13 @@ class SageMakerGateway:
         except ClientError as exc:
             return f"unreadable ({exc.response.get('Error', {}).get('Code', 'error')})"
 
+    def model_package(self, arn: str) -> ModelPackage | None:
+        """A registry version's approval, metrics sources and metadata; None when it does not exist."""
+        return describe_package(self.client, arn)
+
+    def approved_versions(self, group: str, limit: int = 50) -> list[str]:
+        return approved_versions(self.client, group, limit)
+
     def endpoint_status(self, name: str) -> str | None:
         try:
             return self.client.describe_endpoint(EndpointName=name)["EndpointStatus"]
@@ -72,3 +79,100 @@ class SageMakerGateway:
             last.get("MonitoringExecutionStatus", "")
             + (f": {last['FailureReason']}" if last.get("FailureReason") else ""),
         )
+
+
+# ------------------------------------------------------------------ model registry records
+
+
+@dataclass(frozen=True)
+class ModelPackage:
+    """What a review shows of one registry version: where it is, its approval, its metrics' sources."""
+
+    arn: str
+    group: str
+    version: int | None
+    approval: str  # Approved | PendingManualApproval | Rejected
+    status: str  # ModelPackageStatus (Completed, Failed...)
+    description: str = ""
+    metrics_uris: tuple[str, ...] = ()  # ModelMetrics statistics/report S3 URIs, model quality first
+    metadata: tuple[tuple[str, str], ...] = ()  # CustomerMetadataProperties, sorted
+    created: str = ""  # ISO date
+
+
+_METRIC_SOURCES = (  # ModelMetrics members whose S3 objects hold metric values, most telling first
+    ("ModelQuality", "Statistics"),
+    ("ModelDataQuality", "Statistics"),
+    ("Bias", "Report"),
+    ("Explainability", "Report"),
+)
+
+
+def _model_package(raw: dict[str, Any]) -> ModelPackage:
+    metrics = raw.get("ModelMetrics") or {}
+    uris = tuple(
+        uri
+        for member, part in _METRIC_SOURCES
+        if (uri := ((metrics.get(member) or {}).get(part) or {}).get("S3Uri"))
+    )
+    created = raw.get("CreationTime")
+    return ModelPackage(
+        arn=raw["ModelPackageArn"],
+        group=raw.get("ModelPackageGroupName", ""),
+        version=raw.get("ModelPackageVersion"),
+        approval=raw.get("ModelApprovalStatus", "unknown"),
+        status=raw.get("ModelPackageStatus", "unknown"),
+        description=raw.get("ModelPackageDescription", ""),
+        metrics_uris=uris,
+        metadata=tuple(sorted((raw.get("CustomerMetadataProperties") or {}).items())),
+        created=created.date().isoformat() if hasattr(created, "date") else str(created or ""),
+    )
+
+
+def _missing(exc: ClientError) -> bool:
+    """SageMaker says "not found" for an unknown package as a ValidationException (or, for some
+    callers, ResourceNotFound)."""
+    error = exc.response.get("Error", {})
+    return error.get("Code") in ("ResourceNotFound", "ValidationException") and (
+        "not found" in error.get("Message", "").lower() or error.get("Code") == "ResourceNotFound"
+    )
+
+
+def describe_package(client: Any, arn: str) -> ModelPackage | None:
+    """One registry version, or None when it does not exist. Other errors propagate."""
+    try:
+        return _model_package(client.describe_model_package(ModelPackageName=arn))
+    except ClientError as exc:
+        if _missing(exc):
+            return None
+        raise
+
+
+def approved_versions(client: Any, group: str, limit: int = 50) -> list[str]:
+    """ARNs of a group's Approved versions, newest first (at most ``limit``)."""
+    arns: list[str] = []
+    kwargs: dict[str, Any] = {
+        "ModelPackageGroupName": group,
+        "ModelApprovalStatus": "Approved",
+        "SortBy": "CreationTime",
+        "SortOrder": "Descending",
+        "MaxResults": min(limit, 100),
+    }
+    while len(arns) < limit:
+        page = client.list_model_packages(**kwargs)
+        arns += [p["ModelPackageArn"] for p in page.get("ModelPackageSummaryList", [])]
+        if not page.get("NextToken"):
+            break
+        kwargs["NextToken"] = page["NextToken"]
+    return arns[:limit]
+
+
+def read_s3_object(s3: Any, uri: str, max_bytes: int = 1_000_000) -> bytes:
+    """The bytes of a small S3 object named by an s3:// URI (metrics reports are small)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not bucket or not key:
+        raise ValueError(f"{uri!r} is not an s3://bucket/key URI")
+    body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes - 1}")["Body"]
+    try:
+        return body.read()
+    finally:
+        body.close()
