@@ -74,10 +74,23 @@ def run_bootstrap(args: argparse.Namespace, environ: Mapping[str, str], out: Tex
 
     results = run_jobs(jobs, gateway_for, repo.root, on_event)
     ok = all(r.result in ("created", "updated", "unchanged") for r in results)
+    rule = None
+    if ok and env.orchestrator.get("source") != "connection":  # the repository's approval rule template
+        import dataclasses
+
+        from mlops_gitops.approval_rules import ensure
+
+        probe = dataclasses.replace(aws, max_attempts=1, _clients={}).client("codecommit", jobs[0].region)
+        rule = ensure(probe, aws.client("codecommit", jobs[0].region), env)
+        ok = rule.result != "failed"
     steps = next_steps(env, results, jobs[0].region) if ok else ""
     if args.format == "json":
-        out.write(json.dumps(result_json(results, steps), indent=2) + "\n")
+        doc = result_json(results, steps)
+        if rule is not None:
+            doc["approval_rule_template"] = rule.to_dict()
+        out.write(json.dumps(doc, indent=2) + "\n")
     else:
         out.write(summary(results))
+        out.write(rule.line() if rule is not None else "")
         out.write(steps)
     return ExitCode.OK if ok else ExitCode.AWS
