@@ -174,3 +174,21 @@ def test_rollback_is_promoting_the_older_version(repo: Path, moto_endpoint: str,
     assert json.loads(
         git(repo, "show", "promote/scorer-prod-scorer-v1:pipeline-configs/scorer/mlops-config.json")
     )["model_package_name"] == {"dev": GROUP, "staging": arn(1), "prod": arn(1)}
+
+
+def test_bootstrap_on_moto_reports_the_approval_rule_template_skipped(
+    tmp_path: Path, moto_endpoint: str, aws
+) -> None:
+    """moto answers CodeCommit approval rule templates with HTTP 500: bootstrap still succeeds and
+    says the step was skipped (the real path is covered with Stubber in tests/unit/test_pr_check.py)."""
+    root = tmp_path / "repo"
+    (root / "pipeline-configs").mkdir(parents=True)
+    for name in ("mlops-config.schema.json", "environments.schema.json", "environments.json"):
+        shutil.copy(REPO_ROOT / "pipeline-configs" / name, root / "pipeline-configs" / name)
+    shutil.copytree(REPO_ROOT / "cloudformation", root / "cloudformation")
+    done = run_cli("--repo-root", str(root), "bootstrap", "--endpoint-url", moto_endpoint)
+    assert done.code == 0, done.out + done.err
+    assert (
+        "approval rule template mlops-human-approval: skipped (the endpoint does not implement CodeCommit "
+        "approval rule templates)\n" in done.out
+    )
