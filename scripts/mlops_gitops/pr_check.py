@@ -74,7 +74,6 @@ def plan_review(
         review.planned = False
         return review
     wanted = changed_pipelines(repo, destination)
-    registries: dict[str, tuple[Any, Any]] = {}
     for stage in stages:
         region = env.region_of(stage) or aws.region or "us-east-1"
         specs, errors, notes = render_stage(repo, stage, source_commit, region)
@@ -97,23 +96,36 @@ def plan_review(
         kept = {i.pipeline_id for i in keep}
         review.findings += [f for f in stage_plan.findings if f.file.split("/")[1] in kept]
         review.items += keep
-        registries[stage] = (sm.client, stage_aws.client("s3", region))
         st = env.stage(stage)
-        if st is not None and st.protected and any(i.action != "unchanged" for i in keep):
+        if st is not None and st.protected and any(i.action not in ("unchanged", "keep") for i in keep):
             review.protected_touched.append(stage)
-    review.models = model_changes(review.items)
-    enrich(review.models, _facts_reader(registries), *_pricer(aws))
+    review.models = looked_up_models(review.items, aws, env)
     return review
 
 
-def _facts_reader(registries: dict[str, tuple[Any, Any]]) -> Callable[[ModelChange, str], PackageFacts]:
+def looked_up_models(items: list[PlanItem], aws: Any, env: Environments) -> list[ModelChange]:
+    """The model section of a plan, with each version's registry approval and metrics read in its
+    stage's account and region, and hourly prices from the AWS Price List (for plan_markdown)."""
+    models = model_changes(items)
+    enrich(models, _facts_reader(aws, env), *_pricer(aws))
+    return models
+
+
+def _facts_reader(aws: Any, env: Environments) -> Callable[[ModelChange, str], PackageFacts]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from mlops_gitops.aws.sagemaker import describe_package, read_s3_object
+    from mlops_gitops.cli_deploy import _stage_aws
+
+    contexts: dict[str, Any] = {}  # one per stage: another account's role is assumed once
 
     def facts(change: ModelChange, arn: str) -> PackageFacts:
-        sm, s3 = registries[change.stage]
+        region = env.region_of(change.stage) or aws.region
         try:
+            if change.stage not in contexts:
+                contexts[change.stage] = _stage_aws(aws, env, change.stage)
+            sm = contexts[change.stage].client("sagemaker", region)
+            s3 = contexts[change.stage].client("s3", region)
             package = describe_package(sm, arn)
         except (ClientError, BotoCoreError) as exc:
             code = (
