@@ -139,6 +139,16 @@ def test_promote_to_prod_then_plan_and_pr_check_show_versions_and_metrics(
     assert "changes **prod**: it needs a person's approval" in review.out
     assert "No price: prices are not looked up through http://127.0.0.1" in review.out
 
+    # moto has no CodeCommit pull requests: the check says so and still judges the change.
+    posted = mlopsctl(
+        repo, moto_endpoint, "pr-check", "--base", "main", "--no-preview", "--pull-request-id", "1"
+    )
+    assert posted.code == 0, posted.out + posted.err
+    assert (
+        "pr-check: pull request 1: comment not posted: the endpoint does not implement CodeCommit pull "
+        "requests; approval not set: the endpoint does not implement CodeCommit pull requests"
+    ) in posted.err
+
 
 def test_latest_approved_skips_a_pending_version_and_an_unapproved_one_is_refused(
     repo: Path, moto_endpoint: str, aws
