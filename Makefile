@@ -5,9 +5,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install lint test bench validate golden clean
+.PHONY: help install demo lint test bench validate golden clean
 
 help:
+	@echo "make demo      the whole pipeline on this machine: a local AWS (moto), bootstrap, validate, deploy dev/staging/prod"
 	@echo "make test      lint + the whole test suite (creates .venv on first use)"
 	@echo "make validate  validate every config and lint every template"
 	@echo "make golden    rewrite tests/golden/ from the current render output (then review git diff)"
@@ -24,6 +25,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The main job, embedded: a moto server on 127.0.0.1 (started and stopped here), the orchestrator
+# bootstrapped into it, and its pipeline run over this repository's HEAD with demo registry data.
+demo: $(STAMP)
+	$(BIN)/mlopsctl local run --seed-demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check scripts tests

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mlops_gitops import cli_review
 
     cli_review.add_verbs(verbs)
+    from mlops_gitops import cli_local
+
+    cli_local.add_verbs(verbs)
     return parser
 
 

@@ -58,7 +58,10 @@ def _health(
         state = sm.endpoint_status(name) if name else None
         if state is None:
             return "unknown", "endpoint not found"
-        return ("healthy" if state == "InService" else "unhealthy"), f"endpoint {name} {state}"
+        model = snap.parameters.get("ModelPackageArn", "").split("model-package/")[-1]
+        return ("healthy" if state == "InService" else "unhealthy"), f"endpoint {name} {state}" + (
+            f", model package {model}" if model else ""
+        )
     if ptype.startswith("byom_batch"):
         job = sm.last_transform_job(snap.parameters.get("NamePrefix", snap.name))
         if job is None:

@@ -27,11 +27,25 @@ class AwsContext:
     def from_args(
         cls, region: str | None, endpoint_url: str | None, profile: str | None, environ: Mapping[str, str]
     ) -> AwsContext:
-        return cls(
+        context = cls(
             region=region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"),
             endpoint_url=endpoint_url or environ.get("AWS_ENDPOINT_URL"),
             profile=profile or environ.get("AWS_PROFILE"),
         )
+        if (environ.get("AWS_MAX_ATTEMPTS") or "").isdigit():  # e.g. the local AWS: fail fast on its 500s
+            context.max_attempts = max(1, int(environ["AWS_MAX_ATTEMPTS"]))
+        if not profile and environ.get("AWS_ACCESS_KEY_ID") and environ.get("AWS_SECRET_ACCESS_KEY"):
+            # Keys in the environment given (not necessarily os.environ): use them, as boto3 would.
+            context._credentials = {
+                "aws_access_key_id": environ["AWS_ACCESS_KEY_ID"],
+                "aws_secret_access_key": environ["AWS_SECRET_ACCESS_KEY"],
+                **(
+                    {"aws_session_token": environ["AWS_SESSION_TOKEN"]}
+                    if environ.get("AWS_SESSION_TOKEN")
+                    else {}
+                ),
+            }
+        return context
 
     def session(self) -> Any:
         if self._session is None:
