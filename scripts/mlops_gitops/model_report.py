@@ -271,7 +271,7 @@ def _decimals(text: str) -> int:
     return len(mantissa.split(".")[1]) if "." in mantissa else 0
 
 
-def _delta(old: str, new: str) -> str:
+def delta(old: str, new: str) -> str:
     try:
         diff = Decimal(new) - Decimal(old)
     except InvalidOperation:
@@ -301,7 +301,7 @@ def _metrics_cell(change: ModelChange) -> str:
     for name in names[:MAX_METRICS]:
         o, n = old.metrics.get(name), new.metrics.get(name)
         if o is not None and n is not None:
-            parts.append(f"{name} {o} → {n}{_delta(o, n)}")
+            parts.append(f"{name} {o} → {n}{delta(o, n)}")
         elif n is not None:
             parts.append(
                 f"{name} {n}"

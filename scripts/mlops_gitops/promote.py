@@ -156,7 +156,7 @@ class Promotion:
         return f"Promote {self.pipeline_id} to {self.stage}: {self.versions()}"[:150]
 
     def metrics(self) -> list[str]:
-        from mlops_gitops.model_report import _delta
+        from mlops_gitops.model_report import delta
 
         new, old = self.new_facts.metrics, (self.old_facts.metrics if self.old_facts else {})
         names = list(
@@ -172,7 +172,7 @@ class Promotion:
         for name in names:
             o, n = old.get(name), new.get(name)
             if o is not None and n is not None:
-                out.append(f"{name} {o} → {n}{_delta(o, n)}")
+                out.append(f"{name} {o} → {n}{delta(o, n)}")
             else:
                 out.append(f"{name} {n if n is not None else 'not recorded'}" + (f" (was {o})" if o else ""))
         return out
