@@ -62,6 +62,21 @@ def tmp_repo(tmp_path: Path) -> TmpRepo:
     return TmpRepo(tmp_path / "repo")
 
 
+def git_repo(root: Path, message: str = "initial") -> Path:
+    """Make ``root`` a git repository on branch main with everything in it committed."""
+    import subprocess
+
+    for argv in (
+        ["init", "-q", "-b", "main"],
+        ["config", "user.email", "test@example.com"],
+        ["config", "user.name", "test"],
+        ["add", "-A"],
+        ["commit", "-qm", message],
+    ):
+        subprocess.run(["git", "-C", str(root), *argv], check=True, capture_output=True)
+    return root
+
+
 class Result:
     def __init__(self, code: int, out: str, err: str) -> None:
         self.code, self.out, self.err = code, out, err

@@ -137,6 +137,20 @@ def _prepare(repo, err: TextIO):
     return env
 
 
+def _start(repo, env, args: argparse.Namespace, detach: bool):
+    """A new local AWS; its log goes to .mlops-local/moto.log."""
+    from mlops_gitops.local import server
+
+    (repo.root / STATE_DIR).mkdir(exist_ok=True)
+    return server.start(
+        args.account_id,
+        env.region or server.DEFAULT_REGION,
+        args.port,
+        repo.root / STATE_DIR / "moto.log",
+        detach=detach,
+    )
+
+
 def _bootstrap(repo, env, local, err: TextIO, seed: bool) -> bool:
     from mlops_gitops.aws.clients import AwsContext
     from mlops_gitops.aws.cloudformation import CloudFormationGateway
@@ -177,7 +191,6 @@ def run_local(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO,
     import tempfile
 
     from mlops_gitops.bootstrap import ORCHESTRATOR_TEMPLATE, orchestrator_parameters
-    from mlops_gitops.local import server
     from mlops_gitops.local.pipeline import export_commit, export_working_tree, read_definition
     from mlops_gitops.repo import find_repo
 
@@ -188,15 +201,9 @@ def run_local(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO,
     local = None if args.port else _running(repo.root)
     started = local is None
     if started:
-        (repo.root / STATE_DIR).mkdir(exist_ok=True)
-        local = server.start(
-            args.account_id,
-            env.region or server.DEFAULT_REGION,
-            args.port,
-            repo.root / STATE_DIR / "moto.log",
-        )
+        local = _start(repo, env, args, detach=False)
         err.write(
-            f"local AWS: moto server on {local.endpoint} (account {local.account}), stopped at the end\n"
+            f"local AWS: moto server on {local.endpoint} (pid {local.pid}, account {local.account}), stopped at the end\n"
         )
     else:
         err.write(f"local AWS: using the one `local up` started on {local.endpoint}\n")
@@ -289,7 +296,6 @@ def _status(root: Path, local, environ: Mapping[str, str]) -> str:
 
 
 def run_up(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-    from mlops_gitops.local import server
     from mlops_gitops.repo import find_repo
 
     repo = find_repo(explicit=args.repo_root)
@@ -299,14 +305,7 @@ def run_up(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, er
         out.write(f"a local AWS is already running on {running.endpoint} (mlopsctl local down stops it)\n")
         out.write(_exports(running))
         return ExitCode.OK
-    (repo.root / STATE_DIR).mkdir(exist_ok=True)
-    local = server.start(
-        args.account_id,
-        env.region or server.DEFAULT_REGION,
-        args.port,
-        repo.root / STATE_DIR / "moto.log",
-        detach=True,
-    )
+    local = _start(repo, env, args, detach=True)
     _state_path(repo.root).write_text(
         json.dumps(
             {"endpoint": local.endpoint, "account": local.account, "region": local.region, "pid": local.pid}

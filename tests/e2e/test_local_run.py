@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from mlops_gitops.cli import main
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, git_repo
 
 PIPELINES = ("churn-batch", "fraud-batch")
 
@@ -54,12 +54,7 @@ def repo(tmp_path: Path) -> Path:
         shutil.copy(REPO_ROOT / "cloudformation" / name, root / "cloudformation" / name)
     shutil.copytree(REPO_ROOT / "buildspecs", root / "buildspecs")
     (root / ".gitignore").write_text(".mlops-local/\n")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.email", "test@example.com")
-    git(root, "config", "user.name", "test")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "two batch pipelines")
-    return root
+    return git_repo(root, "two batch pipelines")
 
 
 @pytest.fixture
@@ -145,15 +140,7 @@ def test_push_deploy_change_delete_through_the_local_pipeline(repo: Path, local_
     assert {f"mlops-fraud-batch-{s}" for s in ("dev", "staging", "prod")} <= set(live)
 
 
-def moto_processes() -> set[int]:
-    found = subprocess.run(
-        ["pgrep", "-f", "-x", r".*-m moto\.server -H 127\.0\.0\.1 .*"], capture_output=True, text=True
-    )
-    return {int(p) for p in found.stdout.split()}
-
-
 def test_a_push_to_the_local_remote_runs_the_pipeline_and_leaves_nothing_running(repo: Path) -> None:
-    before = moto_processes()
     code, out, err = mlopsctl(repo, "local", "init")
     assert code == 0, out + err
     assert "git push local main" in out
@@ -165,6 +152,8 @@ def test_a_push_to_the_local_remote_runs_the_pipeline_and_leaves_nothing_running
     # stopped its own local AWS.
     assert "pipeline mlops-pipeline: Succeeded" in push.stderr, push.stderr[-3000:]
     assert "local AWS: stopped" in push.stderr
-    assert moto_processes() == before, "no moto server left behind"
+    (pid,) = re.findall(r"local AWS: moto server on http://127\.0\.0\.1:\d+ \(pid (\d+)", push.stderr)
+    with pytest.raises(ProcessLookupError):  # the server the run started is gone
+        os.kill(int(pid), 0)
     again = mlopsctl(repo, "local", "init")
     assert again[0] == 0, "init is idempotent"

@@ -25,7 +25,7 @@ from mlops_gitops.local.pipeline import (
     read_definition,
     resolve_variables,
 )
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, git_repo
 
 ENV = Environments.from_data(
     {
@@ -205,12 +205,8 @@ def _git(root: Path, *argv: str) -> str:
 def test_sources_are_a_commit_or_the_working_tree(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "config", "user.email", "t@example.com")
-    _git(repo, "config", "user.name", "t")
     (repo / "a.txt").write_text("one")
-    _git(repo, "add", "a.txt")
-    _git(repo, "commit", "-qm", "first")
+    git_repo(repo, "first")
     (repo / "a.txt").write_text("two (not committed)")
     (repo / "new.txt").write_text("untracked")
     committed = export_commit(repo, "HEAD", tmp_path / "c")

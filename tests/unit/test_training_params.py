@@ -5,11 +5,11 @@ definition, substituted with those parameters, is the JSON each kind needs."""
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
 
+from mlops_gitops.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.config.validate import PipelineConfig, Validator
 from mlops_gitops.params.base import ParamContext
 from mlops_gitops.params.training import job_name_prefix, parameter_ranges
@@ -41,60 +41,18 @@ def _build(cfg: PipelineConfig, stage: str) -> tuple[dict[str, str], ParamContex
     return build_params(TEMPLATE, cfg, stage, ENV)
 
 
-def _with_defaults(params: dict[str, str]) -> dict[str, str]:
-    return {**{n: str(s["Default"]) for n, s in DECLARED.items() if "Default" in s}, **params}
-
-
-class _Eval:
-    """Just enough of CloudFormation's intrinsics to evaluate the state machine definition."""
-
-    def __init__(self, params: dict[str, str]) -> None:
-        self.refs = {
-            **params,
-            "AWS::Partition": "aws",
-            "AWS::Region": "us-east-1",
-            "AWS::AccountId": "111122223333",
-        }
-        self.conditions: dict[str, bool] = {}
-
-    def condition(self, name: str) -> bool:
-        if name not in self.conditions:
-            self.conditions[name] = bool(self(BODY["Conditions"][name]))
-        return self.conditions[name]
-
-    def __call__(self, node: Any) -> Any:
-        if isinstance(node, list):
-            return [self(n) for n in node]
-        if not isinstance(node, dict):
-            return node
-        if len(node) != 1:
-            return {k: self(v) for k, v in node.items()}
-        ((key, arg),) = node.items()
-        if key == "Ref":
-            return {"OutcomeTopic": TOPIC_ARN}.get(arg, self.refs.get(arg))
-        if key == "Fn::GetAtt":
-            return ROLE_ARN
-        if key == "Condition":
-            return self.condition(arg)
-        if key == "Fn::If":
-            return self(arg[1] if self.condition(arg[0]) else arg[2])
-        if key == "Fn::Equals":
-            return self(arg[0]) == self(arg[1])
-        if key == "Fn::Not":
-            return not self(arg[0])
-        if key == "Fn::And":
-            return all(self(a) for a in arg)
-        if key == "Fn::FindInMap":
-            return BODY["Mappings"][arg[0]][self(arg[1])][arg[2]]
-        if key == "Fn::Sub":
-            text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-            values = {**self.refs, **{k: self(v) for k, v in extra.items()}}
-            return re.sub(r"\$\{([^}!]+)\}", lambda m: str(values[m.group(1)]), text)
-        return {key: self(arg)}
+def _evaluator(params: dict[str, str]) -> Evaluator:
+    """The template evaluated as CloudFormation would: the outcome topic and roles stand in as ARNs."""
+    return Evaluator(
+        BODY,
+        parameter_values(BODY, params),
+        {"AWS::AccountId": "111122223333"},
+        lambda name, attr: TOPIC_ARN if name == "OutcomeTopic" and attr is None else ROLE_ARN,
+    )
 
 
 def definition(params: dict[str, str]) -> dict[str, Any]:
-    text = _Eval(_with_defaults(params))(BODY["Resources"]["StateMachine"]["Properties"]["DefinitionString"])
+    text = _evaluator(params)(BODY["Resources"]["StateMachine"]["Properties"]["DefinitionString"])
     return json.loads(text)
 
 

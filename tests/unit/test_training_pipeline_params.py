@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from mlops_gitops.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.config.validate import PipelineConfig, Validator
 from mlops_gitops.params import builder_for
 from mlops_gitops.params.base import ParamContext
@@ -32,70 +33,22 @@ CASES = [pytest.param(EXAMPLE, stage, id=f"defects-detector-{stage}") for stage 
 ROLE_ARN = "arn:aws:iam::111122223333:role/pipeline-role"
 
 
-def _with_defaults(params: dict[str, str]) -> dict[str, str]:
-    return {**{n: str(s["Default"]) for n, s in DECLARED.items() if "Default" in s}, **params}
-
-
-class _Eval:
-    """Just enough of CloudFormation's intrinsics to evaluate the pipeline definition and conditions."""
-
-    def __init__(self, params: dict[str, str]) -> None:
-        self.refs: dict[str, Any] = {
-            **params,
-            "AWS::Partition": "aws",
-            "AWS::Region": "us-east-1",
-            "AWS::AccountId": "111122223333",
-        }
-        self.refs["MonitorAlarmNames"] = params["MonitorAlarmNames"].split(",")
-        self.conditions: dict[str, bool] = {}
-
-    def condition(self, name: str) -> bool:
-        if name not in self.conditions:
-            self.conditions[name] = bool(self(BODY["Conditions"][name]))
-        return self.conditions[name]
-
-    def __call__(self, node: Any) -> Any:
-        if isinstance(node, list):
-            return [self(n) for n in node]
-        if not isinstance(node, dict):
-            return node
-        if len(node) != 1:
-            return {k: self(v) for k, v in node.items()}
-        ((key, arg),) = node.items()
-        if key == "Ref":
-            return self.refs[arg]
-        if key == "Fn::GetAtt":
-            return ROLE_ARN
-        if key == "Condition":
-            return self.condition(arg)
-        if key == "Fn::If":
-            return self(arg[1] if self.condition(arg[0]) else arg[2])
-        if key == "Fn::Equals":
-            return self(arg[0]) == self(arg[1])
-        if key == "Fn::Not":
-            return not self(arg[0])
-        if key == "Fn::Or":
-            return any(self(a) for a in arg)
-        if key == "Fn::Join":
-            return arg[0].join(self(arg[1]))
-        if key == "Fn::Sub":
-            text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-            values = {**self.refs, **{k: self(v) for k, v in extra.items()}}
-            return re.sub(r"\$\{([^}!]+)\}", lambda m: str(values[m.group(1)]), text)
-        return {key: self(arg)}
+def _evaluator(params: dict[str, str]) -> Evaluator:
+    """The template evaluated as CloudFormation would; roles stand in as one ARN."""
+    return Evaluator(
+        BODY, parameter_values(BODY, params), {"AWS::AccountId": "111122223333"}, lambda name, attr: ROLE_ARN
+    )
 
 
 def definition(params: dict[str, str]) -> dict[str, Any]:
     body = BODY["Resources"]["Pipeline"]["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]
-    return json.loads(_Eval(_with_defaults(params))(body))
+    return json.loads(_evaluator(params)(body))
 
 
 def _present(params: dict[str, str]) -> set[str]:
     """The resources CloudFormation would create with these parameters."""
-    evaluate = _Eval(_with_defaults(params))
-    return {
-        n for n, r in BODY["Resources"].items() if "Condition" not in r or evaluate.condition(r["Condition"])
-    }
+    evaluate = _evaluator(params)
+    return {n for n, r in BODY["Resources"].items() if evaluate.present(n)}
 
 
 def _build_config(tmp_config: dict[str, Any], stage: str = "dev") -> tuple[dict[str, str], ParamContext]:
