@@ -44,6 +44,7 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
 
 def run_drift(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 
     from mlops_gitops.cli_deploy import _aws, _aws_failure, _gateways, _setup, _stage_aws
     from mlops_gitops.drift import DriftDetector, DriftUnavailable, drift_json, drift_text, exit_code
@@ -59,7 +60,7 @@ def run_drift(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO,
             cfn, sm = _gateways(stage_aws, region)
             detector = DriftDetector(cfn, sm.client, stage_aws.client("events", region))
             reports += detector.check_stage(stage, env.stack_prefix)
-        except (ClientError, BotoCoreError, DriftUnavailable) as exc:
+        except (ClientError, BotoCoreError, ResponseParserError, DriftUnavailable) as exc:
             failure = exc  # what was read so far is still printed: it is true
             break
     out.write(drift_json(reports) if args.format == "json" else drift_text(reports))

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from mlops_gitops.aws.cloudformation import CloudFormationGateway, StackSnapshot
 from mlops_gitops.deploy import deployed
@@ -160,7 +161,7 @@ class DriftDetector:
                 continue
             try:
                 raw = self.cfn.client.detect_stack_drift(StackName=snap.name)
-            except (ClientError, BotoCoreError) as exc:
+            except (ClientError, BotoCoreError, ResponseParserError) as exc:
                 errors.append(exc)
                 out[snap.name] = _Detection(status="error", reason=f"detect_stack_drift failed: {_why(exc)}")
                 continue
@@ -193,7 +194,7 @@ class DriftDetector:
             raw = self.cfn.client.describe_stack_drift_detection_status(
                 StackDriftDetectionId=det.detection_id
             )
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, ResponseParserError) as exc:
             det.status, det.reason = "error", f"describe_stack_drift_detection_status failed: {_why(exc)}"
             return
         det.status = raw["DetectionStatus"]
@@ -254,14 +255,14 @@ class DriftDetector:
         if det.status in DONE:
             try:
                 drifts = self._resource_drifts(snap.name)
-            except (ClientError, BotoCoreError) as exc:
+            except (ClientError, BotoCoreError, ResponseParserError) as exc:
                 report.detection = "error"
                 det.reason = f"describe_stack_resource_drifts failed: {_why(exc)}"
         if drifts is None:
             item("", STACK_TYPE, "not-checked", det.reason)
         try:
             resources = self._resources(snap.name)
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, ResponseParserError) as exc:
             item("", STACK_TYPE, "not-checked", f"list_stack_resources failed: {_why(exc)}")
             resources = []
         if drifts is not None:
@@ -495,6 +496,9 @@ def _why(exc: BaseException) -> str:
         code = error.get("Code") or "error"
         message = error.get("Message") or ""
         return f"{code}: {message}" if message else str(code)
+    if isinstance(exc, ResponseParserError) and "500 Internal Server Error" in str(exc):
+        # moto answers HTTP 500 with an HTML page for the APIs it does not implement (drift among them)
+        return "the endpoint answered HTTP 500 (an AWS stand-in without this API, such as moto?)"
     return f"{type(exc).__name__}: {exc}"
 
 

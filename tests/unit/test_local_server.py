@@ -1,0 +1,38 @@
+"""The local AWS process: started on 127.0.0.1, reachable, pointed at by the environment it hands
+out (and nothing else), stopped for good; a taken port is a clear error, not a hang."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from mlops_gitops.local import server
+
+
+def test_a_local_aws_starts_answers_and_stops(tmp_path) -> None:
+    local = server.start(log_file=tmp_path / "moto.log")
+    try:
+        assert local.endpoint.startswith("http://127.0.0.1:")
+        assert server.reachable(local.endpoint)
+        env = local.environment({"AWS_PROFILE": "prod-admin", "AWS_SESSION_TOKEN": "real", "HOME": "/h"})
+        assert "AWS_PROFILE" not in env and "AWS_SESSION_TOKEN" not in env, "never the real account"
+        assert env["AWS_ENDPOINT_URL"] == local.endpoint and env["HOME"] == "/h"
+        assert env["AWS_MAX_ATTEMPTS"] == "2"
+    finally:
+        local.stop()
+    assert not server.reachable(local.endpoint)
+    with pytest.raises(ProcessLookupError):
+        os.kill(local.pid, 0)
+
+
+def test_a_port_in_use_is_refused_with_what_to_do() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(
+            server.LocalAwsError, match=rf"port {port} on 127.0.0.1 is in use; pick another with --port"
+        ):
+            server.start(port=port)
