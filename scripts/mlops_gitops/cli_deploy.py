@@ -230,8 +230,15 @@ def run_plan(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, 
                 stage_plan.items = keep
             items += stage_plan.items
             findings += stage_plan.findings
-    body = {"text": plan_text, "markdown": plan_markdown}.get(args.format)
-    out.write(body(items) if body else plan_json(items, findings))
+    if args.format == "markdown":
+        models = None
+        if not args.offline:  # registry approval, metrics and prices of the versions the plan moves
+            from mlops_gitops.pr_check import looked_up_models
+
+            models = looked_up_models(items, aws, env)
+        out.write(plan_markdown(items, models))
+    else:
+        out.write(plan_text(items) if args.format == "text" else plan_json(items, findings))
     if findings and args.format != "json":
         err.write(render_text(findings))
     return ExitCode.FINDINGS if any(f.is_error for f in findings) else ExitCode.OK

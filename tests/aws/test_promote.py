@@ -126,7 +126,8 @@ def test_promote_to_prod_then_plan_and_pr_check_show_versions_and_metrics(
     assert plan.code == 0, plan.err
     assert "### Stage `prod`" in plan.out and "| update | `mlops-scorer-prod` | scorer |" in plan.out
     assert "#### Models in `prod`" in plan.out
-    assert "| scorer | primary | `scorer` v1 → **v2** |" in plan.out
+    # the "done when": stage, old and new versions, and their metrics
+    assert "| scorer | primary | `scorer` v1 → **v2** | Approved | mAP 0.71 → 0.74 (+0.03) |" in plan.out
 
     review = mlopsctl(repo, moto_endpoint, "pr-check", "--base", "main", "--no-preview")
     assert review.code == 0, review.out + review.err
