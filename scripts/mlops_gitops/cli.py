@@ -19,7 +19,9 @@ log = logging.getLogger("mlops_gitops")
 DESCRIPTION = """\
 GitOps for machine-learning pipelines on AWS. Each pipeline is one
 pipeline-configs/<id>/mlops-config.json; mlopsctl validates them, renders their
-CloudFormation stacks, plans and deploys them stage by stage, and reports their status.
+CloudFormation stacks, plans and deploys them stage by stage, reports their status and
+drift, reviews model promotions in pull requests, bootstraps the orchestrator (repository,
+CodePipeline, CodeBuild) and runs that whole pipeline locally against a moto server.
 
 exit codes: 0 ok, 1 findings (invalid config, failed check), 2 usage error, 3 AWS operation failed
 """

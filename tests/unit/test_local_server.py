@@ -36,3 +36,16 @@ def test_a_port_in_use_is_refused_with_what_to_do() -> None:
             server.LocalAwsError, match=rf"port {port} on 127.0.0.1 is in use; pick another with --port"
         ):
             server.start(port=port)
+
+
+def test_local_run_on_a_taken_port_exits_3_with_the_reason(tmp_repo) -> None:
+    from tests.conftest import run_cli
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("--repo-root", str(tmp_repo.root), "local", "run", "--port", str(port))
+    assert result.code == 3
+    assert f"mlopsctl: port {port} on 127.0.0.1 is in use" in result.err
+    assert "Traceback" not in result.err

@@ -17,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops_gitops.errors import GitOpsError
+from mlops_gitops.errors import ExitCode, GitOpsError
 
 # The account the example configs are written for (their registry ARNs and ECR images name it).
 DEFAULT_ACCOUNT = "111122223333"
@@ -25,7 +25,9 @@ DEFAULT_REGION = "us-east-1"
 
 
 class LocalAwsError(GitOpsError):
-    """The local AWS could not be started or reached."""
+    """The local AWS could not be started or reached (exit 3, as an AWS failure)."""
+
+    exit_code = ExitCode.AWS
 
 
 @dataclass
