@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # botocore stays unimported until AWS is reached (mlopsctl va
 ORCHESTRATOR_TEMPLATE = Path("cloudformation") / "orchestrator.yaml"
 TARGET_TEMPLATE = Path("cloudformation") / "target-account.yaml"
 PIPELINE_STAGES = 3  # the orchestrator pipeline's Deploy-<stage> slots
-BUILD_ROLES = ("deploy-build", "pr-check-build", "drift-build")  # roles that act in stage accounts
+REVIEW_BUILD_ROLES = ("pr-check-build", "drift-build")  # they run pull-request code: read-only roles only
 DEFAULT_TARGET_ROLE = "OrganizationAccountAccessRole"  # what AWS Organizations puts in new accounts
 
 
@@ -59,7 +59,9 @@ def check_fits(env: Environments) -> None:
         )
 
 
-def orchestrator_parameters(env: Environments, target_role_arns: list[str]) -> dict[str, str]:
+def orchestrator_parameters(
+    env: Environments, target_role_arns: list[str], review_role_arns: list[str] | None = None
+) -> dict[str, str]:
     """The orchestrator's parameters from environments.json (stages, approvals, its settings)."""
     check_fits(env)
     o = env.orchestrator
@@ -75,6 +77,7 @@ def orchestrator_parameters(env: Environments, target_role_arns: list[str]) -> d
         "DriftSchedule": o.get("drift_schedule", "cron(0 6 * * ? *)"),
         "EnableCloudTrail": "true" if o.get("cloudtrail") else "false",
         "TargetDeployRoleArns": ",".join(target_role_arns),
+        "TargetReviewRoleArns": ",".join(review_role_arns or []),
     }
     for i, stage in enumerate(stages, start=1):
         params[f"Stage{i}Name"] = stage.name if stage else ""
@@ -95,9 +98,8 @@ def plan_jobs(env: Environments, own_account: str, own_region: str, partition: s
             places.append(place)
     remote = sorted({account for account, _ in places if account != own_account})
     deploy_roles = [f"arn:{partition}:iam::{a}:role/{env.deploy_role_name}" for a in remote]
-    build_roles = ",".join(
-        f"arn:{partition}:iam::{own_account}:role/{env.stack_prefix}-{role}" for role in BUILD_ROLES
-    )
+    review_roles = [f"arn:{partition}:iam::{a}:role/{env.review_role_name}" for a in remote]
+    own_role = f"arn:{partition}:iam::{own_account}:role/{env.stack_prefix}"
     jobs = [
         StackJob(
             "orchestrator",
@@ -105,9 +107,10 @@ def plan_jobs(env: Environments, own_account: str, own_region: str, partition: s
             own_account,
             env.region or own_region,
             ORCHESTRATOR_TEMPLATE,
-            orchestrator_parameters(env, deploy_roles),
+            orchestrator_parameters(env, deploy_roles, review_roles),
         )
     ]
+    roles_made: set[str] = set()
     for account, region in places:
         jobs.append(
             StackJob(
@@ -120,10 +123,14 @@ def plan_jobs(env: Environments, own_account: str, own_region: str, partition: s
                     "StackPrefix": env.stack_prefix,
                     "DeployRoleName": env.deploy_role_name,
                     "OrchestratorAccountId": own_account,
-                    "TrustedBuildRoleArns": build_roles,
+                    "DeployBuildRoleArn": f"{own_role}-deploy-build",
+                    "ReviewBuildRoleArns": ",".join(f"{own_role}-{r}" for r in REVIEW_BUILD_ROLES),
+                    # IAM names are account-wide: the account's roles come with its first region
+                    "MakeAccountRoles": "false" if account in roles_made else "true",
                 },
             )
         )
+        roles_made.add(account)
     return jobs
 
 

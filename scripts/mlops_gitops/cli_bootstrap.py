@@ -61,6 +61,7 @@ def run_bootstrap(args: argparse.Namespace, environ: Mapping[str, str], out: Tex
     check_fits(env)
     aws = _aws(args, environ)
     region = getattr(args, "region", None) or env.region or aws.region or "us-east-1"
+    aws.region = aws.region or region  # STS needs one, even when only environments.json names it
     partition = partition_of_region(region) or "aws"
     jobs = plan_jobs(env, aws.caller_account(), region, partition)
 

@@ -139,10 +139,13 @@ def _aws(args: argparse.Namespace, environ: Mapping[str, str]):
     )
 
 
-def _stage_aws(aws, env, stage: str):
-    """The AWS context of a stage: our own account, or the stage's account through its deploy role."""
+def _stage_aws(aws, env, stage: str, deploying: bool = False):
+    """The AWS context of a stage: our own account, or the stage's account through a role of
+    target-account.yaml - the deploy role to apply changes, else the read-only review role (plan
+    previews, status, drift, pr-check: builds that may run a pull request's code)."""
     st = env.stage(stage)
-    return aws.for_account(st.account_id if st else None, env.deploy_role_name, f"mlopsctl-{stage}")
+    role = env.deploy_role_name if deploying else env.review_role_name
+    return aws.for_account(st.account_id if st else None, role, f"mlopsctl-{stage}")
 
 
 def _gateways(aws, region: str | None):
@@ -271,7 +274,7 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
         line = f"{stack}  {event.timestamp:%H:%M:%S}  {event.logical_id}  {event.status}"
         err.write(line + (f"  {event.reason}" if event.reason else "") + "\n")
 
-    stage_aws = _stage_aws(aws, env, stage)
+    stage_aws = _stage_aws(aws, env, stage, deploying=True)
     cfn, sm = _gateways(stage_aws, region)
     deployer = Deployer(
         repo,

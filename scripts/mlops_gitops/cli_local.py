@@ -314,6 +314,7 @@ def run_up(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, er
     )
     local._process = None  # detached: it outlives this command
     if not _bootstrap(repo, env, local, err, args.seed_demo):
+        err.write(f"the local AWS on {local.endpoint} is still running: mlopsctl local down stops it\n")
         return ExitCode.AWS
     out.write(f"local AWS running on {local.endpoint} (pid {local.pid}, account {local.account})\n")
     out.write(_exports(local))
@@ -344,8 +345,11 @@ def run_down(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, 
     except (OSError, ValueError):
         out.write("no local AWS is running (nothing to stop)\n")
         return ExitCode.OK
-    if state.get("pid"):
-        stop_pid(int(state["pid"]))
+    from mlops_gitops.local.server import is_moto_server
+
+    pid = int(state.get("pid") or 0)
+    if pid and is_moto_server(pid):  # never signal a process that merely reuses a stale pid
+        stop_pid(pid)
     path.unlink(missing_ok=True)
     out.write(f"local AWS on {state.get('endpoint')} stopped\n")
     return ExitCode.OK
@@ -355,7 +359,7 @@ HOOK = """#!/bin/sh
 # mlops-gitops: a push to {branch} runs the local pipeline, as a push to CodeCommit starts the
 # orchestrator's pipeline. The push itself is never refused; the pipeline's outcome is printed.
 while read old new ref; do
-  if [ "$ref" = "refs/heads/{branch}" ] && [ "$new" != "0000000000000000000000000000000000000000" ]; then
+  if [ "$ref" = {ref} ] && [ "$new" != "0000000000000000000000000000000000000000" ]; then
     unset GIT_DIR GIT_QUARANTINE_PATH
     {python} -m mlops_gitops --repo-root {root} local run --git-dir {git_dir} --commit "$new" \\
       || echo "mlops-gitops: the local pipeline did not succeed (exit $?)"
@@ -387,7 +391,8 @@ def run_init(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, 
     hook = bare / "hooks" / "post-receive"
     hook.write_text(
         HOOK.format(
-            branch=branch,
+            branch=branch.replace("\n", " "),
+            ref=shlex.quote(f"refs/heads/{branch}"),
             python=shlex.quote(sys.executable),
             root=shlex.quote(str(repo.root)),
             git_dir=shlex.quote(str(bare)),

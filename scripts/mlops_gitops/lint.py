@@ -54,8 +54,12 @@ def lint_templates(
         key = _cache_key(text, regions)
         cached = _cache_file(key)
         hit = _read_cache(cached)
-        if hit is not None:
-            findings += [Finding(**{**f, "file": display}) for f in hit]
+        try:
+            found = [Finding(**{**f, "file": display}) for f in hit] if hit is not None else None
+        except TypeError:  # an entry of another shape: lint again
+            found = None
+        if found is not None:
+            findings += found
         else:
             todo[display] = (text, key, cached)
     if todo:
@@ -98,10 +102,14 @@ def _lint_one(job: tuple[str, str, tuple[str, ...]]) -> list[Finding]:
 
 
 def _cache_key(text: str, regions: tuple[str, ...]) -> str:
+    from dataclasses import fields
     from importlib.metadata import version
+
+    from mlops_gitops import __version__
 
     digest = hashlib.sha256()
     digest.update(f"cfn-lint {version('cfn-lint')} regions {','.join(regions)} checks I\n".encode())
+    digest.update(f"mlops-gitops {__version__} {[f.name for f in fields(Finding)]}\n".encode())
     for rule in sorted(RULES_DIR.glob("*.py")):  # our rules are part of the result
         digest.update(rule.name.encode() + b"\0" + rule.read_bytes())
     digest.update(text.encode("utf-8"))

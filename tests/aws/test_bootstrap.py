@@ -74,7 +74,7 @@ def test_bootstrap_creates_then_finds_nothing_to_change(repo: Path, moto_endpoin
     # What moto models of the two stacks, read back through the services' own APIs.
     ssm = {p["Name"]: p["Value"] for p in aws("ssm").get_parameters_by_path(Path="/mlops")["Parameters"]}
     assert ssm["/mlops/artifact-bucket"] == "mlops-deploy-123456789012-us-east-1"
-    assert ssm["/mlops/cfn-exec-role-arn"] == "arn:aws:iam::123456789012:role/mlops-cfn-exec"
+    assert ssm["/mlops/cfn-exec-role-arn"] == "arn:aws:iam::123456789012:role/mlops-cfn-exec-us-east-1"
     assert ssm["/mlops/repository-name"] == "mlops-gitops"
     rules = {r["Name"]: r for r in aws("events").list_rules(NamePrefix="mlops-")["Rules"]}
     assert set(rules) == {
@@ -86,7 +86,7 @@ def test_bootstrap_creates_then_finds_nothing_to_change(repo: Path, moto_endpoin
     }
     assert rules["mlops-drift"]["ScheduleExpression"] == "cron(0 6 * * ? *)"
     roles = {r["RoleName"] for r in aws("iam").list_roles()["Roles"]}
-    assert {"mlops-pipeline", "mlops-deploy-build", "mlops-cfn-exec"} <= roles
+    assert {"mlops-pipeline", "mlops-deploy-build", "mlops-cfn-exec-us-east-1"} <= roles
     assert "mlops-deploy" not in roles, "single account: the builds deploy directly, no deploy role"
     buckets = {b["Name"] for b in aws("s3").list_buckets()["Buckets"]}
     assert {"mlops-pipeline-123456789012-us-east-1", "mlops-deploy-123456789012-us-east-1"} <= buckets
@@ -117,11 +117,19 @@ def test_two_accounts_bootstrap_then_deploy_lands_in_the_stage_account(
         ("mlops-target", "123456789012"): "created",  # staging and prod
     }
     remote_iam = in_account(aws, moto_endpoint, REMOTE, "iam", role="OrganizationAccountAccessRole")
-    deploy_role = remote_iam.get_role(RoleName="mlops-deploy")["Role"]
-    trust = deploy_role["AssumeRolePolicyDocument"]
-    trust = json.loads(trust) if isinstance(trust, str) else trust
-    condition = trust["Statement"][0]["Condition"]["ArnLike"]["aws:PrincipalArn"]
-    assert "arn:aws:iam::123456789012:role/mlops-deploy-build" in condition
+    for role, trusted in (
+        ("mlops-deploy", "arn:aws:iam::123456789012:role/mlops-deploy-build"),
+        (
+            "mlops-review",
+            [
+                "arn:aws:iam::123456789012:role/mlops-pr-check-build",
+                "arn:aws:iam::123456789012:role/mlops-drift-build",
+            ],
+        ),
+    ):
+        trust = remote_iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+        trust = json.loads(trust) if isinstance(trust, str) else trust
+        assert trust["Statement"][0]["Condition"]["ArnLike"]["aws:PrincipalArn"] == trusted
 
     deployed = run_cli(
         "--repo-root",
@@ -139,9 +147,34 @@ def test_two_accounts_bootstrap_then_deploy_lands_in_the_stage_account(
     stacks = {s["StackName"]: s for s in remote_cfn.describe_stacks()["Stacks"]}
     pipelines = {n for n in stacks if n.endswith("-dev")}
     assert pipelines == {"mlops-churn-batch-dev", "mlops-fraud-batch-dev"}
-    assert stacks["mlops-churn-batch-dev"]["RoleARN"] == f"arn:aws:iam::{REMOTE}:role/mlops-cfn-exec"
+    assert (
+        stacks["mlops-churn-batch-dev"]["RoleARN"] == f"arn:aws:iam::{REMOTE}:role/mlops-cfn-exec-us-east-1"
+    )
     own = {s["StackName"] for s in aws("cloudformation").describe_stacks()["Stacks"]}
     assert own == {"mlops-orchestrator", "mlops-target"}, "no pipeline stack in the orchestrator's account"
+
+
+def test_one_account_with_stages_in_two_regions(repo: Path, moto_endpoint: str, aws, monkeypatch) -> None:
+    """IAM names are account-wide: the second region's target stack must not make the account's
+    roles again, and each region gets its own execution role and deploy bucket."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION")  # the region comes from environments.json alone
+    data = json.loads((repo / "pipeline-configs" / "environments.json").read_text())
+    data["stages"][0]["account_id"] = REMOTE
+    data["stages"][1]["account_id"] = REMOTE
+    data["stages"][1]["region"] = "eu-west-1"
+    (repo / "pipeline-configs" / "environments.json").write_text(json.dumps(data))
+    result = bootstrap(repo, moto_endpoint)
+    assert result.code == 0, result.out + result.err
+    assert [(s["account"], s["region"], s["result"]) for s in result.json["stacks"]] == [
+        ("123456789012", "us-east-1", "created"),
+        (REMOTE, "us-east-1", "created"),
+        (REMOTE, "eu-west-1", "created"),
+        ("123456789012", "us-east-1", "created"),
+    ]
+    remote_iam = in_account(aws, moto_endpoint, REMOTE, "iam", role="OrganizationAccountAccessRole")
+    names = {r["RoleName"] for r in remote_iam.list_roles()["Roles"]}
+    assert {"mlops-deploy", "mlops-review", "mlops-cfn-exec-us-east-1", "mlops-cfn-exec-eu-west-1"} <= names
+    assert bootstrap(repo, moto_endpoint).code == 0, "and again, with nothing to change"
 
 
 def test_more_stages_than_the_pipeline_has_slots_is_refused_before_aws(repo: Path) -> None:

@@ -24,6 +24,13 @@ TEXT = (REPO_ROOT / ORCHESTRATOR_TEMPLATE).read_text()
 BODY = _parse(TEXT)
 TARGET = _parse((REPO_ROOT / TARGET_TEMPLATE).read_text())
 BUILDSPECS = {p.name: yaml.safe_load(p.read_text()) for p in (REPO_ROOT / "buildspecs").glob("*.yml")}
+INLINE = "pr-check (inline in orchestrator.yaml)"
+BUILDSPECS[INLINE] = yaml.safe_load(BODY["Resources"]["PrCheckProject"]["Properties"]["Source"]["BuildSpec"])
+TARGET_PARAMS = {
+    "OrchestratorAccountId": "222222222222",
+    "DeployBuildRoleArn": "arn:aws:iam::222222222222:role/mlops-deploy-build",
+    "ReviewBuildRoleArns": "arn:aws:iam::222222222222:role/mlops-pr-check-build,arn:aws:iam::222222222222:role/mlops-drift-build",
+}
 
 
 NAME_KEYS = ("LogGroupName", "RoleName", "TopicName", "Name", "BucketName")
@@ -109,7 +116,8 @@ def test_every_project_runs_a_buildspec_of_the_repository_with_the_variables_it_
     ev = evaluate()
     found = projects(ev)
     assert set(found) == {"mlops-validate", "mlops-deploy", "mlops-pr-check", "mlops-drift"}
-    assert {p["Source"]["BuildSpec"].split("/")[-1] for p in found.values()} == set(BUILDSPECS)
+    files = {p["Source"]["BuildSpec"].split("/")[-1] for n, p in found.items() if n != "mlops-pr-check"}
+    assert files | {INLINE} == set(BUILDSPECS), "every buildspec file is used, and only those"
     pipeline_vars = {
         v["name"]
         for s in stages(ev)
@@ -120,8 +128,11 @@ def test_every_project_runs_a_buildspec_of_the_repository_with_the_variables_it_
     rule_vars = set(re.findall(r'"name": "(\w+)"', json.dumps(ev.resource("PullRequestRule"))))
     for name, project in found.items():
         path = project["Source"]["BuildSpec"]
-        assert (REPO_ROOT / path).is_file(), f"{name}: {path} is missing"
-        spec = BUILDSPECS[path.split("/")[-1]]
+        if name == "mlops-pr-check":
+            spec = BUILDSPECS[INLINE]
+        else:
+            assert (REPO_ROOT / path).is_file(), f"{name}: {path} is missing"
+            spec = BUILDSPECS[path.split("/")[-1]]
         provided = {v["Name"] for v in project["Environment"].get("EnvironmentVariables", [])}
         provided |= pipeline_vars if project["Source"]["Type"] == "CODEPIPELINE" else rule_vars
         used = set(re.findall(r"\$\{?(MLOPS_\w+)", json.dumps(spec)))
@@ -135,7 +146,13 @@ def test_buildspecs_are_one_install_line_and_one_mlopsctl_line(name: str) -> Non
     assert spec["version"] == 0.2
     assert set(spec["phases"]) == {"install", "build"}
     (install,) = spec["phases"]["install"]["commands"]
-    assert "pip install" in install and install.startswith("command -v mlopsctl")
+    if name == INLINE:  # mlopsctl from the destination commit: never code of the pull request
+        assert install.startswith(
+            'git worktree add --detach /tmp/mlops-trusted "$MLOPS_DESTINATION_COMMIT" && '
+        )
+        assert install.endswith("pip install --quiet --disable-pip-version-check /tmp/mlops-trusted")
+    else:
+        assert "pip install" in install and install.startswith("command -v mlopsctl")
     (line,) = spec["phases"]["build"]["commands"]
     argv = shlex.split(re.sub(r"\$\{?(\w+)\}?", lambda m: f"x{m.group(1).lower()}", line))
     assert argv[0] == "mlopsctl"
@@ -228,13 +245,14 @@ def _as_list(value) -> list:
 
 @pytest.mark.parametrize("body", [BODY, TARGET], ids=["orchestrator", "target-account"])
 def test_roles_manage_only_our_stacks_and_pass_only_our_roles(body) -> None:
-    params = {"TargetDeployRoleArns": "arn:aws:iam::111111111111:role/mlops-deploy"}
+    params = {
+        "TargetDeployRoleArns": "arn:aws:iam::111111111111:role/mlops-deploy",
+        "TargetReviewRoleArns": "arn:aws:iam::111111111111:role/mlops-review",
+    }
     if body is TARGET:
-        params = {
-            "OrchestratorAccountId": "222222222222",
-            "TrustedBuildRoleArns": "arn:aws:iam::222222222222:role/mlops-deploy-build",
-        }
+        params = TARGET_PARAMS
     ev = Evaluator(body, parameter_values(body, params))
+    assume: dict[str, list] = {}
     reads = ("cloudformation:Describe", "cloudformation:List", "cloudformation:GetTemplateSummary")
     for name, st in _statements(ev, body):
         if st["Effect"] != "Allow":
@@ -243,14 +261,22 @@ def test_roles_manage_only_our_stacks_and_pass_only_our_roles(body) -> None:
         resources = _as_list(st["Resource"])
         for action in actions:
             if action.startswith("cloudformation:") and not action.startswith(reads):
-                assert resources == ["arn:aws:cloudformation:us-east-1:123456789012:stack/mlops-*/*"], name
+                assert resources == ["arn:aws:cloudformation:*:123456789012:stack/mlops-*/*"], name
             if action == "iam:PassRole" and name != "CfnExecutionRole":
-                assert all(
-                    r.endswith(":role/mlops-cfn-exec") or r == "<CfnExecutionRole.Arn>" for r in resources
-                )
+                assert resources == ["arn:aws:iam::123456789012:role/mlops-cfn-exec-*"], name
             if action == "sts:AssumeRole":
-                assert resources == ["arn:aws:iam::111111111111:role/mlops-deploy"], name
+                assume[name] = resources
             assert not (action in ("*",) or action.endswith(":*")) or resources != ["*"], (name, action)
+    if body is BODY:  # who may assume what in the stage accounts
+        assert assume == {
+            "StageAccountsPolicy": ["arn:aws:iam::111111111111:role/mlops-deploy"],
+            "StageReviewPolicy": ["arn:aws:iam::111111111111:role/mlops-review"],
+        }
+        roles = {n: ev.resource(n)["Properties"]["Roles"] for n in assume}
+        assert roles["StageAccountsPolicy"] == ["<DeployBuildRole>"]
+        assert roles["StageReviewPolicy"] == ["<PrCheckBuildRole>", "<DriftBuildRole>"], (
+            "pr-check and drift run pull-request code: never the deploy role"
+        )
 
 
 def test_the_deploy_build_can_never_touch_the_bootstrap_stacks() -> None:
@@ -258,25 +284,37 @@ def test_the_deploy_build_can_never_touch_the_bootstrap_stacks() -> None:
     (deny,) = statements
     assert deny["Action"] == "cloudformation:*"
     assert set(deny["Resource"]) == {
-        "arn:aws:cloudformation:us-east-1:123456789012:stack/mlops-orchestrator/*",
-        "arn:aws:cloudformation:us-east-1:123456789012:stack/mlops-target/*",
+        "arn:aws:cloudformation:*:123456789012:stack/mlops-orchestrator/*",
+        "arn:aws:cloudformation:*:123456789012:stack/mlops-target/*",
     }
 
 
-def test_the_deploy_role_trusts_only_the_orchestrators_build_roles() -> None:
-    builds = (
-        "arn:aws:iam::222222222222:role/mlops-deploy-build,arn:aws:iam::222222222222:role/mlops-drift-build"
-    )
-    ev = Evaluator(
-        TARGET,
-        parameter_values(TARGET, {"OrchestratorAccountId": "222222222222", "TrustedBuildRoleArns": builds}),
-    )
+def test_stage_account_roles_trust_only_their_build_roles_and_come_once_per_account() -> None:
+    ev = Evaluator(TARGET, parameter_values(TARGET, TARGET_PARAMS))
     (trust,) = ev.resource("DeployRole")["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"AWS": "arn:aws:iam::222222222222:root"}
-    assert trust["Condition"]["ArnLike"]["aws:PrincipalArn"] == builds.split(",")
+    assert (
+        trust["Condition"]["ArnLike"]["aws:PrincipalArn"]
+        == "arn:aws:iam::222222222222:role/mlops-deploy-build"
+    )
+    (trust,) = ev.resource("ReviewRole")["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Condition"]["ArnLike"]["aws:PrincipalArn"] == TARGET_PARAMS["ReviewBuildRoleArns"].split(
+        ","
+    )
+    review_actions = {
+        a
+        for n, st in _statements(ev, TARGET)
+        if n in ("ReviewRole", "StageReadPolicy") and st["Effect"] == "Allow"
+        for a in _as_list(st["Action"])
+    }
+    assert not review_actions & {"cloudformation:ExecuteChangeSet", "cloudformation:DeleteStack"}
+    assert ev.resource("CfnExecutionRole")["Properties"]["RoleName"] == "mlops-cfn-exec-us-east-1"
+    second_region = Evaluator(
+        TARGET, parameter_values(TARGET, {**TARGET_PARAMS, "MakeAccountRoles": "false"})
+    )
+    assert not second_region.present("DeployRole") and not second_region.present("ReviewRole")
     same = Evaluator(
-        TARGET,
-        parameter_values(TARGET, {"OrchestratorAccountId": "123456789012", "TrustedBuildRoleArns": builds}),
+        TARGET, parameter_values(TARGET, {**TARGET_PARAMS, "OrchestratorAccountId": "123456789012"})
     )
     assert not same.present("DeployRole"), "in the orchestrator's own account the builds deploy directly"
 

@@ -49,3 +49,27 @@ def test_local_run_on_a_taken_port_exits_3_with_the_reason(tmp_repo) -> None:
     assert result.code == 3
     assert f"mlopsctl: port {port} on 127.0.0.1 is in use" in result.err
     assert "Traceback" not in result.err
+
+
+def test_local_down_never_signals_a_process_that_only_reuses_a_stale_pid(tmp_repo) -> None:
+    import json
+    import subprocess
+
+    from tests.conftest import run_cli
+
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        state = tmp_repo.root / ".mlops-local" / "server.json"
+        state.parent.mkdir()
+        state.write_text(
+            json.dumps(
+                {"endpoint": "http://127.0.0.1:9", "pid": bystander.pid, "account": "1", "region": "r"}
+            )
+        )
+        result = run_cli("--repo-root", str(tmp_repo.root), "local", "down")
+        assert result.code == 0
+        assert bystander.poll() is None, "the unrelated process still runs"
+        assert not state.exists(), "the stale state is cleared"
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -84,17 +84,33 @@ class AwsContext:
 
         partition = partition_of_region(self.region or "us-east-1") or "aws"
         arn = f"arn:{partition}:iam::{account_id}:role/{role_name}"
-        creds = self.client("sts").assume_role(RoleArn=arn, RoleSessionName=session_name[:64])["Credentials"]
+        sts = self.client("sts")
+
+        def assume() -> dict[str, str]:
+            creds = sts.assume_role(RoleArn=arn, RoleSessionName=session_name[:64])["Credentials"]
+            expiry = creds["Expiration"]
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry_time": expiry.isoformat() if hasattr(expiry, "isoformat") else str(expiry),
+            }
+
+        # Refreshed before they expire: from a CodeBuild role this is role chaining, which AWS caps
+        # at one hour, and a deploy waiting on endpoints can take longer.
+        import boto3
+        from botocore.credentials import RefreshableCredentials
+        from botocore.session import get_session
+
+        botocore_session = get_session()
+        botocore_session._credentials = RefreshableCredentials.create_from_metadata(
+            assume(), assume, "sts-assume-role"
+        )
         return AwsContext(
             self.region,
             self.endpoint_url,
-            self.profile,
+            None,
             self.max_attempts,
-            _session=self.session(),
-            _credentials={
-                "aws_access_key_id": creds["AccessKeyId"],
-                "aws_secret_access_key": creds["SecretAccessKey"],
-                "aws_session_token": creds["SessionToken"],
-            },
+            _session=boto3.session.Session(botocore_session=botocore_session),
             _account=account_id,
         )

@@ -31,6 +31,11 @@ class Environments:
         return self.deploy_role or f"{self.stack_prefix}-deploy"
 
     @property
+    def review_role_name(self) -> str:
+        """The read-only role (previews, status, drift) pr-check and drift assume in other accounts."""
+        return f"{self.stack_prefix}-review"
+
+    @property
     def names(self) -> list[str]:
         return [s.name for s in self.stages]
 

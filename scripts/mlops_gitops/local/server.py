@@ -121,6 +121,7 @@ def start(
             return LocalAws(endpoint, account, region, process.pid, process)
         if time.monotonic() > deadline:
             process.kill()
+            process.wait()
             raise LocalAwsError(f"the moto server did not answer on {endpoint} within {timeout:.0f} s")
         time.sleep(0.05)  # polling a starting process, not timing anything
 
@@ -150,8 +151,20 @@ def stop_pid(pid: int, timeout: float = 10.0) -> bool:
         except ChildProcessError:
             pass
         time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # it ended just now
     return True
+
+
+def is_moto_server(pid: int) -> bool:
+    """Whether ``pid`` is a moto server process (a pid in a state file may be reused after a reboot)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"moto.server" in cmdline
 
 
 def _port_free(port: int) -> bool:
