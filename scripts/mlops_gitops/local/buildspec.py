@@ -786,6 +786,7 @@ class _Shell:
         except OSError as exc:
             self.log.container(f"Cannot start the shell {argv[0]}: {exc}")
             return 127
+        self._forget_empty_groups()
         self.process_groups.append(proc.pid)
         assert proc.stdout is not None
         fd = proc.stdout.fileno()
@@ -857,9 +858,24 @@ class _Shell:
         if cwd:
             self.cwd = cwd
 
+    def _forget_empty_groups(self) -> None:
+        """Drop the groups with no process left: their ids may be reused by anyone from then on."""
+        alive = []
+        for pgid in self.process_groups:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                continue
+            except PermissionError:  # reused by another user's process: not ours any more
+                continue
+            alive.append(pgid)
+        self.process_groups = alive
+
     def kill_leftovers(self) -> None:
         """Kill what the commands left running, as removing CodeBuild's container does. A group id
-        is not reused while any member of the group lives, so this reaches only our processes."""
+        is not reused while any member of the group lives, and empty groups are forgotten before
+        each command, so this reaches only our processes."""
+        self._forget_empty_groups()
         for pgid in self.process_groups:
             _kill_group(pgid)
 

@@ -1,0 +1,87 @@
+"""The build roles allow every AWS call mlopsctl makes. The calls of deploy, plan and status are
+recorded against a bootstrapped moto (moto checks no IAM at all) and each one is looked up in the
+policies orchestrator.yaml gives the deploy build's role, as IAM would match actions."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from botocore.client import BaseClient
+
+from mlops_gitops.cfn_eval import Evaluator, parameter_values
+from mlops_gitops.templates import _parse
+from tests.conftest import REPO_ROOT, run_cli
+
+# API operations whose IAM action has another name, or that need more than one action.
+ACTIONS = {
+    ("s3", "HeadObject"): ["s3:GetObject", "s3:ListBucket"],  # without ListBucket a missing key is 403
+    ("sts", "GetCallerIdentity"): [],  # needs no permission
+}
+
+
+def allowed_actions(role: str) -> list[str]:
+    body = _parse((REPO_ROOT / "cloudformation" / "orchestrator.yaml").read_text())
+    ev = Evaluator(body, parameter_values(body, {}))
+    found = []
+    for name, resource in body["Resources"].items():
+        if resource["Type"] not in ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy") or not ev.present(name):
+            continue
+        props = ev.resource(name)["Properties"]
+        if resource["Type"] == "AWS::IAM::Role" and name == role:
+            docs = [p["PolicyDocument"] for p in props.get("Policies", [])]
+        elif resource["Type"] == "AWS::IAM::ManagedPolicy" and f"<{role}>" in props["Roles"]:
+            docs = [props["PolicyDocument"]]
+        else:
+            continue
+        for doc in docs:
+            for st in doc["Statement"]:
+                if st["Effect"] == "Allow":
+                    found += st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+    return found
+
+
+def test_the_deploy_build_role_allows_what_deploy_plan_and_status_call(
+    tmp_path: Path, moto_endpoint: str, aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "repo"
+    (root / "pipeline-configs").mkdir(parents=True)
+    for name in ("mlops-config.schema.json", "environments.schema.json", "environments.json"):
+        shutil.copy(REPO_ROOT / "pipeline-configs" / name, root / "pipeline-configs" / name)
+    # a Lambda zip to upload (realtime API) and a template over 51,200 bytes (the data lake)
+    for pipeline in ("churn-realtime", "customer-lake"):
+        shutil.copytree(REPO_ROOT / "pipeline-configs" / pipeline, root / "pipeline-configs" / pipeline)
+    shutil.copytree(REPO_ROOT / "cloudformation", root / "cloudformation")
+    common = ("--repo-root", str(root))
+    boot = run_cli(*common, "bootstrap", "--endpoint-url", moto_endpoint)
+    assert boot.code == 0, boot.out + boot.err
+
+    calls: set[tuple[str, str]] = set()
+    original = BaseClient._make_api_call
+
+    def record(self, operation, params):
+        calls.add((self.meta.service_model.signing_name, operation))
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", record)
+    for argv in (
+        ("deploy", "--stage", "dev", "--commit", "1" * 40),
+        ("plan", "--stage", "dev"),
+        ("status", "--stage", "dev"),
+    ):
+        result = run_cli(*common, *argv, "--endpoint-url", moto_endpoint)
+        assert result.code == 0, result.out + result.err
+    assert ("s3", "PutObject") in calls and ("cloudformation", "ExecuteChangeSet") in calls, (
+        "the run did upload and deploy"
+    )
+
+    allowed = allowed_actions("DeployBuildRole")
+    missing = []
+    for service, operation in sorted(calls):
+        for action in ACTIONS.get((service, operation), [f"{service}:{operation}"]):
+            if not any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in allowed):
+                missing.append(action)
+    assert missing == [], f"the deploy build's role lacks {json.dumps(missing)}"
