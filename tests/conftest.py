@@ -62,6 +62,20 @@ def tmp_repo(tmp_path: Path) -> TmpRepo:
     return TmpRepo(tmp_path / "repo")
 
 
+def repo_copy(root: Path, pipelines: tuple[str, ...] | list[str], templates: bool = True) -> Path:
+    """A repository at ``root`` with this one's schemas, environments.json, the given example
+    pipelines and (by default) all of cloudformation/."""
+    configs = root / "pipeline-configs"
+    configs.mkdir(parents=True)
+    for name in ("mlops-config.schema.json", "environments.schema.json", "environments.json"):
+        shutil.copy(CONFIGS / name, configs / name)
+    for pipeline in pipelines:
+        shutil.copytree(CONFIGS / pipeline, configs / pipeline)
+    if templates:
+        shutil.copytree(REPO_ROOT / "cloudformation", root / "cloudformation")
+    return root
+
+
 def git_repo(root: Path, message: str = "initial") -> Path:
     """Make ``root`` a git repository on branch main with everything in it committed."""
     import subprocess

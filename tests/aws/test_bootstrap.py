@@ -9,27 +9,19 @@ parameters, the key, the topic) is checked here through the service APIs."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.aws.conftest import in_account
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import repo_copy, run_cli
 
 REMOTE = "111111111111"  # dev's account in the multi-account tests
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    (root / "pipeline-configs").mkdir(parents=True)
-    for name in ("mlops-config.schema.json", "environments.schema.json", "environments.json"):
-        shutil.copy(REPO_ROOT / "pipeline-configs" / name, root / "pipeline-configs" / name)
-    for pipeline in ("churn-batch", "fraud-batch"):
-        shutil.copytree(REPO_ROOT / "pipeline-configs" / pipeline, root / "pipeline-configs" / pipeline)
-    shutil.copytree(REPO_ROOT / "cloudformation", root / "cloudformation")
-    return root
+    return repo_copy(tmp_path / "repo", ("churn-batch", "fraud-batch"))
 
 
 def set_environments(repo: Path, **changes) -> None:

@@ -3,20 +3,14 @@ a clear message and exit 3, never a parser traceback or a page of HTML."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from tests.aws.conftest import orchestrator_basics
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import repo_copy, run_cli
 
 
 def test_drift_says_the_endpoint_lacks_drift_detection(tmp_path: Path, moto_endpoint: str, aws) -> None:
-    root = tmp_path / "repo"
-    (root / "pipeline-configs").mkdir(parents=True)
-    for name in ("mlops-config.schema.json", "environments.schema.json", "environments.json"):
-        shutil.copy(REPO_ROOT / "pipeline-configs" / name, root / "pipeline-configs" / name)
-    shutil.copytree(REPO_ROOT / "pipeline-configs" / "churn-batch", root / "pipeline-configs" / "churn-batch")
-    shutil.copytree(REPO_ROOT / "cloudformation", root / "cloudformation")
+    root = repo_copy(tmp_path / "repo", ("churn-batch",))
     orchestrator_basics(aws, "art")
     common = ("--repo-root", str(root))
     deployed = run_cli(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from botocore.client import BaseClient
 
 from mlops_gitops.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.templates import _parse
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import REPO_ROOT, repo_copy, run_cli
 
 # API operations whose IAM action has another name, or that need more than one action.
 ACTIONS = {
@@ -47,14 +46,8 @@ def allowed_actions(role: str) -> list[str]:
 def test_the_deploy_build_role_allows_what_deploy_plan_and_status_call(
     tmp_path: Path, moto_endpoint: str, aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = tmp_path / "repo"
-    (root / "pipeline-configs").mkdir(parents=True)
-    for name in ("mlops-config.schema.json", "environments.schema.json", "environments.json"):
-        shutil.copy(REPO_ROOT / "pipeline-configs" / name, root / "pipeline-configs" / name)
     # a Lambda zip to upload (realtime API) and a template over 51,200 bytes (the data lake)
-    for pipeline in ("churn-realtime", "customer-lake"):
-        shutil.copytree(REPO_ROOT / "pipeline-configs" / pipeline, root / "pipeline-configs" / pipeline)
-    shutil.copytree(REPO_ROOT / "cloudformation", root / "cloudformation")
+    root = repo_copy(tmp_path / "repo", ("churn-realtime", "customer-lake"))
     common = ("--repo-root", str(root))
     boot = run_cli(*common, "bootstrap", "--endpoint-url", moto_endpoint)
     assert boot.code == 0, boot.out + boot.err
