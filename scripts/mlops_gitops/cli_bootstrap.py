@@ -24,10 +24,11 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
             "this account and environments.json's region, then cloudformation/target-account.yaml as\n"
             "<prefix>-target in every account and region a stage lives in (CloudFormation's execution\n"
             "role, the deploy bucket, the SSM parameters deploy reads; in other accounts the deploy role,\n"
-            "trusted only by the orchestrator's build roles). Settings come from environments.json: the\n"
-            'stages (at most 3, with their approvals and accounts) and its optional "orchestrator" object\n'
-            "(source, repository_name, branch, notification_email, drift_schedule, cloudtrail,\n"
-            "model_package_groups). Safe to run again: unchanged stacks are left alone.\n\n"
+            "trusted only by the deploy build, and the read-only review role for pr-check and drift).\n"
+            "Settings come from environments.json: the stages (at most 3, with their approvals and\n"
+            'accounts) and its optional "orchestrator" object (source, repository_name, branch,\n'
+            "notification_email, drift_schedule, cloudtrail, model_package_groups). Safe to run again:\n"
+            "unchanged stacks are left alone.\n\n"
             "Other accounts are reached by assuming --target-account-role there. Ends with the next\n"
             "steps (the clone URL to push to). Exit 0 when every stack is in place, 1 if environments.json\n"
             "is invalid, 3 if a stack failed."
