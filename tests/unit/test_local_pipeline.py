@@ -217,3 +217,11 @@ def test_sources_are_a_commit_or_the_working_tree(tmp_path: Path) -> None:
     assert (tmp_path / "w" / "new.txt").exists() and not (tmp_path / "w" / ".git").exists()
     with pytest.raises(Exception, match="cannot read commit 'nope'"):
         export_commit(repo, "nope", tmp_path / "x")
+
+
+def test_a_missing_git_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no git (nor tar) on the PATH
+    with pytest.raises(
+        Exception, match="git is not installed: the local pipeline reads the source with git and tar"
+    ):
+        export_commit(tmp_path, "HEAD", tmp_path / "out")
