@@ -48,6 +48,7 @@ golden: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python tests/bench/run.py
 	$(BIN)/python tests/bench/deploy_bench.py
+	$(BIN)/python tests/bench/demo_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .benchmarks
