@@ -138,9 +138,7 @@ def apply_job(
     cfn: CloudFormationGateway, root: Path, job: StackJob, on_event: Callable[[StackEvent], None]
 ) -> StackResult:
     """Create or update one bootstrap stack through a change set (stuck stacks recovered first)."""
-    snap = cfn.snapshot(job.stack_name)
-    if snap is not None and snap.status.endswith("_IN_PROGRESS") and snap.status != "REVIEW_IN_PROGRESS":
-        snap = cfn.wait_stable(job.stack_name, on_event)
+    snap = cfn.settle(job.stack_name, cfn.snapshot(job.stack_name), on_event)
     snap = cfn.recover(job.stack_name, snap, on_event)
     body = (root / job.template).read_text(encoding="utf-8")
     tags = {"mlops:managed-by": MANAGED_BY, "mlops:role": job.kind}
@@ -159,6 +157,33 @@ def apply_job(
         f"; replaced: {', '.join(applied.replaced)}" if applied.replaced else ""
     )
     return StackResult(job, applied.result, detail)
+
+
+def bootstrap(
+    aws: Any,
+    env: Environments,
+    root: Path,
+    region: str,
+    partition: str,
+    target_role: str,
+    on_event: Callable[[str, StackEvent], None],
+    poll_seconds: float = 5.0,
+) -> tuple[list[StackJob], list[StackResult]]:
+    """Plan the stacks from ``aws``'s own account and run them, reaching other accounts through
+    ``target_role`` (an AwsContext; used by `mlopsctl bootstrap` and by the local mode)."""
+    from mlops_gitops.aws.cloudformation import CloudFormationGateway
+
+    jobs = plan_jobs(env, aws.caller_account(), region, partition)
+
+    def gateway_for(job: StackJob) -> CloudFormationGateway:
+        ctx = aws.for_account(job.account, target_role, "mlopsctl-bootstrap")
+        return CloudFormationGateway(ctx.client("cloudformation", job.region), poll_seconds=poll_seconds)
+
+    return jobs, run_jobs(jobs, gateway_for, root, on_event)
+
+
+def succeeded(results: list[StackResult]) -> bool:
+    return all(r.result in ("created", "updated", "unchanged") for r in results)
 
 
 def run_jobs(

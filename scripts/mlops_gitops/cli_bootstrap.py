@@ -45,9 +45,9 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
 
 
 def run_bootstrap(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-    from mlops_gitops.aws.cloudformation import CloudFormationGateway, StackEvent
+    from mlops_gitops.aws.cloudformation import StackEvent
     from mlops_gitops.awsdata import partition_of_region
-    from mlops_gitops.bootstrap import check_fits, next_steps, plan_jobs, result_json, run_jobs, summary
+    from mlops_gitops.bootstrap import bootstrap, check_fits, next_steps, result_json, succeeded, summary
     from mlops_gitops.config.validate import Report, Validator
     from mlops_gitops.findings import render_text
     from mlops_gitops.repo import find_repo
@@ -64,18 +64,13 @@ def run_bootstrap(args: argparse.Namespace, environ: Mapping[str, str], out: Tex
     region = getattr(args, "region", None) or env.region or aws.region or "us-east-1"
     aws.region = aws.region or region  # STS needs one, even when only environments.json names it
     partition = partition_of_region(region) or "aws"
-    jobs = plan_jobs(env, aws.caller_account(), region, partition)
-
-    def gateway_for(job) -> CloudFormationGateway:
-        ctx = aws.for_account(job.account, args.target_account_role, "mlopsctl-bootstrap")
-        return CloudFormationGateway(ctx.client("cloudformation", job.region))
 
     def on_event(stack: str, event: StackEvent) -> None:
         line = f"{stack}  {event.timestamp:%H:%M:%S}  {event.logical_id}  {event.status}"
         err.write(line + (f"  {event.reason}" if event.reason else "") + "\n")
 
-    results = run_jobs(jobs, gateway_for, repo.root, on_event)
-    ok = all(r.result in ("created", "updated", "unchanged") for r in results)
+    jobs, results = bootstrap(aws, env, repo.root, region, partition, args.target_account_role, on_event)
+    ok = succeeded(results)
     rule = None
     if ok and env.orchestrator.get("source") != "connection":  # the repository's approval rule template
         import dataclasses

@@ -153,22 +153,19 @@ def _start(repo, env, args: argparse.Namespace, detach: bool):
 
 def _bootstrap(repo, env, local, err: TextIO, seed: bool) -> bool:
     from mlops_gitops.aws.clients import AwsContext
-    from mlops_gitops.aws.cloudformation import CloudFormationGateway
-    from mlops_gitops.bootstrap import plan_jobs, run_jobs, summary
+    from mlops_gitops.bootstrap import bootstrap, succeeded, summary
 
-    aws = AwsContext(region=local.region, endpoint_url=local.endpoint, max_attempts=2)
-    aws._credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
-    jobs = plan_jobs(env, local.account, local.region, "aws")
-    results = run_jobs(
-        jobs,
-        lambda job: CloudFormationGateway(
-            aws.for_account(job.account, "OrganizationAccountAccessRole", "mlopsctl-local").client(
-                "cloudformation", job.region
-            ),
-            poll_seconds=0.2,
-        ),
+    # the local AWS's endpoint, region, keys and few retries, from the environment it hands out
+    aws = AwsContext.from_args(None, None, None, local.environment({}))
+    _, results = bootstrap(
+        aws,
+        env,
         repo.root,
+        local.region,
+        "aws",
+        "OrganizationAccountAccessRole",
         lambda stack, event: None,
+        poll_seconds=0.2,
     )
     err.write("bootstrap (local AWS):\n" + summary(results))
     if seed:
@@ -181,7 +178,7 @@ def _bootstrap(repo, env, local, err: TextIO, seed: bool) -> bool:
             local.region,
             lambda line: err.write(line + "\n"),
         )
-    return all(r.result in ("created", "updated", "unchanged") for r in results)
+    return succeeded(results)
 
 
 # ------------------------------------------------------------------ run

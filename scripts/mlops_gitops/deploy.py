@@ -267,11 +267,15 @@ class Deployer:
             return self._delete(item, prune, allow_protected)
         spec = item.spec
         assert spec is not None
-        snap = self.cfn.snapshot(spec.stack_name)
-        if snap is not None and snap.status.endswith("_IN_PROGRESS") and snap.status != "REVIEW_IN_PROGRESS":
-            snap = self.cfn.wait_stable(spec.stack_name, self._events(spec.stack_name))
-            if snap is not None and snap.spec_hash == spec.spec_hash and snap.status in STABLE_OK:
-                return Outcome(item, "unchanged", "an earlier run had already applied it")
+        before = self.cfn.snapshot(spec.stack_name)
+        snap = self.cfn.settle(spec.stack_name, before, self._events(spec.stack_name))
+        if (
+            snap is not before
+            and snap is not None
+            and snap.spec_hash == spec.spec_hash
+            and snap.status in STABLE_OK
+        ):
+            return Outcome(item, "unchanged", "an earlier run had already applied it")
         snap = self.cfn.recover(spec.stack_name, snap, self._events(spec.stack_name))
         self._upload_artifacts(spec)
         return self._change_set(item, spec, creating=snap is None)

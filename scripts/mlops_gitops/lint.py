@@ -13,6 +13,7 @@ import json
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
+from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -102,6 +103,12 @@ def _lint_one(job: tuple[str, str, tuple[str, ...]]) -> list[Finding]:
 
 
 def _cache_key(text: str, regions: tuple[str, ...]) -> str:
+    return hashlib.sha256(_settings(regions).encode() + text.encode("utf-8")).hexdigest()
+
+
+@cache
+def _settings(regions: tuple[str, ...]) -> str:
+    """What, besides the template, decides its findings: read once per process, not per template."""
     from dataclasses import fields
     from importlib.metadata import version
 
@@ -112,7 +119,6 @@ def _cache_key(text: str, regions: tuple[str, ...]) -> str:
     digest.update(f"mlops-gitops {__version__} {[f.name for f in fields(Finding)]}\n".encode())
     for rule in sorted(RULES_DIR.glob("*.py")):  # our rules are part of the result
         digest.update(rule.name.encode() + b"\0" + rule.read_bytes())
-    digest.update(text.encode("utf-8"))
     return digest.hexdigest()
 
 

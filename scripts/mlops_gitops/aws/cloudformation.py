@@ -285,6 +285,15 @@ class CloudFormationGateway:
             raise StackError(stack, f"ended {status}", self.first_failure(stack, since))
         return Applied("created" if creating else "updated", cs.changes, snap)
 
+    def settle(
+        self, name: str, snap: StackSnapshot | None, on_event: Callable[[StackEvent], None] | None = None
+    ) -> StackSnapshot | None:
+        """The stack once no operation runs on it: one in progress is waited for (REVIEW_IN_PROGRESS
+        rests until a change set runs, so it is not)."""
+        if snap is not None and snap.status in IN_PROGRESS and snap.status != "REVIEW_IN_PROGRESS":
+            return self.wait_stable(name, on_event)
+        return snap
+
     def recover(
         self, name: str, snap: StackSnapshot | None, on_event: Callable[[StackEvent], None] | None = None
     ) -> StackSnapshot | None:
