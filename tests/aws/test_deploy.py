@@ -16,7 +16,7 @@ import pytest
 
 from tests.aws.conftest import in_account as in_account_of
 from tests.aws.conftest import orchestrator_basics
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import REPO_ROOT, repo_copy, run_cli
 from tests.fakes import count_api_calls
 
 ARTIFACTS = "mlops-artifacts-test"
@@ -26,13 +26,7 @@ PIPELINES = ["churn-realtime", "churn-batch", "fraud-batch"]
 @pytest.fixture
 def repo(tmp_path: Path, aws) -> Path:
     """A repository with three example pipelines and the orchestrator's artifact bucket in moto."""
-    root = tmp_path / "repo"
-    (root / "pipeline-configs").mkdir(parents=True)
-    for name in ("mlops-config.schema.json", "environments.schema.json", "environments.json"):
-        shutil.copy(REPO_ROOT / "pipeline-configs" / name, root / "pipeline-configs" / name)
-    for pipeline in PIPELINES:
-        shutil.copytree(REPO_ROOT / "pipeline-configs" / pipeline, root / "pipeline-configs" / pipeline)
-    shutil.copytree(REPO_ROOT / "cloudformation", root / "cloudformation")
+    root = repo_copy(tmp_path / "repo", PIPELINES)
     orchestrator_basics(aws, ARTIFACTS, upload_lambdas=False)  # deploy uploads the zips itself
     return root
 

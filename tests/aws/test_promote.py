@@ -6,14 +6,13 @@ Registry's ModelMetrics reports in S3). moto has no CodeCommit content, so promo
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.aws.conftest import orchestrator_basics
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import git_repo, repo_copy, run_cli
 
 ACCOUNT = "123456789012"  # moto's
 GROUP = "scorer"
@@ -69,17 +68,10 @@ def register(aws, version_metrics: list[tuple[float, str]]) -> None:
 
 @pytest.fixture
 def repo(tmp_path: Path, aws) -> Path:
-    root = tmp_path / "repo"
-    (root / "pipeline-configs" / "scorer").mkdir(parents=True)
-    for name in ("mlops-config.schema.json", "environments.schema.json", "environments.json"):
-        shutil.copy(REPO_ROOT / "pipeline-configs" / name, root / "pipeline-configs" / name)
+    root = repo_copy(tmp_path / "repo", ())
+    (root / "pipeline-configs" / "scorer").mkdir()
     (root / "pipeline-configs" / "scorer" / "mlops-config.json").write_text(CONFIG)
-    shutil.copytree(REPO_ROOT / "cloudformation", root / "cloudformation")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.email", "ml@example.com")
-    git(root, "config", "user.name", "ML Engineer")
-    git(root, "add", ".")
-    git(root, "commit", "-qm", "scorer pinned to v1")
+    git_repo(root, "scorer pinned to v1")
     orchestrator_basics(aws, "mlops-artifacts-test", upload_lambdas=False)
     register(aws, [(0.71, "Approved"), (0.74, "Approved"), (0.8, "PendingManualApproval")])
     return root
@@ -192,11 +184,7 @@ def test_bootstrap_on_moto_reports_the_approval_rule_template_skipped(
 ) -> None:
     """moto answers CodeCommit approval rule templates with HTTP 500: bootstrap still succeeds and
     says the step was skipped (the real path is covered with Stubber in tests/unit/test_pr_check.py)."""
-    root = tmp_path / "repo"
-    (root / "pipeline-configs").mkdir(parents=True)
-    for name in ("mlops-config.schema.json", "environments.schema.json", "environments.json"):
-        shutil.copy(REPO_ROOT / "pipeline-configs" / name, root / "pipeline-configs" / name)
-    shutil.copytree(REPO_ROOT / "cloudformation", root / "cloudformation")
+    root = repo_copy(tmp_path / "repo", ())
     done = run_cli("--repo-root", str(root), "bootstrap", "--endpoint-url", moto_endpoint)
     assert done.code == 0, done.out + done.err
     assert (

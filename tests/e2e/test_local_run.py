@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from mlops_gitops.cli import main
-from tests.conftest import REPO_ROOT, git_repo
+from tests.conftest import REPO_ROOT, git_repo, repo_copy
 
 PIPELINES = ("churn-batch", "fraud-batch")
 
@@ -37,13 +37,7 @@ def git(repo: Path, *argv: str) -> None:
 def repo(tmp_path: Path) -> Path:
     """A git repository like this one, holding two batch pipelines (and only the templates they need,
     so the Validate stage lints three templates, not all of them)."""
-    root = tmp_path / "repo"
-    configs = root / "pipeline-configs"
-    configs.mkdir(parents=True)
-    for name in ("mlops-config.schema.json", "environments.schema.json", "environments.json"):
-        shutil.copy(REPO_ROOT / "pipeline-configs" / name, configs / name)
-    for pipeline in PIPELINES:
-        shutil.copytree(REPO_ROOT / "pipeline-configs" / pipeline, configs / pipeline)
+    root = repo_copy(tmp_path / "repo", PIPELINES, templates=False)
     (root / "cloudformation" / "pipelines").mkdir(parents=True)
     for name in (
         "orchestrator.yaml",

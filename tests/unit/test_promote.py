@@ -19,7 +19,7 @@ from mlops_gitops import jsonedit
 from mlops_gitops.aws.clients import AwsContext
 from mlops_gitops.errors import UsageError
 from mlops_gitops.promote import PinSite, PromotionError, apply_pin, commit_on_branch, group_of, pin_site
-from tests.conftest import EXAMPLES, TmpRepo, example, run_cli
+from tests.conftest import EXAMPLES, TmpRepo, example, git_repo, run_cli
 
 STAGES = ["dev", "staging", "prod"]
 FRAUD = EXAMPLES["fraud-ab"].read_text()
@@ -113,13 +113,7 @@ def git(root: Path, *argv: str) -> str:
 @pytest.fixture
 def local(tmp_repo: TmpRepo) -> Path:
     tmp_repo.write("fraud-ab", FRAUD)
-    root = tmp_repo.root
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.email", "ml@example.com")
-    git(root, "config", "user.name", "ML")
-    git(root, "add", ".")
-    git(root, "commit", "-qm", "base")
-    return root
+    return git_repo(tmp_repo.root, "base")
 
 
 def changed_lines(root: Path, a: str, b: str) -> list[str]:
