@@ -152,11 +152,9 @@ def _start(repo, env, args: argparse.Namespace, detach: bool):
 
 
 def _bootstrap(repo, env, local, err: TextIO, seed: bool) -> bool:
-    from mlops_gitops.aws.clients import AwsContext
     from mlops_gitops.bootstrap import bootstrap, succeeded, summary
 
-    # the local AWS's endpoint, region, keys and few retries, from the environment it hands out
-    aws = AwsContext.from_args(None, None, None, local.environment({}))
+    aws = local.context()
     _, results = bootstrap(
         aws,
         env,
@@ -227,20 +225,12 @@ def run_local(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO,
 
 
 def _execute(definition, source, local, args, environ: Mapping[str, str], out: TextIO):
-    import boto3
-
     from mlops_gitops.local.pipeline import LocalPipeline
 
     environment = local.environment(dict(environ))
     bin_dir = str(Path(sys.executable).parent)  # this installation's mlopsctl comes first
     environment["PATH"] = bin_dir + os.pathsep + environment.get("PATH", os.defpath)
-    ssm = boto3.client(
-        "ssm",
-        region_name=local.region,
-        endpoint_url=local.endpoint,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    ssm = local.context().client("ssm")
 
     def approve(stage: str, action: str, data: str) -> bool:
         out.write(f"\n{stage}.{action}: {data}\napprove? [y/N] ")

@@ -55,6 +55,12 @@ class LocalAws:
         )
         return env
 
+    def context(self):
+        """An AwsContext on the local AWS: its endpoint, region, keys and few retries."""
+        from mlops_gitops.aws.clients import AwsContext
+
+        return AwsContext.from_args(None, None, None, self.environment({}))
+
     def stop(self) -> None:
         if self._process is not None:
             self._process.terminate()
