@@ -266,3 +266,18 @@ def count_api_calls(service: str):
         yield calls
     finally:
         botocore.client.BaseClient._make_api_call = original
+
+
+def fake_stage(cfn: Any, registry: Any = None, s3: Any = None, stage: str = "dev", region: str = "us-east-1"):
+    """A StageGateways over fakes: the CloudFormation gateway given, a FakeRegistry and a FakeS3
+    unless others are given, no Parameter Store (so no execution role)."""
+    from mlops_gitops.aws.s3 import ArtifactStore
+    from mlops_gitops.aws.stage import StageGateways
+
+    return StageGateways(
+        stage,
+        region,
+        cfn=cfn,
+        sagemaker=registry if registry is not None else FakeRegistry(),
+        artifacts=ArtifactStore(s3 if s3 is not None else FakeS3()),
+    )

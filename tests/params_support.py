@@ -6,9 +6,9 @@ from typing import Any
 
 from mlops_gitops.config.environments import Environments
 from mlops_gitops.config.validate import PipelineConfig, Validator
-from mlops_gitops.params import builder_for
-from mlops_gitops.params.base import ParamContext
-from mlops_gitops.render import parameter_problem
+from mlops_gitops.core.params import builder_for
+from mlops_gitops.core.params.base import ParamContext
+from mlops_gitops.core.render import parameter_problem
 from mlops_gitops.repo import Repo
 
 

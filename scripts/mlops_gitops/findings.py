@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
-from xml.sax.saxutils import escape, quoteattr
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
 
 ERROR = "error"
 WARNING = "warning"
@@ -35,6 +34,13 @@ class Finding:
     message: str
     hint: str = ""
     severity: str = field(default=ERROR)
+    # the pipeline (folder under pipeline-configs/) the finding is about; None for repository-wide
+    # files (environments.json, templates). Set where the finding is made, never parsed from `file`.
+    pipeline_id: str | None = field(default=None, compare=False)
+
+    def of_pipeline(self, pipeline_id: str | None) -> Finding:
+        """This finding, attributed to ``pipeline_id`` (unless it already names one)."""
+        return self if self.pipeline_id or pipeline_id is None else replace(self, pipeline_id=pipeline_id)
 
     @property
     def is_error(self) -> bool:
@@ -63,39 +69,3 @@ def _path_key(path: str) -> list[tuple[int, int | str]]:
         index, name, quoted = token
         key.append((0, int(index)) if index else (1, name or quoted))
     return key
-
-
-def render_text(findings: Sequence[Finding]) -> str:
-    return "".join(f.text() + "\n" for f in findings)
-
-
-def render_json(findings: Sequence[Finding], checked: int) -> str:
-    doc = {"findings": [f.to_dict() for f in findings], "checked": checked}
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-
-
-def render_junit(findings: Sequence[Finding], checked_files: Sequence[str], suite: str = "mlopsctl") -> str:
-    """JUnit XML for CodeBuild test reports: one test case per checked file, a failure per error."""
-    by_file: dict[str, list[Finding]] = {name: [] for name in checked_files}
-    for f in findings:
-        by_file.setdefault(f.file, []).append(f)
-    failures = sum(1 for items in by_file.values() if any(f.is_error for f in items))
-    lines = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<testsuites name={quoteattr(suite)} tests="{len(by_file)}" failures="{failures}">',
-        f'  <testsuite name={quoteattr(suite)} tests="{len(by_file)}" failures="{failures}" errors="0">',
-    ]
-    for name in sorted(by_file):
-        items = by_file[name]
-        lines.append(f"    <testcase classname={quoteattr(suite)} name={quoteattr(name)}>")
-        errors = [f for f in items if f.is_error]
-        if errors:
-            summary = f"{len(errors)} finding(s)"
-            body = escape("\n".join(f.text() for f in errors))
-            lines.append(f'      <failure message={quoteattr(summary)} type="invalid">{body}</failure>')
-        warnings = [f for f in items if not f.is_error]
-        if warnings:
-            lines.append(f"      <system-out>{escape(chr(10).join(f.text() for f in warnings))}</system-out>")
-        lines.append("    </testcase>")
-    lines += ["  </testsuite>", "</testsuites>", ""]
-    return "\n".join(lines)

@@ -7,6 +7,11 @@ import re
 
 PIPELINE_ID = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,39}$")
 STACK_NAME_MAX = 128
+# A Model Registry version: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<n>.
+# Groups 1 and 2: the group and the version number. Use fullmatch; ASCII digits only.
+MODEL_PACKAGE_VERSION_ARN = re.compile(
+    r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/([^/]+)/([0-9]+)", re.ASCII
+)
 SAGEMAKER_NAME_MAX = 63
 # Longest suffix a template appends to the base name (e.g. "-baseline", "-schedule", "-variant-10").
 RESOURCE_SUFFIX_MAX = 12

@@ -14,7 +14,7 @@ import json
 import pytest
 
 from mlops_gitops.config.validate import Validator
-from mlops_gitops.render import render
+from mlops_gitops.core.render import render
 from mlops_gitops.repo import Repo
 from tests.aws.conftest import orchestrator_basics
 from tests.conftest import REPO_ROOT

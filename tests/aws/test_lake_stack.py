@@ -17,10 +17,10 @@ import json
 import pytest
 
 from mlops_gitops.config.validate import Validator
-from mlops_gitops.params import builder_for
-from mlops_gitops.params.base import ParamContext
+from mlops_gitops.core.params import builder_for
+from mlops_gitops.core.params.base import ParamContext
+from mlops_gitops.core.templates import load_template
 from mlops_gitops.repo import Repo
-from mlops_gitops.templates import load_template
 from tests.conftest import CONFIGS, REPO_ROOT
 from tests.repo import test_templates as repo_templates
 

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from mlops_gitops.config.validate import PipelineConfig, Validator
-from mlops_gitops.params.base import ParamContext
-from mlops_gitops.params.monitor import build
+from mlops_gitops.core.params.base import ParamContext
+from mlops_gitops.core.params.monitor import build
+from mlops_gitops.core.templates import load_template
 from mlops_gitops.repo import Repo
-from mlops_gitops.templates import load_template
 from tests.conftest import REPO_ROOT
 
 REPO = Repo(REPO_ROOT)

@@ -22,10 +22,10 @@ import pytest
 
 from mlops_gitops import lambdas
 from mlops_gitops.config.validate import Validator
-from mlops_gitops.params import builder_for
-from mlops_gitops.params.base import ParamContext
+from mlops_gitops.core.params import builder_for
+from mlops_gitops.core.params.base import ParamContext
+from mlops_gitops.core.templates import PIPELINES_DIR, load_template
 from mlops_gitops.repo import Repo
-from mlops_gitops.templates import PIPELINES_DIR, load_template
 from tests.aws.conftest import REGION, orchestrator_basics
 from tests.conftest import REPO_ROOT
 

@@ -86,9 +86,10 @@ def bench_noop(count: int = 200) -> int:
 def bench_parallel(count: int = 20, seconds: float = 1.0) -> tuple[float, float]:
     from mlops_gitops.aws.cloudformation import CloudFormationGateway
     from mlops_gitops.config.validate import Validator
-    from mlops_gitops.deploy import Deployer, render_stage
+    from mlops_gitops.core.render import render_stage
+    from mlops_gitops.ops.deploy import Deployer
     from mlops_gitops.repo import Repo
-    from tests.fakes import FakeCloudFormation, FakeRegistry, FakeS3
+    from tests.fakes import FakeCloudFormation, fake_stage
 
     with tempfile.TemporaryDirectory() as tmp:
         repo = Repo(_repo(Path(tmp), count))
@@ -102,7 +103,7 @@ def bench_parallel(count: int = 20, seconds: float = 1.0) -> tuple[float, float]
                 fake.execute_outcome[spec.stack_name] = ("slow", seconds)
             gateway = CloudFormationGateway(fake, poll_seconds=0.05)
             deployer = Deployer(
-                repo, env, gateway, FakeS3(), FakeRegistry(), None, "bench", max_parallel=parallel
+                repo, env, fake_stage(gateway), artifact_bucket="bench", max_parallel=parallel
             )
             start = time.perf_counter()
             outcomes = deployer.apply(deployer.plan("dev", specs))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 
@@ -117,48 +116,6 @@ def test_layout_and_ci_entry() -> None:
     ]:
         assert (REPO_ROOT / name).exists(), name
     assert "make test" in (REPO_ROOT / ".ci" / "run").read_text()
-
-
-PURE_PACKAGES = [
-    "config",
-    "params",
-    "findings.py",
-    "names.py",
-    "suggest.py",
-    "repo.py",
-    "errors.py",
-    "render.py",
-    "plan.py",
-    "stack_states.py",
-    "templates.py",
-    "images.py",
-]
-
-
-def test_pure_modules_never_import_boto3() -> None:
-    """config/, findings, names... must not import boto3/botocore: validate stays fast and offline.
-    (awsdata reads botocore's data files and imports botocore.loaders lazily, on a cache miss only.)"""
-    package = REPO_ROOT / "scripts" / "mlops_gitops"
-    files = [
-        p
-        for name in PURE_PACKAGES
-        for p in ((package / name).rglob("*.py") if (package / name).is_dir() else [package / name])
-    ]
-    assert files
-    for path in files:
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            names = (
-                [a.name for a in node.names]
-                if isinstance(node, ast.Import)
-                else [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else []
-            )
-            for name in names:
-                assert not name.startswith(("boto3", "botocore", "cfnlint", "moto")), (
-                    f"{path.relative_to(REPO_ROOT)} imports {name}"
-                )
 
 
 def test_validate_does_not_import_boto3_or_botocore_at_run_time(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from mlops_gitops.lint import lint_templates, template_files
+from mlops_gitops.core.lint import lint_templates, template_files
+from mlops_gitops.core.templates import PIPELINES_DIR, load_template, mapping
 from mlops_gitops.repo import Repo
-from mlops_gitops.templates import PIPELINES_DIR, load_template, mapping
 from tests.conftest import CONFIGS, REPO_ROOT, run_cli
 
 pytestmark = pytest.mark.repo

@@ -9,10 +9,11 @@ import pytest
 
 from mlops_gitops.aws.cloudformation import CloudFormationGateway
 from mlops_gitops.config.validate import Validator
-from mlops_gitops.deploy import Deployer, render_stage
+from mlops_gitops.core.render import render_stage
+from mlops_gitops.ops.deploy import Deployer
 from mlops_gitops.repo import Repo
 from tests.conftest import REPO_ROOT
-from tests.fakes import NO_CHANGES, FakeCloudFormation, FakeRegistry, FakeS3, FakeStack
+from tests.fakes import NO_CHANGES, FakeCloudFormation, FakeRegistry, FakeStack, fake_stage
 
 REPO = Repo(REPO_ROOT)
 ENV = Validator(REPO).environments()
@@ -26,11 +27,8 @@ def deployer(fake: FakeCloudFormation, registry: FakeRegistry | None = None, **k
     return Deployer(
         REPO,
         ENV,
-        gateway,
-        FakeS3(),
-        registry or FakeRegistry(),
-        None,
-        "artifacts",
+        fake_stage(gateway, registry),
+        artifact_bucket="artifacts",
         max_parallel=kwargs.pop("max_parallel", 1),
         **kwargs,
     )
@@ -163,7 +161,7 @@ def test_waiting_is_bounded() -> None:
     gateway = CloudFormationGateway(
         fake, sleep=lambda s: None, clock=lambda: float(next(ticks)), poll_seconds=0, timeout_seconds=5
     )
-    d = Deployer(REPO, ENV, gateway, FakeS3(), FakeRegistry(), None, "artifacts", max_parallel=1)
+    d = Deployer(REPO, ENV, fake_stage(gateway), artifact_bucket="artifacts", max_parallel=1)
     [outcome] = d.apply(d.plan("dev", [SPEC]))
     assert outcome.result == "failed"
     assert "still UPDATE_IN_PROGRESS" in outcome.detail and "next run" in outcome.detail
@@ -300,15 +298,16 @@ def test_lambda_zips_are_uploaded_once_and_content_addressed() -> None:
     fake = FakeCloudFormation()
     d = deployer(fake, max_parallel=2)
     puts = []
-    original = d.s3.put_object
-    d.s3.put_object = lambda **kw: (puts.append(kw["Key"]), original(**kw))[1]
+    s3 = d.gateways.artifacts.client
+    original = s3.put_object
+    s3.put_object = lambda **kw: (puts.append(kw["Key"]), original(**kw))[1]
     d.apply(d.plan("dev", [SPEC, replace(SPEC, stack_name="mlops-twin-dev", pipeline_id="twin")]))
     assert puts == [SPEC.artifacts[0].key], "one upload for two stacks using the same zip"
-    assert d.s3.objects[("artifacts", SPEC.artifacts[0].key)].startswith(b"PK")
+    assert s3.objects[("artifacts", SPEC.artifacts[0].key)].startswith(b"PK")
 
 
 def test_large_templates_go_through_a_regional_s3_url() -> None:
-    from mlops_gitops.deploy import template_url
+    from mlops_gitops.ops.deploy import template_url
 
     assert (
         template_url("b", "templates/x.yaml", "eu-west-1")
@@ -345,7 +344,7 @@ def test_plan_previews_updates_with_a_change_set_and_warns_about_replacements() 
     assert "execute_change_set" not in fake.calls and fake.change_sets == {}, (
         "previewed, never executed, cleaned up"
     )
-    from mlops_gitops.plan import plan_markdown, plan_text
+    from mlops_gitops.report.plan import plan_markdown, plan_text
 
     assert "changes: 1 Modify; REPLACES Model" in plan_text(plan.items)
     assert "⚠️" in plan_markdown(plan.items)
@@ -372,8 +371,8 @@ def test_termination_protection_follows_the_config_both_ways() -> None:
 def test_status_reports_monitor_schedules() -> None:
     from mlops_gitops.aws.cloudformation import StackSnapshot
     from mlops_gitops.aws.sagemaker import JobState
-    from mlops_gitops.plan import PlanItem
-    from mlops_gitops.status import status_of
+    from mlops_gitops.core.plan import PlanItem
+    from mlops_gitops.ops.status import status_of
 
     snap = StackSnapshot(
         "mlops-m-prod",

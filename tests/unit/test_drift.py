@@ -19,8 +19,11 @@ from botocore.stub import Stubber
 
 from mlops_gitops.aws.clients import AwsContext
 from mlops_gitops.aws.cloudformation import CloudFormationGateway
+from mlops_gitops.aws.events import EventsGateway
+from mlops_gitops.aws.sagemaker import SageMakerGateway
 from mlops_gitops.cli import main
-from mlops_gitops.drift import DriftDetector, StackDrift, drift_json, drift_text, exit_code
+from mlops_gitops.ops.drift import DriftDetector, StackDrift
+from mlops_gitops.report.drift import drift_json, drift_text, exit_code
 from tests.conftest import TmpRepo
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -111,8 +114,8 @@ class Aws:
     def detector(self, timeout: float = 60.0) -> DriftDetector:
         return DriftDetector(
             CloudFormationGateway(self.cfn, sleep=self.sleep, clock=lambda: self.now),
-            self.sagemaker,
-            self.events,
+            SageMakerGateway(self.sagemaker),
+            EventsGateway(self.events),
             sleep=self.sleep,
             clock=lambda: self.now,
             poll_seconds=5.0,
@@ -373,7 +376,7 @@ def test_stack_in_progress_is_not_checked_and_not_detected(aws: Aws) -> None:
 
 
 def test_detection_refused_on_every_stack_is_an_aws_failure(aws: Aws) -> None:
-    from mlops_gitops.drift import DriftUnavailable
+    from mlops_gitops.ops.drift import DriftUnavailable
 
     aws.stacks(stack(BATCH))
     aws.stubs[aws.cfn].add_client_error(

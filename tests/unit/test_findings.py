@@ -7,15 +7,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from mlops_gitops.findings import (
-    WARNING,
-    Finding,
-    json_path,
-    render_json,
-    render_junit,
-    render_text,
-    sort_findings,
-)
+from mlops_gitops.findings import WARNING, Finding, json_path, sort_findings
+from mlops_gitops.report.findings import render_json, render_junit, render_text
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ import shutil
 import pytest
 
 from mlops_gitops.config.validate import PipelineConfig, Validator
-from mlops_gitops.params.base import ParamContext
-from mlops_gitops.render import render
+from mlops_gitops.core.params.base import ParamContext
+from mlops_gitops.core.render import render
+from mlops_gitops.core.templates import PIPELINES_DIR, load_template
 from mlops_gitops.repo import Repo
-from mlops_gitops.templates import PIPELINES_DIR, load_template
 from tests.conftest import REPO_ROOT, TmpRepo, example
 from tests.params_support import assert_fits, build_params, valid_config
 

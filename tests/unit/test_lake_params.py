@@ -12,11 +12,11 @@ import pytest
 
 from mlops_gitops import names
 from mlops_gitops.config.validate import PipelineConfig, Validator
-from mlops_gitops.params.base import ParamContext
-from mlops_gitops.params.lake import MAX_FEATURES, MAX_ZONES, table_mappings
-from mlops_gitops.render import parameter_problem, render
+from mlops_gitops.core.params.base import ParamContext
+from mlops_gitops.core.params.lake import MAX_FEATURES, MAX_ZONES, table_mappings
+from mlops_gitops.core.render import parameter_problem, render
+from mlops_gitops.core.templates import PIPELINES_DIR, load_template
 from mlops_gitops.repo import Repo
-from mlops_gitops.templates import PIPELINES_DIR, load_template
 from tests.conftest import REPO_ROOT, TmpRepo, example
 from tests.params_support import build_params, valid_config
 

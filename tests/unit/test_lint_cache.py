@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_gitops import lint
+from mlops_gitops.core import lint
 from mlops_gitops.repo import Repo
 
 TEMPLATE = """AWSTemplateFormatVersion: "2010-09-09"

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from mlops_gitops.bootstrap import ORCHESTRATOR_TEMPLATE, orchestrator_parameters
 from mlops_gitops.config.environments import Environments
 from mlops_gitops.local.pipeline import (
     Action,
@@ -25,6 +24,7 @@ from mlops_gitops.local.pipeline import (
     read_definition,
     resolve_variables,
 )
+from mlops_gitops.ops.bootstrap import ORCHESTRATOR_TEMPLATE, orchestrator_parameters
 from tests.conftest import REPO_ROOT, git_repo
 
 ENV = Environments.from_data(

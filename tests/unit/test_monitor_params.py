@@ -13,12 +13,12 @@ import pytest
 
 from mlops_gitops import images
 from mlops_gitops.config.validate import PipelineConfig, Validator
-from mlops_gitops.params import builder_for
-from mlops_gitops.params.base import ParamContext
-from mlops_gitops.params.monitor import MONITORING_TYPES, build
-from mlops_gitops.render import parameter_problem
+from mlops_gitops.core.params import builder_for
+from mlops_gitops.core.params.base import ParamContext
+from mlops_gitops.core.params.monitor import MONITORING_TYPES, build
+from mlops_gitops.core.render import parameter_problem
+from mlops_gitops.core.templates import load_template
 from mlops_gitops.repo import Repo
-from mlops_gitops.templates import load_template
 from tests.conftest import REPO_ROOT
 
 REPO = Repo(REPO_ROOT)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_gitops.lint import lint_templates
+from mlops_gitops.core.lint import lint_templates
 from mlops_gitops.repo import Repo
 
 TRUST = {

@@ -14,13 +14,16 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from mlops_gitops.approval_rules import ensure, template_content
 from mlops_gitops.aws.codecommit import CodeCommitGateway
 from mlops_gitops.aws.pricing import PriceList, PriceUnavailable
 from mlops_gitops.aws.sagemaker import ModelPackage
 from mlops_gitops.config.environments import Environments
+from mlops_gitops.core.plan import Deployed, plan_stage
+from mlops_gitops.core.render import StackSpec
 from mlops_gitops.findings import Finding
-from mlops_gitops.model_report import (
+from mlops_gitops.ops.approval_rules import ensure, template_content
+from mlops_gitops.ops.review import MARKER, Review, publish, render_comment
+from mlops_gitops.report.models import (
     HourlyPrice,
     enrich,
     metrics_from_metadata,
@@ -29,9 +32,7 @@ from mlops_gitops.model_report import (
     package_facts,
     usd,
 )
-from mlops_gitops.plan import Deployed, plan_markdown, plan_stage
-from mlops_gitops.pr_check import MARKER, Review, publish, render_comment
-from mlops_gitops.render import StackSpec
+from mlops_gitops.report.plan import plan_markdown
 from tests.conftest import REPO_ROOT, TmpRepo, example, run_cli
 
 GOLDEN = REPO_ROOT / "tests" / "golden" / "pr"
@@ -555,7 +556,7 @@ def test_the_template_is_created_and_associated() -> None:
         {"approvalRuleTemplateName": "ml-human-approval", "repositoryName": "configs"},
     )
     with stub:
-        result = ensure(client, client, ENV)
+        result = ensure(CodeCommitGateway(client), CodeCommitGateway(client), ENV)
         stub.assert_no_pending_responses()
     assert (result.result, result.detail) == (
         "created",
@@ -595,8 +596,8 @@ def test_a_changed_template_is_updated_and_an_unchanged_one_left() -> None:
         {"approvalRuleTemplateNames": ["ml-human-approval"]},
     )
     with stub:
-        assert ensure(client, client, ENV).result == "updated"
-        again = ensure(client, client, ENV)
+        assert ensure(CodeCommitGateway(client), CodeCommitGateway(client), ENV).result == "updated"
+        again = ensure(CodeCommitGateway(client), CodeCommitGateway(client), ENV)
         stub.assert_no_pending_responses()
     assert (again.result, again.detail) == ("unchanged", "associated with configs")
 
@@ -608,8 +609,8 @@ def test_an_endpoint_without_the_api_is_skipped_and_other_errors_fail() -> None:
     stub.add_client_error("get_approval_rule_template", "500", html, 500)
     stub.add_client_error("get_approval_rule_template", "AccessDeniedException", "no", 400)
     with stub:
-        skipped = ensure(client, client, ENV)
-        failed = ensure(client, client, ENV)
+        skipped = ensure(CodeCommitGateway(client), CodeCommitGateway(client), ENV)
+        failed = ensure(CodeCommitGateway(client), CodeCommitGateway(client), ENV)
     assert skipped.line() == (
         "approval rule template ml-human-approval: skipped (the endpoint does not implement CodeCommit approval rule templates)\n"
     )

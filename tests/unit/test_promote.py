@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 from mlops_gitops import jsonedit
 from mlops_gitops.aws.clients import AwsContext
 from mlops_gitops.errors import UsageError
-from mlops_gitops.promote import PinSite, PromotionError, apply_pin, commit_on_branch, group_of, pin_site
+from mlops_gitops.ops.promote import PinSite, PromotionError, apply_pin, commit_on_branch, group_of, pin_site
 from tests.conftest import EXAMPLES, TmpRepo, example, git_repo, run_cli
 
 STAGES = ["dev", "staging", "prod"]

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from mlops_gitops.config.validate import Validator
-from mlops_gitops.render import RenderError, parameter_problem, render
+from mlops_gitops.core.render import RenderError, parameter_problem, render
+from mlops_gitops.core.templates import template_name
 from mlops_gitops.repo import Repo
-from mlops_gitops.templates import template_name
 from tests.conftest import REPO_ROOT, TmpRepo, example, run_cli
 
 GOLDEN = REPO_ROOT / "tests" / "golden" / "render"
@@ -162,7 +162,7 @@ def test_parameter_constraints(spec: dict, value: str, problem: str | None) -> N
 def test_models_are_named_by_what_they_run() -> None:
     """SageMaker models are create-only: a new image or artifact replaces the model, and a fixed name
     would make CloudFormation's replace-then-delete fail with 'already exists'."""
-    from mlops_gitops.params.base import with_model_revisions
+    from mlops_gitops.core.params.base import with_model_revisions
 
     base = {
         "ImageUri": "i:1",
@@ -183,7 +183,7 @@ def test_models_are_named_by_what_they_run() -> None:
         with_model_revisions(package)["ModelRevision"]
         == with_model_revisions({**package, "ImageUri": "i:2"})["ModelRevision"]
     )
-    from mlops_gitops.templates import load_template
+    from mlops_gitops.core.templates import load_template
 
     for name in ("realtime_inference.yaml", "batch_inference.yaml"):
         model = load_template(REPO_ROOT, name).body["Resources"]["Model"]["Properties"]
@@ -203,7 +203,7 @@ def test_models_are_named_by_what_they_run() -> None:
     ],
 )
 def test_volume_key_is_left_out_for_instances_with_local_storage(instance_type: str, local: bool) -> None:
-    from mlops_gitops.params.base import has_local_storage
+    from mlops_gitops.core.params.base import has_local_storage
 
     assert has_local_storage(instance_type) is local
 

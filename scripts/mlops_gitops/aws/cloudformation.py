@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mlops_gitops.stack_states import IN_PROGRESS, NEVER_CREATED
+from mlops_gitops.aws.stack_states import IN_PROGRESS, NEVER_CREATED
 
 NO_CHANGES = ("The submitted information didn't contain changes", "No updates are to be performed")
 
@@ -326,6 +326,44 @@ class CloudFormationGateway:
         return snap
 
     # ------------------------------------------------------------------ stack operations
+
+    # ------------------------------------------------------------------ drift detection
+
+    def start_drift_detection(self, stack: str) -> str:
+        """Start CloudFormation drift detection on a stack; its detection id."""
+        return self.client.detect_stack_drift(StackName=stack)["StackDriftDetectionId"]
+
+    def drift_detection_status(self, detection_id: str) -> tuple[str, str]:
+        """(DetectionStatus, DetectionStatusReason) of a running or finished detection."""
+        raw = self.client.describe_stack_drift_detection_status(StackDriftDetectionId=detection_id)
+        return raw["DetectionStatus"], raw.get("DetectionStatusReason", "")
+
+    def resource_drifts(self, stack: str) -> dict[str, dict[str, Any]]:
+        """Every drift record of the stack's last detection by logical id, unfiltered: IN_SYNC and
+        NOT_CHECKED records are needed too (what was checked; a rule's expected State)."""
+        out: dict[str, dict[str, Any]] = {}
+        kwargs: dict[str, Any] = {"StackName": stack}
+        while True:
+            page = self.client.describe_stack_resource_drifts(**kwargs)
+            for record in page.get("StackResourceDrifts", []):
+                out[record["LogicalResourceId"]] = record
+            if not page.get("NextToken"):
+                return out
+            kwargs["NextToken"] = page["NextToken"]
+
+    def resources(self, stack: str) -> list[tuple[str, str, str]]:
+        """(logical id, resource type, physical id) of every resource of the stack."""
+        out: list[tuple[str, str, str]] = []
+        kwargs: dict[str, Any] = {"StackName": stack}
+        while True:
+            page = self.client.list_stack_resources(**kwargs)
+            out += [
+                (r["LogicalResourceId"], r["ResourceType"], r.get("PhysicalResourceId", ""))
+                for r in page.get("StackResourceSummaries", [])
+            ]
+            if not page.get("NextToken"):
+                return out
+            kwargs["NextToken"] = page["NextToken"]
 
     def delete_stack(self, name: str) -> None:
         self.client.delete_stack(StackName=name)

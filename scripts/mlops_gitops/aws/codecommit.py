@@ -11,6 +11,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mlops_gitops.aws.errors import error_code, not_implemented  # noqa: F401  (callers' names)
+
 
 @dataclass(frozen=True)
 class PullRequest:
@@ -34,13 +36,13 @@ class Comment:
     created: str  # ISO timestamp, for "the newest one"
 
 
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 @dataclass
 class CodeCommitGateway:
     client: Any
+
+    @classmethod
+    def from_context(cls, aws: Any, region: str | None = None) -> CodeCommitGateway:
+        return cls(aws.client("codecommit", region))
 
     # ------------------------------------------------------------ pull requests (pr-check)
 
@@ -147,19 +149,42 @@ class CodeCommitGateway:
         )
         return done["pullRequest"]["pullRequestId"]
 
+    # ------------------------------------------------------------ approval rule templates (bootstrap)
 
-def not_implemented(exc: BaseException) -> bool:
-    """Whether an endpoint that stands in for AWS (moto) lacks the operation: it answers HTTP 500
-    with an HTML page (no AWS error code) or a NotImplemented code. AWS's own 500s carry a code."""
-    if not isinstance(exc, ClientError):
-        return False
-    error = exc.response.get("Error", {})
-    code, message = str(error.get("Code", "")), str(error.get("Message", ""))
-    if code in ("NotImplemented", "NotImplementedException"):
-        return True
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return status == 500 and (
-        code == "500"
-        or "not been implemented" in message
-        or message.lstrip().lower().startswith("<!doctype html")
-    )
+    def approval_rule_template(self, name: str) -> dict[str, Any] | None:
+        """The template (content and its SHA-256), or None when there is none by that name."""
+        try:
+            return self.client.get_approval_rule_template(approvalRuleTemplateName=name)[
+                "approvalRuleTemplate"
+            ]
+        except ClientError as exc:
+            if error_code(exc) == "ApprovalRuleTemplateDoesNotExistException":
+                return None
+            raise
+
+    def create_approval_rule_template(self, name: str, content: str, description: str) -> None:
+        self.client.create_approval_rule_template(
+            approvalRuleTemplateName=name,
+            approvalRuleTemplateContent=content,
+            approvalRuleTemplateDescription=description,
+        )
+
+    def update_approval_rule_template(self, name: str, content: str, existing_sha256: str) -> None:
+        self.client.update_approval_rule_template_content(
+            approvalRuleTemplateName=name, newRuleContent=content, existingRuleContentSha256=existing_sha256
+        )
+
+    def associated_templates(self, repository: str) -> set[str]:
+        names: set[str] = set()
+        kwargs: dict[str, Any] = {"repositoryName": repository}
+        while True:
+            page = self.client.list_associated_approval_rule_templates_for_repository(**kwargs)
+            names.update(page.get("approvalRuleTemplateNames", []))
+            if not page.get("nextToken"):
+                return names
+            kwargs["nextToken"] = page["nextToken"]
+
+    def associate_template(self, name: str, repository: str) -> None:
+        self.client.associate_approval_rule_template_with_repository(
+            approvalRuleTemplateName=name, repositoryName=repository
+        )

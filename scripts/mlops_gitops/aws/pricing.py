@@ -92,3 +92,17 @@ def _why(exc: Exception) -> str:
     if isinstance(response, dict):
         return str(response.get("Error", {}).get("Code") or type(exc).__name__)
     return type(exc).__name__
+
+
+def price_list_for(aws: Any) -> tuple[PriceList | None, str]:
+    """The Price List of ``aws``'s partition (an AwsContext), or None and why there is none."""
+    if aws.endpoint_url:
+        return None, (
+            f"prices are not looked up through {aws.endpoint_url} (a stand-in for AWS has no AWS Price List)"
+        )
+    from mlops_gitops.awsdata import partition_of_region
+
+    partition = partition_of_region(aws.region or "us-east-1") or "aws"
+    if partition not in API_REGION:
+        return None, f"the AWS Price List API does not serve the {partition} partition"
+    return PriceList(aws.client("pricing", API_REGION[partition])), ""

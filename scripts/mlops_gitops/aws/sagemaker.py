@@ -53,6 +53,13 @@ class SageMakerGateway:
         except ClientError:
             return None
 
+    def describe_endpoint(self, name: str) -> dict[str, Any]:
+        """The endpoint as SageMaker describes it (drift compares its config and status)."""
+        return self.client.describe_endpoint(EndpointName=name)
+
+    def describe_monitoring_schedule(self, name: str) -> dict[str, Any]:
+        return self.client.describe_monitoring_schedule(MonitoringScheduleName=name)
+
     def last_transform_job(self, name_prefix: str) -> JobState | None:
         try:
             jobs = self.client.list_transform_jobs(

@@ -7,8 +7,8 @@ import json
 import re
 from typing import Any
 
+from mlops_gitops.config.rules.base import is_stage_map
 from mlops_gitops.config.schema import FieldInfo, Schema
-from mlops_gitops.config.semantic import is_stage_map
 from mlops_gitops.findings import Finding, json_path
 
 _INT = re.compile(r"^-?[0-9]+$")

@@ -16,10 +16,11 @@ from mlops_gitops.config import keywords
 from mlops_gitops.config.environments import DEFAULT, Environments, check_environments
 from mlops_gitops.config.jsonfile import MAX_BYTES, load_json
 from mlops_gitops.config.normalize import normalize
+from mlops_gitops.config.rules import Context, semantic_findings
+from mlops_gitops.config.rules.base import is_stage_map, pipeline_stages
+from mlops_gitops.config.rules.secrets import redact
 from mlops_gitops.config.schema import CONFIG_SCHEMA, ENVIRONMENTS_SCHEMA, load_schema
 from mlops_gitops.config.schema_findings import prune, to_findings
-from mlops_gitops.config.secrets import redact
-from mlops_gitops.config.semantic import Context, is_stage_map, pipeline_stages, semantic_findings
 from mlops_gitops.errors import RepoError
 from mlops_gitops.findings import Finding, json_path, sort_findings
 from mlops_gitops.repo import CONFIG_FILE, ENVIRONMENTS_FILE, Repo
@@ -111,6 +112,10 @@ class Validator:
         return self._pipelines
 
     def check_config(self, path: Path, env: Environments) -> tuple[PipelineConfig | None, list[Finding]]:
+        config, findings = self._check_config(path, env)
+        return config, [f.of_pipeline(path.parent.name) for f in findings]
+
+    def _check_config(self, path: Path, env: Environments) -> tuple[PipelineConfig | None, list[Finding]]:
         display = self.repo.display(path)
         data, findings = load_json(path, display)
         if data is None:
@@ -146,7 +151,7 @@ def cross_config_findings(configs: Iterable[PipelineConfig], repo: Repo, env: En
     """Two real-time pipelines may not claim the same endpoint name in the same stage, whether the
     name is written in the config or is the default (the resource base name)."""
     owners: dict[tuple[str, str], str] = {}
-    clashes: dict[tuple[str, tuple, str], list[str]] = {}  # (file, path, other pipeline) -> stages
+    clashes: dict[tuple[str, tuple, str, str], list[str]] = {}  # (file, path, other, own) -> stages
     for cfg in sorted(configs, key=lambda c: c.pipeline_id):
         if not cfg.pipeline_type.startswith("byom_realtime"):
             continue
@@ -164,7 +169,9 @@ def cross_config_findings(configs: Iterable[PipelineConfig], repo: Repo, env: En
                     if written
                     else ()
                 )
-                clashes.setdefault((repo.display(cfg.path), path, owners[key]), []).append(stage)
+                clashes.setdefault((repo.display(cfg.path), path, owners[key], cfg.pipeline_id), []).append(
+                    stage
+                )
             else:
                 owners[key] = cfg.pipeline_id
     return [
@@ -174,8 +181,9 @@ def cross_config_findings(configs: Iterable[PipelineConfig], repo: Repo, env: En
             "duplicate",
             f"the endpoint name in stage{'s' if len(stages) > 1 else ''} {', '.join(stages)} is also used by pipeline {other!r}",
             "give each real-time pipeline its own endpoint_name",
+            pipeline_id=pipeline_id,
         )
-        for (file, path, other), stages in clashes.items()
+        for (file, path, other, pipeline_id), stages in clashes.items()
     ]
 
 

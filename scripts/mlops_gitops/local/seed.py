@@ -9,14 +9,15 @@ would have done. Everything it creates is printed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
-from mlops_gitops.deploy import PACKAGE_PARAMS, render_stage
+from mlops_gitops import names
+from mlops_gitops.core.render import render_stage
+from mlops_gitops.ops.deploy import PACKAGE_PARAMS
 from mlops_gitops.repo import Repo
 
-_VERSION_ARN = re.compile(r"^arn:[^:]+:sagemaker:[^:]+:\d{12}:model-package/([^/]+)/(\d+)$")
+_VERSION_ARN = names.MODEL_PACKAGE_VERSION_ARN
 
 
 def registry_needs(repo: Repo, stages: list[str]) -> dict[str, set[int]]:
@@ -28,7 +29,7 @@ def registry_needs(repo: Repo, stages: list[str]) -> dict[str, set[int]]:
             continue  # invalid configs are validate's business; the pipeline will say so
         for spec in specs:
             for name in PACKAGE_PARAMS:
-                match = _VERSION_ARN.match(spec.parameters.get(name, ""))
+                match = _VERSION_ARN.fullmatch(spec.parameters.get(name, ""))
                 if match:
                     needs.setdefault(match.group(1), set()).add(int(match.group(2)))
             for how in spec.deferred.values():

@@ -1,0 +1,94 @@
+"""`mlopsctl deploy`: apply the plan of one stage through change sets."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import TextIO
+
+from mlops_gitops.cli.options import (
+    AWS_OPTIONS,
+    aws_context,
+    render_or_fail,
+    setup,
+    stage_gateways,
+    stage_region,
+)
+from mlops_gitops.errors import ExitCode, UsageError
+
+
+def add_verbs(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser(
+        "deploy",
+        parents=[AWS_OPTIONS],
+        help="apply the plan of one stage through change sets",
+        description=(
+            "Render every config for stage S, plan against the deployed stacks, and apply: change sets "
+            "for creates and updates (events streamed; on failure the first failed resource's reason), "
+            "nothing for unchanged stacks, recovery of stuck stacks. Pipelines run in parallel; one "
+            "failure does not stop the others. Ends with a summary; exit 3 if anything failed, 1 if a "
+            "pipeline was refused (e.g. an unapproved model version)."
+        ),
+    )
+    p.add_argument("--stage", required=True, metavar="S", help="the stage to deploy, e.g. dev")
+    p.add_argument(
+        "--max-parallel", type=int, default=4, metavar="N", help="stacks deployed at once (default: 4)"
+    )
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="delete stacks of ours whose config is gone (their data is retained)",
+    )
+    p.add_argument(
+        "--allow-protected", action="store_true", help="with --prune: also delete in protected stages"
+    )
+    p.add_argument(
+        "--artifact-bucket",
+        metavar="BUCKET",
+        help="bucket for Lambda zips and large templates (default: SSM /mlops/artifact-bucket)",
+    )
+    p.add_argument(
+        "--commit",
+        metavar="SHA",
+        help="commit recorded on the stacks (default: $CODEBUILD_RESOLVED_SOURCE_VERSION, else git HEAD)",
+    )
+    p.set_defaults(run=run_deploy)
+
+
+def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    from mlops_gitops.ops.deploy import Deployer
+    from mlops_gitops.report.deploy import deploy_summary
+    from mlops_gitops.report.events import event_printer
+    from mlops_gitops.report.findings import render_text
+
+    if args.max_parallel < 1:
+        raise UsageError("--max-parallel must be at least 1")
+    repo, env, stages, commit = setup(args, environ)
+    stage = stages[0]
+    aws = aws_context(args, environ)
+    specs, notes = render_or_fail(repo, stage, commit, stage_region(aws, env, stage, args), err)
+    if specs is None:
+        return ExitCode.FINDINGS
+    if notes:
+        skipped = ", ".join(n.pipeline_id or "?" for n in notes)
+        err.write(f"note: {len(notes)} pipeline(s) have no template yet and are not deployed: {skipped}\n")
+    deployer = Deployer(
+        repo,
+        env,
+        stage_gateways(aws, env, stage, args, deploying=True),
+        artifact_bucket=args.artifact_bucket,
+        on_event=event_printer(err),
+        max_parallel=args.max_parallel,
+    )
+    stage_plan = deployer.plan(stage, specs)
+    if stage_plan.findings:
+        err.write(render_text(stage_plan.findings))
+    outcomes = deployer.apply(stage_plan, prune=args.prune, allow_protected=args.allow_protected)
+    out.write(deploy_summary(outcomes))
+    if any(o.result == "failed" for o in outcomes):
+        return ExitCode.AWS
+    return (
+        ExitCode.FINDINGS
+        if any(o.result == "blocked" for o in outcomes) or stage_plan.findings
+        else ExitCode.OK
+    )

@@ -1,0 +1,98 @@
+"""What the verbs that reach AWS share: the AWS options, the repository and stage set-up, one
+stage's gateways, and rendering a stage or saying why not. The error funnel stays in __init__."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, TextIO
+
+from mlops_gitops.errors import UsageError
+
+if TYPE_CHECKING:
+    from mlops_gitops.aws.clients import AwsContext
+    from mlops_gitops.aws.stage import StageGateways
+    from mlops_gitops.config.environments import Environments
+    from mlops_gitops.core.render import StackSpec
+    from mlops_gitops.findings import Finding
+    from mlops_gitops.repo import Repo
+
+AWS_OPTIONS = argparse.ArgumentParser(add_help=False)
+_group = AWS_OPTIONS.add_argument_group("AWS")
+_group.add_argument(
+    "--region", default=argparse.SUPPRESS, help="AWS region (default: environments.json's per stage)"
+)
+_group.add_argument(
+    "--endpoint-url",
+    default=argparse.SUPPRESS,
+    metavar="URL",
+    help="AWS endpoint, e.g. a local moto server (default: $AWS_ENDPOINT_URL)",
+)
+_group.add_argument("--profile", default=argparse.SUPPRESS, help="AWS named profile (default: $AWS_PROFILE)")
+
+
+def setup(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[Repo, Environments, list[str], str]:
+    """(repository, environments, the stages asked for, the commit to record)."""
+    from mlops_gitops.config.validate import Validator
+    from mlops_gitops.repo import find_repo, git_head
+
+    repo = find_repo(explicit=args.repo_root)
+    env = Validator(repo).environments()
+    stages = env.names
+    if getattr(args, "stage", None):
+        if args.stage not in stages:
+            from mlops_gitops.suggest import did_you_mean
+
+            raise UsageError(
+                f"no stage {args.stage!r} in environments.json; {did_you_mean(args.stage, stages, 'stages: ' + ', '.join(stages))}"
+            )
+        stages = [args.stage]
+    commit = (
+        getattr(args, "commit", None)
+        or environ.get("CODEBUILD_RESOLVED_SOURCE_VERSION")
+        or git_head(repo.root)
+        or "unknown"
+    )
+    return repo, env, stages, commit
+
+
+def aws_context(args: argparse.Namespace, environ: Mapping[str, str]) -> AwsContext:
+    from mlops_gitops.aws.clients import AwsContext
+
+    return AwsContext.from_args(
+        getattr(args, "region", None),
+        getattr(args, "endpoint_url", None),
+        getattr(args, "profile", None),
+        environ,
+    )
+
+
+def stage_gateways(
+    aws: AwsContext, env: Environments, stage: str, args: argparse.Namespace, *, deploying: bool = False
+) -> StageGateways:
+    """The stage's gateways (aws.stage decides account, role and region); --region wins."""
+    from mlops_gitops.aws.stage import StageGateways
+
+    return StageGateways.for_stage(aws, env, stage, region=getattr(args, "region", None), deploying=deploying)
+
+
+def stage_region(aws: AwsContext, env: Environments, stage: str, args: argparse.Namespace) -> str | None:
+    """The region a stage is rendered for: --region, else environments.json's, else the context's."""
+    return getattr(args, "region", None) or env.region_of(stage) or aws.region
+
+
+def render_or_fail(
+    repo: Repo, stage: str, commit: str, region: str | None, err: TextIO
+) -> tuple[list[StackSpec] | None, list[Finding]]:
+    """(specs, notes), or (None, notes) after printing why the configs can't be rendered."""
+    from mlops_gitops.core.render import render_stage
+    from mlops_gitops.report.findings import render_text
+
+    specs, errors, notes = render_stage(repo, stage, commit, region)
+    if errors:
+        err.write(render_text(errors))
+        err.write(
+            "mlopsctl: the configs are invalid; nothing was planned or deployed (run mlopsctl validate)\n"
+        )
+        return None, notes
+    return specs, notes

@@ -1,0 +1,131 @@
+"""Structural checks: pipeline id form, unknown keys, stages and their coverage, names after
+prefixes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from mlops_gitops import names
+from mlops_gitops.config.rules.base import (
+    Context,
+    check,
+    is_stage_map,
+    pipeline_stages,
+    pipeline_type,
+)
+from mlops_gitops.findings import WARNING, Finding
+from mlops_gitops.suggest import did_you_mean
+
+# ---------------------------------------------------------------- structure
+
+
+@check
+def pipeline_id_form(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    if not names.PIPELINE_ID.match(ctx.pipeline_id):
+        yield ctx.finding(
+            [],
+            "pipeline-id",
+            f"the folder name {ctx.pipeline_id!r} is not a valid pipeline id",
+            "rename the folder: 1-40 lower-case letters, digits and single hyphens, starting and ending with a letter or digit",
+        )
+
+
+@check
+def unused_keys(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    ptype = pipeline_type(config, ctx)
+    if ptype is None:
+        return
+    used = ctx.schema.types[ptype].fields
+    for key in config:
+        if key in ctx.schema.fields and key not in used:
+            yield ctx.finding(
+                [key],
+                "unused-key",
+                f"{key!r} is not used by pipeline_type {ptype!r} and is ignored",
+                "remove it, or check pipeline_type",
+                severity=WARNING,
+            )
+
+
+@check
+def stages_known(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    wanted = config.get("stages")
+    if not isinstance(wanted, list):
+        return
+    for index, stage in enumerate(wanted):
+        if isinstance(stage, str) and stage not in ctx.env.names:
+            hint = did_you_mean(stage, ctx.env.names, f"environments.json defines {ctx.env.names}")
+            yield ctx.finding(
+                ["stages", index], "stage", f"{stage!r} is not a stage of environments.json", hint
+            )
+
+
+@check
+def stage_coverage(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    stages = pipeline_stages(config, ctx.env)
+    for name, value in config.items():
+        info = ctx.schema.fields.get(name)
+        if info is None or not is_stage_map(info, value):
+            continue
+        for key in value:
+            if key not in stages:
+                if key in ctx.env.names:
+                    hint = f"remove it, or add {key!r} to this pipeline's 'stages'"
+                    message = f"stage {key!r} is not one this pipeline deploys to ({', '.join(stages)})"
+                else:
+                    hint = did_you_mean(
+                        key, stages, f"per-stage keys are the stage names: {', '.join(stages)}"
+                    )
+                    message = f"{key!r} is not a stage"
+                yield ctx.finding([name, key], "stage", message, hint)
+        missing = [s for s in stages if s not in value]
+        if missing:
+            yield ctx.finding(
+                [name],
+                "stage-coverage",
+                f"no value for stage{'s' if len(missing) > 1 else ''} {', '.join(repr(s) for s in missing)}",
+                f"add {', '.join(repr(s) for s in missing)}, or give one value for every stage",
+            )
+
+
+# ---------------------------------------------------------------- names after prefixes
+
+
+@check
+def built_names(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    if not names.PIPELINE_ID.match(ctx.pipeline_id):
+        return
+    prefix = ctx.env.stack_prefix
+    for stage in pipeline_stages(config, ctx.env):
+        stack = names.stack_name(prefix, ctx.pipeline_id, stage)
+        if len(stack) > names.STACK_NAME_MAX:
+            yield ctx.finding(
+                [],
+                "name-length",
+                f"stack name {stack!r} is over {names.STACK_NAME_MAX} characters",
+                "shorten the folder name",
+            )
+        base = names.resource_base_name(prefix, ctx.pipeline_id, stage)
+        limit = names.SAGEMAKER_NAME_MAX - names.RESOURCE_SUFFIX_MAX
+        if len(base) > limit:
+            room = len(ctx.pipeline_id) - (len(base) - limit)
+            yield ctx.finding(
+                [],
+                "name-length",
+                f"SageMaker names built from {base!r} (plus suffixes up to {names.RESOURCE_SUFFIX_MAX} characters) "
+                f"would exceed SageMaker's {names.SAGEMAKER_NAME_MAX}",
+                f"shorten the folder name to at most {max(room, 1)} characters",
+            )
+            return
+    if pipeline_type(config, ctx) == "data_lake" and not config.get("lake_bucket_name"):
+        for stage in pipeline_stages(config, ctx.env):
+            bucket = names.default_lake_bucket(prefix, ctx.pipeline_id, stage)
+            if len(bucket) > names.BUCKET_NAME_MAX:
+                yield ctx.finding(
+                    [],
+                    "name-length",
+                    f"the default lake bucket name {bucket!r} is {len(bucket)} characters, over S3's 63",
+                    "set lake_bucket_name, or shorten the folder name",
+                )
+                return

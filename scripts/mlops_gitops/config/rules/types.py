@@ -1,0 +1,289 @@
+"""Per-type rules: MWO's cross-field rules, training, data lake, streams, KMS regions, references."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from mlops_gitops.config.arns import ArnError, parse_arn
+from mlops_gitops.config.rules.base import (
+    Context,
+    check,
+    per_stage,
+    pipeline_stages,
+    pipeline_type,
+    stage_value,
+    stages_text,
+)
+from mlops_gitops.config.s3 import bucket_problem
+from mlops_gitops.findings import WARNING, Finding
+from mlops_gitops.suggest import did_you_mean
+
+_MONITORS_WITH_PROBLEM = {
+    "byom_model_quality_monitor",
+    "byom_model_bias_monitor",
+    "byom_model_explainability_monitor",
+}
+_NEEDS_BY_PROBLEM = [
+    # (pipeline types, problem types, field) - MWO's per-type rules
+    (_MONITORS_WITH_PROBLEM, {"Regression", "MulticlassClassification"}, "monitor_inference_attribute"),
+    ({"byom_model_quality_monitor"}, {"BinaryClassification"}, "baseline_probability_attribute"),
+    ({"byom_model_bias_monitor"}, {"BinaryClassification", "MulticlassClassification"}, "model_predicted_label_config"),
+]  # fmt: skip
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value != "" and value != {} and value != []
+
+
+@check
+def problem_type_rules(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    ptype, problem = pipeline_type(config, ctx), config.get("problem_type")
+    if not isinstance(problem, str):
+        return  # a wrong type is the schema's finding
+    if ptype in _MONITORS_WITH_PROBLEM and problem == "":
+        yield ctx.finding(
+            ["problem_type"],
+            "required",
+            f"problem_type is empty, but {ptype} needs it",
+            "use 'BinaryClassification', 'MulticlassClassification' or 'Regression'",
+        )
+        return
+    for types, problems, needed in _NEEDS_BY_PROBLEM:
+        if ptype in types and problem in problems and not _present(config.get(needed)):
+            what = "is empty" if needed in config else "is missing"
+            yield ctx.finding(
+                [needed],
+                "required",
+                f"required key {needed!r} {what}: {ptype} with problem_type {problem!r} needs it",
+                f"add it: {ctx.schema.fields[needed].description.split('. ')[0]}",
+            )
+
+
+@check
+def autopilot_objective(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    if pipeline_type(config, ctx) != "model_autopilot_training":
+        return
+    problem, objective = config.get("problem_type", ""), config.get("job_objective", "")
+    if bool(problem) != bool(objective):
+        have, lack = ("problem_type", "job_objective") if problem else ("job_objective", "problem_type")
+        yield ctx.finding(
+            [lack],
+            "required",
+            f"{have} is set, so {lack} is required too",
+            "give both problem_type and job_objective, or neither",
+        )
+
+
+@check
+def spot_wait(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    if pipeline_type(config, ctx) not in (
+        "model_training_builtin",
+        "model_tuner_builtin",
+        "model_training_pipeline",
+    ):
+        return
+    if config.get("use_spot_instances", True) is not True:
+        return
+    runtime = config.get("max_runtime_per_job", 86400)
+    wait = config.get("max_wait_time_spot_instances", 172800)
+    if isinstance(runtime, int) and isinstance(wait, int) and wait <= runtime:
+        yield ctx.finding(
+            ["max_wait_time_spot_instances"],
+            "range",
+            f"max_wait_time_spot_instances ({wait}) must exceed max_runtime_per_job ({runtime}) with spot instances",
+            f"raise it above {runtime}, or set use_spot_instances to false",
+        )
+
+
+def _fraction(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1
+
+
+@check
+def training_pipeline(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    if pipeline_type(config, ctx) != "model_training_pipeline":
+        return
+    if "custom_image_uri" not in config and not (
+        "model_framework" in config and "model_framework_version" in config
+    ):
+        yield ctx.finding(
+            [],
+            "model-source",
+            "the training step needs an image",
+            "set model_framework and model_framework_version, or custom_image_uri",
+        )
+    split = config.get("processing")
+    if isinstance(split, dict):
+        test, val = split.get("test_split", 0.2), split.get("validation_split", 0.1)
+        if _fraction(test) and _fraction(val) and test + val >= 1:
+            yield ctx.finding(
+                ["processing"],
+                "range",
+                f"test_split + validation_split is {test + val:g}, leaving no training data",
+                "keep their sum below 1",
+            )
+
+
+@check
+def retrain_references(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    triggers = config.get("triggers")
+    refs = triggers.get("monitor_violations") if isinstance(triggers, dict) else None
+    if not isinstance(refs, list):
+        return
+    for index, ref in enumerate(refs):
+        if not isinstance(ref, str):
+            continue
+        path = ["triggers", "monitor_violations", index]
+        if ref not in ctx.pipelines:
+            monitors = [p for p, t in ctx.pipelines.items() if t and t.endswith("_monitor")]
+            yield ctx.finding(
+                path,
+                "reference",
+                f"no pipeline {ref!r} in pipeline-configs/",
+                did_you_mean(ref, monitors, "name the folder of a monitor pipeline"),
+            )
+        elif ctx.pipelines[ref] is None:
+            yield ctx.finding(
+                path,
+                "reference",
+                f"pipeline {ref!r} has an unreadable config, so it can't be checked as a monitor",
+                f"fix pipeline-configs/{ref}/mlops-config.json first",
+            )
+        elif not ctx.pipelines[ref].endswith("_monitor"):
+            yield ctx.finding(
+                path,
+                "reference",
+                f"pipeline {ref!r} is a {ctx.pipelines[ref]}, not a model monitor",
+                "name a monitor pipeline",
+            )
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+@check
+def lake_lifecycle(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    if pipeline_type(config, ctx) != "data_lake":
+        return
+    found: dict[tuple, list[str]] = {}
+    for stage, expire, path in per_stage(config, ctx, "expiration_days"):
+        glacier = stage_value(config, ctx, "glacier_transition_days", stage)
+        glacier = 90 if glacier is None else glacier
+        if _positive_int(expire) and _positive_int(glacier) and expire <= glacier:
+            found.setdefault((tuple(path), expire, glacier), []).append(stage)
+    for (path, expire, glacier), stages in found.items():
+        yield ctx.finding(
+            list(path),
+            "range",
+            f"objects would expire ({expire} days) before moving to Glacier ({glacier} days) in {stages_text(stages)}",
+            "make expiration_days larger than glacier_transition_days",
+        )
+
+
+@check
+def stream_shards(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    if (
+        pipeline_type(config, ctx) == "realtime_reporting"
+        and "shard_count" in config
+        and config.get("stream_mode", "ON_DEMAND") != "PROVISIONED"
+    ):
+        yield ctx.finding(
+            ["shard_count"],
+            "unused-key",
+            "shard_count only applies to stream_mode PROVISIONED",
+            "remove it, or set stream_mode to PROVISIONED",
+            severity=WARNING,
+        )
+
+
+@check
+def kms_region(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    found: dict[tuple[tuple, str, str], list[str]] = {}  # (path, key region, stage region) -> stages
+    for stage, value, path in per_stage(config, ctx, "kms_key_arn"):
+        region = ctx.env.region_of(stage)
+        if not (isinstance(value, str) and value.startswith("arn:") and region):
+            continue
+        try:
+            arn = parse_arn(value, "kms", ["key", "alias"])
+        except ArnError:
+            continue
+        if arn.region != region:
+            found.setdefault((tuple(path), arn.region, region), []).append(stage)
+    for (path, key_region, region), stages in found.items():
+        verb = "deploys" if len(stages) == 1 else "deploy"
+        yield ctx.finding(
+            list(path),
+            "kms-region",
+            f"the KMS key is in {key_region} but {stages_text(stages)} {verb} to {region}",
+            f"use a key in {region}: KMS keys are regional",
+        )
+
+
+@check
+def kms_alias(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    paths = {
+        tuple(path)
+        for _, value, path in per_stage(config, ctx, "kms_key_arn")
+        if isinstance(value, str) and ":alias/" in value
+    }
+    for path in paths:
+        yield ctx.finding(
+            list(path),
+            "kms-alias",
+            "IAM can't grant use of a key through its alias ARN, so the pipeline's roles may be refused the key",
+            "use the key's ARN (…:key/<id>)",
+            severity=WARNING,
+        )
+
+
+@check
+def lake_names_per_stage(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """One name for every stage collides: buckets are global, Glue databases per account."""
+    if pipeline_type(config, ctx) != "data_lake":
+        return
+    stages = pipeline_stages(config, ctx.env)
+    if len(stages) < 2:
+        return
+    bucket = config.get("lake_bucket_name")
+    if (
+        isinstance(bucket, str) and bucket_problem(bucket) is None
+    ):  # an invalid name is reported as such first
+        yield ctx.finding(
+            ["lake_bucket_name"],
+            "name-collision",
+            f"bucket {bucket!r} would be created by {stages_text(stages)}, but bucket names are global",
+            "give one name per stage, or leave it out for the default <prefix>-<id>-<stage>-<account>",
+        )
+    database = config.get("glue_database_name")
+    accounts = [(ctx.env.stage(s).account_id if ctx.env.stage(s) else None) for s in stages]
+    if (
+        isinstance(database, str)
+        and re.fullmatch(r"[a-z0-9_]{1,255}", database)
+        and len(set(accounts)) < len(accounts)
+    ):
+        yield ctx.finding(
+            ["glue_database_name"],
+            "name-collision",
+            f"Glue database {database!r} would be created by {stages_text(stages)} in the same account",
+            "give one name per stage, or leave it out for the default <prefix>_<id>_<stage>",
+        )
+
+
+@check
+def image_repo_per_account(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """The image builder creates its ECR repository: stages sharing an account would collide."""
+    if pipeline_type(config, ctx) != "byom_image_builder":
+        return
+    stages = pipeline_stages(config, ctx.env)
+    accounts = [(ctx.env.stage(s).account_id if ctx.env.stage(s) else None) for s in stages]
+    repo = config.get("ecr_repo_name")
+    if isinstance(repo, str) and len(set(accounts)) < len(accounts):
+        yield ctx.finding(
+            ["ecr_repo_name"],
+            "name-collision",
+            f"ECR repository {repo!r} would be created by {stages_text(stages)} in the same account",
+            'build the image in one stage (e.g. "stages": ["dev"]) and use it everywhere, or give the stages their own accounts',
+        )

@@ -1,0 +1,103 @@
+"""Parameters of the inference templates (real-time and batch)."""
+
+from __future__ import annotations
+
+from mlops_gitops import lambdas
+from mlops_gitops.core.params.base import (
+    Deferred,
+    ParamContext,
+    Params,
+    common_model_params,
+    has_local_storage,
+    model_source,
+    number,
+    s3_uri,
+)
+
+
+def realtime_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
+    instance_type = ctx.value("inference_instance")
+    params, deferred = common_model_params(ctx, instance_type)
+    params.update(
+        {
+            "EndpointName": (
+                ctx.value("endpoint_name", "") or ""
+            ).lower(),  # as MWO did; IAM matches lower-case ARNs
+            "DataCaptureUri": s3_uri(
+                ctx, "data_capture_location", ctx.value("data_capture_location"), asset=False
+            ),
+            "DataCaptureSamplingPercentage": str(ctx.value("data_capture_sampling_percentage", 100)),
+            "InferenceLambdaKey": lambdas.package("inference_api").key,
+        }
+    )
+    variants = ctx.value("production_variants") or []
+    for index, variant in enumerate(variants[:3], start=1):
+        prefix = f"Variant{index}"
+        params[f"{prefix}Name"] = variant["name"]
+        params[f"{prefix}Weight"] = number(variant.get("weight", 1))
+        path = ["production_variants", index - 1]
+        package, artifact, later = model_source(
+            ctx,
+            variant.get("model_package_name"),
+            variant.get("model_artifact_location"),
+            [*path, "model_artifact_location"],
+        )
+        if index == 1:
+            if package or artifact or later:  # the first variant brings its own model: it is the primary one
+                params["ModelPackageArn"], params["ModelArtifactUrl"] = package, artifact
+                deferred = {"ModelPackageArn": later} if later else {}
+            if variant.get("inference_instance"):
+                params["InstanceType"] = variant["inference_instance"]
+            if variant.get("instance_count"):
+                params["InstanceCount"] = str(variant["instance_count"])
+            continue
+        params[f"{prefix}ModelPackageArn"] = package
+        params[f"{prefix}ModelArtifactUrl"] = artifact
+        params[f"{prefix}InstanceType"] = variant.get("inference_instance", "")
+        params[f"{prefix}InstanceCount"] = str(variant.get("instance_count", ctx.value("instance_count", 1)))
+        if later:
+            deferred[f"{prefix}ModelPackageArn"] = later
+    for index in range(max(len(variants), 1) + 1, 4):  # unused variant slots are passed empty
+        params[f"Variant{index}Name"] = ""
+        params[f"Variant{index}ModelArtifactUrl"] = ""
+    if any(has_local_storage(params.get(f"Variant{n}InstanceType", "")) for n in (2, 3)) or has_local_storage(
+        params["InstanceType"]
+    ):
+        params["VolumeKmsKeyArn"] = ""  # one volume key for the whole endpoint config
+    scaling = ctx.value("autoscaling")
+    if isinstance(scaling, dict):
+        params.update(
+            {
+                "AutoscalingMaxCapacity": str(scaling["max_capacity"]),
+                "AutoscalingMinCapacity": str(scaling.get("min_capacity", 1)),
+                "AutoscalingTargetInvocations": number(scaling.get("target_invocations_per_instance", 70)),
+                "AutoscalingScaleInCooldown": str(scaling.get("scale_in_cooldown", 300)),
+                "AutoscalingScaleOutCooldown": str(scaling.get("scale_out_cooldown", 60)),
+            }
+        )
+    return params, deferred
+
+
+def batch_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
+    instance_type = ctx.value("inference_instance")
+    params, deferred = common_model_params(ctx, instance_type)
+    params.update(
+        {
+            "BatchInputUri": s3_uri(
+                ctx, "batch_inference_data", ctx.value("batch_inference_data"), asset=False
+            ),
+            "BatchOutputUri": s3_uri(
+                ctx, "batch_job_output_location", ctx.value("batch_job_output_location"), asset=False
+            ),
+            "ContentType": ctx.cfg.data.get("batch_content_type", "text/csv"),
+            "SplitType": ctx.cfg.data.get("batch_split_type", "Line"),
+            "Schedule": ctx.value("batch_schedule", "") or "",
+        }
+    )
+    return params, deferred
+
+
+BUILDERS = {
+    "realtime_inference.yaml": realtime_parameters,
+    "batch_inference.yaml": batch_parameters,
+}

@@ -1,0 +1,196 @@
+"""Plan: rendered stack specs + what is deployed -> what each stack needs. Pure: no AWS calls.
+
+Actions: create, update, unchanged, recreate (a stack that never finished its first create),
+wait (in progress; deploy waits, then plans it again), delete (a stack of ours whose config is
+gone), blocked (a finding stops this pipeline, e.g. an unapproved model version).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from mlops_gitops.aws.stack_states import NEVER_CREATED, STABLE_OK
+from mlops_gitops.core.render import MANAGED_BY, StackSpec
+
+_IN_PROGRESS_SUFFIX = "_IN_PROGRESS"
+ACTIONS = ("create", "update", "recreate", "wait", "delete", "blocked", "keep", "unchanged")
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What plan needs to know of a deployed stack (built from the gateway's StackSnapshot)."""
+
+    name: str
+    status: str
+    tags: Mapping[str, str]
+    parameters: Mapping[str, str]
+    termination_protection: bool = False
+
+
+@dataclass(frozen=True)
+class ParamChange:
+    key: str
+    old: str | None
+    new: str | None
+
+
+@dataclass
+class PlanItem:
+    stage: str
+    stack_name: str
+    action: str
+    pipeline_id: str | None
+    spec: StackSpec | None = None
+    status: str | None = None  # the deployed stack's status, None when there is no stack
+    reasons: list[str] = field(default_factory=list)
+    param_changes: list[ParamChange] = field(default_factory=list)
+    protected: bool = False
+    # from a change set, when AWS was asked: (action, logical id, resource type, replacement)
+    resource_changes: list[tuple[str, str, str, str]] | None = None
+
+    @property
+    def replacements(self) -> list[str]:
+        return [
+            f"{lid} ({rtype})"
+            for action, lid, rtype, repl in self.resource_changes or []
+            if repl in ("True", "Conditional")
+        ]
+
+    def change_summary(self) -> str:
+        if self.resource_changes is None:
+            return ""
+        counts: dict[str, int] = {}
+        for action, *_ in self.resource_changes:
+            counts[action] = counts.get(action, 0) + 1
+        text = ", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "no resource changes"
+        if self.replacements:
+            text += f"; REPLACES {', '.join(self.replacements)}"
+        return text
+
+    def to_dict(self) -> dict:
+        return {
+            "pipeline_id": self.pipeline_id,
+            "stage": self.stage,
+            "stack_name": self.stack_name,
+            "action": self.action,
+            "status": self.status,
+            "reasons": self.reasons,
+            "parameter_changes": [{"key": c.key, "old": c.old, "new": c.new} for c in self.param_changes],
+            "protected": self.protected,
+            "spec_hash": self.spec.spec_hash if self.spec else None,
+            "resource_changes": None
+            if self.resource_changes is None
+            else [
+                {"action": a, "logical_id": lid, "type": t, "replacement": r}
+                for a, lid, t, r in self.resource_changes
+            ],
+            "replacements": self.replacements,
+        }
+
+
+def param_changes(old: Mapping[str, str], new: Mapping[str, str]) -> list[ParamChange]:
+    """Parameters whose value changes. A parameter the spec does not set keeps the template's
+    default, so only the spec's own keys are compared (Sceptre's rule)."""
+    return [ParamChange(k, old.get(k), v) for k, v in sorted(new.items()) if old.get(k) != v]
+
+
+def plan_stage(
+    stage: str,
+    specs: Iterable[StackSpec],
+    deployed: Mapping[str, Deployed],
+    stack_prefix: str,
+    protected_stage: bool = False,
+    present_ids: Iterable[str] | None = None,
+) -> list[PlanItem]:
+    """``present_ids``: pipeline folders that exist. A stack of ours without a spec is a delete
+    only when its folder is gone; otherwise (stage dropped, template pending) it is kept."""
+    items: list[PlanItem] = []
+    names = set()
+    present = None if present_ids is None else set(present_ids)
+    for spec in specs:
+        names.add(spec.stack_name)
+        items.append(_plan_one(spec, deployed.get(spec.stack_name)))
+    for name, stack in sorted(deployed.items()):
+        tags = stack.tags
+        ours = (
+            tags.get("mlops:managed-by") == MANAGED_BY
+            and tags.get("mlops:stage") == stage
+            and name.startswith(f"{stack_prefix}-")
+        )
+        if not ours or name in names or stack.status in ("DELETE_COMPLETE", "DELETE_IN_PROGRESS"):
+            continue
+        pipeline_id = tags.get("mlops:pipeline-id")
+        protected = protected_stage or stack.termination_protection
+        if present is not None and pipeline_id in present:
+            reason = f"pipeline-configs/{pipeline_id}/ no longer deploys this stack (stage left out, or its type has no template); kept: delete it by hand if that is intended"
+            items.append(
+                PlanItem(
+                    stage,
+                    name,
+                    "keep",
+                    pipeline_id,
+                    status=stack.status,
+                    reasons=[reason],
+                    protected=protected,
+                )
+            )
+            continue
+        reason = (
+            f"pipeline-configs/{pipeline_id or '?'}/ is gone; deleted only with --prune (data is retained)"
+        )
+        if stack.status == "DELETE_FAILED":
+            reason += "; an earlier delete failed and will be retried"
+        items.append(
+            PlanItem(
+                stage, name, "delete", pipeline_id, status=stack.status, reasons=[reason], protected=protected
+            )
+        )
+    order = {a: i for i, a in enumerate(ACTIONS)}
+    return sorted(items, key=lambda i: (order[i.action], i.stack_name))
+
+
+def _plan_one(spec: StackSpec, stack: Deployed | None) -> PlanItem:
+    item = PlanItem(
+        spec.stage,
+        spec.stack_name,
+        "create",
+        spec.pipeline_id,
+        spec=spec,
+        protected=spec.termination_protection,
+    )
+    if stack is None:
+        item.reasons.append("no stack yet")
+        item.param_changes = param_changes({}, spec.parameters)
+        return item
+    item.status = stack.status
+    if stack.status in NEVER_CREATED or stack.status == "DELETE_FAILED":
+        item.action = "recreate"
+        why = (
+            "a delete failed earlier"
+            if stack.status == "DELETE_FAILED"
+            else "the stack never finished its first create"
+        )
+        item.reasons.append(f"{why} ({stack.status}): delete it and create again")
+        return item
+    if stack.status.endswith(_IN_PROGRESS_SUFFIX):
+        item.action = "wait"
+        item.reasons.append(f"{stack.status}: wait for it to settle, then plan again")
+        return item
+    if stack.tags.get("mlops:spec-hash") == spec.spec_hash and stack.status in STABLE_OK:
+        item.action = "unchanged"
+        return item
+    item.action = "update"
+    item.param_changes = param_changes(stack.parameters, spec.parameters)
+    if stack.status == "UPDATE_ROLLBACK_FAILED":
+        item.reasons.append("UPDATE_ROLLBACK_FAILED: continue the rollback first")
+    if stack.tags.get("mlops:spec-hash") is None:
+        item.reasons.append("the stack has no mlops:spec-hash tag (first deploy by mlops-gitops)")
+    elif not item.param_changes:
+        item.reasons.append("template, tags or artifacts changed")
+    if stack.status not in STABLE_OK and stack.status != "UPDATE_ROLLBACK_FAILED":
+        item.reasons.append(f"the stack is {stack.status}")
+    return item
+
+
+# ------------------------------------------------------------------ rendering a plan

@@ -1,0 +1,261 @@
+"""Render: a validated config + environments + its template -> the stack spec deploy would apply.
+
+Pure: no AWS calls. Values are checked against the template's own constraints (AllowedValues,
+AllowedPattern with a full match, lengths, number bounds) so CloudFormation never sees a value it
+would refuse. Values only AWS can supply (a dev stage following the latest approved model package)
+are listed under ``deferred`` and resolved by deploy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from mlops_gitops import lambdas, names
+from mlops_gitops.config.environments import Environments
+from mlops_gitops.config.validate import PipelineConfig, Validator, validate
+from mlops_gitops.core import templates
+from mlops_gitops.core.params import builder_for
+from mlops_gitops.core.params.base import ParamContext, with_model_revisions
+from mlops_gitops.errors import GitOpsError
+from mlops_gitops.findings import Finding
+from mlops_gitops.repo import Repo
+
+MANAGED_BY = "mlops-gitops"
+
+
+class RenderError(GitOpsError):
+    """A config that validates but can't become a stack (pending template, a refused value...)."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        super().__init__("; ".join(f.text() for f in findings))
+        self.findings = findings
+
+
+@dataclass(frozen=True)
+class Artifact:
+    key: str  # S3 key in the artifact bucket
+    sha256: str
+    source: str  # e.g. "lambda:inference_api"
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    pipeline_id: str
+    pipeline_type: str
+    stage: str
+    stack_name: str
+    template: str  # repository-relative path
+    template_sha256: str
+    region: str
+    account_id: str | None
+    parameters: dict[str, str]
+    deferred: dict[str, dict[str, str]]
+    tags: dict[str, str]
+    artifacts: list[Artifact]
+    termination_protection: bool
+    spec_hash: str = field(default="")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def render(
+    root: Path,
+    cfg: PipelineConfig,
+    stage: str,
+    env: Environments,
+    *,
+    commit: str = "unknown",
+    region: str | None = None,
+) -> StackSpec:
+    """The stack spec of ``cfg`` in ``stage``; RenderError with findings when it can't be built."""
+    display = f"pipeline-configs/{cfg.pipeline_id}/mlops-config.json"
+    if stage not in cfg.stages:
+        raise RenderError(
+            [
+                Finding(
+                    display,
+                    "$.stages",
+                    "stage",
+                    f"{cfg.pipeline_id!r} does not deploy to stage {stage!r}",
+                    f"its stages are {', '.join(cfg.stages)}",
+                )
+            ]
+        )
+    name = templates.template_name(root, cfg.pipeline_type)
+    if name is None:
+        reason = templates.pending_reason(root, cfg.pipeline_type) or "no template"
+        raise RenderError(
+            [
+                Finding(
+                    display,
+                    "$.pipeline_type",
+                    "template-pending",
+                    f"pipeline_type {cfg.pipeline_type!r} has no template yet ({reason})",
+                    "it validates, but can't be rendered or deployed yet",
+                )
+            ]
+        )
+    region = region or env.region_of(stage)
+    if not region:
+        raise RenderError(
+            [
+                Finding(
+                    "pipeline-configs/environments.json",
+                    "$.region",
+                    "region",
+                    f"no region for stage {stage!r}",
+                    "set region in environments.json (for all stages or this one), or pass --region",
+                )
+            ]
+        )
+    template = templates.load_template(root, name)
+    ctx = ParamContext(cfg, stage, env, region)
+    params, deferred = builder_for(name)(ctx)
+    if "ModelRevision" in template.parameters:  # templates that name SageMaker models by revision
+        params = with_model_revisions(params)
+    check_parameters(ctx, template, params, deferred)
+    if ctx.findings:
+        raise RenderError(ctx.findings)
+    st = env.stage(stage)
+    protect = cfg.data.get("protect")
+    protect_value = protect.get(stage) if isinstance(protect, dict) else protect
+    termination_protection = bool(protect_value) if protect_value is not None else bool(st and st.protected)
+    tags = {**cfg.data.get("tags", {})}
+    if cfg.data.get("owner"):
+        tags["owner"] = cfg.data["owner"]
+    tags.update(
+        {
+            "mlops:pipeline-id": cfg.pipeline_id,
+            "mlops:pipeline-type": cfg.pipeline_type,
+            "mlops:stage": stage,
+            "mlops:managed-by": MANAGED_BY,
+        }
+    )
+    artifacts = [
+        Artifact(z.key, z.sha256, f"lambda:{z.name}")
+        for z in (lambdas.package(f) for f in lambdas.FUNCTIONS)
+        if z.key in params.values()
+    ]
+    spec = StackSpec(
+        pipeline_id=cfg.pipeline_id,
+        pipeline_type=cfg.pipeline_type,
+        stage=stage,
+        stack_name=names.stack_name(env.stack_prefix, cfg.pipeline_id, stage),
+        template=template.relpath,
+        template_sha256=template.sha256,
+        region=region,
+        account_id=st.account_id if st else None,
+        parameters=dict(sorted(params.items())),
+        deferred=deferred,
+        tags=tags,
+        artifacts=artifacts,
+        termination_protection=termination_protection,
+    )
+    digest = spec_hash(spec)
+    spec.tags.update({"mlops:spec-hash": digest, "mlops:commit": commit})
+    return StackSpec(**{**spec.__dict__, "tags": dict(sorted(spec.tags.items())), "spec_hash": digest})
+
+
+def spec_hash(spec: StackSpec) -> str:
+    """Hash of everything that decides what gets deployed (not the commit: a commit that changes
+    nothing for this stack must leave it alone)."""
+    doc = spec.to_dict()
+    doc["tags"] = {k: v for k, v in doc["tags"].items() if k not in ("mlops:commit", "mlops:spec-hash")}
+    doc.pop("spec_hash", None)
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def check_parameters(
+    ctx: ParamContext, template: templates.Template, params: dict[str, str], deferred: dict
+) -> None:
+    """Every value against the template's declared constraints, before AWS sees it."""
+    declared = template.parameters
+    display = f"pipeline-configs/{ctx.cfg.pipeline_id}/mlops-config.json"
+    for name in params:
+        if name not in declared:
+            raise GitOpsError(f"internal error: {template.relpath} declares no parameter {name!r}")
+    for name, spec in declared.items():
+        if spec.get("Type", "").startswith("AWS::SSM::Parameter"):
+            continue
+        if name not in params:
+            if "Default" not in spec:
+                ctx.findings.append(
+                    Finding(
+                        display,
+                        "$",
+                        "parameter",
+                        f"the template needs {name!r} but the config gives no value for it",
+                        f"{spec.get('Description', '')}",
+                    )
+                )
+            continue
+        if name in deferred:
+            continue
+        problem = parameter_problem(spec, params[name])
+        if problem:
+            ctx.findings.append(
+                Finding(
+                    display,
+                    "$",
+                    "parameter",
+                    f"stage {ctx.stage!r}: template parameter {name}={params[name]!r} {problem}",
+                    spec.get("ConstraintDescription") or spec.get("Description", ""),
+                )
+            )
+
+
+def parameter_problem(spec: dict[str, Any], value: str) -> str | None:
+    """Why CloudFormation would refuse ``value`` for a parameter declared as ``spec``, or None."""
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in [str(a) for a in allowed]:
+        return f"is not one of {[str(a) for a in allowed]}"
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return "is not a number"
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            return f"is below MinValue {spec['MinValue']}"
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            return f"is above MaxValue {spec['MaxValue']}"
+        return None
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None and not re.fullmatch(pattern, value):
+        return f"does not match AllowedPattern {pattern}"
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        return f"is shorter than MinLength {spec['MinLength']}"
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        return f"is longer than MaxLength {spec['MaxLength']}"
+    return None
+
+
+def render_stage(
+    repo: Repo, stage: str, commit: str, region: str | None = None
+) -> tuple[list[StackSpec], list[Finding], list[Finding]]:
+    """(specs, errors, notes): every valid config deploying to ``stage`` rendered; config errors
+    stop the run before AWS is touched; types without a template yet are notes."""
+    report, configs = validate(repo)
+    if report.errors:
+        return [], report.errors, []
+    env = Validator(repo).environments()
+    specs, notes = [], []
+    for cfg in configs:
+        if stage not in cfg.stages:
+            continue
+        try:
+            specs.append(render(repo.root, cfg, stage, env, commit=commit, region=region))
+        except RenderError as exc:
+            exc.findings = [f.of_pipeline(cfg.pipeline_id) for f in exc.findings]
+            pending = [f for f in exc.findings if f.code == "template-pending"]
+            if pending:
+                notes.extend(replace(f, severity="warning") for f in pending)
+            else:
+                return [], exc.findings, []
+    return specs, [], notes

@@ -1,0 +1,268 @@
+"""`mlopsctl bootstrap`: the one-time stacks, through change sets, idempotently.
+
+Two templates: cloudformation/orchestrator.yaml (repository, pipeline, builds, key, buckets, topic,
+rules, dashboard) in the orchestrator's own account and region, and cloudformation/target-account.yaml
+(CloudFormation's execution role, the deploy bucket and the SSM parameters deploy reads, and in other
+accounts the deploy role) in every (account, region) a stage lives in. The orchestrator goes first:
+target accounts trust its build roles, which must exist. A second run finds nothing to change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_gitops.config.environments import Environments
+from mlops_gitops.core.render import MANAGED_BY
+from mlops_gitops.errors import GitOpsError
+
+if TYPE_CHECKING:  # botocore stays unimported until AWS is reached (mlopsctl validate never does)
+    from mlops_gitops.aws.cloudformation import CloudFormationGateway, StackEvent
+
+ORCHESTRATOR_TEMPLATE = Path("cloudformation") / "orchestrator.yaml"
+TARGET_TEMPLATE = Path("cloudformation") / "target-account.yaml"
+PIPELINE_STAGES = 3  # the orchestrator pipeline's Deploy-<stage> slots
+REVIEW_BUILD_ROLES = ("pr-check-build", "drift-build")  # they run pull-request code: read-only roles only
+DEFAULT_TARGET_ROLE = "OrganizationAccountAccessRole"  # what AWS Organizations puts in new accounts
+
+
+class BootstrapError(GitOpsError):
+    """environments.json asks for something the orchestrator can't do (exit 1)."""
+
+
+@dataclass(frozen=True)
+class StackJob:
+    kind: str  # orchestrator | target-account
+    stack_name: str
+    account: str
+    region: str
+    template: Path
+    parameters: dict[str, str]
+
+
+@dataclass(frozen=True)
+class StackResult:
+    job: StackJob
+    result: str  # created | updated | unchanged | failed
+    detail: str = ""
+
+
+def check_fits(env: Environments) -> None:
+    """Refuse, before any AWS call, what the orchestrator template can't express."""
+    if len(env.stages) > PIPELINE_STAGES:
+        raise BootstrapError(
+            f"environments.json lists {len(env.stages)} stages; the orchestrator pipeline deploys at most "
+            f"{PIPELINE_STAGES} (Deploy-<stage> slots in {ORCHESTRATOR_TEMPLATE.as_posix()}); merge stages or add a slot there"
+        )
+
+
+def orchestrator_parameters(
+    env: Environments, target_role_arns: list[str], review_role_arns: list[str] | None = None
+) -> dict[str, str]:
+    """The orchestrator's parameters from environments.json (stages, approvals, its settings)."""
+    check_fits(env)
+    o = env.orchestrator
+    stages = list(env.stages) + [None] * (PIPELINE_STAGES - len(env.stages))
+    params = {
+        "StackPrefix": env.stack_prefix,
+        "SourceProvider": "CodeStarSourceConnection" if o.get("source") == "connection" else "CodeCommit",
+        "RepositoryName": o.get("repository_name", "mlops-gitops"),
+        "BranchName": o.get("branch", "main"),
+        "ConnectionArn": o.get("connection_arn", ""),
+        "FullRepositoryId": o.get("full_repository_id", ""),
+        "NotificationEmail": o.get("notification_email", ""),
+        "DriftSchedule": o.get("drift_schedule", "cron(0 6 * * ? *)"),
+        "EnableCloudTrail": "true" if o.get("cloudtrail") else "false",
+        "TargetDeployRoleArns": ",".join(target_role_arns),
+        "TargetReviewRoleArns": ",".join(review_role_arns or []),
+    }
+    for i, stage in enumerate(stages, start=1):
+        params[f"Stage{i}Name"] = stage.name if stage else ""
+        if i > 1:
+            params[f"Stage{i}Approval"] = "true" if stage and stage.approval else "false"
+    groups = list(o.get("model_package_groups") or [])
+    for i in range(1, 4):
+        params[f"RegistryGroup{i}"] = groups[i - 1] if i <= len(groups) else ""
+    return params
+
+
+def plan_jobs(env: Environments, own_account: str, own_region: str, partition: str) -> list[StackJob]:
+    """The orchestrator, then one target-account stack per (account, region) of the stages."""
+    places: list[tuple[str, str]] = []
+    for stage in env.stages:
+        place = (stage.account_id or own_account, stage.region or env.region or own_region)
+        if place not in places:
+            places.append(place)
+    remote = sorted({account for account, _ in places if account != own_account})
+    deploy_roles = [f"arn:{partition}:iam::{a}:role/{env.deploy_role_name}" for a in remote]
+    review_roles = [f"arn:{partition}:iam::{a}:role/{env.review_role_name}" for a in remote]
+    own_role = f"arn:{partition}:iam::{own_account}:role/{env.stack_prefix}"
+    jobs = [
+        StackJob(
+            "orchestrator",
+            f"{env.stack_prefix}-orchestrator",
+            own_account,
+            env.region or own_region,
+            ORCHESTRATOR_TEMPLATE,
+            orchestrator_parameters(env, deploy_roles, review_roles),
+        )
+    ]
+    roles_made: set[str] = set()
+    for account, region in places:
+        jobs.append(
+            StackJob(
+                "target-account",
+                f"{env.stack_prefix}-target",
+                account,
+                region,
+                TARGET_TEMPLATE,
+                {
+                    "StackPrefix": env.stack_prefix,
+                    "DeployRoleName": env.deploy_role_name,
+                    "OrchestratorAccountId": own_account,
+                    "DeployBuildRoleArn": f"{own_role}-deploy-build",
+                    "ReviewBuildRoleArns": ",".join(f"{own_role}-{r}" for r in REVIEW_BUILD_ROLES),
+                    # IAM names are account-wide: the account's roles come with its first region
+                    "MakeAccountRoles": "false" if account in roles_made else "true",
+                },
+            )
+        )
+        roles_made.add(account)
+    return jobs
+
+
+def apply_job(
+    cfn: CloudFormationGateway, root: Path, job: StackJob, on_event: Callable[[StackEvent], None]
+) -> StackResult:
+    """Create or update one bootstrap stack through a change set (stuck stacks recovered first)."""
+    snap = cfn.settle(job.stack_name, cfn.snapshot(job.stack_name), on_event)
+    snap = cfn.recover(job.stack_name, snap, on_event)
+    body = (root / job.template).read_text(encoding="utf-8")
+    tags = {"mlops:managed-by": MANAGED_BY, "mlops:role": job.kind}
+    applied = cfn.apply(
+        job.stack_name,
+        f"mlops-bootstrap-{uuid.uuid4().hex[:12]}",
+        snap is None,
+        {"TemplateBody": body},
+        job.parameters,
+        tags,
+        on_event,
+    )
+    if applied.result == "unchanged":
+        return StackResult(job, "unchanged", "no changes")
+    detail = f"{len(applied.changes)} resource change(s)" + (
+        f"; replaced: {', '.join(applied.replaced)}" if applied.replaced else ""
+    )
+    return StackResult(job, applied.result, detail)
+
+
+def bootstrap(
+    aws: Any,
+    env: Environments,
+    root: Path,
+    region: str,
+    partition: str,
+    target_role: str,
+    on_event: Callable[[str, StackEvent], None],
+    poll_seconds: float = 5.0,
+) -> tuple[list[StackJob], list[StackResult]]:
+    """Plan the stacks from ``aws``'s own account and run them, reaching other accounts through
+    ``target_role`` (an AwsContext; used by `mlopsctl bootstrap` and by the local mode)."""
+    from mlops_gitops.aws.cloudformation import CloudFormationGateway
+
+    jobs = plan_jobs(env, aws.caller_account(), region, partition)
+
+    def gateway_for(job: StackJob) -> CloudFormationGateway:
+        ctx = aws.for_account(job.account, target_role, "mlopsctl-bootstrap")
+        return CloudFormationGateway(ctx.client("cloudformation", job.region), poll_seconds=poll_seconds)
+
+    return jobs, run_jobs(jobs, gateway_for, root, on_event)
+
+
+def succeeded(results: list[StackResult]) -> bool:
+    return all(r.result in ("created", "updated", "unchanged") for r in results)
+
+
+def run_jobs(
+    jobs: list[StackJob],
+    gateway_for: Callable[[StackJob], CloudFormationGateway],
+    root: Path,
+    on_event: Callable[[str, StackEvent], None],
+) -> list[StackResult]:
+    """Each job in order; the target accounts are skipped when the orchestrator failed (they would
+    trust roles that may not exist), and one target's failure does not stop the others."""
+    from mlops_gitops.aws.cloudformation import StackError
+    from mlops_gitops.aws.errors import AWS_ERRORS
+
+    results: list[StackResult] = []
+    for job in jobs:
+        if job.kind != "orchestrator" and results and results[0].result == "failed":
+            results.append(StackResult(job, "skipped", "the orchestrator stack failed"))
+            continue
+        try:
+            cfn = gateway_for(job)
+            results.append(apply_job(cfn, root, job, lambda e, s=job.stack_name: on_event(s, e)))
+        except (StackError, *AWS_ERRORS) as exc:
+            results.append(StackResult(job, "failed", str(exc)))
+    return results
+
+
+def next_steps(env: Environments, results: list[StackResult], region: str) -> str:
+    """What the platform engineer does next: push the configs, confirm the e-mail."""
+    o = env.orchestrator
+    lines = ["next steps:"]
+    if o.get("source") == "connection":
+        lines += [
+            "  1. Complete the CodeStar connection in the console (Developer Tools > Connections): it starts PENDING.",
+            f"  2. Push this repository to {o.get('full_repository_id')} (branch {o.get('branch', 'main')}).",
+        ]
+    else:
+        from mlops_gitops.images import dns_suffix
+
+        name = o.get("repository_name", "mlops-gitops")
+        url = f"https://git-codecommit.{region}.{dns_suffix(region)}/v1/repos/{name}"
+        lines += [
+            f"  1. git remote add codecommit {url}",
+            f"  2. git push codecommit HEAD:{o.get('branch', 'main')}",
+            "     (needs git-remote-codecommit, or: git config credential.helper '!aws codecommit credential-helper $@')",
+        ]
+    if o.get("notification_email"):
+        lines.append(f"  - confirm the subscription e-mail sent to {o['notification_email']}")
+    lines.append(
+        f"  - watch it run: the CodePipeline {env.stack_prefix}-pipeline, or mlopsctl status once deployed"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def summary(results: list[StackResult]) -> str:
+    rows = [("STACK", "KIND", "ACCOUNT", "REGION", "RESULT", "DETAIL")] + [
+        (r.job.stack_name, r.job.kind, r.job.account, r.job.region, r.result, r.detail) for r in results
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return (
+        "\n".join(
+            ("  ".join(c.ljust(w) for c, w in zip(row[:5], widths, strict=True)) + "  " + row[5]).rstrip()
+            for row in rows
+        )
+        + "\n"
+    )
+
+
+def result_json(results: list[StackResult], steps: str) -> dict[str, Any]:
+    return {
+        "stacks": [
+            {
+                "stack": r.job.stack_name,
+                "kind": r.job.kind,
+                "account": r.job.account,
+                "region": r.job.region,
+                "result": r.result,
+                "detail": r.detail,
+            }
+            for r in results
+        ],
+        "next_steps": steps,
+    }

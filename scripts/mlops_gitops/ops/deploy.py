@@ -1,0 +1,411 @@
+"""Deploy one stage: render every config, plan against what is deployed, apply through change sets.
+
+Safe by construction: unchanged stacks (same mlops:spec-hash tag) cost no call beyond the one
+listing of stacks; every change goes through a change set; a stack stuck from an earlier run is
+recovered (never-created stacks deleted and recreated, UPDATE_ROLLBACK_FAILED continued, stacks in
+progress waited for); one pipeline's failure does not stop the others; orphans are deleted only
+with --prune, protected stages only with --allow-protected.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mlops_gitops import lambdas
+from mlops_gitops.aws.cloudformation import (
+    CloudFormationGateway,
+    StackError,
+    StackEvent,
+    StackSnapshot,
+)
+from mlops_gitops.aws.errors import AWS_ERRORS, error_code
+from mlops_gitops.aws.s3 import ArtifactStore
+from mlops_gitops.aws.sagemaker import SageMakerGateway
+from mlops_gitops.aws.stack_states import STABLE_OK
+from mlops_gitops.aws.stage import StageGateways
+from mlops_gitops.config.environments import Environments
+from mlops_gitops.core.params.base import with_model_revisions
+from mlops_gitops.core.plan import Deployed, PlanItem, plan_stage
+from mlops_gitops.core.render import StackSpec, spec_hash
+from mlops_gitops.findings import Finding
+from mlops_gitops.repo import CONFIG_FILE, CONFIGS_DIR, Repo
+
+log = logging.getLogger(__name__)
+TEMPLATE_BODY_MAX = 51_200  # bytes; larger templates go through the artifact bucket
+TEMPLATE_URL_MAX = 1_000_000  # bytes; CloudFormation refuses larger templates even from S3
+ARTIFACT_BUCKET_PARAMETER = (
+    "/mlops/artifact-bucket"  # published by target-account.yaml; templates read it too
+)
+EXEC_ROLE_PARAMETER = "/mlops/cfn-exec-role-arn"  # CloudFormation's role for pipeline stacks, if bootstrapped
+_UNSET = object()
+PACKAGE_PARAMS = ("ModelPackageArn", "Variant2ModelPackageArn", "Variant3ModelPackageArn")
+
+
+@dataclass
+class Outcome:
+    item: PlanItem
+    result: str  # created | updated | unchanged | deleted | skipped | failed | blocked
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.result in ("failed", "blocked")
+
+
+@dataclass
+class StagePlan:
+    stage: str
+    items: list[PlanItem]
+    findings: list[Finding] = field(default_factory=list)  # per-pipeline findings (registry gate...)
+    blocked: dict[str, list[Finding]] = field(default_factory=dict)  # stack name -> its findings
+
+
+def deployed(snapshot: StackSnapshot) -> Deployed:
+    return Deployed(
+        snapshot.name, snapshot.status, snapshot.tags, snapshot.parameters, snapshot.termination_protection
+    )
+
+
+@dataclass
+class Deployer:
+    """Plan and apply one stage through its gateways (aws.stage.StageGateways)."""
+
+    repo: Repo
+    env: Environments
+    gateways: StageGateways
+    artifact_bucket: str | None = None
+    on_event: Callable[[str, StackEvent], None] = lambda stack, event: None
+    max_parallel: int = 4
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _uploaded: set[str] = field(default_factory=set)
+    _latest: dict[str, str | None] = field(default_factory=dict)
+    _role: Any = _UNSET
+
+    @property
+    def cfn(self) -> CloudFormationGateway:
+        return self.gateways.cfn
+
+    @property
+    def sagemaker(self) -> SageMakerGateway:
+        return self.gateways.sagemaker
+
+    @property
+    def region(self) -> str:
+        return self.gateways.region
+
+    # ------------------------------------------------------------------ planning
+
+    def plan(self, stage: str, specs: list[StackSpec]) -> StagePlan:
+        specs, unresolved = self._resolve_deferred(specs)
+        snaps = self.cfn.snapshots()
+        st = self.env.stage(stage)
+        items = plan_stage(
+            stage,
+            specs,
+            {n: deployed(s) for n, s in snaps.items()},
+            self.env.stack_prefix,
+            bool(st and st.protected),
+            present_ids=self.repo.pipeline_ids(),
+        )
+        result = StagePlan(stage, items)
+        for item in items:
+            gate = unresolved.get(item.stack_name, [])
+            if (
+                not gate
+                and st is not None
+                and (st.approval or st.protected)
+                and item.spec is not None
+                and item.action != "unchanged"
+            ):
+                gate = self._registry_gate(item.spec)
+            if gate:  # the pipeline stays in the plan, blocked: never mistaken for an orphan
+                result.blocked[item.stack_name] = gate
+                item.action = "blocked"
+                item.reasons.append("; ".join(f.message for f in gate))
+                result.findings.extend(gate)
+        return result
+
+    def preview(self, plan: StagePlan) -> None:
+        """Ask CloudFormation what each update would change (a change set created, read and
+        deleted, never executed), so the plan can warn about replacements."""
+
+        def one(item: PlanItem) -> None:
+            spec = item.spec
+            name = f"mlops-preview-{uuid.uuid4().hex[:12]}"
+            try:
+                self.cfn.create_change_set(
+                    spec.stack_name,
+                    name,
+                    "UPDATE",
+                    self._template(spec),
+                    spec.parameters,
+                    spec.tags,
+                    self._exec_role(),
+                )
+                cs = self.cfn.wait_change_set(spec.stack_name, name)
+            except (StackError, *AWS_ERRORS) as exc:
+                item.reasons.append(f"no change-set preview: {exc}")
+                return
+            finally:
+                self.cfn.delete_change_set(spec.stack_name, name)
+            if cs.empty:
+                item.resource_changes = []
+            elif cs.status != "CREATE_COMPLETE":
+                item.reasons.append(f"the change set would fail: {cs.reason}")
+            else:
+                item.resource_changes = [
+                    (c.action, c.logical_id, c.resource_type, c.replacement) for c in cs.changes
+                ]
+
+        updates = [i for i in plan.items if i.action == "update" and i.spec is not None]
+        with ThreadPoolExecutor(max_workers=max(1, self.max_parallel)) as pool:
+            list(pool.map(one, updates))
+
+    def _resolve_deferred(self, specs: list[StackSpec]) -> tuple[list[StackSpec], dict[str, list[Finding]]]:
+        """Specs with dev's "latest approved" packages looked up (and hashed with them), and the
+        findings of those that can't be resolved, by stack name."""
+        out, unresolved = [], {}
+        for spec in specs:
+            params, problems = dict(spec.parameters), []
+            for name, how in spec.deferred.items():
+                group = how["latest_approved_model_package_of"]
+                if group not in self._latest:  # one look-up per group per run
+                    self._latest[group] = self.sagemaker.latest_approved(group)
+                arn = self._latest[group]
+                if arn is None:
+                    problems.append(
+                        _finding(
+                            spec,
+                            "model-registry",
+                            f"model package group {group!r} has no Approved version to deploy to {spec.stage!r}",
+                            "approve a version in the Model Registry, or pin one in the config",
+                        )
+                    )
+                else:
+                    params[name] = arn
+            if spec.deferred and not problems:
+                resolved = replace(
+                    spec,
+                    parameters=dict(
+                        sorted(
+                            (with_model_revisions(params) if "ModelRevision" in params else params).items()
+                        )
+                    ),
+                    deferred={},
+                )
+                digest = spec_hash(resolved)
+                spec = replace(resolved, spec_hash=digest, tags={**spec.tags, "mlops:spec-hash": digest})
+            if problems:
+                unresolved[spec.stack_name] = problems
+            out.append(spec)
+        return out, unresolved
+
+    def _registry_gate(self, spec: StackSpec) -> list[Finding]:
+        """Stages with approval deploy only Approved model-package versions."""
+        findings = []
+        for name in PACKAGE_PARAMS:
+            arn = spec.parameters.get(name)
+            if not arn:
+                continue
+            status = self.sagemaker.approval_status(arn)
+            if status != "Approved":
+                findings.append(
+                    _finding(
+                        spec,
+                        "model-registry",
+                        f"{arn} is {status}, not Approved; stage {spec.stage!r} deploys only approved versions",
+                        "approve it in the Model Registry (or promote another version)",
+                    )
+                )
+        return findings
+
+    # ------------------------------------------------------------------ applying
+
+    def apply(self, plan: StagePlan, prune: bool = False, allow_protected: bool = False) -> list[Outcome]:
+        def one(item: PlanItem) -> Outcome:
+            try:
+                return self._apply_one(item, prune, allow_protected)
+            except (StackError, *AWS_ERRORS) as exc:
+                return Outcome(item, "failed", str(exc))
+            except Exception as exc:  # noqa: BLE001 - one pipeline's surprise must not stop the others
+                log.debug("deploying %s", item.stack_name, exc_info=True)
+                return Outcome(item, "failed", f"{type(exc).__name__}: {exc}")
+
+        if self.max_parallel <= 1:
+            return [one(item) for item in plan.items]
+        with ThreadPoolExecutor(max_workers=self.max_parallel) as pool:
+            return list(pool.map(one, plan.items))
+
+    def _apply_one(self, item: PlanItem, prune: bool, allow_protected: bool) -> Outcome:
+        if item.action == "unchanged":
+            return Outcome(item, "unchanged")
+        if item.action == "keep":
+            return Outcome(item, "kept", "; ".join(item.reasons))
+        if item.action == "blocked":
+            return Outcome(item, "blocked", "; ".join(item.reasons))
+        if item.action == "delete":
+            return self._delete(item, prune, allow_protected)
+        spec = item.spec
+        assert spec is not None
+        before = self.cfn.snapshot(spec.stack_name)
+        snap = self.cfn.settle(spec.stack_name, before, self._events(spec.stack_name))
+        if (
+            snap is not before
+            and snap is not None
+            and snap.spec_hash == spec.spec_hash
+            and snap.status in STABLE_OK
+        ):
+            return Outcome(item, "unchanged", "an earlier run had already applied it")
+        snap = self.cfn.recover(spec.stack_name, snap, self._events(spec.stack_name))
+        self._upload_artifacts(spec)
+        return self._change_set(item, spec, creating=snap is None)
+
+    def _change_set(self, item: PlanItem, spec: StackSpec, creating: bool) -> Outcome:
+        stack = spec.stack_name
+        applied = self.cfn.apply(
+            stack,
+            f"mlops-{spec.spec_hash}-{uuid.uuid4().hex[:8]}",
+            creating,
+            self._template(spec),
+            spec.parameters,
+            spec.tags,
+            self._events(stack),
+            self._exec_role(),
+        )
+        if applied.result == "unchanged":
+            detail = self._sync_protection(stack, spec, None)
+            return Outcome(item, "unchanged", "CloudFormation found nothing to change" + detail)
+        detail = f"{len(applied.changes)} resource change(s)" + (
+            f"; replaced: {', '.join(applied.replaced)}" if applied.replaced else ""
+        )
+        assert applied.snapshot is not None
+        detail += self._sync_protection(stack, spec, applied.snapshot.termination_protection)
+        return Outcome(item, applied.result, detail)
+
+    def _sync_protection(self, stack: str, spec: StackSpec, current: bool | None) -> str:
+        """Termination protection as the stage (or the config's `protect`) wants it, both ways."""
+        if current is None:
+            snap = self.cfn.snapshot(stack)
+            current = snap.termination_protection if snap else spec.termination_protection
+        if current == spec.termination_protection:
+            return ""
+        try:
+            self.cfn.set_termination_protection(stack, spec.termination_protection)
+        except Exception as exc:  # noqa: BLE001 - the stack is deployed; say what is missing
+            log.warning("%s: termination protection not changed: %s", stack, exc)
+            return f"; WARNING: termination protection not {'set' if spec.termination_protection else 'removed'} ({type(exc).__name__})"
+        return "; termination protection " + ("on" if spec.termination_protection else "off")
+
+    def _delete(self, item: PlanItem, prune: bool, allow_protected: bool) -> Outcome:
+        if not prune:
+            return Outcome(item, "skipped", "orphan kept: run with --prune to delete it")
+        if item.protected and not allow_protected:
+            return Outcome(item, "skipped", "protected: add --allow-protected to delete it")
+        snap = self.cfn.snapshot(item.stack_name)
+        if snap is None:
+            return Outcome(item, "deleted", "already gone")
+        if snap.termination_protection:
+            self.cfn.set_termination_protection(item.stack_name, False)
+        since = self.cfn.mark(item.stack_name)
+        self.cfn.delete_stack(item.stack_name)
+        after = self.cfn.wait_stable(item.stack_name, self._events(item.stack_name))
+        if after is not None and after.status != "DELETE_COMPLETE":
+            raise StackError(
+                item.stack_name,
+                f"delete ended {after.status}",
+                self.cfn.first_failure(item.stack_name, since),
+            )
+        return Outcome(item, "deleted", "retained resources (buckets, registries) are kept")
+
+    # ------------------------------------------------------------------ artifacts
+
+    def _template(self, spec: StackSpec) -> dict[str, str]:
+        body = (self.repo.root / spec.template).read_text(encoding="utf-8")
+        if len(body.encode("utf-8")) <= TEMPLATE_BODY_MAX:
+            return {"TemplateBody": body}
+        key = f"templates/{spec.template_sha256}.yaml"
+        self._put_once(key, body.encode("utf-8"))
+        if len(body.encode("utf-8")) > TEMPLATE_URL_MAX:
+            raise StackError(
+                spec.stack_name,
+                f"the template is over {TEMPLATE_URL_MAX:,} bytes, CloudFormation's limit",
+                spec.template,
+            )
+        return {"TemplateURL": template_url(self._bucket(), key, self.region)}
+
+    def _upload_artifacts(self, spec: StackSpec) -> None:
+        for artifact in spec.artifacts:
+            name = artifact.source.removeprefix("lambda:")
+            self._put_once(artifact.key, lambdas.package(name).data)
+
+    def _put_once(self, key: str, data: bytes) -> None:
+        """Content-addressed: a key that exists already holds these bytes."""
+        with self._lock:
+            if key in self._uploaded:
+                return
+            bucket = self._bucket()
+            store = self._store()
+            if not store.exists(bucket, key):
+                store.put(bucket, key, data)
+            self._uploaded.add(key)
+
+    def _store(self) -> ArtifactStore:
+        if self.gateways.artifacts is None:
+            raise StackError("-", "no S3 access configured for artifacts", "run deploy with AWS credentials")
+        return self.gateways.artifacts
+
+    def _bucket(self) -> str:
+        if not self.artifact_bucket:
+            params = self.gateways.parameters
+            try:
+                self.artifact_bucket = params.get(ARTIFACT_BUCKET_PARAMETER) if params else None
+            except AWS_ERRORS as exc:
+                raise StackError(
+                    "-",
+                    f"no artifact bucket (SSM {ARTIFACT_BUCKET_PARAMETER}: {error_code(exc) or type(exc).__name__})",
+                    "pass --artifact-bucket, or bootstrap the orchestrator",
+                ) from exc
+            if not self.artifact_bucket:
+                raise StackError(
+                    "-",
+                    f"no artifact bucket (SSM {ARTIFACT_BUCKET_PARAMETER}: ParameterNotFound)",
+                    "pass --artifact-bucket, or bootstrap the orchestrator",
+                )
+        return self.artifact_bucket
+
+    def _exec_role(self) -> str | None:
+        """The role CloudFormation creates pipeline stacks with (target-account.yaml publishes it),
+        so the deploying identity itself needs no rights on the resources. None when the account
+        was not bootstrapped: CloudFormation then acts with the caller's own permissions."""
+        with self._lock:
+            if self._role is _UNSET:
+                params = self.gateways.parameters
+                self._role = params.get(EXEC_ROLE_PARAMETER) if params else None
+            return self._role
+
+    def _events(self, stack: str) -> Callable[[StackEvent], None]:
+        return lambda event: self.on_event(stack, event)
+
+
+def _finding(spec: StackSpec, code: str, message: str, hint: str) -> Finding:
+    return Finding(
+        f"{CONFIGS_DIR}/{spec.pipeline_id}/{CONFIG_FILE}",
+        "$",
+        code,
+        message,
+        hint,
+        pipeline_id=spec.pipeline_id,
+    )
+
+
+def template_url(bucket: str, key: str, region: str) -> str:
+    """The regional virtual-hosted S3 URL CloudFormation reads a large template from."""
+    from mlops_gitops.images import dns_suffix
+
+    return f"https://{bucket}.s3.{region}.{dns_suffix(region)}/{key}"

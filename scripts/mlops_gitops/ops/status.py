@@ -1,0 +1,102 @@
+"""Status: per pipeline and stage, is AWS in sync with git, and is it healthy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlops_gitops.aws.cloudformation import CloudFormationGateway, StackSnapshot
+from mlops_gitops.aws.sagemaker import SageMakerGateway
+from mlops_gitops.aws.stage import StageGateways
+from mlops_gitops.config.environments import Environments
+from mlops_gitops.core.plan import PlanItem
+from mlops_gitops.core.render import StackSpec
+from mlops_gitops.repo import Repo
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    pipeline_id: str
+    stage: str
+    stack: str
+    sync: str  # in-sync | out-of-sync | not-deployed | orphan | pending (waiting on a deploy)
+    stack_status: str
+    health: str  # healthy | unhealthy | unknown | - ; with detail
+    detail: str = ""
+
+
+def stage_status(
+    repo: Repo, env: Environments, gateways: StageGateways, specs: list[StackSpec]
+) -> list[PipelineStatus]:
+    """Every pipeline of one stage: its plan against what is deployed, and the health of each stack."""
+    from mlops_gitops.ops.deploy import Deployer
+
+    stage_plan = Deployer(repo, env, gateways).plan(gateways.stage, specs)
+    return status_of(stage_plan.items, gateways.cfn.snapshots(), gateways.cfn, gateways.sagemaker)
+
+
+def status_of(
+    items: list[PlanItem], snaps: dict[str, StackSnapshot], cfn: CloudFormationGateway, sm: SageMakerGateway
+) -> list[PipelineStatus]:
+    out = []
+    for item in items:
+        snap = snaps.get(item.stack_name)
+        sync = {"unchanged": "in-sync", "delete": "orphan", "create": "not-deployed"}.get(
+            item.action, "out-of-sync"
+        )
+        if snap is None:
+            out.append(
+                PipelineStatus(
+                    item.pipeline_id or "?", item.stage, item.stack_name, sync, "-", "-", "not deployed"
+                )
+            )
+            continue
+        health, detail = _health(item, snap, cfn, sm)
+        out.append(
+            PipelineStatus(
+                item.pipeline_id or "?", item.stage, item.stack_name, sync, snap.status, health, detail
+            )
+        )
+    return out
+
+
+def _health(
+    item: PlanItem, snap: StackSnapshot, cfn: CloudFormationGateway, sm: SageMakerGateway
+) -> tuple[str, str]:
+    if snap.status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        return "unhealthy", f"stack {snap.status}" + (f": {snap.status_reason}" if snap.status_reason else "")
+    ptype = snap.tags.get("mlops:pipeline-type", "")
+    if ptype.startswith("byom_realtime"):
+        physical = cfn.physical_id(snap.name, "Endpoint")
+        name = (physical or "").rsplit("/", 1)[-1] or snap.outputs.get("SageMakerEndpointName")
+        state = sm.endpoint_status(name) if name else None
+        if state is None:
+            return "unknown", "endpoint not found"
+        model = snap.parameters.get("ModelPackageArn", "").split("model-package/")[-1]
+        return ("healthy" if state == "InService" else "unhealthy"), f"endpoint {name} {state}" + (
+            f", model package {model}" if model else ""
+        )
+    if ptype.startswith("byom_batch"):
+        job = sm.last_transform_job(snap.parameters.get("NamePrefix", snap.name))
+        if job is None:
+            return "healthy", "no transform job has run yet"
+        healthy = job.status in ("Completed", "InProgress", "Stopping")
+        return ("healthy" if healthy else "unhealthy"), f"last job {job.name} {job.status}" + (
+            f": {job.failure_reason}" if job.failure_reason else ""
+        )
+    if ptype.endswith("_monitor"):
+        short = {
+            "byom_data_quality_monitor": "dq",
+            "byom_model_quality_monitor": "mq",
+            "byom_model_bias_monitor": "mb",
+            "byom_model_explainability_monitor": "me",
+        }[ptype]
+        name = f"{snap.parameters.get('NamePrefix', snap.name)}-{short}"
+        schedule = sm.schedule_status(name)
+        if schedule is None:
+            return "unknown", f"schedule {name} could not be read"
+        healthy = schedule.status == "Scheduled" and not schedule.failure_reason.startswith(
+            ("Failed", "CompletedWithViolations")
+        )
+        last = f", last execution {schedule.failure_reason}" if schedule.failure_reason else ""
+        return ("healthy" if healthy else "unhealthy"), f"schedule {name} {schedule.status}{last}"
+    return "healthy", "stack complete"

@@ -1,0 +1,45 @@
+"""Findings as text (one line each), JSON, and JUnit XML for CodeBuild's test reports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from xml.sax.saxutils import escape, quoteattr
+
+from mlops_gitops.findings import Finding
+
+
+def render_text(findings: Sequence[Finding]) -> str:
+    return "".join(f.text() + "\n" for f in findings)
+
+
+def render_json(findings: Sequence[Finding], checked: int) -> str:
+    doc = {"findings": [f.to_dict() for f in findings], "checked": checked}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_junit(findings: Sequence[Finding], checked_files: Sequence[str], suite: str = "mlopsctl") -> str:
+    """JUnit XML for CodeBuild test reports: one test case per checked file, a failure per error."""
+    by_file: dict[str, list[Finding]] = {name: [] for name in checked_files}
+    for f in findings:
+        by_file.setdefault(f.file, []).append(f)
+    failures = sum(1 for items in by_file.values() if any(f.is_error for f in items))
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<testsuites name={quoteattr(suite)} tests="{len(by_file)}" failures="{failures}">',
+        f'  <testsuite name={quoteattr(suite)} tests="{len(by_file)}" failures="{failures}" errors="0">',
+    ]
+    for name in sorted(by_file):
+        items = by_file[name]
+        lines.append(f"    <testcase classname={quoteattr(suite)} name={quoteattr(name)}>")
+        errors = [f for f in items if f.is_error]
+        if errors:
+            summary = f"{len(errors)} finding(s)"
+            body = escape("\n".join(f.text() for f in errors))
+            lines.append(f'      <failure message={quoteattr(summary)} type="invalid">{body}</failure>')
+        warnings = [f for f in items if not f.is_error]
+        if warnings:
+            lines.append(f"      <system-out>{escape(chr(10).join(f.text() for f in warnings))}</system-out>")
+        lines.append("    </testcase>")
+    lines += ["  </testsuite>", "</testsuites>", ""]
+    return "\n".join(lines)

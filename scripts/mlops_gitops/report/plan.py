@@ -1,0 +1,73 @@
+"""A plan as text (the CLI), JSON (machines) and markdown (the pull-request comment)."""
+
+from __future__ import annotations
+
+import json
+
+from mlops_gitops.core.plan import ACTIONS, PlanItem
+from mlops_gitops.report.models import model_changes, render_models
+
+
+def plan_json(items: list[PlanItem], findings: list | None = None) -> str:
+    doc = {"items": [i.to_dict() for i in items], "findings": [f.to_dict() for f in findings or []]}
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def plan_text(items: list[PlanItem]) -> str:
+    lines = []
+    for item in items:
+        head = f"{item.action:<9} {item.stack_name}"
+        if item.reasons:
+            head += f"  ({'; '.join(item.reasons)})"
+        lines.append(head)
+        if item.change_summary():
+            lines.append(f"            changes: {item.change_summary()}")
+        for change in item.param_changes if item.action == "update" else []:
+            lines.append(f"            {change.key}: {_show(change.old)} -> {_show(change.new)}")
+    counts = {a: sum(1 for i in items if i.action == a) for a in ACTIONS}
+    lines.append(
+        "plan: " + ", ".join(f"{n} {a}" for a, n in counts.items() if n)
+        if items
+        else "plan: nothing to deploy"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def plan_markdown(items: list[PlanItem], models: list | None = None) -> str:
+    """A table per stage, then that stage's model section (versions, registry approval, metrics,
+    instances, cost). ``models``: model_report.ModelChange records already looked up in AWS; by
+    default they are derived from the items alone (versions and instances, no registry facts)."""
+    if models is None:
+        models = model_changes(items)
+    by_stage: dict[str, list[PlanItem]] = {}
+    for item in items:
+        by_stage.setdefault(item.stage, []).append(item)
+    out = []
+    for stage, stage_items in by_stage.items():
+        out += [f"### Stage `{stage}`", "", "| action | stack | pipeline | details |", "|---|---|---|---|"]
+        for item in stage_items:
+            details = "; ".join(
+                [*item.reasons, *([f"changes: {item.change_summary()}"] if item.change_summary() else [])]
+            )
+            if item.replacements:
+                details = "⚠️ " + details
+            if item.status is None:  # a create: its parameters, less the empty ones
+                changes = "<br>".join(f"`{c.key}`: `{c.new}`" for c in item.param_changes if c.new)
+            else:
+                changes = "<br>".join(
+                    f"`{c.key}`: `{_show(c.old)}` → `{_show(c.new)}`" for c in item.param_changes
+                )
+            out.append(
+                f"| {item.action} | `{item.stack_name}` | {item.pipeline_id or ''} | {'<br>'.join(x for x in (details, changes) if x)} |"
+            )
+        out.append("")
+        stage_models = [m for m in models if m.stage == stage]
+        if stage_models:
+            out += [f"#### Models in `{stage}`", "", *render_models(stage_models)]
+    return "\n".join(out) if out else "No stacks to deploy.\n"
+
+
+def _show(value: str | None) -> str:
+    if value is None:
+        return "(none)"
+    return value if value else '""'
