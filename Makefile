@@ -11,7 +11,7 @@ help:
 	@echo "make demo      the whole pipeline on this machine: a local AWS (moto), bootstrap, validate, deploy dev/staging/prod"
 	@echo "make test      lint + the whole test suite (creates .venv on first use)"
 	@echo "make validate  validate every config and lint every template"
-	@echo "make golden    rewrite tests/golden/ from the current render output (then review git diff)"
+	@echo "make golden    rewrite tests/golden/ (render and pr comments) from the current output (then review git diff)"
 	@echo "make bench     benchmarks (not run in CI)"
 	@echo "make lint      ruff over scripts/ and tests/"
 	@echo "make clean     remove .venv and caches"
@@ -42,7 +42,7 @@ validate: $(STAMP)
 	$(BIN)/mlopsctl validate --templates
 
 golden: $(STAMP)
-	$(BIN)/python -m pytest -q tests/unit/test_render.py --update-golden
+	$(BIN)/python -m pytest -q tests/unit/core/test_render.py tests/unit/ops/test_review.py --update-golden
 	git diff --stat -- tests/golden
 
 bench: $(STAMP)

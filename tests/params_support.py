@@ -1,4 +1,4 @@
-"""Helpers shared by the parameter-builder tests (tests/unit/test_*_params.py)."""
+"""Helpers shared by the parameter-builder tests (tests/unit/core/params/test_*_params.py)."""
 
 from __future__ import annotations
 

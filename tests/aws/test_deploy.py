@@ -91,7 +91,7 @@ def test_create_then_nothing_then_one_update_then_prune(repo: Path, moto_endpoin
         "mlops-fraud-batch-dev": "unchanged",
     }
     # (moto keeps a stack's old tags after an UPDATE change set, where AWS applies the new ones, so
-    # in moto an updated stack keeps planning as "update"; tests/unit/test_deploy_recovery.py covers
+    # in moto an updated stack keeps planning as "update"; tests/unit/ops/test_deploy.py covers
     # the tag semantics of AWS with a fake.)
 
     shutil.rmtree(repo / "pipeline-configs" / "fraud-batch")

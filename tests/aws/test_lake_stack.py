@@ -35,7 +35,7 @@ assert CUSTOMER_LAKE is not None
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:erp-AbCdEf"
 MOTO_ACCOUNT = "123456789012"
-# A minimal data_lake config as the builder renders it (see tests/unit/test_lake_params.py).
+# A minimal data_lake config as the builder renders it (see tests/unit/core/params/test_lake_params.py).
 MINIMAL = {
     "NamePrefix": "mlops-lake-dev",
     "LakeBucketName": "",

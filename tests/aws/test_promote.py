@@ -183,7 +183,7 @@ def test_bootstrap_on_moto_reports_the_approval_rule_template_skipped(
     tmp_path: Path, moto_endpoint: str, aws
 ) -> None:
     """moto answers CodeCommit approval rule templates with HTTP 500: bootstrap still succeeds and
-    says the step was skipped (the real path is covered with Stubber in tests/unit/test_pr_check.py)."""
+    says the step was skipped (the real path is covered with Stubber in tests/unit/ops/test_review.py)."""
     root = repo_copy(tmp_path / "repo", ())
     done = run_cli("--repo-root", str(root), "bootstrap", "--endpoint-url", moto_endpoint)
     assert done.code == 0, done.out + done.err

@@ -5,7 +5,7 @@ rules are then checked through the service APIs.
 moto's CloudFormation silently skips AWS::SageMaker::Pipeline and AWS::SageMaker::ModelPackageGroup
 (shared reference moto-and-cfn-lint.md section 3), enforces no parameter constraints and delivers
 no events, so the pipeline, the group (Retain) and the definition are asserted at template level
-here and in tests/unit/test_training_pipeline_params.py.
+here and in tests/unit/core/params/test_training_pipeline_params.py.
 """
 
 from __future__ import annotations

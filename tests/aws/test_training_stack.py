@@ -3,7 +3,7 @@ stack is created in a moto server; the state machine, roles, topic, log group an
 starts a run on the stack's own create/update are then checked through the service APIs.
 
 What moto does not do is asserted at template level here: it neither enforces the parameters'
-constraints (tests/unit/test_training_params.py does) nor delivers CloudFormation status events to
+constraints (tests/unit/core/params/test_training_params.py does) nor delivers CloudFormation status events to
 rules, nor runs the definition, so the trigger's pattern is read from the template.
 """
 

@@ -19,7 +19,7 @@ DEFAULT_ZONES = ("raw", "curated")
 DEFAULT_PARTITION_KEYS = ("year", "month", "day")
 DEFAULT_CRAWLER_SCHEDULE = "cron(0 2 * * ? *)"
 DEFAULT_GLACIER_DAYS = 90
-# Slots of data_lake.yaml (crawler targets, feature definitions); tests/unit/test_lake_params.py
+# Slots of data_lake.yaml (crawler targets, feature definitions); tests/unit/core/params/test_lake_params.py
 # checks that the template has exactly these.
 MAX_ZONES = 10
 MAX_FEATURES = 100
