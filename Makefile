@@ -5,13 +5,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo lint test bench validate golden clean
+.PHONY: help install demo lint test bench validate golden docs clean
 
 help:
 	@echo "make demo      the whole pipeline on this machine: a local AWS (moto), bootstrap, validate, deploy dev/staging/prod"
 	@echo "make test      lint + the whole test suite (creates .venv on first use)"
 	@echo "make validate  validate every config and lint every template"
 	@echo "make golden    rewrite tests/golden/ (render and pr comments) from the current output (then review git diff)"
+	@echo "make docs      regenerate the config references in docs/ from the JSON Schemas"
 	@echo "make bench     benchmarks (not run in CI)"
 	@echo "make lint      ruff over scripts/ and tests/"
 	@echo "make clean     remove .venv and caches"
@@ -44,6 +45,10 @@ validate: $(STAMP)
 golden: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit/core/test_render.py tests/unit/ops/test_review.py --update-golden
 	git diff --stat -- tests/golden
+
+# The config references in docs/ are generated from the schemas' descriptions (stdlib only, no .venv).
+docs:
+	$(PYTHON) scripts/gen_config_reference.py
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench/run.py
