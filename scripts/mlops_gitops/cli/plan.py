@@ -65,7 +65,9 @@ def run_plan(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, 
         items, findings = offline_plan(repo, env, stages, args.base, commit)
     else:
         aws = aws_context(args, environ)
-        gateways_for = cache(lambda stage: stage_gateways(aws, env, stage, args))  # a role assumed once a stage
+        gateways_for = cache(
+            lambda stage: stage_gateways(aws, env, stage, args)
+        )  # a role assumed once a stage
         items, findings = [], []
         for stage in stages:
             specs, _ = render_or_fail(repo, stage, commit, stage_region(aws, env, stage, args), err)

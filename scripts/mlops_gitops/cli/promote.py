@@ -70,7 +70,7 @@ def run_promote(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
     from mlops_gitops.ops.promote import VERSION_ARN, PromotionError, Registry, apply_pin, pin_site
     from mlops_gitops.repo import CONFIG_FILE, CONFIGS_DIR
 
-    repo, env, _, _ = setup(argparse.Namespace(repo_root=args.repo_root, stage=args.stage), environ)
+    repo, env, _, _ = setup(args, environ)  # --to is dest "stage": checked against environments.json
     if args.model_package_arn and not VERSION_ARN.fullmatch(args.model_package_arn):
         raise UsageError(
             f"--model-package-arn {args.model_package_arn!r} is not a model-package version ARN "
