@@ -238,12 +238,12 @@ class FakeS3:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], bytes] = {}
 
-    def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+    def head_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:  # ChecksumMode
         if (Bucket, Key) not in self.objects:
             raise client_error("404", "Not Found", "HeadObject")
         return {}
 
-    def put_object(self, Bucket: str, Key: str, Body: bytes) -> dict[str, Any]:
+    def put_object(self, Bucket: str, Key: str, Body: bytes, **_: Any) -> dict[str, Any]:  # checksums
         self.objects[(Bucket, Key)] = Body
         return {}
 

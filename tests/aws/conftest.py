@@ -13,6 +13,9 @@ from botocore.config import Config
 REGION = "us-east-1"
 # moto answers HTTP 500 for what it doesn't implement: fail at once instead of retrying for 8 s.
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
+BOUNDARY_PARAMETER = "/mlops/permissions-boundary-arn"
+BOUNDARY_ARN = "arn:aws:iam::123456789012:policy/mlops-boundary-us-east-1"
+BOOTSTRAPPING_MODULES = {"test_bootstrap", "test_iam_covers_calls", "test_iam_enforced"}
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +33,7 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):
     """A clean moto state and a factory of clients pointed at it."""
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -40,13 +43,22 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
+    reset = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()
 
     def client(service: str):
         return boto3.client(service, region_name=REGION, endpoint_url=moto_endpoint, config=NO_RETRY)
 
+    # What target-account.yaml publishes and every pipeline template reads: the roles' boundary
+    # (tests that bootstrap get it from the target-account stack itself).
+    if not _bootstraps(request):
+        client("ssm").put_parameter(Name=BOUNDARY_PARAMETER, Value=BOUNDARY_ARN, Type="String")
     return client
+
+
+def _bootstraps(request: pytest.FixtureRequest) -> bool:
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    return "bootstrap" in request.node.name or module in BOOTSTRAPPING_MODULES
 
 
 def orchestrator_basics(aws, bucket: str, upload_lambdas: bool = True) -> None:

@@ -146,11 +146,11 @@ def test_buildspecs_are_one_install_line_and_one_mlopsctl_line(name: str) -> Non
     assert spec["version"] == 0.2
     assert set(spec["phases"]) == {"install", "build"}
     (install,) = spec["phases"]["install"]["commands"]
-    if name == INLINE:  # mlopsctl from the destination commit: never code of the pull request
-        assert install.startswith(
-            'git worktree add --detach /tmp/mlops-trusted "$MLOPS_DESTINATION_COMMIT" && '
+    if name == INLINE:  # mlopsctl from the deployed branch's head: never code of the pull request
+        assert install.startswith('test "$(aws codecommit get-pull-request ')  # tests/repo/test_pr_path.py
+        assert install.endswith(
+            "python -I -m pip install --quiet --disable-pip-version-check /tmp/mlops-trusted"
         )
-        assert install.endswith("pip install --quiet --disable-pip-version-check /tmp/mlops-trusted")
     else:
         assert "pip install" in install and install.startswith("command -v mlopsctl")
     (line,) = spec["phases"]["build"]["commands"]
@@ -185,7 +185,11 @@ def test_rules_match_the_events_they_are_for() -> None:
         "source": "aws.codecommit",
         "detail-type": "CodeCommit Pull Request State Change",
         "resources": [repo_arn],
-        "detail": {"event": "pullRequestSourceBranchUpdated", "pullRequestStatus": "Open"},
+        "detail": {
+            "event": "pullRequestSourceBranchUpdated",
+            "pullRequestStatus": "Open",
+            "destinationReference": "refs/heads/main",
+        },
     }
     assert matches("PullRequestRule", pr)
     assert not matches(
@@ -257,13 +261,18 @@ def test_roles_manage_only_our_stacks_and_pass_only_our_roles(body) -> None:
     for name, st in _statements(ev, body):
         if st["Effect"] != "Allow":
             continue
-        actions = _as_list(st["Action"])
+        actions = _as_list(st.get("Action", []))  # NotAction: the boundary, a ceiling
         resources = _as_list(st["Resource"])
         for action in actions:
             if action.startswith("cloudformation:") and not action.startswith(reads):
                 assert resources == ["arn:aws:cloudformation:*:123456789012:stack/mlops-*/*"], name
-            if action == "iam:PassRole" and name != "CfnExecutionRole":
-                assert resources == ["arn:aws:iam::123456789012:role/mlops-cfn-exec-*"], name
+            if action == "iam:PassRole" and name not in (
+                "CfnExecutionRole",
+                "PipelineBoundary",
+            ):  # previews pass a read-only role
+                preview = name in ("PrCheckBuildRole", "ReviewRole")
+                role = "mlops-cfn-preview-*" if preview else "mlops-cfn-exec-*"
+                assert resources == [f"arn:aws:iam::123456789012:role/{role}"], name
             if action == "sts:AssumeRole":
                 assume[name] = resources
             assert not (action in ("*",) or action.endswith(":*")) or resources != ["*"], (name, action)

@@ -10,6 +10,8 @@ with --prune, protected stages only with --allow-protected.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -25,7 +27,7 @@ from mlops_gitops.aws.cloudformation import (
     StackSnapshot,
 )
 from mlops_gitops.aws.errors import AWS_ERRORS, error_code
-from mlops_gitops.aws.s3 import ArtifactStore
+from mlops_gitops.aws.s3 import ArtifactMismatch, ArtifactStore  # noqa: F401  (ArtifactMismatch: callers' name)
 from mlops_gitops.aws.sagemaker import SageMakerGateway
 from mlops_gitops.aws.stack_states import STABLE_OK
 from mlops_gitops.aws.stage import StageGateways
@@ -43,6 +45,7 @@ ARTIFACT_BUCKET_PARAMETER = (
     "/mlops/artifact-bucket"  # published by target-account.yaml; templates read it too
 )
 EXEC_ROLE_PARAMETER = "/mlops/cfn-exec-role-arn"  # CloudFormation's role for pipeline stacks, if bootstrapped
+PREVIEW_ROLE_PARAMETER = "/mlops/cfn-preview-role-arn"  # read-only role of change-set previews
 _UNSET = object()
 PACKAGE_PARAMS = ("ModelPackageArn", "Variant2ModelPackageArn", "Variant3ModelPackageArn")
 
@@ -86,6 +89,10 @@ class Deployer:
     _uploaded: set[str] = field(default_factory=set)
     _latest: dict[str, str | None] = field(default_factory=dict)
     _role: Any = _UNSET
+    _preview: Any = _UNSET
+    # Previews upload large templates under review/<check>/, a prefix deploy never reads (the only
+    # place review roles may write; target-account.yaml).
+    review_prefix: str = field(default_factory=lambda: review_prefix(os.environ))
 
     @property
     def cfn(self) -> CloudFormationGateway:
@@ -143,10 +150,11 @@ class Deployer:
                     spec.stack_name,
                     name,
                     "UPDATE",
-                    self._template(spec),
+                    self._template(spec, preview=True),
                     spec.parameters,
                     spec.tags,
-                    self._exec_role(),
+                    # read-only: were the preview executed by anyone, it could change nothing
+                    self._preview_role(),
                 )
                 cs = self.cfn.wait_change_set(spec.stack_name, name)
             except (StackError, *AWS_ERRORS) as exc:
@@ -325,18 +333,23 @@ class Deployer:
 
     # ------------------------------------------------------------------ artifacts
 
-    def _template(self, spec: StackSpec) -> dict[str, str]:
+    def _template(self, spec: StackSpec, preview: bool = False) -> dict[str, str]:
         body = (self.repo.root / spec.template).read_text(encoding="utf-8")
-        if len(body.encode("utf-8")) <= TEMPLATE_BODY_MAX:
+        data = body.encode("utf-8")
+        if len(data) <= TEMPLATE_BODY_MAX:
             return {"TemplateBody": body}
-        key = f"templates/{spec.template_sha256}.yaml"
-        self._put_once(key, body.encode("utf-8"))
-        if len(body.encode("utf-8")) > TEMPLATE_URL_MAX:
+        if len(data) > TEMPLATE_URL_MAX:
             raise StackError(
                 spec.stack_name,
                 f"the template is over {TEMPLATE_URL_MAX:,} bytes, CloudFormation's limit",
                 spec.template,
             )
+        if preview:  # written for this check alone, never reused
+            key = f"{self.review_prefix}/{spec.template_sha256}.yaml"
+            self._store().put(self._bucket(), key, data)
+        else:
+            key = f"templates/{spec.template_sha256}.yaml"
+            self._put_once(key, data)
         return {"TemplateURL": template_url(self._bucket(), key, self.region)}
 
     def _upload_artifacts(self, spec: StackSpec) -> None:
@@ -345,14 +358,20 @@ class Deployer:
             self._put_once(artifact.key, lambdas.package(name).data)
 
     def _put_once(self, key: str, data: bytes) -> None:
-        """Content-addressed: a key that exists already holds these bytes."""
+        """Content-addressed: a key is uploaded once, and an object found there is used only after
+        its SHA-256 is shown to be that of ``data`` - never on existence alone.
+
+        The proof is S3's own SHA-256 checksum (HeadObject, ChecksumMode=ENABLED), which S3 checked
+        against the bytes when they were written with it; an object without one (or with the
+        checksum of a multipart upload's parts, "<b64>-<n>") is read and hashed. A digest in user
+        metadata is never trusted: whoever writes an object writes its metadata too.
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
+        """
         with self._lock:
             if key in self._uploaded:
                 return
             bucket = self._bucket()
-            store = self._store()
-            if not store.exists(bucket, key):
-                store.put(bucket, key, data)
+            self._store().put_verified(bucket, key, data)
             self._uploaded.add(key)
 
     def _store(self) -> ArtifactStore:
@@ -389,8 +408,23 @@ class Deployer:
                 self._role = params.get(EXEC_ROLE_PARAMETER) if params else None
             return self._role
 
+    def _preview_role(self) -> str | None:
+        """The read-only role previews are made with (target-account.yaml); None when the account
+        has none yet: CloudFormation then uses the stack's own role, still without executing."""
+        with self._lock:
+            if self._preview is _UNSET:
+                params = self.gateways.parameters
+                self._preview = params.get(PREVIEW_ROLE_PARAMETER) if params else None
+            return self._preview
+
     def _events(self, stack: str) -> Callable[[StackEvent], None]:
         return lambda event: self.on_event(stack, event)
+
+
+def review_prefix(environ: Any) -> str:
+    """review/<check>: the build's id in CodeBuild (one prefix per pr-check run), else a random one."""
+    build = re.sub(r"[^A-Za-z0-9-]+", "-", environ.get("CODEBUILD_BUILD_ID", "")).strip("-")
+    return f"review/{build or uuid.uuid4().hex}"
 
 
 def _finding(spec: StackSpec, code: str, message: str, hint: str) -> Finding:
