@@ -6,6 +6,7 @@ and `local down` can stop it, and so that its state and logs never mix with the 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -133,10 +134,14 @@ def start(
 
 
 def reachable(endpoint: str) -> bool:
+    """Whether a moto server answers at ``endpoint``. It reads moto's configuration route, which
+    answers whatever the server holds: /moto-api/data.json, read before, answers HTTP 500 once a
+    Lambda function exists (moto asks docker for it), and a live local AWS was then taken for dead."""
     try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
+        with urllib.request.urlopen(f"{endpoint}/moto-api/config", timeout=2) as response:
+            body = json.loads(response.read(65_536) or b"null")
+            return 200 <= response.status < 300 and isinstance(body, dict)
+    except (urllib.error.URLError, OSError, ValueError):
         return False
 
 

@@ -27,6 +27,62 @@ def test_a_local_aws_starts_answers_and_stops(tmp_path) -> None:
         os.kill(local.pid, 0)
 
 
+def test_a_local_aws_with_lambda_functions_is_still_found(tmp_path) -> None:
+    """moto's /moto-api/data.json answers HTTP 500 once a Lambda function exists (it asks docker),
+    which made `local run` and the push hook start a second, empty local AWS (issue 16)."""
+    import io
+    import urllib.error
+    import urllib.request
+    import zipfile
+
+    import boto3
+
+    local = server.start(log_file=tmp_path / "moto.log")
+    try:
+        env = local.environment({})
+        keys = {k.lower(): env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        iam = boto3.client("iam", endpoint_url=local.endpoint, region_name=local.region, **keys)
+        role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as zf:
+            zf.writestr("index.py", "def handler(event, context):\n    return 1\n")
+        boto3.client("lambda", endpoint_url=local.endpoint, region_name=local.region, **keys).create_function(
+            FunctionName="fn",
+            Runtime="python3.12",
+            Role=role,
+            Handler="index.handler",
+            Code={"ZipFile": code.getvalue()},
+        )
+        with pytest.raises(urllib.error.HTTPError):  # what the old liveness check read
+            urllib.request.urlopen(f"{local.endpoint}/moto-api/data.json", timeout=10).close()
+        assert server.reachable(local.endpoint)
+    finally:
+        local.stop()
+
+
+def test_something_else_on_the_port_is_not_taken_for_a_local_aws() -> None:
+    import http.server
+    import threading
+
+    class NotMoto(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html>a web server</html>")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), NotMoto)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert not server.reachable(f"http://127.0.0.1:{httpd.server_address[1]}")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def test_a_port_in_use_is_refused_with_what_to_do() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind(("127.0.0.1", 0))
