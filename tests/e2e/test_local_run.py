@@ -146,7 +146,7 @@ def test_a_push_to_the_local_remote_runs_the_pipeline_and_leaves_nothing_running
     # stopped its own local AWS.
     assert "pipeline mlops-pipeline: Succeeded" in push.stderr, push.stderr[-3000:]
     assert "local AWS: stopped" in push.stderr
-    (pid,) = re.findall(r"local AWS: moto server on http://127\.0\.0\.1:\d+ \(pid (\d+)", push.stderr)
+    (pid,) = re.findall(r"local AWS: a new moto server on http://127\.0\.0\.1:\d+ \(pid (\d+)", push.stderr)
     with pytest.raises(ProcessLookupError):  # the server the run started is gone
         os.kill(int(pid), 0)
     again = mlopsctl(repo, "local", "init")

@@ -57,8 +57,10 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     )
     run.add_argument(
         "--seed-demo",
-        action="store_true",
-        help="register and approve the Model Registry versions the configs refer to (demo data)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="register and approve the Model Registry versions the configs refer to, so pipelines that "
+        "pin or follow them deploy (default: on; --no-seed-demo leaves the local registry empty)",
     )
     _server_options(run)
     run.set_defaults(run=run_local)
@@ -68,7 +70,12 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         help="start a local AWS, bootstrap it, and leave it running",
         description="Start a moto server that outlives this command, bootstrap the orchestrator into it, and print the environment to use it with the AWS CLI, boto3 or mlopsctl. `local run` uses it; `local down` stops it.",
     )
-    up.add_argument("--seed-demo", action="store_true", help="also register the demo Model Registry versions")
+    up.add_argument(
+        "--seed-demo",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also register and approve the Model Registry versions the configs refer to (default: on)",
+    )
     _server_options(up)
     up.set_defaults(run=run_up)
 
@@ -109,8 +116,9 @@ def _state_path(root: Path) -> Path:
     return root / STATE_DIR / STATE_FILE
 
 
-def _running(root: Path):
-    """The local AWS `local up` left running, or None."""
+def _running(root: Path, err: TextIO | None = None):
+    """The local AWS `local up` left running, or None. One it left that no longer answers is said
+    (never replaced without a word: its stacks and registry are gone with it)."""
     from mlops_gitops.local.server import LocalAws, reachable
 
     try:
@@ -118,6 +126,11 @@ def _running(root: Path):
     except (OSError, ValueError):
         return None
     if not reachable(state.get("endpoint", "")):
+        if err is not None:
+            err.write(
+                f"local AWS: the one `local up` started on {state.get('endpoint')} (pid {state.get('pid')}) "
+                f"does not answer any more (its log: {STATE_DIR}/moto.log); what it held is gone\n"
+            )
         return None
     return LocalAws(state["endpoint"], state["account"], state["region"], state.get("pid"))
 
@@ -193,12 +206,13 @@ def run_local(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO,
     env = _prepare(repo, err)
     if args.pause_at_approvals and not sys.stdin.isatty():
         raise UsageError("--pause-at-approvals asks at a terminal; stdin is not one")
-    local = None if args.port else _running(repo.root)
+    local = None if args.port else _running(repo.root, err)
     started = local is None
     if started:
         local = _start(repo, env, args, detach=False)
         err.write(
-            f"local AWS: moto server on {local.endpoint} (pid {local.pid}, account {local.account}), stopped at the end\n"
+            f"local AWS: a new moto server on {local.endpoint} (pid {local.pid}, account {local.account}), "
+            "stopped at the end of this run\n"
         )
     else:
         err.write(f"local AWS: using the one `local up` started on {local.endpoint}\n")
@@ -291,7 +305,7 @@ def run_up(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, er
 
     repo = find_repo(explicit=args.repo_root)
     env = _prepare(repo, err)
-    running = _running(repo.root)
+    running = _running(repo.root, err)
     if running is not None:
         out.write(f"a local AWS is already running on {running.endpoint} (mlopsctl local down stops it)\n")
         out.write(_exports(running))
