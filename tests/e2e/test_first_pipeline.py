@@ -99,6 +99,21 @@ def test_a_new_pipeline_goes_green_on_two_pushes_to_one_local_aws(repo: Path) ->
             aws_secret_access_key="local",
         )
         names = {s["StackName"]: s["StackStatus"] for s in cfn.describe_stacks()["Stacks"]}
+        # what moto's CloudFormation skips exists too, as on AWS after bootstrap
+        clients = {
+            service: boto3.client(
+                service,
+                endpoint_url=state["endpoint"],
+                region_name=state["region"],
+                aws_access_key_id="local",
+                aws_secret_access_key="local",
+            )
+            for service in ("codecommit", "codebuild", "codepipeline")
+        }
+        assert clients["codecommit"].get_repository(repositoryName="mlops-gitops")["repositoryMetadata"]
+        assert {"mlops-validate", "mlops-deploy"} <= set(clients["codebuild"].list_projects()["projects"])
+        stages = clients["codepipeline"].get_pipeline(name="mlops-pipeline")["pipeline"]["stages"]
+        assert [s["name"] for s in stages][:3] == ["Source", "Validate", "Deploy-dev"]
         for stage in ("dev", "staging", "prod"):
             assert names.get(f"mlops-{NEW}-{stage}", "").endswith("_COMPLETE"), names
         env = {

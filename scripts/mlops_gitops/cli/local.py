@@ -179,6 +179,8 @@ def _bootstrap(repo, env, local, err: TextIO, seed: bool) -> bool:
         poll_seconds=0.2,
     )
     err.write("bootstrap (local AWS):\n" + summary(results))
+    if succeeded(results):
+        _mirror(repo, env, local, aws, err)
     if seed:
         from mlops_gitops.local.seed import registry_needs, seed_registry
 
@@ -190,6 +192,28 @@ def _bootstrap(repo, env, local, err: TextIO, seed: bool) -> bool:
             lambda line: err.write(line + "\n"),
         )
     return succeeded(results)
+
+
+def _mirror(repo, env, local, aws, err: TextIO) -> None:
+    """The orchestrator's repository, projects and pipeline, which moto's CloudFormation skips,
+    made through moto's APIs so that AWS clients see them (a failure is said, not fatal)."""
+    from mlops_gitops.local.mirror import mirror
+    from mlops_gitops.ops.bootstrap import ORCHESTRATOR_TEMPLATE, orchestrator_parameters
+
+    try:
+        mirror(
+            repo.root / ORCHESTRATOR_TEMPLATE,
+            orchestrator_parameters(env, []),
+            f"{env.stack_prefix}-orchestrator",
+            local.account,
+            local.region,
+            aws.client,
+            lambda line: err.write(line + "\n"),
+        )
+    except Exception as exc:  # noqa: BLE001 - the pipeline runs from the template either way
+        err.write(
+            f"local AWS: could not create the orchestrator's projects in moto ({type(exc).__name__}: {exc})\n"
+        )
 
 
 # ------------------------------------------------------------------ run
