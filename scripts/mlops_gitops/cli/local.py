@@ -294,11 +294,15 @@ def _execute(definition, source, local, args, environ: Mapping[str, str], out: T
 
 
 def _execution_summary(execution) -> str:
+    """One line per action; a failed build is followed by the lines of its log that say why, so the
+    reason is at the end of the output, not a screen up."""
     lines = [f"\npipeline {execution.pipeline}: {execution.status}"]
     for a in execution.actions:
         lines.append(
             f"  {a.stage:<18} {a.action:<10} {a.status:<10} {a.seconds:5.1f} s  {a.summary}".rstrip()
         )
+        if a.status != "Succeeded" and a.why:
+            lines += ["    why:", *(f"      {line}" for line in a.why)]
     return "\n".join(lines) + "\n"
 
 

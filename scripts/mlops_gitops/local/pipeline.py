@@ -163,6 +163,7 @@ class ActionResult:
     status: str  # Succeeded | Failed
     summary: str = ""
     seconds: float = 0.0
+    why: list[str] = field(default_factory=list)  # a failed build's lines that say what failed
 
 
 @dataclass
@@ -242,6 +243,7 @@ class LocalPipeline:
     approve: Callable[[str, str, str], bool] | None = None  # (stage, action, custom data) -> approved?
     ssm_client: Any = None
     work_dir: Path | None = None
+    _why: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # failed build -> its lines
 
     def run(self) -> Execution:
         execution = Execution(self.definition.name)
@@ -260,7 +262,12 @@ class LocalPipeline:
                         except GitOpsError as exc:
                             status, summary = "Failed", str(exc)
                         result = ActionResult(
-                            stage.name, action.name, status, summary, time.monotonic() - started
+                            stage.name,
+                            action.name,
+                            status,
+                            summary,
+                            time.monotonic() - started,
+                            self._why.pop((stage.name, action.name), []),
                         )
                         execution.actions.append(result)
                         self.log(
@@ -335,6 +342,12 @@ class LocalPipeline:
             if item.get("type", "PLAINTEXT") != "PLAINTEXT":
                 raise PipelineError(f"{stage.name}.{action.name}: {item['type']} variables can't run locally")
             overrides[item["name"]] = item["value"]
+        seen: list[str] = []
+
+        def log(line: str) -> None:
+            seen.append(line)
+            self.log(f"[{stage.name}] {line}")
+
         result = run_build(
             load_buildspec(spec_path),
             src_dir=src,
@@ -345,7 +358,7 @@ class LocalPipeline:
             resolved_source_version=self.source.commit,
             initiator=f"codepipeline/{self.definition.name}",
             ssm_client=self.ssm_client,
-            log=lambda line: self.log(f"[{stage.name}] {line}"),
+            log=log,
             region=self.region,
             account_id=self.account,
             timeout=project.timeout_minutes * 60.0,
@@ -360,7 +373,22 @@ class LocalPipeline:
             return "Succeeded", reports
         failed = next((p for p in result.phases if p.status not in ("SUCCEEDED", "SKIPPED")), None)
         where = f"{failed.phase_type}: {failed.message or failed.failed_command}" if failed else result.status
+        self._why[(stage.name, action.name)] = failure_lines(seen)
         return "Failed", f"build {result.status} in {where}" + (f"; {reports}" if reports else "")
+
+
+_DEPLOY_ROW = re.compile(r"^\S+\s+\S+\s+\S+\s+(failed|blocked)\b")
+
+
+def failure_lines(lines: list[str], limit: int = 12) -> list[str]:
+    """What a failed build said about why: deploy's rows that failed or were blocked, findings
+    (`<file>: <path>: ...`) and mlopsctl's own error lines; the last ``limit`` of them."""
+    keep = [
+        line.rstrip()
+        for line in lines
+        if _DEPLOY_ROW.match(line) or line.startswith(("pipeline-configs/", "mlopsctl: ", "cloudformation/"))
+    ]
+    return keep[-limit:]
 
 
 def resolve_variables(value: str, variables: Mapping[str, Mapping[str, str]]) -> str:

@@ -157,6 +157,33 @@ def test_a_failed_build_fails_its_stage_and_stops_the_pipeline(tmp_path: Path) -
     assert "BUILD" in failed.summary and "exit" in failed.summary.lower()
 
 
+def test_a_failed_build_says_why_in_the_execution_summary(tmp_path: Path) -> None:
+    """The reason a deploy failed is repeated at the end (issue 16), not left ~90 lines up."""
+    from mlops_gitops.cli.local import _execution_summary
+
+    deploy_log = (
+        "version: 0.2\nphases:\n  build:\n    commands:\n"
+        "      - echo 'PIPELINE  STAGE  STACK  RESULT  DETAIL'\n"
+        "      - echo 'fraud-ab  dev    mlops-fraud-ab-dev  blocked  model package group has no Approved version'\n"
+        "      - echo 'churn     dev    mlops-churn-dev     created  3 resource change(s)'\n"
+        "      - echo 'noise'\n"
+        "      - exit 1\n"
+    )
+    p = _pipeline(
+        tmp_path,
+        [_stage("Deploy-dev", _build("Deploy", project="d"))],
+        {"d": Project("d", "deploy.yml", {})},
+        buildspecs={"deploy.yml": deploy_log},
+    )
+    execution = p.run()
+    (failed,) = [a for a in execution.actions if a.status == "Failed"]
+    assert failed.why == [
+        "fraud-ab  dev    mlops-fraud-ab-dev  blocked  model package group has no Approved version"
+    ]
+    tail = _execution_summary(execution).rstrip().splitlines()
+    assert tail[-2:] == ["    why:", "      " + failed.why[0]]
+
+
 def test_a_later_run_order_waits_for_the_earlier_one(tmp_path: Path) -> None:
     p = _pipeline(
         tmp_path,
