@@ -27,6 +27,7 @@ VERB_MODULES = (
     "bootstrap",
     "review",
     "promote",
+    "migrate",
     "local",
 )
 

@@ -1,0 +1,115 @@
+"""`mlopsctl migrate-mwo`: MWO configs and /provisionpipeline bodies as pipeline folders here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TextIO
+
+from mlops_gitops.errors import ExitCode, UsageError
+
+DESCRIPTION = """\
+Turn what an MLOps Workload Orchestrator (MWO) user has into this repository's layout. Each SOURCE
+is an MWO mlops-config.json (MWO's CodeCommit mode) or a JSON body as sent to MWO's
+/provisionpipeline API (also inside an API Gateway event). It becomes
+pipeline-configs/<id>/mlops-config.json with MWO's fields kept as they are; <id> comes from
+model_name (image_tag for image builders) unless --id is given.
+
+For each SOURCE it prints what it changed and why, what behaves differently here, and what you
+must decide (for example which registry version staging and prod pin). The result is validated
+before anything is written: an invalid one is reported and not written. Running it again is safe:
+an identical config is left as it is, a different one is never overwritten without --force.
+
+exit codes: 0 written or unchanged, 1 a SOURCE is not an MWO config or its migration is invalid
+(nothing written for it), 2 usage error
+"""
+
+
+def add_verbs(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser(
+        "migrate-mwo",
+        help="turn MWO mlops-config.json files or /provisionpipeline bodies into pipeline folders",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "sources", nargs="+", type=Path, metavar="SOURCE", help="MWO config or API body (JSON file)"
+    )
+    p.add_argument("--id", dest="pipeline_id", metavar="ID", help="the pipeline id (one SOURCE only)")
+    p.add_argument("--force", action="store_true", help="overwrite a config that differs")
+    p.add_argument("--dry-run", action="store_true", help="print the report and the config; write nothing")
+    p.set_defaults(run=run_migrate)
+
+
+def run_migrate(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    from mlops_gitops.config.validate import Validator
+    from mlops_gitops.repo import CONFIG_FILE, find_repo
+
+    if args.pipeline_id and len(args.sources) > 1:
+        raise UsageError("--id names one pipeline: give one SOURCE with it")
+    repo = find_repo(explicit=args.repo_root)
+    validator = Validator(repo)
+    env = validator.environments()
+    worst = ExitCode.OK
+    for source in args.sources:
+        code = _one(source, args, repo, validator, env, CONFIG_FILE, out, err)
+        worst = max(worst, code)
+    return worst
+
+
+def _image_stage(env) -> str | None:
+    """The stage an image builder builds in when the first stage's account is shared."""
+    first = env.stage(env.names[0]) if env.names else None
+    if first is None:
+        return None
+    shared = [s for s in env.names[1:] if (st := env.stage(s)) and st.account_id == first.account_id]
+    return first.name if shared else None
+
+
+def _one(source: Path, args, repo, validator, env, config_file: str, out: TextIO, err: TextIO) -> int:
+    from mlops_gitops.config.mwo import MwoInputError, migrate
+    from mlops_gitops.report.findings import render_text
+
+    try:
+        document = json.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{source}: can't read it ({exc.strerror or exc})") from exc
+    except ValueError as exc:
+        err.write(f"{source}: not JSON ({exc}); nothing written\n")
+        return ExitCode.FINDINGS
+    try:
+        migration = migrate(document, args.pipeline_id, _image_stage(env))
+    except MwoInputError as exc:
+        err.write(f"{source}: {exc}; nothing written\n")
+        return ExitCode.FINDINGS
+    target = repo.configs_dir / migration.pipeline_id / config_file
+    display = repo.display(target)
+    text = migration.text()
+    with tempfile.TemporaryDirectory(prefix="mlops-migrate-") as tmp:
+        candidate = Path(tmp) / migration.pipeline_id / config_file
+        candidate.parent.mkdir()
+        candidate.write_text(text, encoding="utf-8")
+        _, findings = validator.check_config(candidate, env)
+    errors = [f for f in findings if f.is_error]
+    if errors:
+        err.write(render_text(errors).replace(f"{candidate}", display))
+        err.write(f"{source}: the migrated config would be invalid (above); nothing written\n")
+        return ExitCode.FINDINGS
+    out.write(migration.report(display))
+    if args.dry_run:
+        out.write(text)
+        return ExitCode.OK
+    if target.exists():
+        if target.read_text(encoding="utf-8") == text:
+            out.write(f"  {display} is already this config: unchanged\n")
+            return ExitCode.OK
+        if not args.force:
+            err.write(f"{display} exists and differs; nothing written (--force replaces it)\n")
+            return ExitCode.FINDINGS
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    out.write(f"  wrote {display}; next: mlopsctl validate {target.parent.relative_to(repo.root)}\n")
+    return ExitCode.OK
