@@ -28,6 +28,7 @@ VERB_MODULES = (
     "review",
     "promote",
     "migrate",
+    "history",
     "local",
 )
 

@@ -1,0 +1,127 @@
+"""`mlopsctl history`: what a pipeline's config said over time, and which commit each stage runs.
+
+From git: every commit that changed pipeline-configs/<id>/mlops-config.json, with its author, date,
+subject and the model each stage pinned then. From AWS (unless offline): the commit recorded on
+each stage's stack (tag mlops:commit), so the history says which version is live where."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+
+from mlops_gitops.aws.errors import AWS_ERRORS, reason
+from mlops_gitops.aws.stage import StageGateways
+from mlops_gitops.config.environments import Environments
+from mlops_gitops.config.rules.base import pipeline_stages
+from mlops_gitops.errors import GitOpsError, UsageError
+from mlops_gitops.names import stack_name
+from mlops_gitops.ops.promote import git, pin_site
+from mlops_gitops.repo import CONFIG_FILE, CONFIGS_DIR, Repo
+from mlops_gitops.report.models import version_label
+
+_SEP = "\x1f"
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    commit: str
+    date: str  # ISO 8601, the author's
+    author: str
+    subject: str
+    exists: bool  # False: this commit removed the config
+    models: dict[str, str] = field(default_factory=dict)  # stage -> what it serves ("fraud-scorer v7")
+
+
+@dataclass(frozen=True)
+class Live:
+    stage: str
+    stack: str
+    status: str  # the stack's status, "not deployed", or why it could not be read
+    commit: str | None = None  # the mlops:commit tag
+
+
+@dataclass
+class History:
+    pipeline_id: str
+    changes: list[ConfigChange]
+    live: list[Live] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "pipeline_id": self.pipeline_id,
+            "changes": [asdict(c) for c in self.changes],
+            "live": [asdict(item) for item in self.live],
+        }
+
+    def live_in(self, commit: str) -> list[str]:
+        """The stages whose stack records ``commit``."""
+        return [item.stage for item in self.live if item.commit and _same(item.commit, commit)]
+
+
+def _same(a: str, b: str) -> bool:
+    return a.startswith(b) or b.startswith(a)
+
+
+def served(data: object, stage: str, stages: list[str]) -> str:
+    """What ``stage`` serves according to one version of the config: a registry version, an
+    artifact, or "-"."""
+    if not isinstance(data, dict):
+        return "-"
+    try:
+        current = pin_site(data, stage, stages).current
+    except GitOpsError:
+        current = None
+    if current:
+        group, version = version_label(current)
+        if group:
+            return f"{group} {version}"
+        return current if ":" in current else f"{current} (latest approved)"
+    artifact = data.get("model_artifact_location")
+    if isinstance(artifact, dict):
+        artifact = artifact.get(stage)
+    return str(artifact) if artifact else "-"
+
+
+def config_history(repo: Repo, pipeline_id: str, env: Environments, limit: int = 20) -> list[ConfigChange]:
+    """The commits that changed the pipeline's config, newest first."""
+    rel = f"{CONFIGS_DIR}/{pipeline_id}/{CONFIG_FILE}"
+    log = git(
+        repo.root, "log", f"-n{limit}", f"--format=%H{_SEP}%aI{_SEP}%an{_SEP}%s", "--", rel
+    ).splitlines()
+    if not log:
+        raise UsageError(f"git has no commit of {rel}; commit it first (or check the pipeline id)")
+    changes = []
+    for line in log:
+        commit, date, author, subject = line.split(_SEP, 3)
+        try:
+            data = json.loads(git(repo.root, "show", f"{commit}:{rel}"))
+        except UsageError:  # the commit deleted it
+            changes.append(ConfigChange(commit, date, author, subject, exists=False))
+            continue
+        except ValueError:
+            changes.append(ConfigChange(commit, date, author, subject, True, {"*": "(not valid JSON)"}))
+            continue
+        stages = pipeline_stages(data, env) if isinstance(data, dict) else env.names
+        models = {stage: served(data, stage, stages) for stage in stages}
+        changes.append(ConfigChange(commit, date, author, subject, True, models))
+    return changes
+
+
+def live_commits(
+    gateways_for: Callable[[str], StageGateways], env: Environments, pipeline_id: str, stages: Iterable[str]
+) -> list[Live]:
+    """Per stage, the commit its stack records; a stage that can't be read says why."""
+    out = []
+    for stage in stages:
+        name = stack_name(env.stack_prefix, pipeline_id, stage)
+        try:
+            snap = gateways_for(stage).cfn.snapshot(name)
+        except AWS_ERRORS as exc:
+            out.append(Live(stage, name, f"unreadable ({reason(exc)})"))
+            continue
+        if snap is None:
+            out.append(Live(stage, name, "not deployed"))
+        else:
+            out.append(Live(stage, name, snap.status, snap.tags.get("mlops:commit")))
+    return out
