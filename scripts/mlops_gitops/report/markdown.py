@@ -29,8 +29,8 @@ _CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\u202a
 # escapes anywhere in a line.
 _INLINE = re.compile(r"([\\`*_\[\]|~#])")
 # What starts a block at the beginning of a line (or of a list item's text): list bullets,
-# ordered-list numbers, setext underlines, thematic breaks.
-_BLOCK_START = re.compile(r"^(\s*(?:\d{1,9})?)([-+=.)])")
+# ordered-list numbers, thematic breaks (``*``, ``_``, ``#`` and ``>`` are escaped everywhere).
+_BLOCK_START = re.compile(r"^(\s*)([-+])(?!\d)|^(\s*\d{1,9})([.)])(?=\s|$)")
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
@@ -47,7 +47,9 @@ def text(value: object) -> str:
     s = one_line(value)
     s = "".join(_HTML.get(ch, ch) for ch in s)
     s = _INLINE.sub(r"\\\1", s)
-    return _BLOCK_START.sub(r"\1\\\2", s, count=1)
+    return _BLOCK_START.sub(
+        lambda m: (m.group(1) or m.group(3) or "") + "\\" + (m.group(2) or m.group(4)), s, count=1
+    )
 
 
 def cell(value: object) -> str:
