@@ -103,6 +103,7 @@ def main(
         stream=err,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    progress = _progress_to(err)
     try:
         return int(args.run(args, environ, out, err))
     except GitOpsError as exc:
@@ -126,6 +127,24 @@ def main(
             f"mlopsctl: internal error: {type(exc).__name__}: {exc}\n(rerun with --debug for the traceback, and please report it)\n"
         )
         return ExitCode.INTERNAL
+    finally:
+        progress_logger = logging.getLogger(PROGRESS_LOGGER)
+        progress_logger.removeHandler(progress)
+        progress_logger.propagate = not progress_logger.handlers
+
+
+PROGRESS_LOGGER = "mlops_gitops.progress"  # waits on AWS say what they wait for (aws/cloudformation)
+
+
+def _progress_to(err: TextIO) -> logging.Handler:
+    """Progress lines go to this run's stderr as they are, whatever the log level."""
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger(PROGRESS_LOGGER)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.addHandler(handler)
+    return handler
 
 
 def _is_aws_failure(exc: Exception) -> bool:
