@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 from mlops_gitops.findings import Finding
+from mlops_gitops.report.markdown import one_line
 
 # What XML 1.0 does not allow in a document, even as a character reference: C0 controls other than
 # tab, newline and carriage return, lone surrogates, and U+FFFE / U+FFFF.
@@ -28,12 +29,29 @@ def _body(value: str) -> str:
 
 
 def render_text(findings: Sequence[Finding]) -> str:
-    return "".join(f.text() + "\n" for f in findings)
+    """One line per finding, whatever a file name or message holds: line breaks and control
+    characters (a terminal's escape sequences) replaced, and lone surrogates (a file name that is
+    not UTF-8), which no UTF-8 output can write."""
+    return "".join(one_line(f.text()) + "\n" for f in findings)
 
 
 def render_json(findings: Sequence[Finding], checked: int) -> str:
-    doc = {"findings": [f.to_dict() for f in findings], "checked": checked}
+    doc = {"findings": [_json_safe(f.to_dict()) for f in findings], "checked": checked}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json_safe(value: object) -> object:
+    """Strings without lone surrogates (json escapes control characters itself)."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def render_junit(findings: Sequence[Finding], checked_files: Sequence[str], suite: str = "mlopsctl") -> str:
