@@ -109,3 +109,21 @@ def test_junit_is_well_formed_xml_for_any_file_name_and_message(name: str) -> No
     assert expected.replace("\r", "\n") in {k.replace("\r", "\n") for k in cases}
     failure = next(c for c in cases.values() if c.find("failure") is not None).find("failure")
     assert "message with" in (failure.text or "")
+
+
+# ------------------------------------------------------------------ text for terminals and build logs
+
+
+def test_table_rows_and_event_lines_stay_one_line_each() -> None:
+    from datetime import datetime, timezone
+
+    from mlops_gitops.aws.cloudformation import StackEvent
+    from mlops_gitops.report.events import event_line
+    from mlops_gitops.report.table import table
+
+    reason = "Resource handler returned message: bad\nmlops-other-dev  CREATE_COMPLETE\x1b[2K"
+    text = table([("STACK", "DETAIL"), ("mlops-x-dev", reason)])
+    assert len(text.splitlines()) == 2 and "\x1b" not in text
+    event = StackEvent(datetime(2026, 1, 1, tzinfo=timezone.utc), "Endpoint", "T", "CREATE_FAILED", reason)
+    line = event_line("mlops-x-dev", event)
+    assert line.count("\n") == 1 and line.endswith("\n") and "\x1b" not in line
