@@ -84,7 +84,7 @@ class NoAnswer(BotoCoreError):
 
 # JSON protocols: botocore takes a 200 whose body is not JSON for an empty answer (its message
 # the body), so a proxy's page would read as "no stacks"; the body is checked before it parses.
-_JSON_PROTOCOLS = ("json", "rest-json", "smithy-rpc-v2-cbor")
+_JSON_PROTOCOLS = ("json", "rest-json")
 # Connection failures and timeouts are retried this many attempts in all, whatever the retry
 # mode allows for throttling: a dead endpoint costs at most this many timeouts per call.
 NO_ANSWER_ATTEMPTS = 3
@@ -133,7 +133,7 @@ def guard_client(client: Any, timeouts: tuple[float, float], max_attempts: int =
 
     def check_body(operation_model: Any, response_dict: dict, **_: Any) -> None:
         protocol = operation_model.service_model.resolved_protocol
-        if protocol not in _JSON_PROTOCOLS[:2] or operation_model.has_streaming_output:
+        if protocol not in _JSON_PROTOCOLS or operation_model.has_streaming_output:
             return
         if int(response_dict.get("status_code") or 0) >= 300:
             return  # an error answer: botocore reads it (and says so when it can't)
