@@ -7,9 +7,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops_gitops.errors import UsageError
+
 # Adaptive: standard retries (throttling, 5xx, timeouts) plus client-side rate limiting, so a run
 # over hundreds of stacks slows down instead of failing when CloudFormation says "Rate exceeded".
 RETRIES = {"mode": "adaptive", "max_attempts": 10}
+# Seconds to connect and to wait for an answer, so an endpoint that never answers ends in an AWS
+# error (exit 3) instead of a hang; MLOPS_AWS_CONNECT_TIMEOUT and MLOPS_AWS_READ_TIMEOUT override
+# them. Connection failures and timeouts are retried errors.NO_ANSWER_ATTEMPTS times in all.
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise UsageError(f"{name} must be a number of seconds between 0 and 3600, not {raw!r}")
+    return value
 
 
 @dataclass
@@ -18,6 +38,8 @@ class AwsContext:
     endpoint_url: str | None = None
     profile: str | None = None
     max_attempts: int = RETRIES["max_attempts"]
+    connect_timeout: float = CONNECT_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
     _session: Any = field(default=None, repr=False)
     _clients: dict[tuple[str, str | None], Any] = field(default_factory=dict, repr=False)
     _credentials: dict[str, str] | None = field(default=None, repr=False)  # assumed-role keys
@@ -31,6 +53,8 @@ class AwsContext:
             region=region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"),
             endpoint_url=endpoint_url or environ.get("AWS_ENDPOINT_URL"),
             profile=profile or environ.get("AWS_PROFILE"),
+            connect_timeout=_seconds(environ, "MLOPS_AWS_CONNECT_TIMEOUT", CONNECT_TIMEOUT),
+            read_timeout=_seconds(environ, "MLOPS_AWS_READ_TIMEOUT", READ_TIMEOUT),
         )
         if (environ.get("AWS_MAX_ATTEMPTS") or "").isdigit():  # e.g. the local AWS: fail fast on its 500s
             context.max_attempts = max(1, int(environ["AWS_MAX_ATTEMPTS"]))
@@ -55,19 +79,27 @@ class AwsContext:
         return self._session
 
     def client(self, service: str, region: str | None = None) -> Any:
-        """One client per (service, region), made with this context's credentials."""
+        """One client per (service, region), made with this context's credentials, timeouts and
+        retries; its failures are one-line AWS errors (errors.guard_client)."""
         from botocore.config import Config
+
+        from mlops_gitops.aws.errors import guard_client
 
         region = region or self.region
         key = (service, region)
         if key not in self._clients:
             config = Config(
-                retries={"mode": RETRIES["mode"], "max_attempts": self.max_attempts}, max_pool_connections=32
+                retries={"mode": RETRIES["mode"], "max_attempts": self.max_attempts},
+                max_pool_connections=32,
+                connect_timeout=self.connect_timeout,
+                read_timeout=self.read_timeout,
             )
             kwargs: dict[str, Any] = {"region_name": region, "config": config, **(self._credentials or {})}
             if self.endpoint_url:
                 kwargs["endpoint_url"] = self.endpoint_url
-            self._clients[key] = self.session().client(service, **kwargs)
+            client = self.session().client(service, **kwargs)
+            guard_client(client, (self.connect_timeout, self.read_timeout), self.max_attempts)
+            self._clients[key] = client
         return self._clients[key]
 
     def caller_account(self) -> str:
@@ -111,6 +143,8 @@ class AwsContext:
             self.endpoint_url,
             None,
             self.max_attempts,
+            self.connect_timeout,
+            self.read_timeout,
             _session=boto3.session.Session(botocore_session=botocore_session),
             _account=account_id,
         )

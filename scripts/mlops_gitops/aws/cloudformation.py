@@ -4,6 +4,7 @@ drive every path (rollback states, stacks in progress, FAILED change sets) witho
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,34 @@ from botocore.exceptions import ClientError
 from mlops_gitops.aws.stack_states import IN_PROGRESS, NEVER_CREATED
 
 NO_CHANGES = ("The submitted information didn't contain changes", "No updates are to be performed")
+# Progress of a wait, at INFO: the CLI prints this logger's lines to stderr as they are.
+progress_log = logging.getLogger("mlops_gitops.progress")
+PROGRESS_SECONDS = 30.0  # a waiting verb says what it waits for at least this often
+
+
+def elapsed_text(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds // 60:.0f} min"
+
+
+@dataclass
+class ProgressTicker:
+    """Says what a wait is waiting for, every ``every`` seconds of ``clock`` (time.monotonic, or a
+    test's): ``waiting for mlops-x-dev: UPDATE_IN_PROGRESS (2 min)``."""
+
+    clock: Callable[[], float]
+    report: Callable[[str], None] = progress_log.info
+    every: float = PROGRESS_SECONDS
+    started: float = field(default=-1.0)
+    last: float = field(default=-1.0)
+
+    def __post_init__(self) -> None:
+        self.started = self.last = self.clock()
+
+    def tick(self, what: str, status: str) -> None:
+        now = self.clock()
+        if now - self.last >= self.every:
+            self.last = now
+            self.report(f"waiting for {what}: {status} ({elapsed_text(now - self.started)})")
 
 
 class StackError(Exception):
@@ -104,6 +133,7 @@ class CloudFormationGateway:
     clock: Callable[[], float] = time.monotonic
     poll_seconds: float = 5.0
     timeout_seconds: float = 3600.0
+    progress: Callable[[str], None] = progress_log.info  # where waits say what they wait for
     _seen_events: dict[str, set[str]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ reading
@@ -221,6 +251,7 @@ class CloudFormationGateway:
 
     def wait_change_set(self, stack: str, name: str) -> ChangeSet:
         deadline = self.clock() + self.timeout_seconds
+        ticker = ProgressTicker(self.clock, self.progress)
         while True:
             raw = self.client.describe_change_set(StackName=stack, ChangeSetName=name)
             if raw["Status"] in ("CREATE_COMPLETE", "FAILED", "DELETE_COMPLETE"):
@@ -239,6 +270,7 @@ class CloudFormationGateway:
                 raise StackError(
                     stack, f"change set {name} still {raw['Status']} after {self.timeout_seconds:.0f} s"
                 )
+            ticker.tick(f"{stack} (change set {name})", raw["Status"])
             self.sleep(self.poll_seconds)
 
     def delete_change_set(self, stack: str, name: str) -> None:
@@ -377,8 +409,10 @@ class CloudFormationGateway:
     def wait_stable(
         self, name: str, on_event: Callable[[StackEvent], None] | None = None
     ) -> StackSnapshot | None:
-        """Poll until the stack leaves every *_IN_PROGRESS state (or is gone); stream its events."""
+        """Poll until the stack leaves every *_IN_PROGRESS state (or is gone); stream its events,
+        and say what it waits for at least every PROGRESS_SECONDS."""
         deadline = self.clock() + self.timeout_seconds
+        ticker = ProgressTicker(self.clock, self.progress)
         while True:
             snap = self.snapshot(name)
             if on_event is not None:
@@ -392,6 +426,7 @@ class CloudFormationGateway:
                     name,
                     f"still {snap.status} after {self.timeout_seconds:.0f} s; the next run will wait for it again",
                 )
+            ticker.tick(name, snap.status)
             self.sleep(self.poll_seconds)
 
 

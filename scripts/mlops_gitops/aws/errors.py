@@ -3,6 +3,9 @@ botocore: the exception types to catch, and their code and one-line reason."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
@@ -30,11 +33,19 @@ def reason(exc: BaseException) -> str:
         error = exc.response.get("Error", {})
         code = error.get("Code") or "error"
         message = error.get("Message") or ""
-        return f"{code}: {message}" if message else str(code)
+        return _one_line(f"{code}: {message}" if message else str(code))
     if isinstance(exc, ResponseParserError) and "500 Internal Server Error" in str(exc):
         # moto answers HTTP 500 with an HTML page for the APIs it does not implement (drift among them)
         return "the endpoint answered HTTP 500 (an AWS stand-in without this API, such as moto?)"
-    return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ResponseParserError):  # its message quotes the whole body
+        return _one_line(str(exc).split("\n", 1)[0])
+    if isinstance(exc, (NotAnAwsResponse, NoAnswer)):
+        return str(exc)
+    return _one_line(f"{type(exc).__name__}: {exc}")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def not_implemented(exc: BaseException) -> bool:
@@ -52,3 +63,115 @@ def not_implemented(exc: BaseException) -> bool:
         or "not been implemented" in message
         or message.lstrip().lower().startswith("<!doctype html")
     )
+
+
+# ------------------------------------------------------------------ endpoints that fail us
+
+
+class NotAnAwsResponse(BotoCoreError):
+    """An endpoint answered with something no AWS API answers (a proxy's page, garbage bytes):
+    one line naming the endpoint and the operation, instead of a parser's exception."""
+
+    fmt = "the endpoint {endpoint} answered {operation} with something that is not an AWS response"
+
+
+class NoAnswer(BotoCoreError):
+    """An endpoint did not answer (no connection, or no response within the timeout) in the
+    attempts allowed: one line naming the endpoint, the operation and the limit."""
+
+    fmt = "the endpoint {endpoint} did not answer {operation}: {why}"
+
+
+# JSON protocols: botocore takes a 200 whose body is not JSON for an empty answer (its message
+# the body), so a proxy's page would read as "no stacks"; the body is checked before it parses.
+_JSON_PROTOCOLS = ("json", "rest-json")
+# Connection failures and timeouts are retried this many attempts in all, whatever the retry
+# mode allows for throttling: a dead endpoint costs at most this many timeouts per call.
+NO_ANSWER_ATTEMPTS = 3
+
+
+def _operation(event_name: str) -> str:
+    return event_name.rsplit(".", 1)[-1]
+
+
+def _from_parser(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith("botocore.parsers"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _no_answer_why(exc: BaseException, timeouts: tuple[float, float], attempts: int) -> str | None:
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    connect, read = timeouts
+    tries = f"{attempts} attempt{'s' * (attempts != 1)}"
+    if isinstance(exc, ReadTimeoutError):
+        return f"no response within {read:g} s ({tries}; MLOPS_AWS_READ_TIMEOUT sets the limit)"
+    if isinstance(exc, ConnectTimeoutError):
+        return f"no connection within {connect:g} s ({tries}; MLOPS_AWS_CONNECT_TIMEOUT sets the limit)"
+    if isinstance(exc, EndpointConnectionError):
+        return f"could not connect ({tries})"
+    if isinstance(exc, ConnectionClosedError):
+        return f"the connection was closed before a response ({tries})"
+    return None
+
+
+def guard_client(client: Any, timeouts: tuple[float, float], max_attempts: int = NO_ANSWER_ATTEMPTS) -> None:
+    """Make a client's failures one-line AWS errors: an answer that is not an AWS response becomes
+    NotAnAwsResponse (never a UnicodeDecodeError from deep in a parser), and an endpoint that
+    does not answer ends after NO_ANSWER_ATTEMPTS attempts in NoAnswer."""
+    endpoint = client.meta.endpoint_url
+    events = client.meta.events
+
+    def check_body(operation_model: Any, response_dict: dict, **_: Any) -> None:
+        protocol = operation_model.service_model.resolved_protocol
+        if protocol not in _JSON_PROTOCOLS or operation_model.has_streaming_output:
+            return
+        if int(response_dict.get("status_code") or 0) >= 300:
+            return  # an error answer: botocore reads it (and says so when it can't)
+        body = response_dict.get("body") or b""
+        if not body:
+            return
+        try:
+            doc = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
+        except (UnicodeDecodeError, ValueError):
+            doc = None
+        if not isinstance(doc, dict):
+            raise NotAnAwsResponse(endpoint=endpoint, operation=operation_model.name)
+
+    def stop_retrying(
+        attempts: int, caught_exception: BaseException | None = None, operation: Any = None, **_: Any
+    ):
+        if caught_exception is None or attempts < NO_ANSWER_ATTEMPTS:
+            return None
+        why = _no_answer_why(caught_exception, timeouts, attempts)
+        if why is not None:
+            name = getattr(operation, "name", "a call")
+            raise NoAnswer(endpoint=endpoint, operation=name, why=why) from caught_exception
+        return None
+
+    def translate(exception: BaseException, event_name: str, **_: Any) -> None:
+        if isinstance(exception, (NotAnAwsResponse, NoAnswer, ClientError)):
+            return
+        operation = _operation(event_name)
+        if isinstance(exception, ResponseParserError):
+            if "500 Internal Server Error" in str(exception):
+                return  # moto's page for an API it lacks: reason() says so
+            raise NotAnAwsResponse(endpoint=endpoint, operation=operation) from exception
+        if not isinstance(exception, BotoCoreError) and _from_parser(exception):
+            raise NotAnAwsResponse(endpoint=endpoint, operation=operation) from exception
+        why = _no_answer_why(exception, timeouts, min(max_attempts, NO_ANSWER_ATTEMPTS))
+        if why is not None:  # retries ended by the retry mode's own limit first
+            raise NoAnswer(endpoint=endpoint, operation=operation, why=why) from exception
+
+    events.register("before-parse", check_body)
+    events.register_first("needs-retry", stop_retrying)
+    events.register("after-call-error", translate)

@@ -105,6 +105,7 @@ def main(
         stream=err,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    progress = _progress_to(err)
     try:
         return int(args.run(args, environ, out, err))
     except GitOpsError as exc:
@@ -116,10 +117,10 @@ def main(
         err.write("mlopsctl: interrupted\n")
         return 130
     except Exception as exc:
-        if type(exc).__module__.startswith(("botocore", "boto3")):  # AWS (or its stand-in) failed us
+        if _is_aws_failure(exc):  # AWS (or its stand-in) failed us
             if args.debug:
                 raise
-            err.write(f"mlopsctl: AWS call failed: {type(exc).__name__}: {exc}\n")
+            err.write(f"mlopsctl: AWS call failed: {_aws_reason(exc)}\n")
             return ExitCode.AWS
         # anything else is a bug: say so plainly, never a traceback without --debug
         if args.debug:
@@ -128,6 +129,41 @@ def main(
             f"mlopsctl: internal error: {type(exc).__name__}: {exc}\n(rerun with --debug for the traceback, and please report it)\n"
         )
         return ExitCode.INTERNAL
+    finally:
+        progress_logger = logging.getLogger(PROGRESS_LOGGER)
+        progress_logger.removeHandler(progress)
+        progress_logger.propagate = not progress_logger.handlers
+
+
+PROGRESS_LOGGER = "mlops_gitops.progress"  # waits on AWS say what they wait for (aws/cloudformation)
+
+
+def _progress_to(err: TextIO) -> logging.Handler:
+    """Progress lines go to this run's stderr as they are, whatever the log level."""
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger(PROGRESS_LOGGER)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.addHandler(handler)
+    return handler
+
+
+def _is_aws_failure(exc: Exception) -> bool:
+    if type(exc).__module__.startswith(("botocore", "boto3")):
+        return True
+    if "botocore" not in sys.modules:  # nothing made an AWS call
+        return False
+    from mlops_gitops.aws.errors import AWS_ERRORS
+
+    return isinstance(exc, AWS_ERRORS)
+
+
+def _aws_reason(exc: Exception) -> str:
+    """One line: the endpoint, the operation and what went wrong, never a quoted response body."""
+    from mlops_gitops.aws.errors import reason
+
+    return reason(exc)
 
 
 def entry_point() -> None:

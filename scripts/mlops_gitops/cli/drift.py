@@ -44,7 +44,7 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
 
 
 def run_drift(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-    from mlops_gitops.aws.errors import AWS_ERRORS
+    from mlops_gitops.aws.errors import AWS_ERRORS, reason
     from mlops_gitops.ops.drift import DriftUnavailable, check_stage
     from mlops_gitops.report.drift import drift_json, drift_text, exit_code
 
@@ -60,6 +60,7 @@ def run_drift(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO,
             break
     out.write(drift_json(reports) if args.format == "json" else drift_text(reports))
     if failure is not None:
-        err.write(f"mlopsctl: AWS call failed: {failure}\n")
+        why = reason(failure) if isinstance(failure, AWS_ERRORS) else str(failure)
+        err.write(f"mlopsctl: AWS call failed: {why}\n")
         return ExitCode.AWS
     return exit_code(reports)

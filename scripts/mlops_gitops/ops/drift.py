@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mlops_gitops.aws.cloudformation import CloudFormationGateway, StackSnapshot
+from mlops_gitops.aws.cloudformation import CloudFormationGateway, ProgressTicker, StackSnapshot
 from mlops_gitops.aws.errors import AWS_ERRORS
 from mlops_gitops.aws.errors import reason as _why
 from mlops_gitops.aws.events import EventsGateway
@@ -175,6 +175,7 @@ class DriftDetector:
     def _wait(self, detections: dict[str, _Detection]) -> None:
         """Poll every running detection until none is in progress or the time is up."""
         deadline = self.clock() + self.timeout_seconds
+        ticker = ProgressTicker(self.clock)
         while True:
             pending = [d for d in detections.values() if d.status == "DETECTION_IN_PROGRESS"]
             for det in pending:
@@ -187,6 +188,8 @@ class DriftDetector:
                         det.status = "timed-out"
                         det.reason = f"drift detection still running after {self.timeout_seconds:.0f} s"
                 return
+            running = sum(1 for d in detections.values() if d.status == "DETECTION_IN_PROGRESS")
+            ticker.tick(f"drift detection of {running} stack{'s' * (running != 1)}", "DETECTION_IN_PROGRESS")
             self.sleep(self.poll_seconds)
 
     def _poll(self, det: _Detection) -> None:

@@ -20,6 +20,7 @@ from mlops_gitops import jsonedit, names
 from mlops_gitops.aws.stage import StageGateways
 from mlops_gitops.config.environments import Stage
 from mlops_gitops.errors import GitOpsError, UsageError
+from mlops_gitops.report import markdown as md
 from mlops_gitops.report.models import PackageFacts, package_facts, version_label
 
 VERSION_ARN = names.MODEL_PACKAGE_VERSION_ARN
@@ -147,19 +148,26 @@ class Promotion:
         return self.site.current if self.site.current and VERSION_ARN.fullmatch(self.site.current) else None
 
     def versions(self) -> str:
+        """One line (the values come from the config and the registry)."""
         (og, ov), (ng, nv) = version_label(self.site.current), version_label(self.new_arn)
         if not self.site.current:
-            return f"{ng} {nv}"
-        if not self.old_arn:  # it followed a group
-            return f"{ng} {nv} (was: latest approved of {group_of(self.site.current)})"
-        return f"{ng} {ov} → {nv}" if og == ng else f"{og} {ov} → {ng} {nv}"
+            text = f"{ng} {nv}"
+        elif not self.old_arn:  # it followed a group
+            text = f"{ng} {nv} (was: latest approved of {group_of(self.site.current)})"
+        else:
+            text = f"{ng} {ov} → {nv}" if og == ng else f"{og} {ov} → {ng} {nv}"
+        return md.one_line(text)
 
     def title(self) -> str:
-        return f"Promote {self.pipeline_id} to {self.stage}: {self.versions()}"[:150]
+        """The commit's subject and the pull request's title: one line, no control characters."""
+        return md.one_line(f"Promote {self.pipeline_id} to {self.stage}: {self.versions()}")[:150]
 
-    def metrics(self) -> list[str]:
+    def metrics(self, markdown: bool = False) -> list[str]:
+        """One entry per metric; names and values are what the registry holds, so each is put on
+        one line, and escaped as markdown text with ``markdown``."""
         from mlops_gitops.report.models import delta
 
+        show = md.text if markdown else md.one_line
         new, old = self.new_facts.metrics, (self.old_facts.metrics if self.old_facts else {})
         names = list(
             dict.fromkeys(
@@ -174,24 +182,30 @@ class Promotion:
         for name in names:
             o, n = old.get(name), new.get(name)
             if o is not None and n is not None:
-                out.append(f"{name} {o} → {n}{delta(o, n)}")
+                out.append(f"{show(name)} {show(o)} → {show(n)}{delta(o, n)}")
             else:
-                out.append(f"{name} {n if n is not None else 'not recorded'}" + (f" (was {o})" if o else ""))
+                out.append(
+                    f"{show(name)} {show(n) if n is not None else 'not recorded'}"
+                    + (f" (was {show(o)})" if o else "")
+                )
         return out
 
     def message(self) -> str:
+        """The commit message: the title, then lines each holding one value on one line (a value
+        can't add a line of its own, such as a trailer)."""
+        one = md.one_line
         lines = [
             self.title(),
             "",
-            f"{self.file} {self.site.display}: {self.stage} now deploys",
-            f"  {self.new_arn} ({self.new_facts.approval} in the Model Registry)",
+            f"{one(self.file)} {one(self.site.display)}: {one(self.stage)} now deploys",
+            f"  {one(self.new_arn)} ({one(self.new_facts.approval)} in the Model Registry)",
         ]
         if self.site.current:
-            lines += ["instead of", f"  {self.site.current}"]
+            lines += ["instead of", f"  {one(self.site.current)}"]
         metrics = self.metrics()
         if metrics:
             lines += ["", "Metrics (deployed → promoted): " + "; ".join(metrics)]
-        lines += ["", "Rollback: " + self.rollback(), "", "Made by mlopsctl promote."]
+        lines += ["", "Rollback: " + one(self.rollback()), "", "Made by mlopsctl promote."]
         return "\n".join(lines) + "\n"
 
     def rollback(self) -> str:
@@ -202,15 +216,27 @@ class Promotion:
             )
         return "git revert this commit"
 
+    def _rollback_markdown(self) -> str:
+        if self.old_arn:
+            command = (
+                f"mlopsctl promote {self.pipeline_id} --to {self.stage} --model-package-arn {self.old_arn}"
+            )
+            return f"{md.code(command)} (or git revert this commit)"
+        return "git revert this commit"
+
     def description(self) -> str:
-        metrics = "\n".join(f"- {m}" for m in self.metrics()) or "- none recorded in the registry"
-        old = f"`{self.site.current}`" if self.site.current else "none"
+        """The pull request's description (markdown): every value escaped."""
+        metrics = (
+            "\n".join(f"- {m}" for m in self.metrics(markdown=True)) or "- none recorded in the registry"
+        )
+        old = md.code(self.site.current) if self.site.current else "none"
         return (
-            f"Pins the model of **{self.pipeline_id}** in **{self.stage}** ({self.file}, `{self.site.display}`).\n\n"
-            f"- from: {old}\n- to: `{self.new_arn}` ({self.new_facts.approval})\n\n"
+            f"Pins the model of **{md.text(self.pipeline_id)}** in **{md.text(self.stage)}** "
+            f"({md.text(self.file)}, {md.code(self.site.display)}).\n\n"
+            f"- from: {old}\n- to: {md.code(self.new_arn)} ({md.text(self.new_facts.approval)})\n\n"
             f"Metrics (deployed → promoted):\n{metrics}\n\n"
             f"The pr-check build comments the plan of every stage on this pull request.\n"
-            f"Rollback: {self.rollback()}.\n"
+            f"Rollback: {self._rollback_markdown()}.\n"
         )[:10_240]
 
     def default_branch(self) -> str:

@@ -14,6 +14,7 @@ from mlops_gitops.core.plan import PlanItem
 from mlops_gitops.findings import Finding
 from mlops_gitops.ops.models import GatewaysFor
 from mlops_gitops.repo import Repo
+from mlops_gitops.report import markdown as md
 from mlops_gitops.report.models import (
     ModelChange,
 )
@@ -104,27 +105,27 @@ def render_comment(review: Review, rule_name: str | None = None, limit: int = CO
         MARKER,
         f"## mlops-gitops check: {'✅ no findings' if n == 0 else f'❌ {n} finding' + 's' * (n != 1)}",
         "",
-        f"Source `{review.source_commit[:12]}` compared with `{review.destination[:12]}`; planned against "
+        f"Source {md.code(review.source_commit[:12])} compared with {md.code(review.destination[:12])}; planned against "
         "what is deployed in each stage. This comment is updated on every push.",
         "",
     ]
     if review.protected_touched:
-        stages = ", ".join(f"**{s}**" for s in review.protected_touched)
-        rule = f" (approval rule `{rule_name}`)" if rule_name else ""
+        stages = ", ".join(f"**{md.text(s)}**" for s in review.protected_touched)
+        rule = f" (approval rule {md.code(rule_name)})" if rule_name else ""
         head += [f"> ⚠️ This pull request changes {stages}: it needs a person's approval{rule}.", ""]
     if review.findings:
         head += ["### Findings", ""]
-        for f in review.findings:
+        for f in review.findings:  # file names, JSON paths and messages echo what the PR holds
             mark = "❌" if f.is_error else "⚠️"
-            hint = f"; {f.hint}" if f.hint else ""
-            head.append(f"- {mark} `{f.file}`: `{f.path}`: {f.message}{hint}")
+            hint = f"; {md.text(f.hint)}" if f.hint else ""
+            head.append(f"- {mark} {md.code(f.file)}: {md.code(f.path)}: {md.text(f.message)}{hint}")
         head.append("")
     if not review.planned:
         head += ["Nothing was planned: fix the configs first (`mlopsctl validate`).", ""]
     elif not review.items:
         head += ["This pull request changes no pipeline: no stack is created, updated or deleted.", ""]
     body = plan_markdown(review.items, review.models) if review.planned and review.items else ""
-    tail = [f"- {note}" for note in review.notes]
+    tail = [f"- {md.text(note)}" for note in review.notes]
     text = "\n".join(head) + "\n" + body + ("\n" + "\n".join(["Notes:", *tail]) + "\n" if tail else "")
     return _fit(text, limit)
 

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from mlops_gitops import names
+from mlops_gitops.report.markdown import code, text
 
 if TYPE_CHECKING:  # plan.py imports this module to render; no cycle at run time
     from mlops_gitops.core.plan import PlanItem
@@ -248,15 +249,18 @@ def version_label(arn: str | None) -> tuple[str, str]:
 
 def _version_cell(change: ModelChange) -> str:
     (og, ov), (ng, nv) = version_label(change.old_arn), version_label(change.new_arn)
+    # a group is a registry name; a label that is no version ARN is the config's own value
+    og, ng = (code(g, table=True) if g else "" for g in (og, ng))
+    ov, nv = (text(v) if g else code(v, table=True) for g, v in ((og, ov), (ng, nv)))
     if not change.version_changed:
-        return f"`{ng}` {nv} (unchanged)" if ng else f"`{nv}` (unchanged)"
+        return f"{ng} {nv} (unchanged)" if ng else f"{nv} (unchanged)"
     if change.old_arn is None:
-        return f"`{ng}` **{nv}** (new)" if ng else f"**`{nv}`** (new)"
+        return f"{ng} **{nv}** (new)" if ng else f"**{nv}** (new)"
     if change.new_arn is None:
-        return f"`{og}` {ov} → none" if og else f"`{ov}` → none"
+        return f"{og} {ov} → none" if og else f"{ov} → none"
     if og and og == ng:
-        return f"`{ng}` {ov} → **{nv}**"
-    return f"{f'`{og}` ' if og else ''}{ov} → {f'`{ng}` ' if ng else ''}**{nv}**"
+        return f"{ng} {ov} → **{nv}**"
+    return f"{f'{og} ' if og else ''}{ov} → {f'{ng} ' if ng else ''}**{nv}**"
 
 
 def _registry_cell(change: ModelChange) -> str:
@@ -264,8 +268,8 @@ def _registry_cell(change: ModelChange) -> str:
         return "—"
     if not change.looked_up or change.new_facts is None:
         return "not looked up"
-    approval = change.new_facts.approval
-    return approval if approval == "Approved" else f"⚠️ {approval}"
+    approval = change.new_facts.approval  # the registry's word (or a stand-in's)
+    return approval if approval == "Approved" else f"⚠️ {text(approval)}"
 
 
 def _decimals(text: str) -> int:
@@ -301,25 +305,26 @@ def _metrics_cell(change: ModelChange) -> str:
     )
     parts = []
     for name in names[:MAX_METRICS]:
+        # names and values are whatever a metrics report or the package's metadata holds
         o, n = old.metrics.get(name), new.metrics.get(name)
         if o is not None and n is not None:
-            parts.append(f"{name} {o} → {n}{delta(o, n)}")
+            parts.append(f"{text(name)} {text(o)} → {text(n)}{delta(o, n)}")
         elif n is not None:
             parts.append(
-                f"{name} {n}"
+                f"{text(name)} {text(n)}"
                 + (" (deployed: not recorded)" if change.old_arn and change.version_changed else "")
             )
         else:
-            parts.append(f"{name} {o} → not recorded")
+            parts.append(f"{text(name)} {text(o)} → not recorded")
     if len(names) > MAX_METRICS:
         parts.append(f"… {len(names) - MAX_METRICS} more")
     if not parts:
-        parts.append(new.note or "none recorded")
+        parts.append(text(new.note or "none recorded"))
     return "<br>".join(parts)
 
 
 def _instances_text(instances: tuple[str, int] | None) -> str:
-    return f"{instances[1]} × {instances[0]}" if instances else "none"
+    return f"{instances[1]} × {text(instances[0])}" if instances else "none"
 
 
 def _instances_cell(change: ModelChange) -> str:
@@ -371,7 +376,7 @@ def render_models(changes: list[ModelChange]) -> list[str]:
     ]
     for c in changes:
         lines.append(
-            f"| {c.pipeline_id} | {c.variant} | {_version_cell(c)} | {_registry_cell(c)} | {_metrics_cell(c)} "
+            f"| {text(c.pipeline_id)} | {text(c.variant)} | {_version_cell(c)} | {_registry_cell(c)} | {_metrics_cell(c)} "
             f"| {_instances_cell(c)} | {_cost_cell(c)} |"
         )
     lines += ["", *_price_notes(changes)]
@@ -390,13 +395,13 @@ def _price_notes(changes: list[ModelChange]) -> list[str]:
         dates = sorted({p.effective for p in prices if p.effective})
         source = sorted({p.source for p in prices})[0]
         notes.append(
-            f"Cost: {source} price per instance-hour in USD"
-            + (f" (effective {', '.join(dates)})" if dates else "")
+            f"Cost: {text(source)} price per instance-hour in USD"
+            + (f" (effective {text(', '.join(dates))})" if dates else "")
             + " × the initial instance count; autoscaling, storage, data transfer, Savings Plans and"
             " private pricing are not included."
         )
     missing = sorted({c.price_note for c in realtime if c.price_note and (c.new_price is None)})
-    notes += [f"No price: {reason}." for reason in missing]
+    notes += [f"No price: {text(reason)}." for reason in missing]
     return [*notes, ""] if notes else []
 
 

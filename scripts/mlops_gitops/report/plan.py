@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from mlops_gitops.core.plan import ACTIONS, PlanItem
+from mlops_gitops.report.markdown import code, text
 from mlops_gitops.report.models import model_changes, render_models
 
 
@@ -44,26 +45,41 @@ def plan_markdown(items: list[PlanItem], models: list | None = None) -> str:
         by_stage.setdefault(item.stage, []).append(item)
     out = []
     for stage, stage_items in by_stage.items():
-        out += [f"### Stage `{stage}`", "", "| action | stack | pipeline | details |", "|---|---|---|---|"]
+        out += [
+            f"### Stage {code(stage)}",
+            "",
+            "| action | stack | pipeline | details |",
+            "|---|---|---|---|",
+        ]
         for item in stage_items:
+            # reasons carry AWS's words (stack status reasons) and names from configs and tags
             details = "; ".join(
-                [*item.reasons, *([f"changes: {item.change_summary()}"] if item.change_summary() else [])]
+                [
+                    *map(text, item.reasons),
+                    *([f"changes: {text(item.change_summary())}"] if item.change_summary() else []),
+                ]
             )
             if item.replacements:
                 details = "⚠️ " + details
             if item.status is None:  # a create: its parameters, less the empty ones
-                changes = "<br>".join(f"`{c.key}`: `{c.new}`" for c in item.param_changes if c.new)
+                changes = "<br>".join(
+                    f"{code(c.key, table=True)}: {code(c.new, table=True)}"
+                    for c in item.param_changes
+                    if c.new
+                )
             else:
                 changes = "<br>".join(
-                    f"`{c.key}`: `{_show(c.old)}` → `{_show(c.new)}`" for c in item.param_changes
+                    f"{code(c.key, table=True)}: {code(_show(c.old), table=True)} → {code(_show(c.new), table=True)}"
+                    for c in item.param_changes
                 )
             out.append(
-                f"| {item.action} | `{item.stack_name}` | {item.pipeline_id or ''} | {'<br>'.join(x for x in (details, changes) if x)} |"
+                f"| {text(item.action)} | {code(item.stack_name, table=True)} | {text(item.pipeline_id or '')} "
+                f"| {'<br>'.join(x for x in (details, changes) if x)} |"
             )
         out.append("")
         stage_models = [m for m in models if m.stage == stage]
         if stage_models:
-            out += [f"#### Models in `{stage}`", "", *render_models(stage_models)]
+            out += [f"#### Models in {code(stage)}", "", *render_models(stage_models)]
     return "\n".join(out) if out else "No stacks to deploy.\n"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +19,16 @@ from botocore.stub import Stubber
 from mlops_gitops import jsonedit
 from mlops_gitops.aws.clients import AwsContext
 from mlops_gitops.errors import UsageError
-from mlops_gitops.ops.promote import PinSite, PromotionError, apply_pin, commit_on_branch, group_of, pin_site
+from mlops_gitops.ops.promote import (
+    PinSite,
+    Promotion,
+    PromotionError,
+    apply_pin,
+    commit_on_branch,
+    group_of,
+    pin_site,
+)
+from mlops_gitops.report.models import PackageFacts
 from tests.conftest import EXAMPLES, TmpRepo, example, git_repo, run_cli
 
 STAGES = ["dev", "staging", "prod"]
@@ -301,3 +311,44 @@ def test_usage_errors_exit_2_before_aws(local: Path, argv: list[str], code: int,
     result = run_cli("--repo-root", str(local), "--region", "us-east-1", "promote", *argv)
     assert result.code == code, result.out + result.err
     assert message in result.err and "Traceback" not in result.err
+
+
+# ------------------------------------------------------------------ what leaves as text
+
+EVIL = (
+    "x`y|z<script>alert(1)</script></details>\r\n\nSigned-off-by: Mallory <m@example.com>\n## LGTM\x1b[2J\x00"
+)
+
+
+def hostile_promotion() -> Promotion:
+    """A promotion whose config value (a group name) and registry facts (approval, metric names and
+    values) hold markdown, HTML, line breaks and control characters."""
+    site = PinSite(("model_package_name",), "replace", f"group-{EVIL}")
+    new = PackageFacts("Approved" + EVIL, {f"auc{EVIL}": "0.9", "recall": f"0.8{EVIL}"}, primary_metric=None)
+    old = PackageFacts("Approved", {f"auc{EVIL}": "0.85"})
+    return Promotion(
+        "fraud-ab", "prod", "pipeline-configs/fraud-ab/mlops-config.json", site, arn(8), new, old, "main"
+    )
+
+
+def test_the_commit_message_and_title_hold_each_value_on_one_line() -> None:
+    promotion = hostile_promotion()
+    title = promotion.title()
+    assert len(title) <= 150 and "\n" not in title and "\r" not in title and "\x1b" not in title
+    message = promotion.message()
+    lines = message.split("\n")
+    assert len(lines) == 13, message  # title, blank, 2 of what, 2 of instead, blank, metrics, ...
+    assert not any(line.startswith(("Signed-off-by", "## ")) for line in lines)
+    assert not any(ch in message for ch in "\x00\x1b\r")
+
+
+def test_the_pull_request_description_escapes_markdown_and_html() -> None:
+    description = hostile_promotion().description()
+    lines = description.split("\n")
+    assert not any(line.startswith("#") for line in lines)
+    assert not any(ch in description for ch in "\x00\x1b\r")
+    outside_code = re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "CODE", description)
+    assert "<" not in outside_code and ">" not in outside_code, outside_code
+    assert "&lt;script&gt;" in description  # the metric name, as text
+    items = [line for line in lines if line.startswith("- ")]
+    assert len(items) == 2 + 2, description  # from, to; two metrics

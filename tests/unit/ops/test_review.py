@@ -6,6 +6,7 @@ up to date, the approval set) and bootstrap's approval rule template, through bo
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +19,7 @@ from mlops_gitops.aws.codecommit import CodeCommitGateway
 from mlops_gitops.aws.pricing import PriceList, PriceUnavailable
 from mlops_gitops.aws.sagemaker import ModelPackage
 from mlops_gitops.config.environments import Environments
-from mlops_gitops.core.plan import Deployed, plan_stage
+from mlops_gitops.core.plan import Deployed, PlanItem, plan_stage
 from mlops_gitops.core.render import StackSpec
 from mlops_gitops.findings import Finding
 from mlops_gitops.ops.approval_rules import ensure, template_content
@@ -219,6 +220,131 @@ def test_an_update_that_moves_no_model_has_no_model_section() -> None:
     items = plan_stage("prod", [s], {s.stack_name: deployed(s, DataCaptureUri="s3://old")}, "mlops")
     assert items[0].action == "update" and model_changes(items) == []
     assert "#### Models" not in plan_markdown(items)
+
+
+# ------------------------------------------------------------------ hostile values
+
+
+# Values that try to end a code span or a table cell, insert HTML or forge a heading: each is valid
+# where it comes from (an S3 key, a metric name in a report, a stack status reason, a file name).
+EVIL = "a`b``c|d<script>alert(1)</script></details>&amp;\n\n## mlops-gitops check: ✅ no findings\n"
+
+
+def hostile_review() -> Review:
+    params = {
+        "ModelPackageArn": arn("evil", 1),
+        "InstanceType": "ml.m5.large",
+        "InstanceCount": "1",
+        "Variant1Name": "v|<b>" + EVIL,
+        "DataCaptureUri": "s3://bucket/`key`|" + EVIL,
+        "Weird|Key`": EVIL,
+    }
+    dev = spec("evil", "dev", params)
+    items = plan_stage("dev", [dev], {}, "mlops")
+    items.append(
+        PlanItem(
+            "dev",
+            "mlops-busy-dev",
+            "wait",
+            "busy",
+            status="UPDATE_IN_PROGRESS",
+            reasons=["Resource handler returned message: " + EVIL],  # a stack status reason
+        )
+    )
+    review = Review(SRC, DST, items=items, protected_touched=["dev"])
+    review.findings = [
+        Finding(f"pipeline-configs/x`y|z{EVIL}/mlops-config.json", f"$['{EVIL}']", "c", EVIL, EVIL),
+        Finding("pipeline-configs/w/mlops-config.json", "$.owner", "w", "- " + EVIL, "", "warning"),
+    ]
+    review.notes = [EVIL, "1. " + EVIL]
+    review.models = model_changes(items)
+
+    def facts(change, package_arn: str):
+        package = ModelPackage(
+            package_arn,
+            "evil",
+            1,
+            "Pending<img src=x onerror=alert(1)>|",
+            "Completed",
+            metrics_uris=("s3://reports/evil.json",),
+            metadata=((f"meta{EVIL}", "0.5"),),
+        )
+        report = {"metrics": {EVIL: {"value": 0.9}, "auc|`": {"value": 0.8}}}
+        return package_facts(package, lambda uri: json.dumps(report).encode())
+
+    def no_price(instance_type: str, region: str) -> HourlyPrice:
+        raise LookupError(EVIL)
+
+    enrich(review.models, facts, no_price)
+    return review
+
+
+def _without_code_spans(line: str) -> str:
+    """The line with its code spans taken out (CommonMark: a backtick run not escaped by a
+    backslash opens a span that the next run of the same length closes); fails on a run that
+    opens a span no run closes, which is what a value breaking out of its span leaves."""
+    out, i = [], 0
+    while i < len(line):
+        if line[i] == "\\":
+            out.append(line[i : i + 2])
+            i += 2
+            continue
+        if line[i] != "`":
+            out.append(line[i])
+            i += 1
+            continue
+        run = re.match(r"`+", line[i:]).group()
+        close = re.compile(rf"(?<!`){run}(?!`)").search(line, i + len(run))
+        assert close, f"an unclosed code span in {line!r}"
+        out.append("CODE")
+        i = close.end()
+    return "".join(out)
+
+
+def assert_structure(body: str, headings: list[str], rows: dict[int, int], items: int) -> None:
+    """Exactly these headings, table rows with these many cells (columns -> rows), these many list
+    items, no HTML but <br> (and the marker), every code span closed."""
+    lines = body.split("\n")
+    assert [line for line in lines if line.startswith("#")] == headings
+    cells: dict[int, int] = {}
+    for line in lines:
+        bare = _without_code_spans(line)
+        html = re.findall(r"<[^>]*>?", bare)
+        assert all(tag in ("<br>", MARKER) for tag in html), (line, html)
+        if line.startswith("|"):
+            count = len(re.findall(r"(?<!\\)\|", line)) - 1  # GFM: \| never splits a cell
+            cells[count] = cells.get(count, 0) + 1
+    assert cells == rows
+    assert sum(1 for line in lines if line.startswith("- ")) == items
+
+
+def test_hostile_values_stay_inside_their_code_spans_cells_and_lines(update_golden: bool) -> None:
+    body = render_comment(hostile_review(), "mlops-human-approval")
+    check_golden("hostile-plan.md", body, update_golden)
+    assert_structure(
+        body,
+        headings=[
+            "## mlops-gitops check: ❌ 1 finding",
+            "### Findings",
+            "### Stage `dev`",
+            "#### Models in `dev`",
+        ],
+        rows={4: 2 + 2, 7: 2 + 1},  # header and rule + two stacks; header and rule + one variant
+        items=2 + 2,  # two findings, two notes
+    )
+    assert "no findings" not in body.split("\n", 2)[1]
+    assert "<script>" not in _without_code_spans(body) and "&lt;script&gt;" in body
+
+
+def test_hostile_findings_stay_one_line_each(update_golden: bool) -> None:
+    review = Review(SRC, DST, planned=False)
+    review.findings = [
+        Finding(f"pipeline-configs/{EVIL}/mlops-config.json", "$", "c", f"message {EVIL}", f"hint {EVIL}"),
+        Finding(f"pipeline-configs/`{'`' * 5}/mlops-config.json", "$.`", "c", "</details>" * 3),
+    ]
+    body = render_comment(review)
+    check_golden("hostile-findings.md", body, update_golden)
+    assert_structure(body, ["## mlops-gitops check: ❌ 2 findings", "### Findings"], {}, 2)
 
 
 # ------------------------------------------------------------------ metrics and prices
