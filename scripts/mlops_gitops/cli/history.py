@@ -27,7 +27,7 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--stage", metavar="S", help="only this stage's live commit (default: every stage)")
     p.add_argument("--limit", type=int, default=20, metavar="N", help="the newest N commits (default: 20)")
     p.add_argument("--offline", action="store_true", help="git only: do not read the stacks")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     p.set_defaults(run=run_history)
 
 
@@ -35,7 +35,7 @@ def run_history(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
     from functools import cache
 
     from mlops_gitops.ops.history import History, config_history, live_commits
-    from mlops_gitops.report.history import history_json, history_text
+    from mlops_gitops.report.history import history_json, history_markdown, history_text
 
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
@@ -45,5 +45,6 @@ def run_history(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
         aws = aws_context(args, environ)
         gateways_for = cache(lambda stage: stage_gateways(aws, env, stage, args))
         history.live = live_commits(gateways_for, env, args.pipeline_id, stages)
-    out.write(history_json(history) if args.format == "json" else history_text(history))
+    render = {"json": history_json, "markdown": history_markdown}.get(args.format, history_text)
+    out.write(render(history))
     return ExitCode.OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from mlops_gitops.report.markdown import cell, code, text
 from mlops_gitops.report.table import table
 
 if TYPE_CHECKING:
@@ -43,3 +44,28 @@ def history_text(history: History) -> str:
 
 def history_json(history: History) -> str:
     return json.dumps(history.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def history_markdown(history: History) -> str:
+    """A table for a pull request or a wiki page; every value from git or AWS is escaped."""
+    stages = list(dict.fromkeys(s for c in history.changes for s in c.models))
+    out = [
+        f"### History of {code(history.pipeline_id)}",
+        "",
+        "| commit | date | author | " + " | ".join(cell(s) for s in stages) + " | live in | subject |",
+        "|---" * (len(stages) + 5) + "|",
+    ]
+    for c in history.changes:
+        models = [cell(c.models.get(s, "")) if c.exists else "(removed)" for s in stages]
+        live = ", ".join(history.live_in(c.commit)) or "-"
+        out.append(
+            f"| {code(c.commit[:12], table=True)} | {cell(c.date[:10])} | {cell(c.author)} | "
+            + " | ".join(models)
+            + f" | {cell(live)} | {cell(c.subject)} |"
+        )
+    if history.live:
+        out += [
+            "",
+            *(f"- {text(item.stage)}: {code(item.stack)} {text(item.status)}" for item in history.live),
+        ]
+    return "\n".join(out) + "\n"

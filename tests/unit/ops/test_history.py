@@ -13,7 +13,7 @@ from mlops_gitops.aws.cloudformation import StackSnapshot
 from mlops_gitops.config.validate import Validator
 from mlops_gitops.ops.history import History, config_history, live_commits
 from mlops_gitops.repo import Repo
-from mlops_gitops.report.history import history_json, history_text
+from mlops_gitops.report.history import history_json, history_markdown, history_text
 from tests.conftest import CONFIGS, git_repo, repo_copy, run_cli
 
 V6 = "arn:aws:sagemaker:us-east-1:111122223333:model-package/fraud-scorer/6"
@@ -101,6 +101,11 @@ def test_live_commits_say_which_version_runs_where(repo) -> None:
     text = history_text(history)
     assert f"{first[:12]}" in text and "prod: mlops-fraud-ab-prod UPDATE_COMPLETE, commit" in text
     assert json.loads(history_json(history))["live"][2]["commit"] == first
+    markdown = history_markdown(history)
+    rows = [line for line in markdown.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(history.changes)
+    assert all(row.count(" | ") == rows[0].count(" | ") for row in rows), "the author's | is escaped"
+    assert "Bo \\| Tables" in markdown
 
 
 def test_the_cli_offline_and_for_an_unknown_pipeline(repo) -> None:
