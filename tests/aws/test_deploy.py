@@ -304,3 +304,29 @@ def test_each_stage_deploys_into_its_own_account(repo: Path, moto_endpoint: str,
     assert aws("cloudformation").describe_stacks()["Stacks"] == [], "nothing in the pipeline account itself"
     status = mlopsctl(repo, moto_endpoint, "status", "--stage", "dev", "--format", "json")
     assert {r["sync"] for r in status.json["pipelines"]} == {"in-sync"}
+
+
+def test_a_misnamed_config_never_prunes_its_stack(repo: Path, moto_endpoint: str, aws) -> None:
+    first = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev")
+    assert first.code == 0, first.err
+    folder = repo / "pipeline-configs" / "fraud-batch"
+    (folder / "mlops-config.json").rename(folder / "mlops_config.json")
+    pruned = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev", "--prune")
+    assert results(pruned.out)["mlops-fraud-batch-dev"] == "kept", pruned.out + pruned.err
+    names = {s["StackName"] for s in aws("cloudformation").describe_stacks()["Stacks"]}
+    assert "mlops-fraud-batch-dev" in names
+    assert "deleted" not in pruned.out
+
+
+def test_prune_deletes_a_gone_pipeline_and_the_summary_says_why(repo: Path, moto_endpoint: str, aws) -> None:
+    assert mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev").code == 0
+    shutil.rmtree(repo / "pipeline-configs" / "fraud-batch")
+    plan = mlopsctl(repo, moto_endpoint, "plan", "--stage", "dev", "--format", "json")
+    [item] = [i for i in plan.json["items"] if i["action"] == "delete"]
+    assert item["reasons"][0].startswith(
+        "no folder pipeline-configs/fraud-batch/ (last deployed from commit 111111111111)"
+    )
+    pruned = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev", "--prune")
+    assert pruned.code == 0, pruned.err
+    assert "deploy: deleted 1 stack(s) whose pipeline folder is gone from pipeline-configs/" in pruned.out
+
