@@ -132,7 +132,7 @@ class Deployer:
                 and st is not None
                 and (st.approval or st.protected)
                 and item.spec is not None
-                and item.action != "unchanged"
+                and item.action not in ("unchanged", "keep")
             ):
                 gate = self._registry_gate(item.spec)
             if gate:  # the pipeline stays in the plan, blocked: never mistaken for an orphan

@@ -201,3 +201,44 @@ def test_retained_conflicts_are_recognised_from_the_failed_resource(
 ) -> None:
     hint = retained_conflict(reason, "mlops-x-dev")
     assert (hint is None) if expected is None else (expected in hint)
+
+
+def orchestrator_job(**parameters):
+    from mlops_gitops.ops.bootstrap import StackJob
+
+    params = {"StackPrefix": "mlops", "SourceProvider": "CodeCommit", "RepositoryName": "mine", **parameters}
+    return StackJob("orchestrator", "mlops-orchestrator", "123456789012", "us-east-1", Path("x"), params)
+
+
+@pytest.mark.parametrize(
+    ("tags", "parameters"),
+    [
+        ({"mlops:repository": "theirs"}, {}),  # tagged by this version
+        ({}, {"SourceProvider": "CodeCommit", "RepositoryName": "theirs"}),  # bootstrapped before the tag
+        ({}, {"SourceProvider": "CodeStarSourceConnection", "RepositoryName": "x", "FullRepositoryId": "theirs"}),
+    ],
+)
+def test_bootstrap_refuses_an_orchestrator_of_another_repository_tagged_or_not(tags, parameters) -> None:
+    from mlops_gitops.ops.bootstrap import BootstrapError, check_owner
+
+    with pytest.raises(BootstrapError, match="already owned by repository 'theirs'.*this repository is 'mine'"):
+        check_owner(orchestrator_job(), tags, parameters)
+
+
+def test_bootstrap_accepts_its_own_orchestrator() -> None:
+    from mlops_gitops.ops.bootstrap import check_owner
+
+    check_owner(orchestrator_job(), {"mlops:repository": "mine"}, {})
+    check_owner(orchestrator_job(), {}, {"RepositoryName": "mine", "SourceProvider": "CodeCommit"})
+
+
+def test_another_repositorys_stack_is_kept_not_blocked_by_the_registry_gate(tmp_path: Path) -> None:
+    root = repo_copy(tmp_path / "repo", ["fraud-ab"])
+    specs, errors, _ = render_stage(Repo(root), "staging", "c0ffee")
+    assert not errors
+    [spec] = specs
+    assert spec.parameters.get("ModelPackageArn"), "a pinned version the gate would look up"
+    fake = FakeCloudFormation()
+    fake.add(FakeStack(spec.stack_name, "UPDATE_COMPLETE", tags={**spec.tags, "mlops:repository": "other"}))
+    plan = deployer(root, fake).plan("staging", specs)
+    assert [i.action for i in plan.items] == ["keep"] and plan.findings == []
