@@ -430,3 +430,20 @@ def test_two_runs_taking_over_one_expired_lease_cannot_both_win(aws) -> None:
     del store._read
     assert not store.release("locks-test", "locks/dev.json", "b")
     assert store.release("locks-test", "locks/dev.json", "a")
+
+
+def test_a_long_run_keeps_its_lease_renewed(aws) -> None:
+    import time
+
+    from mlops_gitops.aws.lease import LeaseStore
+    from mlops_gitops.ops.lease import stage_lease
+
+    aws("s3").create_bucket(Bucket="locks-test")
+    notes: list[str] = []
+    with stage_lease(LeaseStore(aws("s3")), "locks-test", "dev", "1" * 40, {}, notes.append, seconds=0.8):
+        first = json.loads(aws("s3").get_object(Bucket="locks-test", Key="locks/dev.json")["Body"].read())
+        time.sleep(0.6)
+        later = json.loads(aws("s3").get_object(Bucket="locks-test", Key="locks/dev.json")["Body"].read())
+    assert later["expires_at"] > first["expires_at"] and later["token"] == first["token"]
+    assert notes == []
+    assert "Contents" not in aws("s3").list_objects_v2(Bucket="locks-test"), "released"

@@ -71,6 +71,7 @@ class Taken:
 
     ours: bool
     held_by: LeaseRecord | None = None
+    etag: str = ""  # of our lease object, when ours: what a renewal is conditional on
     took_over: LeaseRecord | None = None
     unreadable: bool = False  # an object at the key that is not a lease record was replaced
 
@@ -90,10 +91,10 @@ class LeaseStore:
         ``abandoned`` says is a dead run's, or an object that is no lease record is replaced with a
         put conditional on its ETag."""
         try:
-            self.client.put_object(
+            put = self.client.put_object(
                 Bucket=bucket, Key=key, Body=record.to_json(), IfNoneMatch="*", ContentType="application/json"
             )
-            return Taken(True)
+            return Taken(True, etag=put.get("ETag", ""))
         except Exception as exc:
             if error_code(exc) not in PRECONDITION_FAILED:
                 raise
@@ -104,7 +105,7 @@ class LeaseStore:
         if found is not None and not found.expired(record.started_at) and not abandoned(found):
             return Taken(False, held_by=found)
         try:
-            self.client.put_object(
+            put = self.client.put_object(
                 Bucket=bucket, Key=key, Body=record.to_json(), IfMatch=etag, ContentType="application/json"
             )
         except Exception as exc:
@@ -112,19 +113,32 @@ class LeaseStore:
                 raise
             again = self._read(bucket, key)  # another run took it over first
             return Taken(False, held_by=again[0] if again else None)
-        return Taken(True, took_over=found, unreadable=found is None)
+        return Taken(True, took_over=found, unreadable=found is None, etag=put.get("ETag", ""))
 
     def take_once_more(self, bucket: str, key: str, record: LeaseRecord) -> Taken:
         try:
-            self.client.put_object(
+            put = self.client.put_object(
                 Bucket=bucket, Key=key, Body=record.to_json(), IfNoneMatch="*", ContentType="application/json"
             )
-            return Taken(True)
+            return Taken(True, etag=put.get("ETag", ""))
         except Exception as exc:
             if error_code(exc) not in PRECONDITION_FAILED:
                 raise
         current = self._read(bucket, key)
         return Taken(False, held_by=current[0] if current else None)
+
+    def renew(self, bucket: str, key: str, record: LeaseRecord, etag: str) -> str | None:
+        """Extend our lease (``record`` with a later expiry), only if the object is still the one
+        we wrote (``etag``): the new ETag, or None when the lease is no longer ours."""
+        try:
+            put = self.client.put_object(
+                Bucket=bucket, Key=key, Body=record.to_json(), IfMatch=etag, ContentType="application/json"
+            )
+        except Exception as exc:
+            if error_code(exc) in PRECONDITION_FAILED or is_missing(exc):
+                return None
+            raise
+        return put.get("ETag", "")
 
     def release(self, bucket: str, key: str, token: str) -> bool:
         """Delete the lease if it is still ours (same token); False when it is not (taken over

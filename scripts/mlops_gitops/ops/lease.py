@@ -1,8 +1,9 @@
 """One deploy per stage at a time: a lease taken before any change and released at the end.
 
 The lease is the object ``locks/<stage>.json`` in the stage's deploy bucket, written only if absent
-(aws.lease). It names its holder (the CodeBuild build, or user@host), pid, commit, start and expiry;
-a lease past its expiry (a run killed without releasing it) may be taken over, with a note. A run
+(aws.lease). It names its holder (the CodeBuild build, or user@host), pid, commit, start and expiry,
+which the run pushes out while it lasts; a lease past its expiry (a run killed without releasing it),
+or one a killed process on this machine left, may be taken over, with a note. A run
 that finds the lease held says who holds it and since when, and stops (exit 3) before touching
 anything.
 
@@ -16,15 +17,17 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 
 from mlops_gitops.aws.errors import AWS_ERRORS, reason
 from mlops_gitops.aws.lease import LeaseRecord, LeaseStore, expiry, utc_now
 from mlops_gitops.errors import AwsError
 
-LEASE_SECONDS = 2 * 3600  # longer than any deploy of a stage; an older lease is a dead run's
+LEASE_SECONDS = 2 * 3600  # renewed every 30 minutes while the run lasts; an older lease is a dead run's
 LOCKS_PREFIX = "locks"
 
 
@@ -79,6 +82,35 @@ def describe(record: LeaseRecord) -> str:
     )
 
 
+def _keep_renewed(
+    store: LeaseStore,
+    bucket: str,
+    key: str,
+    mine: LeaseRecord,
+    etag: str,
+    seconds: float,
+    stop: threading.Event,
+    note: Callable[[str], None],
+) -> None:
+    """While the run lasts, push the lease's expiry out every quarter of its length, so a long
+    deploy keeps it and a dead one loses it within ``seconds``. Stops (with a warning) if the
+    lease was taken from us."""
+    while not stop.wait(seconds / 4):
+        extended = replace(mine, expires_at=expiry(utc_now(), seconds))
+        try:
+            etag = store.renew(bucket, key, extended, etag) or ""
+        except AWS_ERRORS as exc:
+            note(
+                f"warning: the deploy lease s3://{bucket}/{key} was not renewed ({reason(exc)}); will retry\n"
+            )
+            continue
+        if not etag:
+            note(
+                f"warning: the deploy lease s3://{bucket}/{key} is no longer ours; another run may deploy this stage\n"
+            )
+            return
+
+
 @contextmanager
 def stage_lease(
     store: LeaseStore | None,
@@ -116,9 +148,19 @@ def stage_lease(
         )
     elif taken.unreadable:
         note(f"note: replaced an unreadable deploy lease at s3://{bucket}/{key}\n")
+    stop = threading.Event()
+    renewer = threading.Thread(
+        target=_keep_renewed,
+        args=(store, bucket, key, mine, taken.etag, seconds, stop, note),
+        name=f"lease-{stage}",
+        daemon=True,
+    )
+    renewer.start()
     try:
         yield mine
     finally:
+        stop.set()
+        renewer.join(timeout=30)
         try:
             if not store.release(bucket, key, mine.token):
                 note(f"warning: the deploy lease of stage {stage!r} was no longer ours when released\n")
