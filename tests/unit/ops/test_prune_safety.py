@@ -215,13 +215,22 @@ def orchestrator_job(**parameters):
     [
         ({"mlops:repository": "theirs"}, {}),  # tagged by this version
         ({}, {"SourceProvider": "CodeCommit", "RepositoryName": "theirs"}),  # bootstrapped before the tag
-        ({}, {"SourceProvider": "CodeStarSourceConnection", "RepositoryName": "x", "FullRepositoryId": "theirs"}),
+        (
+            {},
+            {
+                "SourceProvider": "CodeStarSourceConnection",
+                "RepositoryName": "x",
+                "FullRepositoryId": "theirs",
+            },
+        ),
     ],
 )
 def test_bootstrap_refuses_an_orchestrator_of_another_repository_tagged_or_not(tags, parameters) -> None:
     from mlops_gitops.ops.bootstrap import BootstrapError, check_owner
 
-    with pytest.raises(BootstrapError, match="already owned by repository 'theirs'.*this repository is 'mine'"):
+    with pytest.raises(
+        BootstrapError, match="already owned by repository 'theirs'.*this repository is 'mine'"
+    ):
         check_owner(orchestrator_job(), tags, parameters)
 
 
