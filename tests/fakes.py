@@ -52,7 +52,8 @@ class FakeCloudFormation:
     """The CloudFormation calls of CloudFormationGateway, against scripted stacks.
 
     ``execute_outcome[stack]`` decides how an executed change set ends: "ok" (default),
-    ("fail", reason) -> rolled back with a failed resource event, or ("slow", seconds) -> in
+    ("fail", reason[, logical id, resource type]) -> rolled back with a failed resource event
+    (of the endpoint unless named), or ("slow", seconds) -> in
     progress for that long (real time, for the parallelism benchmark)."""
 
     def __init__(self) -> None:
@@ -168,8 +169,8 @@ class FakeCloudFormation:
                 {
                     "EventId": f"e{next(self._ids)}",
                     "Timestamp": datetime.now(timezone.utc),
-                    "LogicalResourceId": "Endpoint",
-                    "ResourceType": "AWS::SageMaker::Endpoint",
+                    "LogicalResourceId": outcome[2] if len(outcome) > 2 else "Endpoint",
+                    "ResourceType": outcome[3] if len(outcome) > 3 else "AWS::SageMaker::Endpoint",
                     "ResourceStatus": "CREATE_FAILED" if creating else "UPDATE_FAILED",
                     "ResourceStatusReason": reason,
                 }

@@ -15,6 +15,7 @@ import pytest
 
 from tests.aws.conftest import in_account
 from tests.conftest import repo_copy, run_cli
+from tests.fakes import count_api_calls
 
 REMOTE = "111111111111"  # dev's account in the multi-account tests
 
@@ -185,3 +186,21 @@ def test_an_invalid_orchestrator_section_is_a_finding(repo: Path) -> None:
     assert "pipeline-configs/environments.json: $.orchestrator" in result.err
     assert "connection_arn" in result.err
     assert "nothing was deployed" in result.err
+
+
+def test_bootstrap_refuses_a_prefix_owned_by_another_repository(repo: Path, moto_endpoint: str, aws) -> None:
+    set_environments(repo, orchestrator={"repository_name": "team-a"})
+    assert bootstrap(repo, moto_endpoint).code == 0
+    tags = {
+        t["Key"]: t["Value"]
+        for t in aws("cloudformation").describe_stacks(StackName="mlops-orchestrator")["Stacks"][0]["Tags"]
+    }
+    assert tags["mlops:repository"] == "team-a"
+    set_environments(repo, orchestrator={"repository_name": "team-b"})
+    with count_api_calls("cloudformation") as calls:
+        refused = bootstrap(repo, moto_endpoint)
+    assert refused.code == 1
+    assert (
+        "already owned by repository 'team-a'" in refused.err and "this repository is 'team-b'" in refused.err
+    )
+    assert "CreateChangeSet" not in calls

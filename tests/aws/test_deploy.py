@@ -304,3 +304,146 @@ def test_each_stage_deploys_into_its_own_account(repo: Path, moto_endpoint: str,
     assert aws("cloudformation").describe_stacks()["Stacks"] == [], "nothing in the pipeline account itself"
     status = mlopsctl(repo, moto_endpoint, "status", "--stage", "dev", "--format", "json")
     assert {r["sync"] for r in status.json["pipelines"]} == {"in-sync"}
+
+
+def test_a_misnamed_config_never_prunes_its_stack(repo: Path, moto_endpoint: str, aws) -> None:
+    first = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev")
+    assert first.code == 0, first.err
+    folder = repo / "pipeline-configs" / "fraud-batch"
+    (folder / "mlops-config.json").rename(folder / "mlops_config.json")
+    pruned = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev", "--prune")
+    assert results(pruned.out)["mlops-fraud-batch-dev"] == "kept", pruned.out + pruned.err
+    names = {s["StackName"] for s in aws("cloudformation").describe_stacks()["Stacks"]}
+    assert "mlops-fraud-batch-dev" in names
+    assert "deleted" not in pruned.out
+
+
+def test_prune_deletes_a_gone_pipeline_and_the_summary_says_why(repo: Path, moto_endpoint: str, aws) -> None:
+    assert mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev").code == 0
+    shutil.rmtree(repo / "pipeline-configs" / "fraud-batch")
+    plan = mlopsctl(repo, moto_endpoint, "plan", "--stage", "dev", "--format", "json")
+    [item] = [i for i in plan.json["items"] if i["action"] == "delete"]
+    assert item["reasons"][0].startswith(
+        "no folder pipeline-configs/fraud-batch/ (last deployed from commit 111111111111)"
+    )
+    pruned = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev", "--prune")
+    assert pruned.code == 0, pruned.err
+    assert "deploy: deleted 1 stack(s) whose pipeline folder is gone from pipeline-configs/" in pruned.out
+
+
+def lease_of(aws, stage: str = "dev") -> dict | None:
+    try:
+        body = aws("s3").get_object(Bucket=ARTIFACTS, Key=f"locks/{stage}.json")["Body"].read()
+    except aws("s3").exceptions.NoSuchKey:
+        return None
+    return json.loads(body)
+
+
+def hold_lease(aws, stage: str = "dev", **changes) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    record = {
+        "holder": "arn:aws:codebuild:us-east-1:123456789012:build/mlops-deploy:other",
+        "pid": 4242,
+        "commit": "f" * 40,
+        "started_at": (now - timedelta(minutes=5)).isoformat(),
+        "expires_at": (now + timedelta(hours=2)).isoformat(),
+        "token": "theirs",
+        **changes,
+    }
+    aws("s3").put_object(Bucket=ARTIFACTS, Key=f"locks/{stage}.json", Body=json.dumps(record).encode())
+
+
+def test_a_second_deploy_of_a_held_stage_exits_3_without_touching_anything(
+    repo: Path, moto_endpoint: str, aws
+) -> None:
+    hold_lease(aws)
+    with count_api_calls("cloudformation") as calls:
+        busy = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev", "--prune")
+    assert busy.code == 3
+    assert (
+        "stage 'dev' is being deployed by arn:aws:codebuild:us-east-1:123456789012:build/mlops-deploy:other"
+        in busy.err
+    )
+    assert "commit ffffffffffff" in busy.err and "since " in busy.err
+    assert calls == [], "not even a describe: nothing was touched"
+    assert aws("cloudformation").describe_stacks()["Stacks"] == []
+    assert lease_of(aws)["token"] == "theirs", "the other run's lease is left alone"
+
+
+def test_the_lease_is_taken_for_the_run_and_released_at_the_end(
+    repo: Path, moto_endpoint: str, aws, monkeypatch
+) -> None:
+    from mlops_gitops.aws.lease import LeaseStore
+
+    seen = []
+    original = LeaseStore.release
+
+    def release(self, bucket, key, token):
+        seen.append(lease_of(aws))
+        return original(self, bucket, key, token)
+
+    monkeypatch.setattr(LeaseStore, "release", release)
+    done = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev")
+    assert done.code == 0, done.err
+    [held] = seen
+    assert held["commit"] == "1" * 40 and held["pid"] > 0 and "@" in held["holder"]
+    assert held["expires_at"] > held["started_at"]
+    assert lease_of(aws) is None, "released"
+
+
+def test_an_expired_lease_is_taken_over_with_a_note(repo: Path, moto_endpoint: str, aws) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    hold_lease(aws, expires_at=(datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat())
+    done = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev")
+    assert done.code == 0, done.err
+    assert "note: took over the expired deploy lease of stage 'dev' held by arn:aws:codebuild" in done.err
+    assert lease_of(aws) is None
+
+
+def test_each_stage_has_its_own_lease(repo: Path, moto_endpoint: str, aws) -> None:
+    hold_lease(aws, stage="staging")
+    done = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev")
+    assert done.code == 0, done.err
+    assert lease_of(aws, "staging")["token"] == "theirs"
+
+
+def test_two_runs_taking_over_one_expired_lease_cannot_both_win(aws) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from mlops_gitops.aws.lease import LeaseRecord, LeaseStore
+
+    aws("s3").create_bucket(Bucket="locks-test")
+    now = datetime.now(timezone.utc)
+    old = LeaseRecord("dead@host", 1, "0" * 40, now - timedelta(hours=3), now - timedelta(hours=1), "old")
+    aws("s3").put_object(Bucket="locks-test", Key="locks/dev.json", Body=old.to_json())
+    store = LeaseStore(aws("s3"))
+    stale = store._read("locks-test", "locks/dev.json")  # what both runs read before either wrote
+    first = LeaseRecord("a@host", 2, "1" * 40, now, now + timedelta(hours=2), "a")
+    second = LeaseRecord("b@host", 3, "2" * 40, now, now + timedelta(hours=2), "b")
+    assert store.take("locks-test", "locks/dev.json", first).took_over == old
+    store._read = lambda bucket, key: stale  # type: ignore[method-assign]
+    lost = store.take("locks-test", "locks/dev.json", second)
+    assert not lost.ours, "the put conditional on the stale ETag is refused"
+    del store._read
+    assert not store.release("locks-test", "locks/dev.json", "b")
+    assert store.release("locks-test", "locks/dev.json", "a")
+
+
+def test_a_long_run_keeps_its_lease_renewed(aws) -> None:
+    import time
+
+    from mlops_gitops.aws.lease import LeaseStore
+    from mlops_gitops.ops.lease import stage_lease
+
+    aws("s3").create_bucket(Bucket="locks-test")
+    notes: list[str] = []
+    with stage_lease(LeaseStore(aws("s3")), "locks-test", "dev", "1" * 40, {}, notes.append, seconds=0.8):
+        first = json.loads(aws("s3").get_object(Bucket="locks-test", Key="locks/dev.json")["Body"].read())
+        time.sleep(0.6)
+        later = json.loads(aws("s3").get_object(Bucket="locks-test", Key="locks/dev.json")["Body"].read())
+    assert later["expires_at"] > first["expires_at"] and later["token"] == first["token"]
+    assert notes == []
+    assert "Contents" not in aws("s3").list_objects_v2(Bucket="locks-test"), "released"

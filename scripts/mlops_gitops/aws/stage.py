@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from mlops_gitops.aws.clients import AwsContext
 from mlops_gitops.aws.cloudformation import CloudFormationGateway
 from mlops_gitops.aws.events import EventsGateway
+from mlops_gitops.aws.lease import LeaseStore
 from mlops_gitops.aws.s3 import ArtifactStore
 from mlops_gitops.aws.sagemaker import SageMakerGateway
 from mlops_gitops.aws.ssm import ParameterStore
@@ -45,6 +46,7 @@ _GATEWAYS: dict[str, tuple[type, str]] = {
     "artifacts": (ArtifactStore, "s3"),
     "parameters": (ParameterStore, "ssm"),
     "events": (EventsGateway, "events"),
+    "lease": (LeaseStore, "s3"),
 }
 
 
@@ -93,6 +95,10 @@ class StageGateways:
     @property
     def events(self) -> EventsGateway | None:
         return self._get("events")
+
+    @property
+    def lease(self) -> LeaseStore | None:
+        return self._get("lease")
 
     @classmethod
     def for_stage(

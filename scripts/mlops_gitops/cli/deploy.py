@@ -56,7 +56,7 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
 
 
 def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-    from mlops_gitops.ops.deploy import Deployer
+    from mlops_gitops.ops.deploy import Deployer, deletions_note
     from mlops_gitops.report.deploy import deploy_summary
     from mlops_gitops.report.events import event_printer
     from mlops_gitops.report.findings import render_text
@@ -80,11 +80,15 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
         on_event=event_printer(err),
         max_parallel=args.max_parallel,
     )
-    stage_plan = deployer.plan(stage, specs)
-    if stage_plan.findings:
-        err.write(render_text(stage_plan.findings))
-    outcomes = deployer.apply(stage_plan, prune=args.prune, allow_protected=args.allow_protected)
+    # One deploy per stage at a time: the lease is held from before the plan to the end (exit 3
+    # without touching anything when another run holds it).
+    with deployer.lease(stage, commit, environ, err.write):
+        stage_plan = deployer.plan(stage, specs)
+        if stage_plan.findings:
+            err.write(render_text(stage_plan.findings))
+        outcomes = deployer.apply(stage_plan, prune=args.prune, allow_protected=args.allow_protected)
     out.write(deploy_summary(outcomes))
+    out.write(deletions_note(outcomes))
     if any(o.result == "failed" for o in outcomes):
         return ExitCode.AWS
     return (

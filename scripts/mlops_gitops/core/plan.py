@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from mlops_gitops.aws.stack_states import NEVER_CREATED, STABLE_OK
-from mlops_gitops.core.render import MANAGED_BY, StackSpec
+from mlops_gitops.core.render import MANAGED_BY, REPOSITORY_TAG, StackSpec
+from mlops_gitops.repo import CONFIGS_DIR
 
 _IN_PROGRESS_SUFFIX = "_IN_PROGRESS"
 ACTIONS = ("create", "update", "recreate", "wait", "delete", "blocked", "keep", "unchanged")
@@ -102,15 +103,22 @@ def plan_stage(
     stack_prefix: str,
     protected_stage: bool = False,
     present_ids: Iterable[str] | None = None,
+    repository: str | None = None,
 ) -> list[PlanItem]:
-    """``present_ids``: pipeline folders that exist. A stack of ours without a spec is a delete
-    only when its folder is gone; otherwise (stage dropped, template pending) it is kept."""
+    """``present_ids``: every entry under pipeline-configs/ (a folder, a link, anything: whatever
+    its contents). A stack of ours without a spec is a delete only when its folder is gone;
+    otherwise (stage dropped, template pending, a config that can't be read) it is kept.
+
+    ``repository``: our identity (core.render.repository_identity). When given, a stack is a delete
+    only when its ``mlops:repository`` tag names us: another repository's stacks under the same
+    prefix are left out of the plan, and stacks deployed before the tag existed are kept with a
+    reason (an update of a pipeline that still exists adopts them by setting the tag)."""
     items: list[PlanItem] = []
     names = set()
     present = None if present_ids is None else set(present_ids)
     for spec in specs:
         names.add(spec.stack_name)
-        items.append(_plan_one(spec, deployed.get(spec.stack_name)))
+        items.append(_plan_one(spec, deployed.get(spec.stack_name), repository))
     for name, stack in sorted(deployed.items()):
         tags = stack.tags
         ours = (
@@ -120,10 +128,13 @@ def plan_stage(
         )
         if not ours or name in names or stack.status in ("DELETE_COMPLETE", "DELETE_IN_PROGRESS"):
             continue
+        owner = tags.get(REPOSITORY_TAG)
+        if repository is not None and owner is not None and owner != repository:
+            continue  # another repository's stack under the same prefix: never ours to touch
         pipeline_id = tags.get("mlops:pipeline-id")
         protected = protected_stage or stack.termination_protection
-        if present is not None and pipeline_id in present:
-            reason = f"pipeline-configs/{pipeline_id}/ no longer deploys this stack (stage left out, or its type has no template); kept: delete it by hand if that is intended"
+
+        def keep(reason: str, pipeline_id=pipeline_id, stack=stack, protected=protected, name=name) -> None:
             items.append(
                 PlanItem(
                     stage,
@@ -135,10 +146,27 @@ def plan_stage(
                     protected=protected,
                 )
             )
+
+        if present is not None and pipeline_id in present:
+            keep(
+                f"{CONFIGS_DIR}/{pipeline_id}/ exists but no longer deploys this stack (stage left out, its type "
+                "has no template, or its config can't be read); kept: a folder that exists is never pruned"
+            )
             continue
-        reason = (
-            f"pipeline-configs/{pipeline_id or '?'}/ is gone; deleted only with --prune (data is retained)"
-        )
+        if not pipeline_id:
+            keep(
+                "no mlops:pipeline-id tag: can't tell which folder it came from; delete it by hand if intended"
+            )
+            continue
+        if repository is not None and owner is None:
+            keep(
+                f"no {REPOSITORY_TAG} tag: deployed before ownership was recorded; delete by hand or redeploy it"
+            )
+            continue
+        reason = f"no folder {CONFIGS_DIR}/{pipeline_id}/"
+        if tags.get("mlops:commit"):
+            reason += f" (last deployed from commit {tags['mlops:commit'][:12]})"
+        reason += "; deleted only with --prune (data is retained)"
         if stack.status == "DELETE_FAILED":
             reason += "; an earlier delete failed and will be retried"
         items.append(
@@ -150,7 +178,7 @@ def plan_stage(
     return sorted(items, key=lambda i: (order[i.action], i.stack_name))
 
 
-def _plan_one(spec: StackSpec, stack: Deployed | None) -> PlanItem:
+def _plan_one(spec: StackSpec, stack: Deployed | None, repository: str | None = None) -> PlanItem:
     item = PlanItem(
         spec.stage,
         spec.stack_name,
@@ -164,6 +192,14 @@ def _plan_one(spec: StackSpec, stack: Deployed | None) -> PlanItem:
         item.param_changes = param_changes({}, spec.parameters)
         return item
     item.status = stack.status
+    owner = stack.tags.get(REPOSITORY_TAG)
+    if repository is not None and owner is not None and owner != repository:
+        item.action = "keep"
+        item.reasons.append(
+            f"the stack belongs to repository {owner!r}, not {repository!r} (both use this stack prefix); "
+            "not changed: give one repository another stack_prefix"
+        )
+        return item
     if stack.status in NEVER_CREATED or stack.status == "DELETE_FAILED":
         item.action = "recreate"
         why = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,18 @@ from mlops_gitops.findings import Finding
 from mlops_gitops.repo import Repo
 
 MANAGED_BY = "mlops-gitops"
+REPOSITORY_TAG = "mlops:repository"  # which repository owns a stack: prune touches only its own
+DEFAULT_REPOSITORY = "mlops-gitops"  # the orchestrator's default CodeCommit repository name
+
+
+def repository_identity(orchestrator: Mapping[str, Any]) -> str:
+    """The identity of the repository that owns our stacks, from environments.json's
+    ``orchestrator`` settings (or the orchestrator stack's parameters, spelled the same way by
+    ``ops.bootstrap``): a connection's full repository id (owner/name), else the CodeCommit
+    repository name (default mlops-gitops). The one place it is derived."""
+    if orchestrator.get("source") == "connection" and orchestrator.get("full_repository_id"):
+        return str(orchestrator["full_repository_id"])
+    return str(orchestrator.get("repository_name") or DEFAULT_REPOSITORY)
 
 
 class RenderError(GitOpsError):
@@ -135,6 +148,7 @@ def render(
             "mlops:pipeline-type": cfg.pipeline_type,
             "mlops:stage": stage,
             "mlops:managed-by": MANAGED_BY,
+            REPOSITORY_TAG: repository_identity(env.orchestrator),
         }
     )
     artifacts = [

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_gitops.config.environments import Environments
-from mlops_gitops.core.render import MANAGED_BY
+from mlops_gitops.core.render import MANAGED_BY, REPOSITORY_TAG, repository_identity
 from mlops_gitops.errors import GitOpsError
 
 if TYPE_CHECKING:  # botocore stays unimported until AWS is reached (mlopsctl validate never does)
@@ -138,10 +138,15 @@ def apply_job(
     cfn: CloudFormationGateway, root: Path, job: StackJob, on_event: Callable[[StackEvent], None]
 ) -> StackResult:
     """Create or update one bootstrap stack through a change set (stuck stacks recovered first)."""
-    snap = cfn.settle(job.stack_name, cfn.snapshot(job.stack_name), on_event)
+    snap = cfn.snapshot(job.stack_name)
+    if job.kind == "orchestrator" and snap is not None:
+        check_owner(job, snap.tags, snap.parameters)
+    snap = cfn.settle(job.stack_name, snap, on_event)
     snap = cfn.recover(job.stack_name, snap, on_event)
     body = (root / job.template).read_text(encoding="utf-8")
     tags = {"mlops:managed-by": MANAGED_BY, "mlops:role": job.kind}
+    if job.kind == "orchestrator":
+        tags[REPOSITORY_TAG] = owner_of(job.parameters)
     applied = cfn.apply(
         job.stack_name,
         f"mlops-bootstrap-{uuid.uuid4().hex[:12]}",
@@ -157,6 +162,31 @@ def apply_job(
         f"; replaced: {', '.join(applied.replaced)}" if applied.replaced else ""
     )
     return StackResult(job, applied.result, detail)
+
+
+def owner_of(parameters: dict[str, str]) -> str:
+    """The repository an orchestrator stack serves, from its parameters (the same derivation as
+    the mlops:repository tag deploy puts on pipeline stacks)."""
+    return repository_identity(
+        {
+            "source": "connection" if parameters.get("SourceProvider") == "CodeStarSourceConnection" else "",
+            "repository_name": parameters.get("RepositoryName", ""),
+            "full_repository_id": parameters.get("FullRepositoryId", ""),
+        }
+    )
+
+
+def check_owner(job: StackJob, tags: dict[str, str], parameters: dict[str, str]) -> None:
+    """Refuse a stack prefix whose orchestrator serves another repository: the two would deploy
+    and prune under one prefix (BootstrapError, exit 1, before anything changes)."""
+    theirs = tags.get(REPOSITORY_TAG) or (owner_of(parameters) if parameters.get("RepositoryName") else None)
+    ours = owner_of(job.parameters)
+    if theirs is not None and theirs != ours:
+        raise BootstrapError(
+            f"stack prefix {job.parameters.get('StackPrefix', '?')!r} is already owned by repository {theirs!r} "
+            f"(stack {job.stack_name} in account {job.account}, {job.region}); this repository is {ours!r}: "
+            "choose another stack_prefix in environments.json. Nothing was deployed"
+        )
 
 
 def bootstrap(

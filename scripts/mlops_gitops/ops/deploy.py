@@ -9,6 +9,7 @@ with --prune, protected stages only with --allow-protected.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -16,6 +17,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,9 +36,10 @@ from mlops_gitops.aws.stage import StageGateways
 from mlops_gitops.config.environments import Environments
 from mlops_gitops.core.params.base import with_model_revisions
 from mlops_gitops.core.plan import Deployed, PlanItem, plan_stage
-from mlops_gitops.core.render import StackSpec, spec_hash
+from mlops_gitops.core.render import StackSpec, repository_identity, spec_hash
+from mlops_gitops.errors import AwsError, GitOpsError
 from mlops_gitops.findings import Finding
-from mlops_gitops.repo import CONFIG_FILE, CONFIGS_DIR, Repo
+from mlops_gitops.repo import CONFIG_FILE, CONFIGS_DIR, ENVIRONMENTS_FILE, Repo
 
 log = logging.getLogger(__name__)
 TEMPLATE_BODY_MAX = 51_200  # bytes; larger templates go through the artifact bucket
@@ -118,7 +121,8 @@ class Deployer:
             {n: deployed(s) for n, s in snaps.items()},
             self.env.stack_prefix,
             bool(st and st.protected),
-            present_ids=self.repo.pipeline_ids(),
+            present_ids=present_entries(self.repo),
+            repository=repository_identity(self.env.orchestrator),
         )
         result = StagePlan(stage, items)
         for item in items:
@@ -128,7 +132,7 @@ class Deployer:
                 and st is not None
                 and (st.approval or st.protected)
                 and item.spec is not None
-                and item.action != "unchanged"
+                and item.action not in ("unchanged", "keep")
             ):
                 gate = self._registry_gate(item.spec)
             if gate:  # the pipeline stays in the plan, blocked: never mistaken for an orphan
@@ -270,22 +274,45 @@ class Deployer:
             and snap.status in STABLE_OK
         ):
             return Outcome(item, "unchanged", "an earlier run had already applied it")
+        # Recovery deletes a stack that never finished its first create (ROLLBACK_COMPLETE, an
+        # empty REVIEW_IN_PROGRESS shell). That is safe only because deploy holds the stage's lease
+        # (ops.lease, taken by the CLI before planning): no other run can be creating this stack.
         snap = self.cfn.recover(spec.stack_name, snap, self._events(spec.stack_name))
         self._upload_artifacts(spec)
         return self._change_set(item, spec, creating=snap is None)
 
+    def lease(
+        self, stage: str, commit: str, environ: Any, note: Callable[[str], None] = lambda text: None
+    ) -> AbstractContextManager[Any]:
+        """The stage's deploy lease (ops.lease) in the deploy bucket: hold it around plan and apply."""
+        from mlops_gitops.ops.lease import stage_lease
+
+        try:
+            bucket = self._bucket()
+        except StackError as exc:
+            raise AwsError(
+                f"stage {stage!r}: no deploy bucket for the deploy lease ({exc}); nothing was deployed"
+            ) from exc
+        return stage_lease(self.gateways.lease, bucket, stage, commit, environ, note)
+
     def _change_set(self, item: PlanItem, spec: StackSpec, creating: bool) -> Outcome:
         stack = spec.stack_name
-        applied = self.cfn.apply(
-            stack,
-            f"mlops-{spec.spec_hash}-{uuid.uuid4().hex[:8]}",
-            creating,
-            self._template(spec),
-            spec.parameters,
-            spec.tags,
-            self._events(stack),
-            self._exec_role(),
-        )
+        try:
+            applied = self.cfn.apply(
+                stack,
+                f"mlops-{spec.spec_hash}-{uuid.uuid4().hex[:8]}",
+                creating,
+                self._template(spec),
+                spec.parameters,
+                spec.tags,
+                self._events(stack),
+                self._exec_role(),
+            )
+        except StackError as exc:
+            hint = retained_conflict(exc.reason, stack) if creating else None
+            if hint is None:
+                raise
+            return Outcome(item, "failed", f"{exc}; {hint}")
         if applied.result == "unchanged":
             detail = self._sync_protection(stack, spec, None)
             return Outcome(item, "unchanged", "CloudFormation found nothing to change" + detail)
@@ -329,7 +356,8 @@ class Deployer:
                 f"delete ended {after.status}",
                 self.cfn.first_failure(item.stack_name, since),
             )
-        return Outcome(item, "deleted", "retained resources (buckets, registries) are kept")
+        why = item.reasons[0].split(";")[0] if item.reasons else "its pipeline folder is gone"
+        return Outcome(item, "deleted", f"{why}; retained resources (buckets, registries) are kept")
 
     # ------------------------------------------------------------------ artifacts
 
@@ -419,6 +447,79 @@ class Deployer:
 
     def _events(self, stack: str) -> Callable[[StackEvent], None]:
         return lambda event: self.on_event(stack, event)
+
+
+# Resources the pipeline templates keep when their stack is deleted (DeletionPolicy: Retain) and
+# that carry a fixed name, so re-creating the stack collides with them: type -> (the identifier
+# property an IMPORT change set names, the AWS CLI command that deletes the resource).
+RETAINED_TYPES: dict[str, tuple[str, str]] = {
+    "AWS::S3::Bucket": ("BucketName", "aws s3 rb s3://{id} --force  (deletes the bucket's data)"),
+    "AWS::ECR::Repository": ("RepositoryName", "aws ecr delete-repository --repository-name {id} --force"),
+    "AWS::SageMaker::ModelPackageGroup": (
+        "ModelPackageGroupName",
+        "aws sagemaker delete-model-package-group --model-package-group-name {id}  (delete its versions first)",
+    ),
+    "AWS::DynamoDB::Table": ("TableName", "aws dynamodb delete-table --table-name {id}"),
+    "AWS::Glue::Database": ("DatabaseName", "aws glue delete-database --name {id}"),
+}
+_FAILED_RESOURCE = re.compile(
+    r"^(?P<logical>[A-Za-z0-9]+) \((?P<type>AWS::[A-Za-z0-9:]+)\): (?P<reason>.*)$", re.S
+)
+_IDENTIFIER = re.compile(r"identifier '(?P<id>[^']+)'|^(?P<bare>[^\s]+) already exists")
+
+
+def retained_conflict(reason: str, stack: str) -> str | None:
+    """For a create that failed because a resource kept by an earlier (pruned) stack still exists:
+    which resource, and the exact ways to resolve it. None for any other failure.
+
+    ``reason`` is CloudFormationGateway.first_failure's "<LogicalId> (<Type>): <reason>"."""
+    match = _FAILED_RESOURCE.match(reason or "")
+    if not match or "already exist" not in match["reason"].lower():
+        return None
+    rtype, logical = match["type"], match["logical"]
+    found = _IDENTIFIER.search(match["reason"])
+    ident = (found["id"] or found["bare"]) if found else "<its name>"
+    prop, delete = RETAINED_TYPES.get(rtype, ("<identifier property>", ""))
+    to_import = json.dumps(
+        [{"ResourceType": rtype, "LogicalResourceId": logical, "ResourceIdentifier": {prop: ident}}],
+        separators=(",", ":"),
+    )
+    steps = [
+        f"{rtype} {ident!r} ({logical}) already exists, most likely kept by an earlier {stack} that was pruned",
+        "either delete it" + (f": {delete.format(id=ident)}" if delete else " by hand"),
+        f"or adopt it: aws cloudformation delete-stack --stack-name {stack} (the rolled-back stack holds "
+        f"nothing), then aws cloudformation create-change-set --change-set-type IMPORT --stack-name {stack} "
+        f"--change-set-name adopt-{logical} --resources-to-import '{to_import}' --template-body <a template "
+        "holding only that resource, with its DeletionPolicy>, execute that change set, and deploy again",
+    ]
+    return "; ".join(steps)
+
+
+def deletions_note(outcomes: list[Outcome]) -> str:
+    """One line for deploy's summary: how many stacks were deleted, and why."""
+    deleted = [o for o in outcomes if o.result == "deleted"]
+    if not deleted:
+        return ""
+    names = ", ".join(f"{o.item.stack_name} ({o.item.pipeline_id or '?'})" for o in deleted)
+    return (
+        f"deploy: deleted {len(deleted)} stack(s) whose pipeline folder is gone from "
+        f"{CONFIGS_DIR}/ (their retained data is kept): {names}\n"
+    )
+
+
+def present_entries(repo: Repo) -> set[str]:
+    """Every name under pipeline-configs/ that could be a pipeline's folder: directories, links
+    (dangling or looping ones too), files, anything but environments.json and the schemas. Prune
+    deletes a stack only when its pipeline id is not among them, so a folder whose config is
+    misnamed, unreadable or a link is never mistaken for a deleted pipeline. (Not
+    Repo.pipeline_ids(): that lists only folders holding a readable mlops-config.json.)"""
+    try:
+        entries = os.listdir(repo.configs_dir)
+    except OSError as exc:  # without the listing nothing is provably gone
+        raise GitOpsError(
+            f"can't list {CONFIGS_DIR}/ ({exc.strerror or exc}); nothing was deployed or pruned"
+        ) from exc
+    return {e for e in entries if e != ENVIRONMENTS_FILE and not e.endswith(".schema.json")}
 
 
 def review_prefix(environ: Any) -> str:

@@ -216,7 +216,12 @@ def test_unchanged_stacks_cost_one_listing_and_nothing_else() -> None:
 
 def test_orphans_are_deleted_only_with_prune_and_protected_ones_only_with_allow_protected() -> None:
     fake = FakeCloudFormation()
-    orphan_tags = {"mlops:managed-by": "mlops-gitops", "mlops:stage": "prod", "mlops:pipeline-id": "gone"}
+    orphan_tags = {
+        "mlops:managed-by": "mlops-gitops",
+        "mlops:stage": "prod",
+        "mlops:pipeline-id": "gone",
+        "mlops:repository": "mlops-gitops",
+    }
     fake.add(FakeStack("mlops-gone-prod", "UPDATE_COMPLETE", tags=orphan_tags, protected=True))
     fake.add(FakeStack("someone-elses-stack", "UPDATE_COMPLETE"))
     d = deployer(fake)
