@@ -28,7 +28,7 @@ from mlops_gitops.aws.cloudformation import (
     StackEvent,
     StackSnapshot,
 )
-from mlops_gitops.aws.errors import AWS_ERRORS, error_code
+from mlops_gitops.aws.errors import AWS_ERRORS, reason
 from mlops_gitops.aws.s3 import ArtifactMismatch, ArtifactStore  # noqa: F401  (ArtifactMismatch: callers' name)
 from mlops_gitops.aws.sagemaker import SageMakerGateway
 from mlops_gitops.aws.stack_states import STABLE_OK
@@ -415,7 +415,7 @@ class Deployer:
             except AWS_ERRORS as exc:
                 raise StackError(
                     "-",
-                    f"no artifact bucket (SSM {ARTIFACT_BUCKET_PARAMETER}: {error_code(exc) or type(exc).__name__})",
+                    f"no artifact bucket (SSM {ARTIFACT_BUCKET_PARAMETER}: {reason(exc)})",
                     "pass --artifact-bucket, or bootstrap the orchestrator",
                 ) from exc
             if not self.artifact_bucket:
