@@ -342,7 +342,6 @@ def test_3_roles_are_created_and_changed_only_with_the_boundary() -> None:
     for action in (
         "iam:CreateRole",
         "iam:PutRolePolicy",
-        "iam:AttachRolePolicy",
         "iam:DeleteRolePolicy",
         "iam:DetachRolePolicy",
     ):
@@ -550,3 +549,81 @@ def test_4_a_trust_on_a_key_aws_does_not_document_is_not_relied_on() -> None:
 
         assert conditions_hold(cond, {})
         assert not conditions_hold(cond, {"aws:SourceAccount": "999999999999"})
+
+
+# ---------------------------------------------------------------- an attacker's review (after issue 13)
+# A template change that passed review runs with the execution role; a pipeline role is whatever its
+# template grants, capped by the boundary. Neither may reach what guards deploy.
+
+GUARDED_BUCKETS = [DEPLOY_BUCKET, f"arn:aws:s3:::mlops-pipeline-{ACCOUNT}-{REGION}"]
+BUCKET_GUARD_WRITES = [
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutReplicationConfiguration",
+    "s3:PutBucketVersioning",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketAcl",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:DeleteBucket",
+]
+
+
+def boundary() -> list[dict]:
+    _, ev = target()
+    return _sub_account(ev.resource("PipelineBoundary")["Properties"]["PolicyDocument"]["Statement"], ACCOUNT)
+
+
+@pytest.mark.parametrize("who", ["execution role", "boundary"])
+def test_neither_can_replace_the_policy_or_settings_of_the_buckets_deploy_reads(who: str) -> None:
+    sts = exec_role() if who == "execution role" else boundary()
+    for bucket in GUARDED_BUCKETS:
+        for action in BUCKET_GUARD_WRITES:
+            assert decide(sts, action, bucket) == DENY, (action, bucket)
+        for action in ("s3:PutObject", "s3:ReplicateObject", "s3:DeleteObject"):
+            assert decide(sts, action, f"{bucket}/lambda/x.zip") == DENY, (action, bucket)
+    assert decide(sts, "s3:CreateBucket", f"arn:aws:s3:::mlops-deploy-{ACCOUNT}-x") == DENY
+    if who == "execution role":  # a lake's own bucket is still the execution role's to configure
+        assert allowed(sts, "s3:PutBucketPolicy", "arn:aws:s3:::mlops-churn-lake-dev")
+
+
+@pytest.mark.parametrize("who", ["execution role", "boundary"])
+def test_neither_can_rewrite_the_parameters_deploy_reads(who: str) -> None:
+    sts = exec_role() if who == "execution role" else boundary()
+    for name in ("cfn-exec-role-arn", "artifact-bucket", "permissions-boundary-arn", "cfn-preview-role-arn"):
+        arn = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/mlops/{name}"
+        for action in ("ssm:PutParameter", "ssm:DeleteParameter", "ssm:LabelParameterVersion"):
+            assert decide(sts, action, arn) == DENY, (action, name)
+
+
+def test_no_managed_policy_is_attached_to_any_role() -> None:
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    sts = exec_role()
+    assert (
+        decide(
+            sts,
+            "iam:AttachRolePolicy",
+            PIPELINE_ROLE,
+            {"iam:PermissionsBoundary": BOUNDARY, "iam:PolicyARN": admin},
+        )
+        == DENY
+    )
+
+
+def test_a_pipeline_role_never_reaches_stacks_builds_or_bootstrap_roles() -> None:
+    sts = boundary()
+    stack = stack_arn(ACCOUNT, "mlops-churn-prod")
+    for action in (
+        "cloudformation:UpdateStack",
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:CreateChangeSet",
+    ):
+        assert decide(sts, action, stack) == DENY, action
+    for project in ("validate", "deploy", "pr-check", "drift"):
+        arn = f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/mlops-{project}"
+        assert decide(sts, "codebuild:StartBuild", arn) == DENY, project
+    for role in ("mlops-cfn-exec-us-east-1", "mlops-deploy-build", "mlops-deploy", "mlops-pipeline"):
+        for service in ("cloudformation.amazonaws.com", "codebuild.amazonaws.com", "sagemaker.amazonaws.com"):
+            ctx = {"iam:PassedToService": service}
+            assert decide(sts, "iam:PassRole", role_arn(ACCOUNT, role), ctx) == DENY, (role, service)
+    assert not allowed(sts, "iam:PassRole", PIPELINE_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"})
+    assert allowed(sts, "iam:PassRole", PIPELINE_ROLE, {"iam:PassedToService": "sagemaker.amazonaws.com"})
