@@ -188,6 +188,6 @@ def test_bootstrap_on_moto_reports_the_approval_rule_template_skipped(
     done = run_cli("--repo-root", str(root), "bootstrap", "--endpoint-url", moto_endpoint)
     assert done.code == 0, done.out + done.err
     assert (
-        "approval rule template mlops-human-approval: skipped (the endpoint does not implement CodeCommit "
+        "approval rule template mlops-check-approval: skipped (the endpoint does not implement CodeCommit "
         "approval rule templates)\n" in done.out
     )

@@ -69,26 +69,30 @@ def run_bootstrap(args: argparse.Namespace, environ: Mapping[str, str], out: Tex
         aws, env, repo.root, region, partition, args.target_account_role, event_printer(err)
     )
     ok = succeeded(results)
-    rule = None
-    if ok and env.orchestrator.get("source") != "connection":  # the repository's approval rule template
+    rules = []
+    if ok and env.orchestrator.get("source") != "connection":  # the repository's approval rule templates
         import dataclasses
 
         from mlops_gitops.aws.codecommit import CodeCommitGateway
-        from mlops_gitops.ops.approval_rules import ensure
+        from mlops_gitops.ops.approval_rules import ensure_all
 
         probe = dataclasses.replace(aws, max_attempts=1, _clients={}).client("codecommit", jobs[0].region)
-        rule = ensure(
-            CodeCommitGateway(probe), CodeCommitGateway(aws.client("codecommit", jobs[0].region)), env
+        rules = ensure_all(
+            CodeCommitGateway(probe),
+            CodeCommitGateway(aws.client("codecommit", jobs[0].region)),
+            env,
+            aws.caller_account(),
+            partition,
         )
-        ok = rule.result != "failed"
+        ok = all(rule.result != "failed" for rule in rules)
     steps = next_steps(env, results, jobs[0].region) if ok else ""
     if args.format == "json":
         doc = result_json(results, steps)
-        if rule is not None:
-            doc["approval_rule_template"] = rule.to_dict()
+        if rules:
+            doc["approval_rule_templates"] = [rule.to_dict() for rule in rules]
         out.write(json.dumps(doc, indent=2) + "\n")
     else:
         out.write(summary(results))
-        out.write(rule.line() if rule is not None else "")
+        out.write("".join(rule.line() for rule in rules))
         out.write(steps)
     return ExitCode.OK if ok else ExitCode.AWS

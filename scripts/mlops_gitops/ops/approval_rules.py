@@ -1,22 +1,26 @@
-"""The approval rule template bootstrap puts on the CodeCommit repository: a person must approve.
+"""The approval rule templates bootstrap puts on the CodeCommit repository: a person must approve.
 
-CloudFormation has no resource for approval rule templates, so bootstrap makes it through the API,
-idempotently (created, updated when its content changed, associated once). Every pull request into
-the deployed branch reaches prod (through the pipeline's approvals), so the rule applies to all of
-them: two approvals, one of which the pr-check build gives to clean changes; authors can't approve
-their own pull requests, so the other is a person's (or two people's, when the check found problems).
+CloudFormation has no resource for approval rule templates, so bootstrap makes them through the API,
+idempotently (created, updated when their content changed, associated once). Every pull request into
+the deployed branch reaches prod (through the pipeline's approvals), so the rules apply to all of
+them. Two rules, each with its own approval pool, so that no identity counts for the other:
+- <prefix>-check-approval: one approval from the pr-check build (it approves clean changes);
+- <prefix>-human-approval: one approval from a person (environments.json orchestrator.approvers;
+  by default the account's IAM users and federated users). Never the build's role: two builds of one
+  pull request are two sessions of it, and a pool without members would count them as two people.
+Authors can't approve their own pull requests. CodeCommit approval pools:
+https://docs.aws.amazon.com/codecommit/latest/userguide/approval-rule-templates.html
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from mlops_gitops.aws.codecommit import CodeCommitGateway
 from mlops_gitops.aws.errors import AWS_ERRORS, error_code, not_implemented
 from mlops_gitops.config.environments import Environments
-
-APPROVALS_NEEDED = 2
 
 
 @dataclass(frozen=True)
@@ -40,32 +44,101 @@ def template_name(env: Environments) -> str:
     return f"{env.stack_prefix}-human-approval"
 
 
-def template_content(branch: str) -> str:
+def check_template_name(env: Environments) -> str:
+    return f"{env.stack_prefix}-check-approval"
+
+
+def check_pool(env: Environments, account: str, partition: str = "aws") -> list[str]:
+    """The pr-check build's sessions (CodeBuild names them AWSCodeBuild-<build id>)."""
+    return [f"arn:{partition}:sts::{account}:assumed-role/{env.stack_prefix}-pr-check-build/*"]
+
+
+def human_pool(env: Environments, account: str, partition: str = "aws") -> list[str]:
+    configured = env.orchestrator.get("approvers")
+    if isinstance(configured, list) and configured:
+        return [str(a) for a in configured]
+    return [f"arn:{partition}:iam::{account}:user/*", f"arn:{partition}:sts::{account}:federated-user/*"]
+
+
+def build_in_pool(pool: list[str], env: Environments, account: str, partition: str = "aws") -> str | None:
+    """The pool entry that would let the pr-check build's sessions approve as a person, if any."""
+    session = f"arn:{partition}:sts::{account}:assumed-role/{env.stack_prefix}-pr-check-build/AWSCodeBuild-x"
+    build = f"{env.stack_prefix}-pr-check-build"
+    return next((p for p in pool if fnmatchcase(session, p) or build in p), None)
+
+
+def template_content(branch: str, pool: list[str]) -> str:
     return json.dumps(
         {
             "Version": "2018-11-08",
             "DestinationReferences": [f"refs/heads/{branch}"],
-            "Statements": [{"Type": "Approvers", "NumberOfApprovalsNeeded": APPROVALS_NEEDED}],
+            "Statements": [{"Type": "Approvers", "NumberOfApprovalsNeeded": 1, "ApprovalPoolMembers": pool}],
         },
         separators=(",", ":"),
     )
 
 
-def description(branch: str) -> str:
-    return (
-        f"Pull requests into {branch} reach prod: {APPROVALS_NEEDED} approvals, of which the pr-check "
-        "build gives one to clean changes and authors none to their own, so a person approves."
+def description(branch: str, who: str) -> str:
+    return f"Pull requests into {branch} reach prod: {who} approves."
+
+
+def ensure_all(
+    probe: CodeCommitGateway,
+    gateway: CodeCommitGateway,
+    env: Environments,
+    account: str,
+    partition: str = "aws",
+) -> list[RuleResult]:
+    """Both rules; a person's pool that would admit the build is refused, not created."""
+    branch = env.orchestrator.get("branch", "main")
+    people = human_pool(env, account, partition)
+    leak = build_in_pool(people, env, account, partition)
+    if leak:
+        return [
+            RuleResult(
+                template_name(env),
+                "failed",
+                f"orchestrator.approvers entry {leak!r} admits the pr-check build's role; name people's "
+                "identities (IAM users, SSO roles) so that a person, not the build, gives this approval",
+            )
+        ]
+    results = [
+        ensure(
+            probe,
+            gateway,
+            env,
+            check_template_name(env),
+            template_content(branch, check_pool(env, account, partition)),
+            description(branch, "the pr-check build (clean changes only)"),
+        )
+    ]
+    if results[0].result == "skipped":
+        return results
+    results.append(
+        ensure(
+            probe,
+            gateway,
+            env,
+            template_name(env),
+            template_content(branch, people),
+            description(branch, "a person"),
+        )
     )
+    return results
 
 
-def ensure(probe: CodeCommitGateway, gateway: CodeCommitGateway, env: Environments) -> RuleResult:
-    """Create or update the template and associate it with the repository. ``probe`` is a gateway
+def ensure(
+    probe: CodeCommitGateway,
+    gateway: CodeCommitGateway,
+    env: Environments,
+    name: str,
+    content: str,
+    about: str,
+) -> RuleResult:
+    """Create or update one template and associate it with the repository. ``probe`` is a gateway
     that fails fast, for the first call: an endpoint without approval rule templates (moto) answers
     HTTP 500, and the step is then skipped rather than retried."""
-    name = template_name(env)
-    branch = env.orchestrator.get("branch", "main")
     repository = env.orchestrator.get("repository_name", "mlops-gitops")
-    content = template_content(branch)
     try:
         try:
             current = probe.approval_rule_template(name)
@@ -76,7 +149,7 @@ def ensure(probe: CodeCommitGateway, gateway: CodeCommitGateway, env: Environmen
                 )
             raise
         if current is None:
-            gateway.create_approval_rule_template(name, content, description(branch))
+            gateway.create_approval_rule_template(name, content, about)
             result = "created"
         elif json.loads(current["approvalRuleTemplateContent"]) != json.loads(content):
             gateway.update_approval_rule_template(name, content, current["ruleContentSha256"])

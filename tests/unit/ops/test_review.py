@@ -22,7 +22,7 @@ from mlops_gitops.config.environments import Environments
 from mlops_gitops.core.plan import Deployed, PlanItem, plan_stage
 from mlops_gitops.core.render import StackSpec
 from mlops_gitops.findings import Finding
-from mlops_gitops.ops.approval_rules import ensure, template_content
+from mlops_gitops.ops.approval_rules import check_pool, ensure, ensure_all, human_pool, template_content
 from mlops_gitops.ops.review import MARKER, Review, publish, render_comment
 from mlops_gitops.report.models import (
     HourlyPrice,
@@ -634,7 +634,7 @@ def test_an_unknown_destination_is_a_usage_error(tmp_repo: TmpRepo) -> None:
     assert result.code == 2 and "'no-such-branch' is not a commit or branch" in result.err
 
 
-# ------------------------------------------------------------------ bootstrap's approval rule template
+# ------------------------------------------------------------------ bootstrap's approval rule templates
 
 
 ENV = Environments.from_data(
@@ -644,30 +644,37 @@ ENV = Environments.from_data(
         "orchestrator": {"branch": "trunk", "repository_name": "configs"},
     }
 )
+ACCOUNT = "111122223333"
+BUILD_POOL = [f"arn:aws:sts::{ACCOUNT}:assumed-role/ml-pr-check-build/*"]
+PEOPLE = [f"arn:aws:iam::{ACCOUNT}:user/*", f"arn:aws:sts::{ACCOUNT}:federated-user/*"]
 
 
-def template(content: str) -> dict:
+def template(name: str, content: str) -> dict:
     return {
         "approvalRuleTemplate": {
-            "approvalRuleTemplateName": "ml-human-approval",
+            "approvalRuleTemplateName": name,
             "approvalRuleTemplateContent": content,
             "ruleContentSha256": "sha-1",
         }
     }
 
 
-def test_the_template_is_created_and_associated() -> None:
-    _, stub = codecommit()
-    client = stub.client
+def stub_any():
+    from botocore.stub import ANY
+
+    return ANY
+
+
+def _creates(stub: Stubber, name: str, content: str) -> None:
     stub.add_client_error(
         "get_approval_rule_template", "ApprovalRuleTemplateDoesNotExistException", "none", 400
     )
     stub.add_response(
         "create_approval_rule_template",
-        template(template_content("trunk")),
+        template(name, content),
         {
-            "approvalRuleTemplateName": "ml-human-approval",
-            "approvalRuleTemplateContent": template_content("trunk"),
+            "approvalRuleTemplateName": name,
+            "approvalRuleTemplateContent": content,
             "approvalRuleTemplateDescription": stub_any(),
         },
     )
@@ -679,65 +686,112 @@ def test_the_template_is_created_and_associated() -> None:
     stub.add_response(
         "associate_approval_rule_template_with_repository",
         {},
-        {"approvalRuleTemplateName": "ml-human-approval", "repositoryName": "configs"},
+        {"approvalRuleTemplateName": name, "repositoryName": "configs"},
     )
+
+
+def test_two_rules_with_their_own_pools_are_created_and_associated() -> None:
+    """Security review finding: one rule of two approvals from anyone was met by two pr-check
+    builds of one pull request (two sessions of one role). Each approval now has its own pool."""
+    _, stub = codecommit()
+    _creates(stub, "ml-check-approval", template_content("trunk", BUILD_POOL))
+    _creates(stub, "ml-human-approval", template_content("trunk", PEOPLE))
+    gateway = CodeCommitGateway(stub.client)
     with stub:
-        result = ensure(CodeCommitGateway(client), CodeCommitGateway(client), ENV)
+        results = ensure_all(gateway, gateway, ENV, ACCOUNT)
         stub.assert_no_pending_responses()
-    assert (result.result, result.detail) == (
-        "created",
-        "associated with configs; applies to pull requests opened from now on",
+    assert [(r.name, r.result) for r in results] == [
+        ("ml-check-approval", "created"),
+        ("ml-human-approval", "created"),
+    ]
+    for content, pool in (
+        (template_content("trunk", BUILD_POOL), BUILD_POOL),
+        (template_content("trunk", PEOPLE), PEOPLE),
+    ):
+        doc = json.loads(content)
+        assert doc["DestinationReferences"] == ["refs/heads/trunk"]
+        assert doc["Statements"] == [
+            {"Type": "Approvers", "NumberOfApprovalsNeeded": 1, "ApprovalPoolMembers": pool}
+        ]
+
+
+def test_the_persons_pool_never_admits_the_build() -> None:
+    build_session = f"arn:aws:sts::{ACCOUNT}:assumed-role/ml-pr-check-build/AWSCodeBuild-1"
+    from fnmatch import fnmatchcase
+
+    assert not any(fnmatchcase(build_session, p) for p in human_pool(ENV, ACCOUNT))
+    assert all(fnmatchcase(build_session, p) for p in check_pool(ENV, ACCOUNT))
+    for leaky in (f"arn:aws:sts::{ACCOUNT}:assumed-role/*", f"arn:aws:iam::{ACCOUNT}:role/ml-pr-check-build"):
+        env = Environments.from_data(
+            {
+                "stack_prefix": "ml",
+                "stages": [{"name": "dev"}, {"name": "prod"}],
+                "orchestrator": {"branch": "trunk", "repository_name": "configs", "approvers": [leaky]},
+            }
+        )
+        _, stub = codecommit()
+        gateway = CodeCommitGateway(stub.client)
+        with stub:  # refused before any call
+            (result,) = ensure_all(gateway, gateway, env, ACCOUNT)
+        assert result.result == "failed" and "admits the pr-check build" in result.detail, leaky
+
+
+def test_configured_approvers_are_the_persons_pool() -> None:
+    sso = f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_MLReviewers_0123/*"
+    env = Environments.from_data(
+        {
+            "stack_prefix": "ml",
+            "stages": [{"name": "dev"}],
+            "orchestrator": {"branch": "trunk", "repository_name": "configs", "approvers": [sso]},
+        }
     )
-    content = json.loads(template_content("trunk"))
-    assert content["DestinationReferences"] == ["refs/heads/trunk"]
-    assert content["Statements"] == [{"Type": "Approvers", "NumberOfApprovalsNeeded": 2}]
-
-
-def stub_any():
-    from botocore.stub import ANY
-
-    return ANY
+    assert human_pool(env, ACCOUNT) == [sso]
 
 
 def test_a_changed_template_is_updated_and_an_unchanged_one_left() -> None:
     _, stub = codecommit()
-    client = stub.client
-    stub.add_response("get_approval_rule_template", template('{"Version":"2018-11-08","Statements":[]}'))
+    content = template_content("trunk", BUILD_POOL)
+    stub.add_response(
+        "get_approval_rule_template",
+        template("ml-check-approval", '{"Version":"2018-11-08","Statements":[]}'),
+    )
     stub.add_response(
         "update_approval_rule_template_content",
-        template(template_content("trunk")),
+        template("ml-check-approval", content),
         {
-            "approvalRuleTemplateName": "ml-human-approval",
-            "newRuleContent": template_content("trunk"),
+            "approvalRuleTemplateName": "ml-check-approval",
+            "newRuleContent": content,
             "existingRuleContentSha256": "sha-1",
         },
     )
     stub.add_response(
         "list_associated_approval_rule_templates_for_repository",
-        {"approvalRuleTemplateNames": ["ml-human-approval"]},
+        {"approvalRuleTemplateNames": ["ml-check-approval"]},
     )
-    stub.add_response("get_approval_rule_template", template(template_content("trunk")))
+    stub.add_response("get_approval_rule_template", template("ml-check-approval", content))
     stub.add_response(
         "list_associated_approval_rule_templates_for_repository",
-        {"approvalRuleTemplateNames": ["ml-human-approval"]},
+        {"approvalRuleTemplateNames": ["ml-check-approval"]},
     )
+    gateway = CodeCommitGateway(stub.client)
     with stub:
-        assert ensure(CodeCommitGateway(client), CodeCommitGateway(client), ENV).result == "updated"
-        again = ensure(CodeCommitGateway(client), CodeCommitGateway(client), ENV)
+        assert ensure(gateway, gateway, ENV, "ml-check-approval", content, "x").result == "updated"
+        again = ensure(gateway, gateway, ENV, "ml-check-approval", content, "x")
         stub.assert_no_pending_responses()
     assert (again.result, again.detail) == ("unchanged", "associated with configs")
 
 
 def test_an_endpoint_without_the_api_is_skipped_and_other_errors_fail() -> None:
     _, stub = codecommit()
-    client = stub.client
     html = "<!doctype html>\n<title>500 Internal Server Error</title>"
     stub.add_client_error("get_approval_rule_template", "500", html, 500)
     stub.add_client_error("get_approval_rule_template", "AccessDeniedException", "no", 400)
+    stub.add_client_error("get_approval_rule_template", "AccessDeniedException", "no", 400)
+    gateway = CodeCommitGateway(stub.client)
     with stub:
-        skipped = ensure(CodeCommitGateway(client), CodeCommitGateway(client), ENV)
-        failed = ensure(CodeCommitGateway(client), CodeCommitGateway(client), ENV)
-    assert skipped.line() == (
-        "approval rule template ml-human-approval: skipped (the endpoint does not implement CodeCommit approval rule templates)\n"
-    )
-    assert failed.result == "failed" and "AccessDeniedException" in failed.detail
+        skipped = ensure_all(gateway, gateway, ENV, ACCOUNT)
+        failed = ensure_all(gateway, gateway, ENV, ACCOUNT)
+    assert [r.line() for r in skipped] == [
+        "approval rule template ml-check-approval: skipped (the endpoint does not implement CodeCommit approval rule templates)\n"
+    ]
+    assert [r.result for r in failed] == ["failed", "failed"] and "AccessDeniedException" in failed[0].detail
