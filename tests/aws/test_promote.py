@@ -191,3 +191,34 @@ def test_bootstrap_on_moto_reports_the_approval_rule_template_skipped(
         "approval rule template mlops-check-approval: skipped (the endpoint does not implement CodeCommit "
         "approval rule templates)\n" in done.out
     )
+
+
+def test_pr_check_does_not_approve_what_runs_with_the_deploy_role(repo: Path, moto_endpoint: str) -> None:
+    """Security review finding 3: a pull request that changed a buildspec, the packaging or
+    environments.json got "no pipeline changes" and the check's approval. Anything outside
+    pipeline-configs/<id>/ is now a finding: the check revokes, a maintainer reviews."""
+    git(repo, "switch", "-q", "-c", "sneaky")
+    (repo / "buildspecs").mkdir()
+    (repo / "buildspecs" / "deploy.yml").write_text("version: 0.2\nphases:\n  build:\n    commands: [id]\n")
+    env = json.loads((repo / "pipeline-configs" / "environments.json").read_text())
+    env["stages"][-1]["protected"] = False
+    (repo / "pipeline-configs" / "environments.json").write_text(json.dumps(env, indent=2) + "\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "tidy")
+    review = mlopsctl(repo, moto_endpoint, "pr-check", "--base", "main", "--no-preview")
+    assert review.code == 1, review.out + review.err
+    flagged = sorted(
+        line.split(":")[0]
+        for line in review.err.splitlines()
+        if "approves changes to pipeline configs only" in line
+    )
+    assert flagged == ["buildspecs/deploy.yml", "pipeline-configs/environments.json"], review.err
+    # a change inside a pipeline folder alone stays the check's to approve
+    git(repo, "switch", "-q", "main")
+    git(repo, "switch", "-q", "-c", "fine")
+    (repo / "pipeline-configs" / "scorer" / "mlops-config.json").write_text(
+        CONFIG.replace("Scores things", "Scores")
+    )
+    git(repo, "commit", "-qam", "reword")
+    clean = mlopsctl(repo, moto_endpoint, "pr-check", "--base", "main", "--no-preview")
+    assert clean.code == 0 and "maintainer" not in clean.out + clean.err, clean.out + clean.err

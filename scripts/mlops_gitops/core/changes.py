@@ -20,10 +20,14 @@ GLOBAL_PATHS = (
 )
 
 
-def changed_files(root: Path, base: str) -> list[str]:
+RENDER_INPUTS = (CONFIGS_DIR, "cloudformation", "scripts/mlops_gitops")
+
+
+def changed_files(root: Path, base: str, paths: tuple[str, ...] = RENDER_INPUTS) -> list[str]:
+    """Files changed since ``base`` under ``paths`` (every file with ``paths=()``)."""
     try:
         done = subprocess.run(
-            ["git", "diff", "--name-only", base, "--", CONFIGS_DIR, "cloudformation", "scripts/mlops_gitops"],
+            ["git", "diff", "--name-only", base, "--", *paths],
             cwd=root, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
     except (OSError, subprocess.SubprocessError) as exc:
@@ -51,3 +55,13 @@ def changed_pipelines(repo: Repo, base: str) -> set[str] | None:
         if len(parts) >= 3 and parts[0] == CONFIGS_DIR:
             wanted.add(parts[1])
     return wanted
+
+
+def beyond_pipeline_folders(root: Path, base: str) -> list[str]:
+    """Changed files outside pipeline-configs/<id>/: what runs with the deploy role once merged
+    (code, templates, buildspecs, packaging) or changes every stage (environments.json, schemas)."""
+    return [
+        f
+        for f in changed_files(root, base, ())
+        if not (f.startswith(f"{CONFIGS_DIR}/") and f.count("/") >= 2)
+    ]

@@ -61,13 +61,25 @@ def plan_review(
     """Validate, then plan every stage against what is deployed, keeping what the change touches
     (and every delete). The model section is left to the caller (ops.models.looked_up_models)."""
     from mlops_gitops.config.validate import validate
-    from mlops_gitops.core.changes import changed_pipelines
+    from mlops_gitops.core.changes import beyond_pipeline_folders, changed_pipelines
     from mlops_gitops.core.render import render_stage
     from mlops_gitops.ops.deploy import Deployer
 
     review = Review(source_commit, destination)
     report, _ = validate(repo)
     review.findings += report.findings
+    review.findings += [
+        Finding(
+            path,
+            "$",
+            "maintainer-review",
+            "this change runs with the deploy role once merged, or changes every stage; the check "
+            "approves changes to pipeline configs only",
+            "a maintainer reviews it and merges by overriding the check's approval rule (CodeCommit "
+            "OverridePullRequestApprovalRules), or split the config changes into their own pull request",
+        )
+        for path in beyond_pipeline_folders(repo.root, destination)
+    ]
     if report.errors:
         review.planned = False
         return review
