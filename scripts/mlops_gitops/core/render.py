@@ -22,7 +22,7 @@ from mlops_gitops.config.validate import PipelineConfig, Validator, validate
 from mlops_gitops.core import templates
 from mlops_gitops.core.params import builder_for
 from mlops_gitops.core.params.base import ParamContext, with_model_revisions
-from mlops_gitops.errors import GitOpsError
+from mlops_gitops.errors import GitOpsError, RepoError
 from mlops_gitops.findings import Finding
 from mlops_gitops.repo import Repo
 
@@ -127,7 +127,21 @@ def render(
                 )
             ]
         )
-    template = templates.load_template(root, name)
+    try:
+        template = templates.load_template(root, name)
+    except RepoError as exc:
+        raise RenderError(
+            [
+                Finding(
+                    f"{templates.PIPELINES_DIR.as_posix()}/{templates.MAPPING_FILE}",
+                    "$.templates",
+                    "template",
+                    str(exc),
+                    "templates are .yaml files of cloudformation/pipelines/ itself, never links out of it",
+                    pipeline_id=cfg.pipeline_id,
+                )
+            ]
+        ) from exc
     ctx = ParamContext(cfg, stage, env, region)
     params, deferred = builder_for(name)(ctx)
     if "ModelRevision" in template.parameters:  # templates that name SageMaker models by revision

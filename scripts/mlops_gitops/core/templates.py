@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -86,6 +87,29 @@ def mapping(root: Path) -> dict[str, Any]:
     return _mapping(str(root))
 
 
+TEMPLATE_MAX = 1_000_000  # bytes; CloudFormation refuses larger templates even from S3
+
+
 def load_template(root: Path, name: str) -> Template:
+    """The template ``name`` of cloudformation/pipelines/, read only when it is a regular file of
+    that folder: pipeline-types.json comes from the repository (a pull request's, in pr-check), so a
+    name with a path in it, or a link out of the repository, is refused rather than followed."""
+    relpath = (PIPELINES_DIR / name).as_posix()
+    folder = (root / PIPELINES_DIR).resolve()
     path = root / PIPELINES_DIR / name
-    return Template(path, (PIPELINES_DIR / name).as_posix(), path.read_text(encoding="utf-8"))
+    if Path(name).name != name or not name.endswith((".yaml", ".yml")):
+        raise RepoError(
+            f"{PIPELINES_DIR / MAPPING_FILE}: template {name!r} is not a .yaml file name of {PIPELINES_DIR}/"
+        )
+    try:
+        resolved = path.resolve(strict=True)
+        info = resolved.stat()
+    except (OSError, RuntimeError) as exc:
+        raise RepoError(f"{relpath}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from exc
+    if resolved.parent != folder or not stat.S_ISREG(info.st_mode):
+        raise RepoError(
+            f"{relpath}: not a regular file inside {PIPELINES_DIR}/ (a link out, or not a file); not read"
+        )
+    if info.st_size > TEMPLATE_MAX:
+        raise RepoError(f"{relpath}: {info.st_size:,} bytes, over CloudFormation's {TEMPLATE_MAX:,}")
+    return Template(path, relpath, resolved.read_text(encoding="utf-8"))
