@@ -175,3 +175,11 @@ def guard_client(client: Any, timeouts: tuple[float, float], max_attempts: int =
     events.register("before-parse", check_body)
     events.register_first("needs-retry", stop_retrying)
     events.register("after-call-error", translate)
+
+
+def stand_in_lacks(exc: BaseException) -> bool:
+    """Whether a stand-in for AWS (moto) lacks the operation: a NotImplemented answer, or the HTML
+    page of an HTTP 500 that botocore could not parse."""
+    if not_implemented(exc):
+        return True
+    return isinstance(exc, ResponseParserError) and "500 Internal Server Error" in str(exc)

@@ -28,7 +28,7 @@ from mlops_gitops.aws.cloudformation import (
     StackEvent,
     StackSnapshot,
 )
-from mlops_gitops.aws.errors import AWS_ERRORS, reason
+from mlops_gitops.aws.errors import AWS_ERRORS, reason, stand_in_lacks
 from mlops_gitops.aws.s3 import ArtifactMismatch, ArtifactStore  # noqa: F401  (ArtifactMismatch: callers' name)
 from mlops_gitops.aws.sagemaker import SageMakerGateway
 from mlops_gitops.aws.stack_states import STABLE_OK
@@ -330,11 +330,14 @@ class Deployer:
             current = snap.termination_protection if snap else spec.termination_protection
         if current == spec.termination_protection:
             return ""
+        wanted = "set" if spec.termination_protection else "removed"
         try:
             self.cfn.set_termination_protection(stack, spec.termination_protection)
-        except Exception as exc:  # noqa: BLE001 - the stack is deployed; say what is missing
-            log.warning("%s: termination protection not changed: %s", stack, exc)
-            return f"; WARNING: termination protection not {'set' if spec.termination_protection else 'removed'} ({type(exc).__name__})"
+        except AWS_ERRORS as exc:  # the stack is deployed; say in one line what is missing
+            if stand_in_lacks(exc):  # moto: UpdateTerminationProtection is not implemented
+                return f"; termination protection not {wanted}: not available on this endpoint (a local stand-in)"
+            log.warning("%s: termination protection not changed: %s", stack, reason(exc))
+            return f"; WARNING: termination protection not {wanted} ({reason(exc)})"
         return "; termination protection " + ("on" if spec.termination_protection else "off")
 
     def _delete(self, item: PlanItem, prune: bool, allow_protected: bool) -> Outcome:

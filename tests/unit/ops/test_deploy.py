@@ -410,3 +410,32 @@ def test_status_reports_monitor_schedules() -> None:
     assert stopped[0].health == "unhealthy"
     unknown = status_of([item], {snap.name: snap}, gateway, Schedules(lambda n: None))
     assert unknown[0].health == "unknown"
+
+
+def test_a_stand_in_without_termination_protection_is_said_in_one_plain_line() -> None:
+    """moto answers UpdateTerminationProtection with an HTML 500 page; every local prod deploy
+    printed it as an alarming warning (issue 16). It is one plain note now, and a real AWS refusal
+    still a WARNING with its one-line reason."""
+    from botocore.exceptions import ClientError
+    from botocore.parsers import ResponseParserError
+
+    prod_specs, _, _ = render_stage(REPO, "prod", "c0ffee")
+    spec = next(s for s in prod_specs if s.pipeline_id == "churn-realtime")
+    assert spec.termination_protection
+    html = "Unable to parse response (syntax error), invalid XML received:\nb'<!doctype html>\\n<title>500 Internal Server Error</title>'"
+    for error, expected in (
+        (ResponseParserError(html), "termination protection not set: not available on this endpoint"),
+        (
+            ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "UpdateTerminationProtection"),
+            "WARNING: termination protection not set (AccessDenied: no)",
+        ),
+    ):
+        fake = FakeCloudFormation()
+
+        def refuse(StackName: str, EnableTerminationProtection: bool, error=error) -> dict:
+            raise error
+
+        fake.update_termination_protection = refuse
+        outcome = run(fake, [spec], stage="prod")[spec.stack_name]
+        assert outcome.result == "created" and expected in outcome.detail, outcome.detail
+        assert "<" not in outcome.detail and "\n" not in outcome.detail
