@@ -49,7 +49,7 @@ def run_drift(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO,
     from mlops_gitops.report.drift import drift_json, drift_text, exit_code
 
     _, env, stages, _ = setup(args, environ)
-    aws = aws_context(args, environ)
+    aws = aws_context(args, environ, interactive=True)
     reports = []
     failure: Exception | None = None
     for stage in stages:

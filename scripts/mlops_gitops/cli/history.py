@@ -34,7 +34,7 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
 def run_history(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     from functools import cache
 
-    from mlops_gitops.ops.history import History, config_history, live_commits
+    from mlops_gitops.ops.history import History, config_history, live_commits, serving_changes
     from mlops_gitops.report.history import history_json, history_markdown, history_text
 
     if args.limit < 1:
@@ -42,9 +42,10 @@ def run_history(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
     repo, env, stages, _ = setup(args, environ)
     history = History(args.pipeline_id, config_history(repo, args.pipeline_id, env, args.limit))
     if not args.offline:
-        aws = aws_context(args, environ)
+        aws = aws_context(args, environ, interactive=True)
         gateways_for = cache(lambda stage: stage_gateways(aws, env, stage, args))
         history.live = live_commits(gateways_for, env, args.pipeline_id, stages)
+        history.serving = serving_changes(repo, history.changes, history.live)
     render = {"json": history_json, "markdown": history_markdown}.get(args.format, history_text)
     out.write(render(history))
     return ExitCode.OK

@@ -56,15 +56,27 @@ def setup(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[Repo, E
     return repo, env, stages, commit
 
 
-def aws_context(args: argparse.Namespace, environ: Mapping[str, str]) -> AwsContext:
+INTERACTIVE_ATTEMPTS = 3  # reads a person waits for: a few retries, not deploy's ten
+
+
+def aws_context(
+    args: argparse.Namespace, environ: Mapping[str, str], *, interactive: bool = False
+) -> AwsContext:
+    """The AWS context of the command line. ``interactive`` verbs (plan, status, drift, pr-check,
+    history: reads someone waits for) retry a failed call a few times, not deploy's ten: an
+    endpoint that lacks an API (moto answers HTTP 500) then costs seconds, not a minute per call.
+    AWS_MAX_ATTEMPTS still wins."""
     from mlops_gitops.aws.clients import AwsContext
 
-    return AwsContext.from_args(
+    context = AwsContext.from_args(
         getattr(args, "region", None),
         getattr(args, "endpoint_url", None),
         getattr(args, "profile", None),
         environ,
     )
+    if interactive and not (environ.get("AWS_MAX_ATTEMPTS") or "").isdigit():
+        context.max_attempts = min(context.max_attempts, INTERACTIVE_ATTEMPTS)
+    return context
 
 
 def stage_gateways(

@@ -64,7 +64,7 @@ def run_plan(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, 
 
         items, findings = offline_plan(repo, env, stages, args.base, commit)
     else:
-        aws = aws_context(args, environ)
+        aws = aws_context(args, environ, interactive=True)
         gateways_for = cache(
             lambda stage: stage_gateways(aws, env, stage, args)
         )  # a role assumed once a stage

@@ -68,7 +68,7 @@ def run_pr_check(args: argparse.Namespace, environ: Mapping[str, str], out: Text
         err.write(
             f"warning: the checkout is {commit[:12]}, not --source-commit {args.source_commit[:12]}; planning the checkout\n"
         )
-    aws = aws_context(args, environ)
+    aws = aws_context(args, environ, interactive=True)
     gateways_for = cache(lambda stage: stage_gateways(aws, env, stage, args))  # a role assumed once a stage
     review = plan_review(repo, env, gateways_for, stages, source, destination, preview=not args.no_preview)
     if review.planned:

@@ -34,7 +34,7 @@ def run_status(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
     from mlops_gitops.report.status import status_json, status_text
 
     repo, env, stages, commit = setup(args, environ)
-    aws = aws_context(args, environ)
+    aws = aws_context(args, environ, interactive=True)
     rows = []
     for stage in stages:
         specs, _ = render_or_fail(repo, stage, commit, stage_region(aws, env, stage, args), err)

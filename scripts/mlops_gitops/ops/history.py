@@ -46,17 +46,20 @@ class History:
     pipeline_id: str
     changes: list[ConfigChange]
     live: list[Live] = field(default_factory=list)
+    serving: dict[str, str] = field(default_factory=dict)  # stage -> the config change it runs
 
     def to_dict(self) -> dict:
         return {
             "pipeline_id": self.pipeline_id,
             "changes": [asdict(c) for c in self.changes],
             "live": [asdict(item) for item in self.live],
+            "serving": dict(self.serving),
         }
 
     def live_in(self, commit: str) -> list[str]:
-        """The stages whose stack records ``commit``."""
-        return [item.stage for item in self.live if item.commit and _same(item.commit, commit)]
+        """The stages that run the config of change ``commit``: their stack records a commit that
+        has this change as its newest change of the config (see ``serving_changes``)."""
+        return [stage for stage, change in self.serving.items() if _same(change, commit)]
 
 
 def _same(a: str, b: str) -> bool:
@@ -125,3 +128,26 @@ def live_commits(
         else:
             out.append(Live(stage, name, snap.status, snap.tags.get("mlops:commit")))
     return out
+
+
+def serving_changes(repo: Repo, changes: list[ConfigChange], live: list[Live]) -> dict[str, str]:
+    """Stage -> the config change its stack runs: the newest change that is the live commit or one
+    of its ancestors (a stack deployed from a later commit that left the config alone runs the
+    config of the change before it). A live commit git does not know is left out."""
+    out = {}
+    for item in live:
+        if not item.commit:
+            continue
+        for change in changes:  # newest first
+            if _same(change.commit, item.commit) or _is_ancestor(repo, change.commit, item.commit):
+                out[item.stage] = change.commit
+                break
+    return out
+
+
+def _is_ancestor(repo: Repo, older: str, newer: str) -> bool:
+    try:
+        git(repo.root, "merge-base", "--is-ancestor", older, newer)
+    except UsageError:  # not an ancestor (exit 1), or a commit git does not have
+        return False
+    return True

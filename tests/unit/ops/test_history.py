@@ -11,7 +11,7 @@ import pytest
 
 from mlops_gitops.aws.cloudformation import StackSnapshot
 from mlops_gitops.config.validate import Validator
-from mlops_gitops.ops.history import History, config_history, live_commits
+from mlops_gitops.ops.history import History, Live, config_history, live_commits, serving_changes
 from mlops_gitops.repo import Repo
 from mlops_gitops.report.history import history_json, history_markdown, history_text
 from tests.conftest import CONFIGS, git_repo, repo_copy, run_cli
@@ -30,6 +30,11 @@ def commit(root: Path, message: str, author: str = "Ada <ada@example.com>") -> s
     return subprocess.run(
         ["git", "-C", str(root), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
     ).stdout.strip()
+
+
+def commit_empty(root: Path, message: str) -> str:
+    (root / "NOTES.md").write_text(message)
+    return commit(root, message)
 
 
 @pytest.fixture
@@ -96,8 +101,13 @@ def test_live_commits_say_which_version_runs_where(repo) -> None:
         ("staging", "unreadable (AccessDenied: no)"),
         ("prod", "UPDATE_COMPLETE"),
     ]
-    history = History("fraud-ab", config_history(Repo(root), "fraud-ab", env), live)
+    changes = config_history(Repo(root), "fraud-ab", env)
+    history = History("fraud-ab", changes, live, serving_changes(Repo(root), changes, live))
     assert history.live_in(first) == ["prod"] and history.live_in(second) == []
+    # a stack deployed from a later commit that did not touch the config runs the last change's config
+    later = commit_empty(root, "docs only")
+    live_later = [Live("prod", "mlops-fraud-ab-prod", "UPDATE_COMPLETE", later)]
+    assert serving_changes(Repo(root), changes, live_later) == {"prod": second}
     text = history_text(history)
     assert f"{first[:12]}" in text and "prod: mlops-fraud-ab-prod UPDATE_COMPLETE, commit" in text
     assert json.loads(history_json(history))["live"][2]["commit"] == first
