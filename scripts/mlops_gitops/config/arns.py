@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from mlops_gitops import awsdata
 from mlops_gitops.suggest import did_you_mean
 
-_ACCOUNT = re.compile(r"^[0-9]{12}$")
+_ACCOUNT = re.compile(r"[0-9]{12}")  # fullmatch: no trailing newline; ASCII digits
 
 
 class ArnError(ValueError):
@@ -56,7 +56,7 @@ def parse_arn(value: str, service: str, resource_types: list[str]) -> Arn:
             f"region {region!r} belongs to partition {region_partition!r}, not {partition!r}",
             f"write arn:{region_partition}:{service}:{region}:...",
         )
-    if not _ACCOUNT.match(account):
+    if not _ACCOUNT.fullmatch(account):
         raise ArnError(
             f"account {account!r} in {value!r} is not 12 digits",
             "copy the ARN again; account ids have exactly 12 digits",

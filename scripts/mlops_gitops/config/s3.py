@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_IP = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_IP = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}")
 _RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
@@ -31,15 +31,15 @@ class S3Location:
 def bucket_problem(bucket: str) -> tuple[str, str] | None:
     """Why ``bucket`` is not a valid S3 bucket name, as (message, hint), or None."""
     fix = "bucket names have 3-63 lower-case letters, digits, dots and hyphens, and start and end with a letter or digit"
-    if bucket != bucket.lower() and _BUCKET.match(bucket.lower()):
+    if bucket != bucket.lower() and _BUCKET.fullmatch(bucket.lower()):
         return f"bucket name {bucket!r} has upper-case letters", f"use {bucket.lower()!r}"
-    if "_" in bucket and _BUCKET.match(bucket.replace("_", "-")):
+    if "_" in bucket and _BUCKET.fullmatch(bucket.replace("_", "-")):
         return f"bucket name {bucket!r} has underscores", f"use hyphens: {bucket.replace('_', '-')!r}"
-    if not _BUCKET.match(bucket):
+    if not _BUCKET.fullmatch(bucket):
         return f"{bucket!r} is not a valid S3 bucket name", fix
     if ".." in bucket or ".-" in bucket or "-." in bucket:
         return f"bucket name {bucket!r} has adjacent dots or a dot next to a hyphen", fix
-    if _IP.match(bucket):
+    if _IP.fullmatch(bucket):
         return f"bucket name {bucket!r} looks like an IP address", fix
     for prefix in _RESERVED_PREFIXES:
         if bucket.startswith(prefix):

@@ -747,6 +747,70 @@ CASES = [
     case("stages-empty", "churn-training", {"stages": []}, {("$.stages", "size")}),
     # ---- cron and rate expressions
     case(
+        "cron-superscript-digit-is-a-finding-not-a-crash",
+        "churn-bias",
+        {"schedule_expression": "cron(0 \u00b2 ? * * *)"},
+        {("$.schedule_expression", "schedule")},
+    ),
+    case(
+        "cron-fullwidth-digit",
+        "churn-bias",
+        {"schedule_expression": "cron(0 \uff12 ? * * *)"},
+        {("$.schedule_expression", "schedule")},
+        "ASCII",
+    ),
+    case(
+        "cron-arabic-indic-digit-in-a-step",
+        "churn-bias",
+        {"schedule_expression": "cron(0 0/\u0662 ? * * *)"},
+        {("$.schedule_expression", "schedule")},
+    ),
+    case(
+        "rate-trailing-newline",
+        "customer-lake",
+        {"crawler_schedule": "rate(1 day)\n"},
+        {("$.crawler_schedule", "schedule")},
+    ),
+    case(
+        "rate-fullwidth-digit",
+        "customer-lake",
+        {"crawler_schedule": "rate(\uff12 days)"},
+        {("$.crawler_schedule", "schedule")},
+    ),
+    # SageMaker monitoring schedules: hourly, daily at H, or every N hours from H, nothing else
+    # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ScheduleConfig.html)
+    case(
+        "cron-monitor-not-on-the-hour",
+        "churn-bias",
+        {"schedule_expression": "cron(30 2 ? * * *)"},
+        {("$.schedule_expression", "schedule")},
+    ),
+    case(
+        "cron-monitor-weekly-is-not-a-sagemaker-form",
+        "churn-bias",
+        {"schedule_expression": "cron(0 2 ? * MON *)"},
+        {("$.schedule_expression", "schedule")},
+        "cron(0 H/N ? * * *)",
+    ),
+    case(
+        "cron-monitor-day-of-month-is-not-a-sagemaker-form",
+        "churn-bias",
+        {"schedule_expression": "cron(0 2 1 * ? *)"},
+        {("$.schedule_expression", "schedule")},
+    ),
+    case(
+        "cron-monitor-hour-list-is-not-a-sagemaker-form",
+        "churn-bias",
+        {"schedule_expression": "cron(0 2,14 ? * * *)"},
+        {("$.schedule_expression", "schedule")},
+    ),
+    case(
+        "cron-monitor-step-above-24",
+        "churn-bias",
+        {"schedule_expression": "cron(0 0/25 ? * * *)"},
+        {("$.schedule_expression", "schedule")},
+    ),
+    case(
         "cron-five-fields",
         "churn-data-quality",
         {"schedule_expression": "cron(0 * * * *)"},
@@ -2042,6 +2106,43 @@ CASES = [
         "pattern-ecr-repo", "fraud-image", {"ecr_repo_name": "Fraud-Scorer"}, {("$.ecr_repo_name", "pattern")}
     ),
     case("pattern-image-tag", "fraud-image", {"image_tag": "-bad"}, {("$.image_tag", "pattern")}),
+    # ---- patterns follow ECMA-262 (JSON Schema), not Python's re.search (issue 14)
+    case(
+        "pattern-dollar-does-not-match-before-a-trailing-newline",
+        "fraud-image",
+        {"image_tag": "1.0\n"},
+        {("$.image_tag", "pattern")},
+    ),
+    case(
+        "pattern-model-name-trailing-newline",
+        "churn-realtime",
+        {"model_name": "churn\n"},
+        {("$.model_name", "pattern")},
+    ),
+    case(
+        "pattern-digits-are-ascii-fullwidth",
+        "churn-realtime",
+        {"tags": {"team": "\uff11\uff12\uff13"}},  # \w is ASCII in ECMA-262, as in the editors
+        {("$.tags.team", "pattern")},
+    ),
+    case(
+        "arn-account-fullwidth-digits",
+        "churn-realtime",
+        {"kms_key_arn": KMS.replace("111122223333", "\uff11" * 12)},
+        {("$.kms_key_arn", "arn")},
+    ),
+    case(
+        "arn-account-trailing-newline",
+        "churn-realtime",
+        {"kms_key_arn": KMS.replace("111122223333", "111122223333\n")},
+        {("$.kms_key_arn", "arn")},
+    ),
+    case(
+        "ecr-image-uri-trailing-newline",
+        "fraud-batch",
+        {"custom_image_uri": "111122223333.dkr.ecr.us-east-1.amazonaws.com/fraud-scorer:2.3.0\n"},
+        {("$.custom_image_uri", "image-uri")},
+    ),
     case("pattern-zone", "customer-lake", {"zones": ["Raw"]}, {("$.zones[0]", "pattern")}),
     case(
         "pattern-subnet-id",
