@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from mlops_gitops import awsdata
 from mlops_gitops.suggest import did_you_mean
 
+# What no ARN's resource part holds, and what would break the JSON a template builds around it.
+_UNSAFE = re.compile(r'["\\\s\x00-\x1f\x7f]')
 _ACCOUNT = re.compile(r"[0-9]{12}")  # fullmatch: no trailing newline; ASCII digits
 
 
@@ -60,6 +62,11 @@ def parse_arn(value: str, service: str, resource_types: list[str]) -> Arn:
         raise ArnError(
             f"account {account!r} in {value!r} is not 12 digits",
             "copy the ARN again; account ids have exactly 12 digits",
+        )
+    if _UNSAFE.search(resource):
+        raise ArnError(
+            f"the resource part of the {service} ARN holds a quote, backslash, space or control character",
+            f"copy the ARN again, e.g. {example}",
         )
     sep = ":" if service in ("secretsmanager",) else "/"
     rtype, found, rest = resource.partition(sep)

@@ -88,7 +88,20 @@ def parse_asset(value: str) -> S3Location | str:
     return value
 
 
+# Characters S3 tells to avoid in keys that also break the JSON (and JSONata) the templates build
+# from a location (state machine definitions, the SageMaker Pipeline definition), and that the
+# templates' AllowedPattern refuses: whitespace, a double quote, a backslash, braces, control
+# characters. https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html
+_UNSAFE_KEY = re.compile(r'["\\\s{}\x00-\x1f\x7f]')
+
+
 def _check_key(value: str, key: str) -> None:
+    bad = _UNSAFE_KEY.search(key)
+    if bad:
+        raise S3Error(
+            f"the S3 key holds {bad.group()!r}, a character S3 says to avoid in keys",
+            "remove spaces, quotes, backslashes, braces and control characters from the location",
+        )
     if len(key.encode("utf-8")) > 1024:
         raise S3Error(f"the S3 key of {value[:40]!r}... is longer than 1024 bytes", "shorten the key")
     if "//" in key:
