@@ -418,16 +418,46 @@ def _layout_duplicate(repo: TmpRepo, tmp_path) -> None:
 
 # id, set-up, code, message part, hint part
 LAYOUT = [
-    pytest.param(_layout_misnamed, "config-missing", "holds 'mlops_config.json'", "rename 'mlops_config.json' to mlops-config.json", id="misnamed"),
+    pytest.param(
+        _layout_misnamed,
+        "config-missing",
+        "holds 'mlops_config.json'",
+        "rename 'mlops_config.json' to mlops-config.json",
+        id="misnamed",
+    ),
     pytest.param(_layout_dangling, "dangling-link", "does not exist", "replace the link", id="dangling-link"),
     pytest.param(_layout_loop, "link-loop", "loop", "replace the link", id="link-loop"),
     pytest.param(_layout_folder, "not-a-file", "is a folder", "JSON file", id="folder-named-like-the-file"),
     pytest.param(_layout_empty, "config-missing", "is empty", "add mlops-config.json", id="empty-folder"),
-    pytest.param(_layout_outside_file, "outside-repository", "outside the repository", "replace the link", id="link-out-of-the-repo"),
-    pytest.param(_layout_outside_folder, "outside-repository", "outside the repository", "replace the link", id="folder-linked-out-of-the-repo"),
-    pytest.param(_layout_dev_zero, "outside-repository", "outside the repository", "replace the link", id="link-to-dev-zero"),
+    pytest.param(
+        _layout_outside_file,
+        "outside-repository",
+        "outside the repository",
+        "replace the link",
+        id="link-out-of-the-repo",
+    ),
+    pytest.param(
+        _layout_outside_folder,
+        "outside-repository",
+        "outside the repository",
+        "replace the link",
+        id="folder-linked-out-of-the-repo",
+    ),
+    pytest.param(
+        _layout_dev_zero,
+        "outside-repository",
+        "outside the repository",
+        "replace the link",
+        id="link-to-dev-zero",
+    ),
     pytest.param(_layout_fifo, "not-a-file", "not a regular file", "regular", id="fifo"),
-    pytest.param(_layout_duplicate, "duplicate", "same config as 'a'", "remove the link", id="folder-linked-to-another-pipeline"),
+    pytest.param(
+        _layout_duplicate,
+        "duplicate",
+        "same config as 'a'",
+        "remove the link",
+        id="folder-linked-to-another-pipeline",
+    ),
 ]
 
 
@@ -480,7 +510,9 @@ def test_an_oversized_config_is_refused_before_it_is_read(tmp_repo: TmpRepo, mon
     monkeypatch.setattr(
         jsonfile.os, "read", lambda fd, n: reads.append(os.fstat(fd).st_size) or real_read(fd, n)
     )
-    finding = _only_finding(run_cli("--repo-root", str(tmp_repo.root), "validate", "--format", "json"), CONFIG)
+    finding = _only_finding(
+        run_cli("--repo-root", str(tmp_repo.root), "validate", "--format", "json"), CONFIG
+    )
     assert finding["code"] == "file-too-large"
     assert all(size < MIB for size in reads), "the 3 GiB file was read"
 
