@@ -2106,6 +2106,51 @@ CASES = [
         "pattern-ecr-repo", "fraud-image", {"ecr_repo_name": "Fraud-Scorer"}, {("$.ecr_repo_name", "pattern")}
     ),
     case("pattern-image-tag", "fraud-image", {"image_tag": "-bad"}, {("$.image_tag", "pattern")}),
+    # ---- ARNs and images a stage can only use in its own region (issue 14)
+    case(
+        "region-model-package-of-another-region",
+        "fraud-ab",
+        set_(
+            "model_package_name",
+            "prod",
+            "arn:aws:sagemaker:eu-west-1:111122223333:model-package/fraud-scorer/6",
+        ),
+        {("$.model_package_name.prod", "region")},
+        message_contains="eu-west-1",
+    ),
+    case(
+        "region-variant-model-package-of-another-region",
+        "fraud-ab",
+        set_(
+            "production_variants",
+            "prod",
+            1,
+            "model_package_name",
+            "arn:aws:sagemaker:us-west-2:111122223333:model-package/fraud-scorer/7",
+        ),
+        {("$.production_variants.prod[1].model_package_name", "region")},
+    ),
+    case(
+        "region-ecr-image-of-another-region",
+        "fraud-ab",
+        {"custom_image_uri": "111122223333.dkr.ecr.eu-west-1.amazonaws.com/fraud-scorer:2.3.0"},
+        {("$.custom_image_uri", "region")},
+        "us-east-1",
+    ),
+    case(
+        "region-secret-of-another-region",
+        "customer-lake",
+        set_(
+            "dms_replication", "secret_arn", "arn:aws:secretsmanager:eu-west-1:111122223333:secret:crm-AbCdEf"
+        ),
+        {("$.dms_replication.secret_arn", "region")},
+    ),
+    case(
+        "region-sns-topic-of-another-region",
+        "fraud-ab",
+        {"notify": ["arn:aws:sns:eu-west-1:111122223333:alerts"]},
+        {("$.notify[0]", "region")},
+    ),
     # ---- patterns follow ECMA-262 (JSON Schema), not Python's re.search (issue 14)
     case(
         "pattern-dollar-does-not-match-before-a-trailing-newline",

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from mlops_gitops import awsdata
 from mlops_gitops.config.arns import ArnError, parse_arn
 from mlops_gitops.config.rules.base import (
     Context,
@@ -219,6 +220,67 @@ def kms_region(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
             "kms-region",
             f"the KMS key is in {key_region} but {stages_text(stages)} {verb} to {region}",
             f"use a key in {region}: KMS keys are regional",
+        )
+
+
+# ARNs (and ECR image URIs) the stage's resources must find in their own region: SageMaker takes a
+# model package and pulls an image only from its region, a secret and a topic are regional and the
+# templates grant and call them in the stack's region. KMS keys have their own rule above.
+_REGIONAL = {
+    ("sagemaker", "model-package"): "the model package",
+    ("sagemaker", "model-package-group"): "the model package group",
+    ("secretsmanager", "secret"): "the secret",
+    ("sns", ""): "the SNS topic",
+}
+_ECR_REGION = re.compile(r"[0-9]{12}\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/.+")
+
+
+def _regional_values(value: Any, path: list) -> Iterator[tuple[list, str, str]]:
+    """(path, what, region) for every regional ARN or ECR URI inside ``value``."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _regional_values(child, [*path, key])
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _regional_values(child, [*path, index])
+    elif isinstance(value, str):
+        if value.startswith("arn:"):
+            parts = value.split(":", 5)
+            if len(parts) == 6:
+                service, region, resource = parts[2], parts[3], parts[5]
+                rtype = (
+                    "" if service == "sns" else resource.split("/" if service != "secretsmanager" else ":")[0]
+                )
+                what = _REGIONAL.get((service, rtype))
+                if what and region:
+                    yield path, what, region
+        elif m := _ECR_REGION.fullmatch(value):
+            yield path, "the ECR image", m.group(1)
+
+
+@check
+def regional_arns(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    found: dict[tuple[tuple, str, str, str], list[str]] = {}  # (path, what, its region, stage's) -> stages
+    for name in config:
+        if name == "kms_key_arn":
+            continue
+        for stage, value, path in per_stage(config, ctx, name):
+            region = ctx.env.region_of(stage)
+            if not region:
+                continue
+            for where, what, own in _regional_values(value, path):
+                if (
+                    own != region and awsdata.partition_of_region(own) is not None
+                ):  # else: reported as unknown
+                    found.setdefault((tuple(where), what, own, region), []).append(stage)
+    for (path, what, own, region), stages in found.items():
+        verb = "deploys" if len(stages) == 1 else "deploy"
+        yield ctx.finding(
+            list(path),
+            "region",
+            f"{what} is in {own} but {stages_text(stages)} {verb} to {region}",
+            f"use one in {region}: the stage's resources reach it only in their own region "
+            "(copy the model package or image there, or give that stage its own value)",
         )
 
 
