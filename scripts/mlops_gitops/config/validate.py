@@ -199,6 +199,98 @@ def cross_config_findings(configs: Iterable[PipelineConfig], repo: Repo, env: En
     ]
 
 
+# Names a pipeline's stack CREATES that AWS allows once per account and region (S3 buckets: once
+# in the partition). Pipelines that only REFER to a name (a model package group an endpoint
+# deploys from) claim nothing. Endpoints are checked above, with their defaults.
+_CLAIM_KINDS = {
+    "ecr": "ECR repository",
+    "glue": "Glue database",
+    "bucket": "S3 bucket",
+    "group": "model package group",
+    "feature": "feature group",
+}
+
+
+def _claims(cfg: PipelineConfig, env: Environments) -> list[tuple[str, str, str, list]]:
+    """(kind, stage, name, JSON path of the key that sets it) for each name ``cfg`` creates."""
+    out: list[tuple[str, str, str, list]] = []
+
+    def path_of(key: str, stage: str) -> list:
+        written = cfg.data.get(key)
+        return [key, stage] if isinstance(written, dict) and stage in written else [key] if written else []
+
+    for stage in cfg.stages:
+        values = cfg.by_stage[stage]
+        base = names.resource_base_name(env.stack_prefix, cfg.pipeline_id, stage)
+        if cfg.pipeline_type == "byom_image_builder" and isinstance(values.get("ecr_repo_name"), str):
+            out.append(("ecr", stage, values["ecr_repo_name"], ["ecr_repo_name"]))
+        elif cfg.pipeline_type == "data_lake":
+            glue = values.get("glue_database_name") or base.replace("-", "_")
+            out.append(("glue", stage, glue, path_of("glue_database_name", stage)))
+            if isinstance(values.get("lake_bucket_name"), str) and values["lake_bucket_name"]:
+                out.append(("bucket", stage, values["lake_bucket_name"], path_of("lake_bucket_name", stage)))
+            group = values.get("feature_group")
+            if isinstance(group, dict):
+                named = isinstance(group.get("name"), str) and group["name"]
+                out.append(
+                    (
+                        "feature",
+                        stage,
+                        named or base,
+                        ["feature_group", "name"] if named else ["feature_group"],
+                    )
+                )
+        elif cfg.pipeline_type == "model_training_pipeline":
+            group = values.get("model_package_group_name") or f"{env.stack_prefix}-{cfg.pipeline_id}"
+            out.append(("group", stage, group, path_of("model_package_group_name", stage)))
+    return out
+
+
+def name_claim_findings(configs: Iterable[PipelineConfig], repo: Repo, env: Environments) -> list[Finding]:
+    """One finding per name two pipelines' stacks would both create where AWS allows it once.
+    Stages without an account_id share the pipeline account."""
+    owners: dict[tuple, tuple[str, str, str]] = {}  # (kind, scope, name) -> (pipeline, stage, file)
+    out: dict[tuple, Finding] = {}
+    for cfg in sorted(configs, key=lambda c: c.pipeline_id):
+        for kind, stage, name, path in _claims(cfg, env):
+            st = env.stage(stage)
+            scope = (
+                "global"
+                if kind == "bucket"
+                else ((st.account_id if st else None) or "pipeline-account", env.region_of(stage) or "")
+            )
+            key = (kind, scope, name.lower() if kind != "glue" else name)
+            if key not in owners:
+                owners[key] = (cfg.pipeline_id, stage, repo.display_lexical(cfg.path))
+                continue
+            other, other_stage, other_file = owners[key]
+            if other == cfg.pipeline_id:
+                # the per-pipeline rules report buckets, Glue databases and ECR repositories; a
+                # training pipeline's stages sharing an account share its group (the template
+                # creates it in each stage): a template question left open, see issue 14's notes
+                continue
+            where = "in the same account and region" if kind != "bucket" else "(bucket names are global)"
+            message = (
+                f"the {_CLAIM_KINDS[kind]} {name!r} of stage {stage!r} is also created by "
+                + (
+                    f"stage {other_stage!r}"
+                    if other == cfg.pipeline_id
+                    else f"pipeline {other!r} ({other_file}), stage {other_stage!r}"
+                )
+                + f" {where}; AWS allows it once"
+            )
+            finding = Finding(
+                repo.display_lexical(cfg.path),
+                json_path(path),
+                "name-collision",
+                message,
+                "give each pipeline its own name",
+                pipeline_id=cfg.pipeline_id,
+            )
+            out.setdefault((cfg.pipeline_id, kind, tuple(path), other), finding)
+    return list(out.values())
+
+
 def validate(repo: Repo, paths: list[Path] | None = None) -> tuple[Report, list[PipelineConfig]]:
     """Check ``paths`` (files or folders; default: the whole repository). Never raises on bad input.
 
@@ -229,6 +321,7 @@ def validate(repo: Repo, paths: list[Path] | None = None) -> tuple[Report, list[
         if config is not None:
             valid.append(config)
     report.findings.extend(cross_config_findings(valid, repo, env))
+    report.findings.extend(name_claim_findings(valid, repo, env))
     report.findings = sort_findings(report.findings)
     return report, valid
 

@@ -1998,6 +1998,67 @@ CASES = [
         {("$", "duplicate")},
         message_contains="also used by pipeline 'a'",
     ),
+    # ---- names AWS allows once per account and region, claimed by two pipelines (issue 14)
+    case(
+        "name-collision-ecr-repository-across-pipelines",
+        "fraud-image",
+        Setup(pipeline_id="b", others={"a": example("fraud-image")}),
+        {("$.ecr_repo_name", "name-collision")},
+        message_contains="pipeline 'a' (pipeline-configs/a/mlops-config.json)",
+    ),
+    case(
+        "name-collision-glue-database-across-pipelines-one-per-stage",
+        "customer-lake",
+        Setup(pipeline_id="b", others={"a": example("customer-lake")}),
+        {
+            ("$.glue_database_name.dev", "name-collision"),
+            ("$.glue_database_name.staging", "name-collision"),
+            ("$.glue_database_name.prod", "name-collision"),
+        },
+    ),
+    case(
+        "name-collision-lake-bucket-is-global",
+        "customer-lake",
+        Setup(
+            {"lake_bucket_name": {"dev": "acme-lake-dev", "staging": "acme-lake-stg", "prod": "acme-lake"}},
+            pipeline_id="b",
+            others={
+                "a": with_(
+                    "customer-lake",
+                    glue_database_name={"dev": "o_dev", "staging": "o_stg", "prod": "o"},
+                    lake_bucket_name={"dev": "x-lake-dev", "staging": "x-lake-stg", "prod": "acme-lake"},
+                    feature_group=DEL,
+                )
+            },
+        ),
+        {("$.lake_bucket_name.prod", "name-collision")},
+        message_contains="bucket names are global",
+    ),
+    case(
+        "name-collision-feature-group-across-pipelines",
+        "customer-lake",
+        Setup(
+            chain(set_("feature_group", "name", "customers"), set_("glue_database_name", DEL)),
+            pipeline_id="b",
+            others={
+                "a": apply(
+                    example("customer-lake"),
+                    chain(set_("feature_group", "name", "customers"), set_("glue_database_name", DEL)),
+                )
+            },
+        ),
+        {("$.feature_group.name", "name-collision")},
+    ),
+    case(
+        "name-collision-model-package-group-created-by-two-training-pipelines",
+        "defects-detector",
+        Setup(
+            {"model_package_group_name": "detectors"},
+            pipeline_id="b",
+            others={"a": with_("defects-detector", model_package_group_name="detectors")},
+        ),
+        {("$.model_package_group_name", "name-collision")},
+    ),
     case(
         "duplicate-endpoint-scalar-one-finding-naming-the-stages",
         "churn-realtime",
