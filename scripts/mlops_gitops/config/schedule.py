@@ -50,8 +50,13 @@ def check_schedule(expr: str, *, allow_rate: bool, monitor: bool = False) -> Non
     if not (expr.startswith("cron(") and expr.endswith(")")):
         what = "cron(...) or rate(...)" if allow_rate else "cron(...)"
         raise ScheduleError(f"{expr!r} is not a {what} expression", _CRON_EXAMPLE)
-    fields = expr[5:-1].split(" ")
-    fields = [f for f in fields if f]
+    inner = expr[5:-1]
+    fields = [f for f in inner.split(" ") if f]
+    if inner != " ".join(fields):
+        raise ScheduleError(
+            f"{expr!r} has extra spaces; write the six fields separated by single spaces",
+            _CRON_EXAMPLE,
+        )
     if any(not f.isascii() or not f.isprintable() for f in fields) or not expr[5:-1].isascii():
         raise ScheduleError(
             f"{expr!r} holds characters other than ASCII letters, digits, spaces and * ? , - / L W #",

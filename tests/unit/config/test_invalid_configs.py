@@ -2167,6 +2167,64 @@ CASES = [
         "pattern-ecr-repo", "fraud-image", {"ecr_repo_name": "Fraud-Scorer"}, {("$.ecr_repo_name", "pattern")}
     ),
     case("pattern-image-tag", "fraud-image", {"image_tag": "-bad"}, {("$.image_tag", "pattern")}),
+    # ---- what render (the templates' parameter constraints) refuses, validate refuses at the key
+    case(
+        "render-gap-target-attribute-quote",
+        "churn-autopilot",
+        {"target_attribute": '"churned'},
+        {("$.target_attribute", "pattern")},
+    ),
+    case(
+        "render-gap-cron-extra-space",
+        "churn-bias",
+        {"schedule_expression": "cron( 0 7 ? * * *)"},
+        {("$.schedule_expression", "schedule")},
+        message_contains="extra spaces",
+    ),
+    case(
+        "render-gap-autoscaling-target-below-one",
+        "churn-realtime",
+        set_("autoscaling", "prod", "target_invocations_per_instance", 0.5),
+        {("$.autoscaling.prod.target_invocations_per_instance", "range")},
+    ),
+    case(
+        "render-gap-secret-arn-without-suffix",
+        "customer-lake",
+        set_("dms_replication", "secret_arn", "arn:aws:secretsmanager:us-east-1:111122223333:secret:crm:x"),
+        {("$.dms_replication.secret_arn", "arn")},
+    ),
+    case(
+        "render-gap-model-package-group-with-a-brace",
+        "fraud-ab",
+        set_(
+            "model_package_name", "staging", "arn:aws:sagemaker:us-east-1:111122223333:model-package/{fraud/7"
+        ),
+        {("$.model_package_name.staging", "arn")},
+    ),
+    case(
+        "render-gap-docker-bundle-not-a-zip",
+        "fraud-image",
+        {"custom_algorithm_docker": "s3://mlops-demo-assets/images/scorer/"},
+        {("$.custom_algorithm_docker", "file-type")},
+    ),
+    case(
+        "render-gap-evaluation-script-required",
+        "defects-detector",
+        set_("evaluation", "script", DEL),
+        {("$.evaluation.script", "required")},
+    ),
+    case(
+        "render-gap-processing-script-not-python",
+        "defects-detector",
+        set_("processing", "script", "s3://mlops-demo-assets/defects/code/preprocess.sh"),
+        {("$.processing.script", "file-type")},
+    ),
+    case(
+        "render-gap-empty-content-type",
+        "defects-detector",
+        set_("register", "content_types", [""]),
+        {("$.register.content_types[0]", "pattern")},
+    ),
     # ---- ARNs and images a stage can only use in its own region (issue 14)
     case(
         "region-model-package-of-another-region",

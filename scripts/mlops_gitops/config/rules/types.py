@@ -349,3 +349,30 @@ def image_repo_per_account(config: dict[str, Any], ctx: Context) -> Iterator[Fin
             f"ECR repository {repo!r} would be created by {stages_text(stages)} in the same account",
             'build the image in one stage (e.g. "stages": ["dev"]) and use it everywhere, or give the stages their own accounts',
         )
+
+
+@check
+def asset_suffixes(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """What render and the templates require of a few files' names: the image builder's Dockerfile
+    bundle is a .zip (CodeBuild reads an S3 source as one zip), the training pipeline's step
+    scripts are .py files."""
+    wanted = []
+    if pipeline_type(config, ctx) == "byom_image_builder":
+        wanted.append((["custom_algorithm_docker"], config.get("custom_algorithm_docker"), ".zip"))
+    if pipeline_type(config, ctx) == "model_training_pipeline":
+        for section in ("processing", "evaluation"):
+            part = config.get(section)
+            if isinstance(part, dict):
+                wanted.append(([section, "script"], part.get("script"), ".py"))
+    for path, value, suffix in wanted:
+        name = value.rsplit("/", 1)[-1] if isinstance(value, str) else ""
+        ok = name.endswith(suffix) if suffix == ".zip" else re.fullmatch(r"[A-Za-z0-9_.-]{1,128}\.py", name)
+        if isinstance(value, str) and value and not ok:
+            yield ctx.finding(
+                path,
+                "file-type",
+                f"{value!r} is not a {suffix} file",
+                "zip the Dockerfile with its files and point at the .zip"
+                if suffix == ".zip"
+                else "point at the Python script itself: …/<letters, digits, . _ ->.py",
+            )

@@ -115,7 +115,7 @@ def build(ctx: ParamContext) -> tuple[Params, Deferred]:
         "NamePrefix": base,
         "JobKind": kind,
         "JobNamePrefix": job_name_prefix(ctx, kind, base),
-        "TrainingDataUri": s3_uri(ctx, "training_data", ctx.value("training_data"), asset=False),
+        "TrainingDataUri": s3_uri(ctx, "training_data", ctx.value("training_data"), asset=True),
         "JobOutputUri": output,
         "KmsKeyArn": kms,
         "EncryptInterContainerTraffic": _flag(ctx.value("encrypt_inner_traffic"), True),
@@ -153,7 +153,7 @@ def build(ctx: ParamContext) -> tuple[Params, Deferred]:
     params.update(
         {
             "ImageUri": _training_image(ctx, instance_type),
-            "ValidationDataUri": s3_uri(ctx, "validation_data", ctx.value("validation_data"), asset=False),
+            "ValidationDataUri": s3_uri(ctx, "validation_data", ctx.value("validation_data"), asset=True),
             "InstanceType": instance_type,
             "InstanceCount": number(ctx.value("instance_count", 1)),
             "VolumeSizeGb": number(ctx.value("instance_volume_size", 20)),
