@@ -77,8 +77,8 @@ def parse_location(value: str) -> S3Location:
 
 def parse_asset(value: str) -> S3Location | str:
     """``s3://bucket/key`` gives a location; anything else is MWO's key in the assets bucket."""
-    if value.startswith("s3://") or "://" in value:
-        return parse_location(value)
+    if value.startswith("s3://") or "://" in value or value.lower().startswith(("s3:", "s3a:", "s3n:")):
+        return parse_location(value)  # a malformed scheme is reported as such, not taken as a key
     if value.startswith("/"):
         raise S3Error(
             f"{value!r} starts with '/'",

@@ -2225,6 +2225,38 @@ CASES = [
         set_("register", "content_types", [""]),
         {("$.register.content_types[0]", "pattern")},
     ),
+    case(
+        "render-gap-group-by-not-a-snowplow-column",
+        "web-events",
+        set_("aggregation", "group_by", ["app_id", "evnt_name"]),
+        {("$.aggregation.group_by[1]", "snowplow-column")},
+        "event_name",
+    ),
+    case(
+        "render-gap-group-by-reserved-attribute",
+        "web-events",
+        set_("aggregation", "group_by", ["window_start"]),
+        {("$.aggregation.group_by[0]", "reserved")},
+    ),
+    case(
+        "render-gap-tuner-metric-with-a-quote",
+        "churn-tuning",
+        set_("tuner_configs", "objective_metric_name", '"validation:auc'),
+        {("$.tuner_configs.objective_metric_name", "pattern")},
+    ),
+    case(
+        "render-gap-feature-group-record-identifier-not-a-feature",
+        "customer-lake",
+        set_("feature_group", "record_identifier", "customer"),
+        {("$.feature_group.record_identifier", "reference")},
+        "customer_id",
+    ),
+    case(
+        "render-gap-training-output-as-an-assets-key-is-accepted-but-a-bad-scheme-is-not",
+        "churn-tuning",
+        {"job_output_location": "s3:/'/mlops-demo-models/churn/tuning"},
+        {("$.job_output_location", "s3-location")},
+    ),
     # ---- ARNs and images a stage can only use in its own region (issue 14)
     case(
         "region-model-package-of-another-region",
@@ -2367,7 +2399,7 @@ CASES = [
     case(
         "duplicate-group-by",
         "web-events",
-        set_("aggregation", "group_by", ["a", "a"]),
+        set_("aggregation", "group_by", ["app_id", "app_id"]),
         {("$.aggregation.group_by", "duplicate")},
     ),
     case(

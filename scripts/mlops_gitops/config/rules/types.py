@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from mlops_gitops import awsdata
@@ -376,3 +378,95 @@ def asset_suffixes(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
                 if suffix == ".zip"
                 else "point at the Python script itself: …/<letters, digits, . _ ->.py",
             )
+
+
+@cache
+def _aggregator_names() -> tuple[tuple[str, ...], dict[str, int]]:
+    """RESERVED_ATTRIBUTES and the Snowplow columns, read from the Lambda's source (the Lambda is
+    packaged standalone and imports boto3, which validate never loads), so there is one list."""
+    import ast
+
+    from mlops_gitops import lambdas
+
+    source = (Path(lambdas.__file__).parent / "event_aggregator.py").read_text(encoding="utf-8")
+    values: dict[str, Any] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id in ("RESERVED_ATTRIBUTES", "SNOWPLOW_COLUMNS"):
+                values[node.targets[0].id] = ast.literal_eval(node.value)
+    columns = values["SNOWPLOW_COLUMNS"]
+    return tuple(values["RESERVED_ATTRIBUTES"]), {name: i for i, name in enumerate(columns)}
+
+
+@check
+def group_by_columns(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """The event aggregator's own rules for group_by (the Lambda refuses them at run time and render
+    refuses them first): no attribute the results table uses, and Snowplow columns only."""
+    RESERVED_ATTRIBUTES, SNOWPLOW_INDEX = _aggregator_names()  # noqa: N806
+
+    if pipeline_type(config, ctx) != "realtime_reporting":
+        return
+    aggregation = config.get("aggregation")
+    group_by = aggregation.get("group_by") if isinstance(aggregation, dict) else None
+    if not isinstance(group_by, list):
+        return
+    snowplow = config.get("event_format") == "snowplow_enriched_tsv"
+    for index, name in enumerate(group_by):
+        path = ["aggregation", "group_by", index]
+        if not isinstance(name, str):
+            continue
+        if name in RESERVED_ATTRIBUTES:
+            yield ctx.finding(
+                path,
+                "reserved",
+                f"group_by field {name!r} is an attribute the results table uses itself",
+                f"rename the event field; reserved: {', '.join(RESERVED_ATTRIBUTES)}",
+            )
+        elif snowplow and name not in SNOWPLOW_INDEX:
+            yield ctx.finding(
+                path,
+                "snowplow-column",
+                f"group_by field {name!r} is not a column of a Snowplow enriched event",
+                did_you_mean(
+                    name, list(SNOWPLOW_INDEX), "use a column such as app_id, platform, event or geo_country"
+                ),
+            )
+
+
+@check
+def feature_group_references(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """record_identifier and event_time name features of the group; event time is String or
+    Fractional (Feature Store's rule; render refuses the same)."""
+    group = config.get("feature_group")
+    if pipeline_type(config, ctx) != "data_lake" or not isinstance(group, dict):
+        return
+    features = group.get("features")
+    if not isinstance(features, list) or not features:
+        return  # the schema reports a missing or empty list
+    types = {
+        f["name"].lower(): f.get("type")
+        for f in features
+        if isinstance(f, dict) and isinstance(f.get("name"), str)
+    }
+    for field in ("record_identifier", "event_time"):
+        name = group.get(field)
+        if isinstance(name, str) and name.lower() not in types:
+            yield ctx.finding(
+                ["feature_group", field],
+                "reference",
+                f"{field} {name!r} is not one of the features",
+                did_you_mean(
+                    name,
+                    [f["name"] for f in features if isinstance(f, dict) and "name" in f],
+                    "name a feature listed under feature_group.features",
+                ),
+            )
+    event = group.get("event_time")
+    event_type = types.get(event.lower()) if isinstance(event, str) else None
+    if event_type not in (None, "String", "Fractional"):
+        yield ctx.finding(
+            ["feature_group", "event_time"],
+            "type",
+            f"event_time {event!r} is an {event_type} feature; Feature Store needs String or Fractional",
+            "make the event time feature a String (ISO-8601) or Fractional (Unix seconds)",
+        )

@@ -110,7 +110,7 @@ def build(ctx: ParamContext) -> tuple[Params, Deferred]:
     kind = KINDS[ctx.cfg.pipeline_type]
     base = names.resource_base_name(ctx.env.stack_prefix, ctx.cfg.pipeline_id, ctx.stage)
     kms = ctx.value("kms_key_arn", "") or ""
-    output = s3_uri(ctx, "job_output_location", ctx.value("job_output_location"), asset=False).rstrip("/")
+    output = s3_uri(ctx, "job_output_location", ctx.value("job_output_location"), asset=True).rstrip("/")
     params: Params = {
         "NamePrefix": base,
         "JobKind": kind,
