@@ -2257,6 +2257,12 @@ CASES = [
         {"job_output_location": "s3:/'/mlops-demo-models/churn/tuning"},
         {("$.job_output_location", "s3-location")},
     ),
+    case(
+        "render-gap-dms-database-name-with-a-quote",
+        "customer-lake",
+        set_("dms_replication", "database_name", '"crm'),
+        {("$.dms_replication.database_name", "pattern")},
+    ),
     # ---- ARNs and images a stage can only use in its own region (issue 14)
     case(
         "region-model-package-of-another-region",
