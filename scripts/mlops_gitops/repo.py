@@ -239,6 +239,13 @@ class Repo:
                     )
         return out
 
+    def contains_lexically(self, path: Path) -> bool:
+        """``path``, without following links, is under the repository root."""
+        absolute = Path(os.path.abspath(path))
+        return any(
+            absolute.is_relative_to(r) for r in (Path(os.path.abspath(self.root)), _resolved(self.root))
+        )
+
     def display_lexical(self, path: Path) -> str:
         """``path`` relative to the root without following links (a link's own name is shown)."""
         absolute = Path(os.path.abspath(path))

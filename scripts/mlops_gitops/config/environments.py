@@ -118,8 +118,8 @@ def check_environments(data: dict[str, Any], display: str) -> list[Finding]:
         add(
             ["stages"],
             "size",
-            f"{len(stages)} stages are listed; bootstrap's orchestrator pipeline deploys at most {PIPELINE_STAGES} "
-            "(its Deploy-<stage> slots in cloudformation/orchestrator.yaml)",
+            f"environments.json lists {len(stages)} stages; the orchestrator pipeline deploys at most "
+            f"{PIPELINE_STAGES} (its Deploy-<stage> slots in cloudformation/orchestrator.yaml)",
             f"merge stages down to {PIPELINE_STAGES}, or add a slot to the orchestrator template",
         )
     orchestrator = data.get("orchestrator")

@@ -125,10 +125,16 @@ class Validator:
 
     def _check_config(self, path: Path, env: Environments) -> tuple[PipelineConfig | None, list[Finding]]:
         display = self.repo.display_lexical(path)
-        try:  # the repository is a boundary: links are followed only to regular files inside it
-            real = self.repo.resolve_inside(path)
-        except OutsideRepo as exc:
-            return None, [Finding(display, "$", exc.code, exc.message, exc.hint)]
+        # The repository is a boundary: a path in it is followed only to a regular file inside it.
+        # A path outside it is one the program chose (promote checks its edit in a temporary
+        # folder; the command line refuses such paths in expand_paths): read as given, regular
+        # files only (load_json).
+        real = path
+        if self.repo.contains_lexically(path):
+            try:
+                real = self.repo.resolve_inside(path)
+            except OutsideRepo as exc:
+                return None, [Finding(display, "$", exc.code, exc.message, exc.hint)]
         data, findings = load_json(real, display)
         if data is None:
             return None, findings
