@@ -2263,6 +2263,15 @@ CASES = [
         set_("dms_replication", "database_name", '"crm'),
         {("$.dms_replication.database_name", "pattern")},
     ),
+    case(
+        "feature-group-reference-beside-a-nameless-feature-is-no-crash",
+        "customer-lake",
+        chain(
+            set_("feature_group", "features", 0, "name", None),
+            set_("feature_group", "record_identifier", "custmer_id"),
+        ),
+        {("$.feature_group.features[0].name", "type"), ("$.feature_group.record_identifier", "reference")},
+    ),
     # ---- ARNs and images a stage can only use in its own region (issue 14)
     case(
         "region-model-package-of-another-region",

@@ -457,7 +457,7 @@ def feature_group_references(config: dict[str, Any], ctx: Context) -> Iterator[F
                 f"{field} {name!r} is not one of the features",
                 did_you_mean(
                     name,
-                    [f["name"] for f in features if isinstance(f, dict) and "name" in f],
+                    [f["name"] for f in features if isinstance(f, dict) and isinstance(f.get("name"), str)],
                     "name a feature listed under feature_group.features",
                 ),
             )
