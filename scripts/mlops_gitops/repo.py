@@ -98,7 +98,6 @@ class Repo:
         it) that looks like a config deploy will not read. Nothing is read, only listed."""
         entries: list[ConfigEntry] = []
         findings: list[Finding] = []
-        seen: dict[Path, str] = {}
         for child in _children(self.configs_dir):
             name = child.name
             if name.startswith("."):
@@ -134,28 +133,48 @@ class Repo:
                     real = self.resolve_inside(path, f"{CONFIG_FILE} in {name}/")
             except OutsideRepo as exc:
                 findings.append(Finding(display, "$", exc.code, exc.message, exc.hint, pipeline_id=name))
-            if real is not None:
-                if real in seen:
-                    findings.append(
-                        Finding(
-                            display,
-                            "$",
-                            "duplicate",
-                            f"pipeline folder {name!r} is the same config as {seen[real]!r} "
-                            f"({CONFIGS_DIR}/{seen[real]}/{CONFIG_FILE}), reached through a link",
-                            "a pipeline is one folder: remove the link, or copy the config if a second "
-                            "pipeline is meant",
-                            pipeline_id=name,
-                        )
-                    )
-                    real = None
-                else:
-                    seen[real] = name
             entries.append(ConfigEntry(name, path, real))
             if not _is_link(child):
                 findings.extend(self._nested(child, name))
+        findings.extend(self._duplicates(entries))
+        entries = [
+            e
+            if not any(f.code == "duplicate" and f.pipeline_id == e.pipeline_id for f in findings)
+            else ConfigEntry(e.pipeline_id, e.path, None)
+            for e in entries
+        ]
         findings.extend(self._siblings())
         return entries, findings
+
+    def _duplicates(self, entries: list[ConfigEntry]) -> list[Finding]:
+        """Folders whose configs are one file (through a link): the one reached without a link
+        keeps it, every other is a duplicate finding naming both."""
+        groups: dict[Path, list[ConfigEntry]] = {}
+        for e in entries:
+            if e.real is not None:
+                groups.setdefault(e.real, []).append(e)
+        out = []
+        for group in groups.values():
+            if len(group) < 2:
+                continue
+            direct = [e for e in group if not _is_link(e.path.parent) and not _is_link(e.path)]
+            owner = (direct or group)[0]
+            for e in group:
+                if e is owner:
+                    continue
+                out.append(
+                    Finding(
+                        self.display_lexical(e.path),
+                        "$",
+                        "duplicate",
+                        f"pipeline folder {e.pipeline_id!r} is the same config as {owner.pipeline_id!r} "
+                        f"({CONFIGS_DIR}/{owner.pipeline_id}/{CONFIG_FILE}), reached through a link",
+                        "a pipeline is one folder: remove the link, or copy the config if a second "
+                        "pipeline is meant",
+                        pipeline_id=e.pipeline_id,
+                    )
+                )
+        return out
 
     def resolve_folder(self, folder: Path) -> Path:
         try:

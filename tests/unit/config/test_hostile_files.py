@@ -489,6 +489,17 @@ def test_render_stage_stops_on_a_broken_pipeline_folder(tmp_repo: TmpRepo, tmp_p
     assert {f.pipeline_id for f in errors} == {"p"}
 
 
+def test_the_duplicate_is_the_linked_folder_whichever_sorts_first(tmp_repo: TmpRepo) -> None:
+    tmp_repo.write("zeta", example("churn-realtime"))
+    (tmp_repo.configs / "alpha").symlink_to(tmp_repo.configs / "zeta", target_is_directory=True)
+    result = run_cli("--repo-root", str(tmp_repo.root), "validate", "--format", "json")
+    assert result.code == 1
+    assert [(f["file"], f["code"]) for f in result.json["findings"]] == [
+        ("pipeline-configs/alpha/mlops-config.json", "duplicate")
+    ]
+    assert "same config as 'zeta'" in result.json["findings"][0]["message"]
+
+
 def test_a_broken_pipeline_folder_is_still_a_pipeline(tmp_repo: TmpRepo, tmp_path) -> None:
     from mlops_gitops.repo import Repo
 
