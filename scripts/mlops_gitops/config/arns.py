@@ -8,7 +8,22 @@ from dataclasses import dataclass
 from mlops_gitops import awsdata
 from mlops_gitops.suggest import did_you_mean
 
-_ACCOUNT = re.compile(r"^[0-9]{12}$")
+# What no ARN's resource part holds, and what would break the JSON a template builds around it.
+_UNSAFE = re.compile(r'["\\\s\x00-\x1f\x7f]')
+# The resource part's shape where the templates (and the service) require one.
+_GROUP = r"[a-zA-Z0-9](?:-*[a-zA-Z0-9]){0,62}"
+_SHAPES = {
+    ("secretsmanager", "secret"): (
+        re.compile(r"[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}"),
+        "a secret's full ARN ends with its name, '-' and 6 random characters",
+    ),
+    ("sagemaker", "model-package"): (
+        re.compile(_GROUP + r"(?:/[0-9]+)?"),
+        "model-package/<group>/<version>, the group of letters, digits and '-'",
+    ),
+    ("sagemaker", "model-package-group"): (re.compile(_GROUP), "letters, digits and '-', up to 63"),
+}
+_ACCOUNT = re.compile(r"[0-9]{12}")  # fullmatch: no trailing newline; ASCII digits
 
 
 class ArnError(ValueError):
@@ -56,10 +71,15 @@ def parse_arn(value: str, service: str, resource_types: list[str]) -> Arn:
             f"region {region!r} belongs to partition {region_partition!r}, not {partition!r}",
             f"write arn:{region_partition}:{service}:{region}:...",
         )
-    if not _ACCOUNT.match(account):
+    if not _ACCOUNT.fullmatch(account):
         raise ArnError(
             f"account {account!r} in {value!r} is not 12 digits",
             "copy the ARN again; account ids have exactly 12 digits",
+        )
+    if _UNSAFE.search(resource):
+        raise ArnError(
+            f"the resource part of the {service} ARN holds a quote, backslash, space or control character",
+            f"copy the ARN again, e.g. {example}",
         )
     sep = ":" if service in ("secretsmanager",) else "/"
     rtype, found, rest = resource.partition(sep)
@@ -70,6 +90,11 @@ def parse_arn(value: str, service: str, resource_types: list[str]) -> Arn:
         raise ArnError(
             f"{value!r} does not name a {' or '.join(resource_types)}",
             f"the resource part must be {wanted}, e.g. {example}",
+        )
+    shape = _SHAPES.get((service, rtype))
+    if shape is not None and not shape[0].fullmatch(rest):
+        raise ArnError(
+            f"{value!r} does not name a {rtype}: {shape[1]}", f"copy the ARN again, e.g. {example}"
         )
     return Arn(partition, service, region, account, rtype, rest)
 

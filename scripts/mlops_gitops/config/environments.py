@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops_gitops import awsdata
+from mlops_gitops.config.arns import ArnError, parse_arn
+from mlops_gitops.config.schedule import ScheduleError, check_schedule
 from mlops_gitops.findings import Finding, json_path
+
+# The orchestrator pipeline's Deploy-<stage> slots (cloudformation/orchestrator.yaml): bootstrap
+# refuses more stages than this, so validate does too (ops/bootstrap.py holds the same number; a
+# test keeps them equal).
+PIPELINE_STAGES = 3
 
 
 @dataclass(frozen=True)
@@ -85,21 +93,115 @@ DEFAULT = Environments(
 
 
 def check_environments(data: dict[str, Any], display: str) -> list[Finding]:
-    """What environments.schema.json can't say: unique stage names."""
+    """What environments.schema.json can't say: unique stage names, no more stages than bootstrap
+    deploys, a branch name git accepts, a connection in the orchestrator's partition and region,
+    a drift schedule EventBridge accepts."""
     findings = []
+
+    def add(path: list[str | int], code: str, message: str, hint: str) -> None:
+        findings.append(Finding(display, json_path(path), code, message, hint))
+
     seen: set[str] = set()
-    for index, item in enumerate(data.get("stages") or []):
+    stages = data.get("stages") if isinstance(data.get("stages"), list) else []
+    for index, item in enumerate(stages):
         name = item.get("name") if isinstance(item, dict) else None
         if isinstance(name, str):
             if name in seen:
-                findings.append(
-                    Finding(
-                        display,
-                        json_path(["stages", index, "name"]),
-                        "duplicate",
-                        f"stage {name!r} is listed twice",
-                        "give every stage its own name",
-                    )
+                add(
+                    ["stages", index, "name"],
+                    "duplicate",
+                    f"stage {name!r} is listed twice",
+                    "give every stage its own name",
                 )
             seen.add(name)
+    if len(stages) > PIPELINE_STAGES:
+        add(
+            ["stages"],
+            "size",
+            f"environments.json lists {len(stages)} stages; the orchestrator pipeline deploys at most "
+            f"{PIPELINE_STAGES} (its Deploy-<stage> slots in cloudformation/orchestrator.yaml)",
+            f"merge stages down to {PIPELINE_STAGES}, or add a slot to the orchestrator template",
+        )
+    orchestrator = data.get("orchestrator")
+    if not isinstance(orchestrator, dict):
+        return findings
+    branch = orchestrator.get("branch")
+    if isinstance(branch, str):
+        problem = branch_problem(branch)
+        if problem:
+            add(
+                ["orchestrator", "branch"],
+                "branch",
+                f"{branch!r} is not a valid git branch name: {problem}",
+                "see git check-ref-format; e.g. main or release/1.0",
+            )
+    arn = orchestrator.get("connection_arn")
+    if isinstance(arn, str):
+        findings += _connection_findings(arn, data.get("region"), display)
+    schedule = orchestrator.get("drift_schedule")
+    if isinstance(schedule, str):
+        try:
+            check_schedule(schedule, allow_rate=True)
+        except ScheduleError as exc:
+            add(["orchestrator", "drift_schedule"], "schedule", exc.message, exc.hint)
     return findings
+
+
+def branch_problem(name: str) -> str | None:
+    """Why git would refuse ``name`` as a branch (git check-ref-format --branch), or None.
+    https://git-scm.com/docs/git-check-ref-format"""
+    if not name:
+        return "it is empty"
+    if name == "@" or "@{" in name:
+        return "it contains '@{' or is '@'"
+    if any(ord(c) < 0x20 or c == "\x7f" or c in " ~^:?*[\\" for c in name):
+        return "it contains a space, a control character or one of ~ ^ : ? * [ \\"
+    if ".." in name:
+        return "it contains '..'"
+    if name.startswith("/") or name.endswith("/") or "//" in name:
+        return "it starts or ends with '/' or contains '//'"
+    if name.endswith("."):
+        return "it ends with '.'"
+    if name.startswith("-"):
+        return "it starts with '-'"
+    for part in name.split("/"):
+        if part.startswith("."):
+            return f"the component {part!r} starts with '.'"
+        if part.endswith(".lock"):
+            return f"the component {part!r} ends with '.lock'"
+    return None
+
+
+def _connection_findings(arn: str, region: Any, display: str) -> list[Finding]:
+    where = json_path(["orchestrator", "connection_arn"])
+    service = arn.split(":")[2] if arn.count(":") >= 5 else "codeconnections"
+    try:
+        parsed = parse_arn(
+            arn, service if service == "codestar-connections" else "codeconnections", ["connection"]
+        )
+    except ArnError as exc:
+        return [Finding(display, where, "arn", exc.message, exc.hint)]
+    if isinstance(region, str) and awsdata.partition_of_region(region) is not None:
+        if awsdata.partition_of_region(region) != parsed.partition:
+            return [
+                Finding(
+                    display,
+                    where,
+                    "arn",
+                    f"the connection is in partition {parsed.partition!r}, the orchestrator's region {region!r} in "
+                    f"{awsdata.partition_of_region(region)!r}",
+                    "create the connection in the orchestrator's partition and region",
+                )
+            ]
+        if parsed.region != region:
+            # a pipeline's CodeStarSourceConnection uses a connection of its own region
+            return [
+                Finding(
+                    display,
+                    where,
+                    "arn",
+                    f"the connection is in {parsed.region!r}, but the orchestrator pipeline is in {region!r}",
+                    f"create (or use) a connection in {region}",
+                )
+            ]
+    return []

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,44 @@ def _syntax_hint(msg: str, text: str, pos: int) -> str:
     return "fix the JSON syntax at that position"
 
 
+class FileTooLarge(OSError):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size} bytes")
+        self.size = size
+
+
+class NotRegular(OSError):
+    pass
+
+
+def read_regular(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``max_bytes``. The type and size
+    come from the opened file itself (no race between a check and the read), the open does not
+    block on a FIFO, and at most ``max_bytes + 1`` bytes are read whatever the file claims: a link
+    to /dev/zero or a pipe neither hangs nor exhausts memory."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise NotRegular("the path is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegular("the path is not a regular file (a device, pipe or socket)")
+        if info.st_size > max_bytes:
+            raise FileTooLarge(info.st_size)
+        chunks, total = [], 0
+        while total <= max_bytes:
+            chunk = os.read(fd, max_bytes + 1 - total)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > max_bytes:  # grew since fstat
+            raise FileTooLarge(total)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def load_json(
     path: Path, display: str, *, max_bytes: int = MAX_BYTES, example: str = '{"pipeline_type": ..., ...}'
 ) -> tuple[Any, list[Finding]]:
@@ -84,16 +124,17 @@ def load_json(
         return Finding(display, where, code, message, hint)
 
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            return None, [
-                finding(
-                    "file-too-large",
-                    f"the file is {size:,} bytes, over the {max_bytes:,}-byte limit for a config",
-                    "a config holds settings, not data: point at data with an s3:// location instead",
-                )
-            ]
-        raw = path.read_bytes()
+        raw = read_regular(path, max_bytes)
+    except FileTooLarge as exc:
+        return None, [
+            finding(
+                "file-too-large",
+                f"the file is {exc.size:,} bytes, over the {max_bytes:,}-byte limit for a config",
+                "a config holds settings, not data: point at data with an s3:// location instead",
+            )
+        ]
+    except NotRegular as exc:
+        return None, [finding("not-a-file", str(exc), "replace it with a regular JSON file")]
     except OSError as exc:
         return None, [
             finding(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from contextvars import ContextVar
+from functools import cache
 from typing import Any
 
 from jsonschema import ValidationError
@@ -22,8 +23,8 @@ from mlops_gitops.suggest import closest, did_you_mean, one_of
 CURRENT_PIPELINE_TYPE: ContextVar[str | None] = ContextVar("CURRENT_PIPELINE_TYPE", default=None)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-_ECR_URI = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
+_ECR_URI = re.compile(  # fullmatch: "\n" at the end is not accepted
+    r"^(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
     r"/(?P<repo>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
     r"(?P<ref>:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})?$"
 )
@@ -36,6 +37,43 @@ def problem(code: str, message: str, hint: str = "", severity: str = "error") ->
     err.hint = hint  # type: ignore[attr-defined]
     err.severity = severity  # type: ignore[attr-defined]
     return err
+
+
+@cache
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` compiled to behave as JSON Schema's ECMA-262 regular expressions do, which is what
+    editors and check-jsonschema apply to the same schema: ``\\d``, ``\\w`` and ``\\b`` are ASCII
+    (re.ASCII), and ``$`` matches only at the very end of the string (Python's ``$`` also matches
+    before a trailing newline, so ``^[0-9]+$`` would accept "123\\n"). ``$`` outside a character
+    class becomes ``\\Z``; the schema uses no multi-line flags."""
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "]":  # "[]...]": a literal ] first in the class
+                out.append("[]")
+                i += 2
+                continue
+        elif ch == "$":
+            ch = r"\Z"
+        out.append(ch)
+        i += 1
+    return re.compile("".join(out), re.ASCII)
+
+
+def pattern(validator: Any, patrn: str, instance: Any, schema: dict[str, Any]):
+    """The standard ``pattern`` keyword with ECMA-262 semantics (see ``ecma_regex``)."""
+    if isinstance(instance, str) and not ecma_regex(patrn).search(instance):
+        yield ValidationError(f"{instance!r} does not match {patrn!r}")
 
 
 def botocore_enum(validator: Any, spec: dict[str, Any], instance: Any, schema: dict[str, Any]):
@@ -90,7 +128,7 @@ def arn(validator: Any, spec: dict[str, Any], instance: Any, schema: dict[str, A
     if instance == "" and spec.get("allow_empty"):
         return
     if spec.get("allow_name") and not instance.startswith("arn:"):
-        if not _GROUP_NAME.match(instance):
+        if not _GROUP_NAME.fullmatch(instance):
             yield problem(
                 "arn",
                 f"{instance!r} is neither an ARN nor a model package group name",
@@ -130,7 +168,7 @@ def fmt(validator: Any, kind: str, instance: Any, schema: dict[str, Any]):
                 parse_arn(instance, "sns", ["topic"])
             except ArnError as exc:
                 yield problem("arn", exc.message, exc.hint)
-        elif not _EMAIL.match(instance):
+        elif not _EMAIL.fullmatch(instance):
             yield problem(
                 "notify",
                 f"{instance!r} is neither an e-mail address nor an SNS topic ARN",
@@ -141,7 +179,7 @@ def fmt(validator: Any, kind: str, instance: Any, schema: dict[str, Any]):
 
 
 def _ecr_uri(instance: str):
-    m = _ECR_URI.match(instance)
+    m = _ECR_URI.fullmatch(instance)
     if not m:
         yield problem(
             "image-uri",

@@ -43,9 +43,9 @@ def _coerce(info: FieldInfo, value: Any, path: list, display: str, findings: lis
         return value
     kind = info.coerce
     if kind == "number":
-        if _INT.match(value):
+        if _INT.fullmatch(value):
             return int(value)
-        if _FLOAT.match(value):
+        if _FLOAT.fullmatch(value):
             return float(value)
     elif kind == "bool":
         return _BOOLS.get(value, value)

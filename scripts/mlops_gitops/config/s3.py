@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_IP = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_IP = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}")
 _RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
@@ -31,15 +31,15 @@ class S3Location:
 def bucket_problem(bucket: str) -> tuple[str, str] | None:
     """Why ``bucket`` is not a valid S3 bucket name, as (message, hint), or None."""
     fix = "bucket names have 3-63 lower-case letters, digits, dots and hyphens, and start and end with a letter or digit"
-    if bucket != bucket.lower() and _BUCKET.match(bucket.lower()):
+    if bucket != bucket.lower() and _BUCKET.fullmatch(bucket.lower()):
         return f"bucket name {bucket!r} has upper-case letters", f"use {bucket.lower()!r}"
-    if "_" in bucket and _BUCKET.match(bucket.replace("_", "-")):
+    if "_" in bucket and _BUCKET.fullmatch(bucket.replace("_", "-")):
         return f"bucket name {bucket!r} has underscores", f"use hyphens: {bucket.replace('_', '-')!r}"
-    if not _BUCKET.match(bucket):
+    if not _BUCKET.fullmatch(bucket):
         return f"{bucket!r} is not a valid S3 bucket name", fix
     if ".." in bucket or ".-" in bucket or "-." in bucket:
         return f"bucket name {bucket!r} has adjacent dots or a dot next to a hyphen", fix
-    if _IP.match(bucket):
+    if _IP.fullmatch(bucket):
         return f"bucket name {bucket!r} looks like an IP address", fix
     for prefix in _RESERVED_PREFIXES:
         if bucket.startswith(prefix):
@@ -77,8 +77,8 @@ def parse_location(value: str) -> S3Location:
 
 def parse_asset(value: str) -> S3Location | str:
     """``s3://bucket/key`` gives a location; anything else is MWO's key in the assets bucket."""
-    if value.startswith("s3://") or "://" in value:
-        return parse_location(value)
+    if value.startswith("s3://") or "://" in value or value.lower().startswith(("s3:", "s3a:", "s3n:")):
+        return parse_location(value)  # a malformed scheme is reported as such, not taken as a key
     if value.startswith("/"):
         raise S3Error(
             f"{value!r} starts with '/'",
@@ -88,7 +88,20 @@ def parse_asset(value: str) -> S3Location | str:
     return value
 
 
+# Characters S3 tells to avoid in keys that also break the JSON (and JSONata) the templates build
+# from a location (state machine definitions, the SageMaker Pipeline definition), and that the
+# templates' AllowedPattern refuses: whitespace, a double quote, a backslash, braces, control
+# characters. https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html
+_UNSAFE_KEY = re.compile(r'["\\\s{}\x00-\x1f\x7f]')
+
+
 def _check_key(value: str, key: str) -> None:
+    bad = _UNSAFE_KEY.search(key)
+    if bad:
+        raise S3Error(
+            f"the S3 key holds {bad.group()!r}, a character S3 says to avoid in keys",
+            "remove spaces, quotes, backslashes, braces and control characters from the location",
+        )
     if len(key.encode("utf-8")) > 1024:
         raise S3Error(f"the S3 key of {value[:40]!r}... is longer than 1024 bytes", "shorten the key")
     if "//" in key:

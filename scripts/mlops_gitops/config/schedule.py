@@ -1,6 +1,9 @@
 """EventBridge-style schedule expressions: ``cron(m h dom mon dow year)`` and ``rate(n unit)``.
 
-SageMaker monitoring schedules use the same cron syntax and run at most hourly.
+SageMaker monitoring schedules accept only a few forms of it (see ``_check_monitor``).
+
+Digits are ASCII digits only: ``str.isdigit`` and ``\\d`` accept other scripts' digits (and
+superscripts, which ``int`` then refuses), AWS does not.
 """
 
 from __future__ import annotations
@@ -19,8 +22,13 @@ _FIELDS = [
     ("day-of-week", 1, 7, _DAYS, "?L#"),
     ("year", 1970, 2199, [], ""),
 ]
-_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_RATE = re.compile(r"rate\(([0-9]+) (minute|minutes|hour|hours|day|days)\)")
 _CRON_EXAMPLE = "e.g. cron(0 2 * * ? *) runs daily at 02:00 UTC"
+
+
+def _digits(text: str) -> bool:
+    """``text`` is a non-empty run of ASCII digits 0-9."""
+    return text.isascii() and text.isdigit()
 
 
 class ScheduleError(ValueError):
@@ -42,7 +50,18 @@ def check_schedule(expr: str, *, allow_rate: bool, monitor: bool = False) -> Non
     if not (expr.startswith("cron(") and expr.endswith(")")):
         what = "cron(...) or rate(...)" if allow_rate else "cron(...)"
         raise ScheduleError(f"{expr!r} is not a {what} expression", _CRON_EXAMPLE)
-    fields = expr[5:-1].split()
+    inner = expr[5:-1]
+    fields = [f for f in inner.split(" ") if f]
+    if inner != " ".join(fields):
+        raise ScheduleError(
+            f"{expr!r} has extra spaces; write the six fields separated by single spaces",
+            _CRON_EXAMPLE,
+        )
+    if any(not f.isascii() or not f.isprintable() for f in fields) or not expr[5:-1].isascii():
+        raise ScheduleError(
+            f"{expr!r} holds characters other than ASCII letters, digits, spaces and * ? , - / L W #",
+            "retype the expression with ASCII characters only, " + _CRON_EXAMPLE,
+        )
     if len(fields) != 6:
         if len(fields) == 5:
             hint = "add the year field (usually *); unix cron has 5 fields, AWS cron has 6, " + _CRON_EXAMPLE
@@ -57,15 +76,43 @@ def check_schedule(expr: str, *, allow_rate: bool, monitor: bool = False) -> Non
             f"{expr!r}: exactly one of day-of-month ({dom}) and day-of-week ({dow}) must be '?'",
             "put '?' in the one you don't restrict, e.g. cron(0 2 * * ? *)",
         )
-    if monitor and ("*" in fields[0] or "/" in fields[0] or "," in fields[0] or "-" in fields[0]):
+    if monitor:
+        _check_monitor(expr, fields)
+
+
+# SageMaker's ScheduleConfig.ScheduleExpression accepts only these cron forms
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ScheduleConfig.html and
+# https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-schedule-expression.html):
+#   hourly             cron(0 * ? * * *)
+#   daily at hour H    cron(0 H ? * * *)            H in 0-23 (written 0-23 or 00-23)
+#   every N hours      cron(0 H/N ? * * *)          H in 0-23, N in 1-24
+_MONITOR_HOURS = re.compile(r"\*|(?P<start>[0-9]{1,2})(?:/(?P<step>[0-9]{1,2}))?")
+
+
+def _check_monitor(expr: str, fields: list[str]) -> None:
+    minutes, hours, dom, month, dow, year = fields
+    if minutes != "0":
         raise ScheduleError(
-            f"{expr!r} runs more than once an hour; SageMaker monitoring schedules run at most hourly",
-            "set the minutes field to one value, e.g. cron(0 * ? * * *) for hourly",
+            f"{expr!r} runs more than once an hour or not on the hour; SageMaker monitoring schedules "
+            "start on the hour, at most hourly",
+            "set the minutes field to 0, e.g. cron(0 * ? * * *) for hourly",
+        )
+    m = _MONITOR_HOURS.fullmatch(hours)
+    ok = (
+        m is not None
+        and (m["start"] is None or int(m["start"]) <= 23)
+        and (m["step"] is None or 1 <= int(m["step"]) <= 24)
+    )
+    if not ok or (dom, month, dow, year) != ("?", "*", "*", "*"):
+        raise ScheduleError(
+            f"{expr!r} is not a form SageMaker monitoring schedules accept",
+            "use cron(0 * ? * * *) (hourly), cron(0 H ? * * *) (daily at hour H) or "
+            "cron(0 H/N ? * * *) (every N hours from hour H); see the SageMaker ScheduleConfig documentation",
         )
 
 
 def _check_rate(expr: str) -> None:
-    m = _RATE.match(expr)
+    m = _RATE.fullmatch(expr)
     if not m:
         raise ScheduleError(
             f"{expr!r} is not a valid rate expression",
@@ -83,7 +130,7 @@ def _check_rate(expr: str) -> None:
 def _value(expr: str, token: str, name: str, low: int, high: int, names: list[str]) -> int:
     if token.upper() in names:
         return low + names.index(token.upper())
-    if not token.isdigit():
+    if not _digits(token):
         allowed = f"{low}-{high}" + (f" or {names[0]}-{names[-1]}" if names else "")
         raise ScheduleError(f"{expr!r}: {token!r} is not a valid {name} value", f"use {allowed}")
     value = int(token)
@@ -104,7 +151,7 @@ def _check_field(
             raise ScheduleError(f"{expr!r}: empty list item in the {name} field", "remove the extra comma")
         base, _, step = part.partition("/")
         if step:
-            if not step.isdigit() or int(step) == 0:
+            if not _digits(step) or int(step) == 0:
                 raise ScheduleError(
                     f"{expr!r}: step {step!r} in the {name} field is not a positive number", "e.g. 0/15"
                 )
@@ -116,7 +163,7 @@ def _check_field(
             continue
         if name == "day-of-week" and re.fullmatch(r"[1-7]L", base):
             continue
-        if "W" in special and re.fullmatch(r"\d{1,2}W", base):
+        if "W" in special and re.fullmatch(r"[0-9]{1,2}W", base):
             _value(expr, base[:-1], name, low, high, names)
             continue
         if "#" in special and "#" in base:

@@ -30,6 +30,7 @@ ENVIRONMENTS_SCHEMA = "environments.schema.json"
 Validator = extend(
     Draft202012Validator,
     {
+        "pattern": keywords.pattern,  # ECMA-262 semantics, not Python's re.search
         "x-botocore-enum": keywords.botocore_enum,
         "x-s3": keywords.s3,
         "x-arn": keywords.arn,

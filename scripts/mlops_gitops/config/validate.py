@@ -6,6 +6,7 @@ Nothing here touches AWS or raises for bad user input: every problem is a Findin
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 from mlops_gitops import names
 from mlops_gitops.config import keywords
 from mlops_gitops.config.environments import DEFAULT, Environments, check_environments
-from mlops_gitops.config.jsonfile import MAX_BYTES, load_json
+from mlops_gitops.config.jsonfile import load_json, read_regular
 from mlops_gitops.config.normalize import normalize
 from mlops_gitops.config.rules import Context, semantic_findings
 from mlops_gitops.config.rules.base import is_stage_map, pipeline_stages
@@ -23,7 +24,7 @@ from mlops_gitops.config.schema import CONFIG_SCHEMA, ENVIRONMENTS_SCHEMA, load_
 from mlops_gitops.config.schema_findings import prune, to_findings
 from mlops_gitops.errors import RepoError
 from mlops_gitops.findings import Finding, json_path, sort_findings
-from mlops_gitops.repo import CONFIG_FILE, ENVIRONMENTS_FILE, Repo
+from mlops_gitops.repo import CONFIG_FILE, CONFIGS_DIR, ENVIRONMENTS_FILE, OutsideRepo, Repo
 
 
 @dataclass
@@ -71,7 +72,7 @@ class Validator:
     def environments(self, report: Report | None = None) -> Environments:
         path = self.repo.environments_file
         display = self.repo.display(path)
-        if not path.exists():
+        if not os.path.lexists(path):
             if report is not None:
                 report.findings.append(
                     Finding(
@@ -83,8 +84,15 @@ class Validator:
                     )
                 )
             return DEFAULT
+        try:
+            real = self.repo.resolve_inside(path, ENVIRONMENTS_FILE)
+        except OutsideRepo as exc:
+            if report is not None:
+                report.checked.append(display)
+                report.findings.append(Finding(display, "$", exc.code, exc.message, exc.hint))
+            return DEFAULT
         data, findings = load_json(
-            path, display, example='{"stack_prefix": "mlops", "stages": [{"name": "dev"}, ...]}'
+            real, display, example='{"stack_prefix": "mlops", "stages": [{"name": "dev"}, ...]}'
         )
         if data is not None:
             findings += to_findings(self.env_schema.validator.iter_errors(data), display)
@@ -100,15 +108,15 @@ class Validator:
         """Every pipeline id in the repository -> its pipeline_type, read leniently (for references)."""
         if self._pipelines is None:
             self._pipelines = {}
-            for path in self.repo.config_files():
-                try:
-                    if path.stat().st_size > MAX_BYTES:
-                        raise ValueError("too large")  # reported where that file itself is checked
-                    data = json.loads(path.read_text(encoding="utf-8-sig"))
-                    ptype = data.get("pipeline_type") if isinstance(data, dict) else None
-                except (OSError, ValueError, RecursionError):
-                    ptype = None
-                self._pipelines[path.parent.name] = ptype if isinstance(ptype, str) else None
+            for entry in self.repo.scan()[0]:
+                ptype = None
+                if entry.real is not None:  # a broken one is reported where it is checked
+                    try:
+                        data = json.loads(read_regular(entry.real).decode("utf-8-sig"))
+                        ptype = data.get("pipeline_type") if isinstance(data, dict) else None
+                    except (OSError, ValueError, RecursionError):
+                        ptype = None
+                self._pipelines[entry.pipeline_id] = ptype if isinstance(ptype, str) else None
         return self._pipelines
 
     def check_config(self, path: Path, env: Environments) -> tuple[PipelineConfig | None, list[Finding]]:
@@ -116,8 +124,18 @@ class Validator:
         return config, [f.of_pipeline(path.parent.name) for f in findings]
 
     def _check_config(self, path: Path, env: Environments) -> tuple[PipelineConfig | None, list[Finding]]:
-        display = self.repo.display(path)
-        data, findings = load_json(path, display)
+        display = self.repo.display_lexical(path)
+        # The repository is a boundary: a path in it is followed only to a regular file inside it.
+        # A path outside it is one the program chose (promote checks its edit in a temporary
+        # folder; the command line refuses such paths in expand_paths): read as given, regular
+        # files only (load_json).
+        real = path
+        if self.repo.contains_lexically(path):
+            try:
+                real = self.repo.resolve_inside(path)
+            except OutsideRepo as exc:
+                return None, [Finding(display, "$", exc.code, exc.message, exc.hint)]
+        data, findings = load_json(real, display)
         if data is None:
             return None, findings
         data, coerced = normalize(data, self.schema, display)
@@ -187,40 +205,188 @@ def cross_config_findings(configs: Iterable[PipelineConfig], repo: Repo, env: En
     ]
 
 
+# Names a pipeline's stack CREATES that AWS allows once per account and region (S3 buckets: once
+# in the partition). Pipelines that only REFER to a name (a model package group an endpoint
+# deploys from) claim nothing. Endpoints are checked above, with their defaults.
+_CLAIM_KINDS = {
+    "ecr": "ECR repository",
+    "glue": "Glue database",
+    "bucket": "S3 bucket",
+    "group": "model package group",
+    "feature": "feature group",
+}
+
+
+def _claims(cfg: PipelineConfig, env: Environments) -> list[tuple[str, str, str, list]]:
+    """(kind, stage, name, JSON path of the key that sets it) for each name ``cfg`` creates."""
+    out: list[tuple[str, str, str, list]] = []
+
+    def path_of(key: str, stage: str) -> list:
+        written = cfg.data.get(key)
+        return [key, stage] if isinstance(written, dict) and stage in written else [key] if written else []
+
+    for stage in cfg.stages:
+        values = cfg.by_stage[stage]
+        base = names.resource_base_name(env.stack_prefix, cfg.pipeline_id, stage)
+        if cfg.pipeline_type == "byom_image_builder" and isinstance(values.get("ecr_repo_name"), str):
+            out.append(("ecr", stage, values["ecr_repo_name"], ["ecr_repo_name"]))
+        elif cfg.pipeline_type == "data_lake":
+            glue = values.get("glue_database_name") or base.replace("-", "_")
+            out.append(("glue", stage, glue, path_of("glue_database_name", stage)))
+            if isinstance(values.get("lake_bucket_name"), str) and values["lake_bucket_name"]:
+                out.append(("bucket", stage, values["lake_bucket_name"], path_of("lake_bucket_name", stage)))
+            group = values.get("feature_group")
+            if isinstance(group, dict):
+                named = isinstance(group.get("name"), str) and group["name"]
+                out.append(
+                    (
+                        "feature",
+                        stage,
+                        named or base,
+                        ["feature_group", "name"] if named else ["feature_group"],
+                    )
+                )
+        elif cfg.pipeline_type == "model_training_pipeline":
+            group = values.get("model_package_group_name") or f"{env.stack_prefix}-{cfg.pipeline_id}"
+            out.append(("group", stage, group, path_of("model_package_group_name", stage)))
+    return out
+
+
+def name_claim_findings(configs: Iterable[PipelineConfig], repo: Repo, env: Environments) -> list[Finding]:
+    """One finding per name two pipelines' stacks would both create where AWS allows it once.
+    Stages without an account_id share the pipeline account."""
+    owners: dict[tuple, tuple[str, str, str]] = {}  # (kind, scope, name) -> (pipeline, stage, file)
+    out: dict[tuple, Finding] = {}
+    for cfg in sorted(configs, key=lambda c: c.pipeline_id):
+        for kind, stage, name, path in _claims(cfg, env):
+            st = env.stage(stage)
+            scope = (
+                "global"
+                if kind == "bucket"
+                else ((st.account_id if st else None) or "pipeline-account", env.region_of(stage) or "")
+            )
+            key = (kind, scope, name.lower() if kind != "glue" else name)
+            if key not in owners:
+                owners[key] = (cfg.pipeline_id, stage, repo.display_lexical(cfg.path))
+                continue
+            other, other_stage, other_file = owners[key]
+            if other == cfg.pipeline_id:
+                # the per-pipeline rules report buckets, Glue databases and ECR repositories; a
+                # training pipeline's stages sharing an account share its group (the template
+                # creates it in each stage): a template question left open, see issue 14's notes
+                continue
+            where = "in the same account and region" if kind != "bucket" else "(bucket names are global)"
+            message = (
+                f"the {_CLAIM_KINDS[kind]} {name!r} of stage {stage!r} is also created by "
+                + (
+                    f"stage {other_stage!r}"
+                    if other == cfg.pipeline_id
+                    else f"pipeline {other!r} ({other_file}), stage {other_stage!r}"
+                )
+                + f" {where}; AWS allows it once"
+            )
+            finding = Finding(
+                repo.display_lexical(cfg.path),
+                json_path(path),
+                "name-collision",
+                message,
+                "give each pipeline its own name",
+                pipeline_id=cfg.pipeline_id,
+            )
+            out.setdefault((cfg.pipeline_id, kind, tuple(path), other), finding)
+    return list(out.values())
+
+
 def validate(repo: Repo, paths: list[Path] | None = None) -> tuple[Report, list[PipelineConfig]]:
-    """Check ``paths`` (files or folders; default: the whole repository). Never raises on bad input."""
+    """Check ``paths`` (files or folders; default: the whole repository). Never raises on bad input.
+
+    The repository's layout is checked too: a pipeline folder whose config can't be read (missing,
+    misnamed, a dangling link, a link out of the repository, not a regular file) is an error, and
+    configs deploy would never read (nested, misplaced, beside pipeline-configs/) are warnings, or
+    errors when named on the command line."""
     validator = Validator(repo)
     report = Report()
     env = validator.environments(report)
+    entries, layout = repo.scan()
     valid: list[PipelineConfig] = []
-    for path in expand_paths(repo, paths):
-        if path.name == ENVIRONMENTS_FILE and path.resolve() == repo.environments_file.resolve():
-            continue  # always checked above
-        config, findings = validator.check_config(path, env)
-        report.checked.append(repo.display(path))
+    if paths:
+        targets, explicit = expand_paths(repo, paths, entries)
+        wanted = {e.pipeline_id for e in targets}
+        report.findings.extend(explicit)
+        report.findings.extend(f for f in layout if f.pipeline_id in wanted and f.is_error)
+    else:
+        targets = entries
+        report.findings.extend(layout)
+    broken = {f.pipeline_id for f in layout if f.is_error and f.pipeline_id}
+    for entry in targets:
+        report.checked.append(repo.display_lexical(entry.path))
+        if entry.real is None or entry.pipeline_id in broken:
+            continue  # its layout finding says why
+        config, findings = validator.check_config(entry.path, env)
         report.findings.extend(findings)
         if config is not None:
             valid.append(config)
     report.findings.extend(cross_config_findings(valid, repo, env))
+    report.findings.extend(name_claim_findings(valid, repo, env))
     report.findings = sort_findings(report.findings)
     return report, valid
 
 
-def expand_paths(repo: Repo, paths: list[Path] | None) -> list[Path]:
-    if not paths:
-        return repo.config_files()
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            if (path / CONFIG_FILE).is_file():
-                out.append(path / CONFIG_FILE)
-            else:
-                found = sorted(path.glob(f"**/{CONFIG_FILE}"))
-                if not found and not (path / ENVIRONMENTS_FILE).is_file():
-                    raise RepoError(f"{path}: no {CONFIG_FILE} in this folder or below")
-                out.extend(found)
-        elif path.exists():
-            out.append(path)
+def expand_paths(repo: Repo, paths: list[Path], entries=None) -> tuple[list, list[Finding]]:
+    """The pipeline folders ``paths`` name (a config, its folder, pipeline-configs/ or the root),
+    and an error for each path that names a config deploy would never read."""
+    from mlops_gitops.repo import ConfigEntry
+
+    if entries is None:
+        entries = repo.scan()[0]
+    by_id = {e.pipeline_id: e for e in entries}
+    configs_dir = Path(os.path.abspath(repo.configs_dir))
+    root = Path(os.path.abspath(repo.root))
+    out: list[ConfigEntry] = []
+    findings: list[Finding] = []
+
+    def refuse(path: Path, why: str) -> None:
+        findings.append(
+            Finding(
+                repo.display_lexical(path),
+                "$",
+                "not-deployed",
+                f"this file is never deployed: {why}",
+                f"deploy reads {CONFIGS_DIR}/<id>/{CONFIG_FILE} only; move it there to deploy it",
+            )
+        )
+
+    for given in paths:
+        path = Path(os.path.abspath(given))
+        if not os.path.lexists(path):
+            raise RepoError(f"{given}: no such file or folder")
+        if path in (root, configs_dir):
+            out.extend(entries)
+        elif path.parent == configs_dir and path.name in by_id:
+            out.append(by_id[path.name])
+        elif path.parent.parent == configs_dir and path.parent.name in by_id and path.name == CONFIG_FILE:
+            out.append(by_id[path.parent.name])
+        elif path.parent == configs_dir and (
+            path.name == ENVIRONMENTS_FILE or path.name.endswith(".schema.json")
+        ):
+            continue  # environments.json is always checked; schemas are not configs
+        elif not path.is_relative_to(root):
+            raise RepoError(f"{given}: outside the repository {repo.root}; nothing outside it is read")
+        elif os.path.isdir(path) and not os.path.islink(path):
+            found = [
+                Path(here) / CONFIG_FILE
+                for here, dirs, files in os.walk(path, followlinks=False)
+                if CONFIG_FILE in files
+            ]
+            if not found:
+                raise RepoError(f"{given}: no {CONFIG_FILE} in this folder or below")
+            for item in sorted(found):
+                if item.parent.parent == configs_dir and item.parent.name in by_id:
+                    out.append(by_id[item.parent.name])
+                else:
+                    refuse(item, f"it is not at {CONFIGS_DIR}/<id>/{CONFIG_FILE}")
+        elif path.parent.parent == configs_dir and path.name != CONFIG_FILE:
+            refuse(path, f"a pipeline's config must be named {CONFIG_FILE}")
         else:
-            raise RepoError(f"{path}: no such file or folder")
-    return sorted(dict.fromkeys(out))
+            refuse(path, f"it is not at {CONFIGS_DIR}/<id>/{CONFIG_FILE}")
+    return sorted(dict.fromkeys(out), key=lambda e: e.pipeline_id), findings

@@ -253,11 +253,23 @@ def test_a_path_that_does_not_exist_is_a_usage_error(good_repo: TmpRepo) -> None
 
 
 def test_a_folder_without_configs_is_a_usage_error(good_repo: TmpRepo, tmp_path: Path) -> None:
-    empty = tmp_path / "empty"
+    empty = good_repo.root / "empty"
     empty.mkdir()
     result = validate(good_repo, str(empty))
     assert result.code == 2
     assert "no mlops-config.json" in result.err
+
+
+def test_a_path_outside_the_repository_is_a_usage_error_and_is_not_read(
+    good_repo: TmpRepo, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere" / "mlops-config.json"
+    outside.parent.mkdir()
+    outside.write_text('{"pipeline_type": "SECRET-OUTSIDE"}')
+    result = validate(good_repo, str(outside))
+    assert result.code == 2
+    assert "outside the repository" in result.err
+    assert "SECRET-OUTSIDE" not in result.out + result.err
     assert_no_traceback(result)
 
 

@@ -9,6 +9,7 @@ others.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -353,13 +354,235 @@ def test_32_levels_are_not_too_deep(tmp_repo: TmpRepo) -> None:
     assert "json-too-deep" not in {f["code"] for f in result.json["findings"]}
 
 
-def test_a_config_folder_named_like_the_file_is_unreadable_not_a_crash(tmp_repo: TmpRepo) -> None:
-    (tmp_repo.configs / "p" / "mlops-config.json").mkdir(parents=True)
+# ------------------------------------------------------------------ the repository is a boundary
+#
+# A pipeline folder whose config can't be read must stop validate (and so render_stage and deploy,
+# whose --prune would otherwise delete the pipeline's stacks); links are followed only to regular
+# files inside the repository, nothing outside it is read or echoed; one config per pipeline.
+
+SECRET = "TOP-SECRET-CONTENT-OUTSIDE-THE-REPO"
+
+
+def _layout_misnamed(repo: TmpRepo, tmp_path) -> None:
+    repo.write("p", example("churn-realtime")).rename(repo.configs / "p" / "mlops_config.json")
+
+
+def _layout_dangling(repo: TmpRepo, tmp_path) -> None:
+    (repo.configs / "p").mkdir()
+    (repo.configs / "p" / "mlops-config.json").symlink_to(repo.configs / "p" / "gone.json")
+
+
+def _layout_loop(repo: TmpRepo, tmp_path) -> None:
+    (repo.configs / "p").mkdir()
+    (repo.configs / "p" / "mlops-config.json").symlink_to(repo.configs / "p" / "mlops-config.json")
+
+
+def _layout_folder(repo: TmpRepo, tmp_path) -> None:
+    (repo.configs / "p" / "mlops-config.json").mkdir(parents=True)
+
+
+def _layout_empty(repo: TmpRepo, tmp_path) -> None:
+    (repo.configs / "p").mkdir()
+
+
+def _layout_outside_file(repo: TmpRepo, tmp_path) -> None:
+    outside = tmp_path / "outside.json"
+    outside.write_text('{"pipeline_type": "' + SECRET + '"}')
+    (repo.configs / "p").mkdir()
+    (repo.configs / "p" / "mlops-config.json").symlink_to(outside)
+
+
+def _layout_outside_folder(repo: TmpRepo, tmp_path) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "mlops-config.json").write_text('{"pipeline_type": "' + SECRET + '"}')
+    (repo.configs / "p").symlink_to(outside, target_is_directory=True)
+
+
+def _layout_dev_zero(repo: TmpRepo, tmp_path) -> None:
+    (repo.configs / "p").mkdir()
+    (repo.configs / "p" / "mlops-config.json").symlink_to("/dev/zero")
+
+
+def _layout_fifo(repo: TmpRepo, tmp_path) -> None:
+    import os
+
+    (repo.configs / "p").mkdir()
+    os.mkfifo(repo.configs / "p" / "mlops-config.json")
+
+
+def _layout_duplicate(repo: TmpRepo, tmp_path) -> None:
+    repo.write("a", example("churn-realtime"))
+    (repo.configs / "p").symlink_to(repo.configs / "a", target_is_directory=True)
+
+
+# id, set-up, code, message part, hint part
+LAYOUT = [
+    pytest.param(
+        _layout_misnamed,
+        "config-missing",
+        "holds 'mlops_config.json'",
+        "rename 'mlops_config.json' to mlops-config.json",
+        id="misnamed",
+    ),
+    pytest.param(_layout_dangling, "dangling-link", "does not exist", "replace the link", id="dangling-link"),
+    pytest.param(_layout_loop, "link-loop", "loop", "replace the link", id="link-loop"),
+    pytest.param(_layout_folder, "not-a-file", "is a folder", "JSON file", id="folder-named-like-the-file"),
+    pytest.param(_layout_empty, "config-missing", "is empty", "add mlops-config.json", id="empty-folder"),
+    pytest.param(
+        _layout_outside_file,
+        "outside-repository",
+        "outside the repository",
+        "replace the link",
+        id="link-out-of-the-repo",
+    ),
+    pytest.param(
+        _layout_outside_folder,
+        "outside-repository",
+        "outside the repository",
+        "replace the link",
+        id="folder-linked-out-of-the-repo",
+    ),
+    pytest.param(
+        _layout_dev_zero,
+        "outside-repository",
+        "outside the repository",
+        "replace the link",
+        id="link-to-dev-zero",
+    ),
+    pytest.param(_layout_fifo, "not-a-file", "not a regular file", "regular", id="fifo"),
+    pytest.param(
+        _layout_duplicate,
+        "duplicate",
+        "same config as 'a'",
+        "remove the link",
+        id="folder-linked-to-another-pipeline",
+    ),
+]
+
+
+@pytest.mark.parametrize("setup, code, message_part, hint_part", LAYOUT)
+def test_a_pipeline_folder_without_a_readable_config_is_an_error(
+    tmp_repo: TmpRepo, tmp_path, setup, code: str, message_part: str, hint_part: str
+) -> None:
+    setup(tmp_repo, tmp_path)
+    result = run_cli("--repo-root", str(tmp_repo.root), "validate", "--format", "json")
+    finding = _only_finding(result, CONFIG)
+    assert (finding["code"], finding["path"]) == (code, "$"), finding
+    assert message_part in finding["message"], finding
+    assert hint_part in finding["hint"], finding
+    assert SECRET not in result.out + result.err
+    text = run_cli("--repo-root", str(tmp_repo.root), "validate")
+    assert text.code == 1 and text.out.startswith(f"{CONFIG}: $: "), text.out
+    assert SECRET not in text.out + text.err
+
+
+@pytest.mark.parametrize("setup", [p.values[0] for p in LAYOUT], ids=[p.id for p in LAYOUT])
+def test_render_stage_stops_on_a_broken_pipeline_folder(tmp_repo: TmpRepo, tmp_path, setup) -> None:
+    from mlops_gitops.core.render import render_stage
+    from mlops_gitops.repo import Repo
+
+    tmp_repo.write("other", example("churn-realtime") | {"endpoint_name": "other-endpoint"})
+    setup(tmp_repo, tmp_path)
+    specs, errors, _ = render_stage(Repo(tmp_repo.root), "dev", "0" * 40)
+    assert specs == [] and errors, "deploy must not go on (and prune) with a broken pipeline folder"
+    assert {f.pipeline_id for f in errors} == {"p"}
+
+
+def test_the_duplicate_is_the_linked_folder_whichever_sorts_first(tmp_repo: TmpRepo) -> None:
+    tmp_repo.write("zeta", example("churn-realtime"))
+    (tmp_repo.configs / "alpha").symlink_to(tmp_repo.configs / "zeta", target_is_directory=True)
+    result = run_cli("--repo-root", str(tmp_repo.root), "validate", "--format", "json")
+    assert result.code == 1
+    assert [(f["file"], f["code"]) for f in result.json["findings"]] == [
+        ("pipeline-configs/alpha/mlops-config.json", "duplicate")
+    ]
+    assert "same config as 'zeta'" in result.json["findings"][0]["message"]
+
+
+def test_a_broken_pipeline_folder_is_still_a_pipeline(tmp_repo: TmpRepo, tmp_path) -> None:
+    from mlops_gitops.repo import Repo
+
+    _layout_misnamed(tmp_repo, tmp_path)
+    assert Repo(tmp_repo.root).pipeline_ids() == ["p"]
+    assert Repo(tmp_repo.root).config_files() == []
+
+
+def test_an_oversized_config_is_refused_before_it_is_read(tmp_repo: TmpRepo, monkeypatch) -> None:
+    import os
+
+    from mlops_gitops.config import jsonfile
+
+    path = tmp_repo.write("p", b"{}")
+    with open(path, "r+b") as f:  # a sparse 3 GiB file: reading it would exhaust memory
+        f.truncate(3 * 1024**3)
+    reads: list[int] = []
+    real_read = os.read
+    monkeypatch.setattr(
+        jsonfile.os, "read", lambda fd, n: reads.append(os.fstat(fd).st_size) or real_read(fd, n)
+    )
     finding = _only_finding(
         run_cli("--repo-root", str(tmp_repo.root), "validate", "--format", "json"), CONFIG
     )
-    assert finding["code"] == "file-unreadable"
-    assert finding["path"] == "$"
+    assert finding["code"] == "file-too-large"
+    assert all(size < MIB for size in reads), "the 3 GiB file was read"
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_reading_a_device_neither_hangs_nor_exhausts_memory(device: str) -> None:
+    from mlops_gitops.config.jsonfile import NotRegular, read_regular
+
+    with pytest.raises(NotRegular):
+        read_regular(Path(device))
+
+
+def test_an_environments_json_linked_out_of_the_repository_is_not_read(tmp_repo: TmpRepo, tmp_path) -> None:
+    outside = tmp_path / "env.json"
+    outside.write_text('{"stack_prefix": "' + SECRET + '"}')
+    tmp_repo.configs.joinpath("environments.json").unlink()
+    tmp_repo.configs.joinpath("environments.json").symlink_to(outside)
+    result = run_cli("--repo-root", str(tmp_repo.root), "validate", "--format", "json")
+    assert result.code == 1
+    assert [f["code"] for f in result.json["findings"]] == ["outside-repository"]
+    assert SECRET not in result.out + result.err
+
+
+@pytest.mark.parametrize(
+    "where, shown",
+    [
+        ("pipeline-configs/p/extra/mlops-config.json", "nested inside pipeline 'p'"),
+        ("pipeline-configs/stray.json", "sits directly in pipeline-configs/"),
+        ("pipeline-config/q/mlops-config.json", "is in pipeline-config/, not pipeline-configs/"),
+    ],
+    ids=["nested", "stray-json", "misspelt-sibling-folder"],
+)
+def test_a_config_deploy_never_reads_is_a_warning_and_an_error_when_named(
+    tmp_repo: TmpRepo, where: str, shown: str
+) -> None:
+    tmp_repo.write("p", example("churn-realtime"))
+    path = tmp_repo.root / where
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(example("churn-realtime")))
+    result = run_cli("--repo-root", str(tmp_repo.root), "validate", "--format", "json")
+    assert result.code == 0, result.out + result.err
+    (warning,) = result.json["findings"]
+    assert (warning["file"], warning["severity"], warning["code"]) == (where, "warning", "misplaced")
+    assert shown in warning["message"]
+
+    named = run_cli("--repo-root", str(tmp_repo.root), "validate", "--format", "json", str(path))
+    assert named.code == 1, named.out + named.err
+    assert [(f["file"], f["code"], f["severity"]) for f in named.json["findings"]] == [
+        (where, "not-deployed", "error")
+    ]
+
+
+def test_validate_of_one_pipeline_folder_reports_its_broken_config(tmp_repo: TmpRepo, tmp_path) -> None:
+    _layout_misnamed(tmp_repo, tmp_path)
+    result = run_cli(
+        "--repo-root", str(tmp_repo.root), "validate", "--format", "json", str(tmp_repo.configs / "p")
+    )
+    assert result.code == 1
+    assert [f["code"] for f in result.json["findings"]] == ["config-missing"]
 
 
 # ------------------------------------------------------------------ environments.json

@@ -747,6 +747,70 @@ CASES = [
     case("stages-empty", "churn-training", {"stages": []}, {("$.stages", "size")}),
     # ---- cron and rate expressions
     case(
+        "cron-superscript-digit-is-a-finding-not-a-crash",
+        "churn-bias",
+        {"schedule_expression": "cron(0 \u00b2 ? * * *)"},
+        {("$.schedule_expression", "schedule")},
+    ),
+    case(
+        "cron-fullwidth-digit",
+        "churn-bias",
+        {"schedule_expression": "cron(0 \uff12 ? * * *)"},
+        {("$.schedule_expression", "schedule")},
+        "ASCII",
+    ),
+    case(
+        "cron-arabic-indic-digit-in-a-step",
+        "churn-bias",
+        {"schedule_expression": "cron(0 0/\u0662 ? * * *)"},
+        {("$.schedule_expression", "schedule")},
+    ),
+    case(
+        "rate-trailing-newline",
+        "customer-lake",
+        {"crawler_schedule": "rate(1 day)\n"},
+        {("$.crawler_schedule", "schedule")},
+    ),
+    case(
+        "rate-fullwidth-digit",
+        "customer-lake",
+        {"crawler_schedule": "rate(\uff12 days)"},
+        {("$.crawler_schedule", "schedule")},
+    ),
+    # SageMaker monitoring schedules: hourly, daily at H, or every N hours from H, nothing else
+    # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ScheduleConfig.html)
+    case(
+        "cron-monitor-not-on-the-hour",
+        "churn-bias",
+        {"schedule_expression": "cron(30 2 ? * * *)"},
+        {("$.schedule_expression", "schedule")},
+    ),
+    case(
+        "cron-monitor-weekly-is-not-a-sagemaker-form",
+        "churn-bias",
+        {"schedule_expression": "cron(0 2 ? * MON *)"},
+        {("$.schedule_expression", "schedule")},
+        "cron(0 H/N ? * * *)",
+    ),
+    case(
+        "cron-monitor-day-of-month-is-not-a-sagemaker-form",
+        "churn-bias",
+        {"schedule_expression": "cron(0 2 1 * ? *)"},
+        {("$.schedule_expression", "schedule")},
+    ),
+    case(
+        "cron-monitor-hour-list-is-not-a-sagemaker-form",
+        "churn-bias",
+        {"schedule_expression": "cron(0 2,14 ? * * *)"},
+        {("$.schedule_expression", "schedule")},
+    ),
+    case(
+        "cron-monitor-step-above-24",
+        "churn-bias",
+        {"schedule_expression": "cron(0 0/25 ? * * *)"},
+        {("$.schedule_expression", "schedule")},
+    ),
+    case(
         "cron-five-fields",
         "churn-data-quality",
         {"schedule_expression": "cron(0 * * * *)"},
@@ -1934,6 +1998,67 @@ CASES = [
         {("$", "duplicate")},
         message_contains="also used by pipeline 'a'",
     ),
+    # ---- names AWS allows once per account and region, claimed by two pipelines (issue 14)
+    case(
+        "name-collision-ecr-repository-across-pipelines",
+        "fraud-image",
+        Setup(pipeline_id="b", others={"a": example("fraud-image")}),
+        {("$.ecr_repo_name", "name-collision")},
+        message_contains="pipeline 'a' (pipeline-configs/a/mlops-config.json)",
+    ),
+    case(
+        "name-collision-glue-database-across-pipelines-one-per-stage",
+        "customer-lake",
+        Setup(pipeline_id="b", others={"a": example("customer-lake")}),
+        {
+            ("$.glue_database_name.dev", "name-collision"),
+            ("$.glue_database_name.staging", "name-collision"),
+            ("$.glue_database_name.prod", "name-collision"),
+        },
+    ),
+    case(
+        "name-collision-lake-bucket-is-global",
+        "customer-lake",
+        Setup(
+            {"lake_bucket_name": {"dev": "acme-lake-dev", "staging": "acme-lake-stg", "prod": "acme-lake"}},
+            pipeline_id="b",
+            others={
+                "a": with_(
+                    "customer-lake",
+                    glue_database_name={"dev": "o_dev", "staging": "o_stg", "prod": "o"},
+                    lake_bucket_name={"dev": "x-lake-dev", "staging": "x-lake-stg", "prod": "acme-lake"},
+                    feature_group=DEL,
+                )
+            },
+        ),
+        {("$.lake_bucket_name.prod", "name-collision")},
+        message_contains="bucket names are global",
+    ),
+    case(
+        "name-collision-feature-group-across-pipelines",
+        "customer-lake",
+        Setup(
+            chain(set_("feature_group", "name", "customers"), set_("glue_database_name", DEL)),
+            pipeline_id="b",
+            others={
+                "a": apply(
+                    example("customer-lake"),
+                    chain(set_("feature_group", "name", "customers"), set_("glue_database_name", DEL)),
+                )
+            },
+        ),
+        {("$.feature_group.name", "name-collision")},
+    ),
+    case(
+        "name-collision-model-package-group-created-by-two-training-pipelines",
+        "defects-detector",
+        Setup(
+            {"model_package_group_name": "detectors"},
+            pipeline_id="b",
+            others={"a": with_("defects-detector", model_package_group_name="detectors")},
+        ),
+        {("$.model_package_group_name", "name-collision")},
+    ),
     case(
         "duplicate-endpoint-scalar-one-finding-naming-the-stages",
         "churn-realtime",
@@ -2042,6 +2167,193 @@ CASES = [
         "pattern-ecr-repo", "fraud-image", {"ecr_repo_name": "Fraud-Scorer"}, {("$.ecr_repo_name", "pattern")}
     ),
     case("pattern-image-tag", "fraud-image", {"image_tag": "-bad"}, {("$.image_tag", "pattern")}),
+    # ---- what render (the templates' parameter constraints) refuses, validate refuses at the key
+    case(
+        "render-gap-target-attribute-quote",
+        "churn-autopilot",
+        {"target_attribute": '"churned'},
+        {("$.target_attribute", "pattern")},
+    ),
+    case(
+        "render-gap-cron-extra-space",
+        "churn-bias",
+        {"schedule_expression": "cron( 0 7 ? * * *)"},
+        {("$.schedule_expression", "schedule")},
+        message_contains="extra spaces",
+    ),
+    case(
+        "render-gap-autoscaling-target-below-one",
+        "churn-realtime",
+        set_("autoscaling", "prod", "target_invocations_per_instance", 0.5),
+        {("$.autoscaling.prod.target_invocations_per_instance", "range")},
+    ),
+    case(
+        "render-gap-secret-arn-without-suffix",
+        "customer-lake",
+        set_("dms_replication", "secret_arn", "arn:aws:secretsmanager:us-east-1:111122223333:secret:crm:x"),
+        {("$.dms_replication.secret_arn", "arn")},
+    ),
+    case(
+        "render-gap-model-package-group-with-a-brace",
+        "fraud-ab",
+        set_(
+            "model_package_name", "staging", "arn:aws:sagemaker:us-east-1:111122223333:model-package/{fraud/7"
+        ),
+        {("$.model_package_name.staging", "arn")},
+    ),
+    case(
+        "render-gap-docker-bundle-not-a-zip",
+        "fraud-image",
+        {"custom_algorithm_docker": "s3://mlops-demo-assets/images/scorer/"},
+        {("$.custom_algorithm_docker", "file-type")},
+    ),
+    case(
+        "render-gap-evaluation-script-required",
+        "defects-detector",
+        set_("evaluation", "script", DEL),
+        {("$.evaluation.script", "required")},
+    ),
+    case(
+        "render-gap-processing-script-not-python",
+        "defects-detector",
+        set_("processing", "script", "s3://mlops-demo-assets/defects/code/preprocess.sh"),
+        {("$.processing.script", "file-type")},
+    ),
+    case(
+        "render-gap-empty-content-type",
+        "defects-detector",
+        set_("register", "content_types", [""]),
+        {("$.register.content_types[0]", "pattern")},
+    ),
+    case(
+        "render-gap-group-by-not-a-snowplow-column",
+        "web-events",
+        set_("aggregation", "group_by", ["app_id", "evnt_name"]),
+        {("$.aggregation.group_by[1]", "snowplow-column")},
+        "event_name",
+    ),
+    case(
+        "render-gap-group-by-reserved-attribute",
+        "web-events",
+        set_("aggregation", "group_by", ["window_start"]),
+        {("$.aggregation.group_by[0]", "reserved")},
+    ),
+    case(
+        "render-gap-tuner-metric-with-a-quote",
+        "churn-tuning",
+        set_("tuner_configs", "objective_metric_name", '"validation:auc'),
+        {("$.tuner_configs.objective_metric_name", "pattern")},
+    ),
+    case(
+        "render-gap-feature-group-record-identifier-not-a-feature",
+        "customer-lake",
+        set_("feature_group", "record_identifier", "customer"),
+        {("$.feature_group.record_identifier", "reference")},
+        "customer_id",
+    ),
+    case(
+        "render-gap-training-output-as-an-assets-key-is-accepted-but-a-bad-scheme-is-not",
+        "churn-tuning",
+        {"job_output_location": "s3:/'/mlops-demo-models/churn/tuning"},
+        {("$.job_output_location", "s3-location")},
+    ),
+    case(
+        "render-gap-dms-database-name-with-a-quote",
+        "customer-lake",
+        set_("dms_replication", "database_name", '"crm'),
+        {("$.dms_replication.database_name", "pattern")},
+    ),
+    case(
+        "feature-group-reference-beside-a-nameless-feature-is-no-crash",
+        "customer-lake",
+        chain(
+            set_("feature_group", "features", 0, "name", None),
+            set_("feature_group", "record_identifier", "custmer_id"),
+        ),
+        {("$.feature_group.features[0].name", "type"), ("$.feature_group.record_identifier", "reference")},
+    ),
+    # ---- ARNs and images a stage can only use in its own region (issue 14)
+    case(
+        "region-model-package-of-another-region",
+        "fraud-ab",
+        set_(
+            "model_package_name",
+            "prod",
+            "arn:aws:sagemaker:eu-west-1:111122223333:model-package/fraud-scorer/6",
+        ),
+        {("$.model_package_name.prod", "region")},
+        message_contains="eu-west-1",
+    ),
+    case(
+        "region-variant-model-package-of-another-region",
+        "fraud-ab",
+        set_(
+            "production_variants",
+            "prod",
+            1,
+            "model_package_name",
+            "arn:aws:sagemaker:us-west-2:111122223333:model-package/fraud-scorer/7",
+        ),
+        {("$.production_variants.prod[1].model_package_name", "region")},
+    ),
+    case(
+        "region-ecr-image-of-another-region",
+        "fraud-ab",
+        {"custom_image_uri": "111122223333.dkr.ecr.eu-west-1.amazonaws.com/fraud-scorer:2.3.0"},
+        {("$.custom_image_uri", "region")},
+        "us-east-1",
+    ),
+    case(
+        "region-secret-of-another-region",
+        "customer-lake",
+        set_(
+            "dms_replication", "secret_arn", "arn:aws:secretsmanager:eu-west-1:111122223333:secret:crm-AbCdEf"
+        ),
+        {("$.dms_replication.secret_arn", "region")},
+    ),
+    case(
+        "region-sns-topic-of-another-region",
+        "fraud-ab",
+        {"notify": ["arn:aws:sns:eu-west-1:111122223333:alerts"]},
+        {("$.notify[0]", "region")},
+    ),
+    # ---- patterns follow ECMA-262 (JSON Schema), not Python's re.search (issue 14)
+    case(
+        "pattern-dollar-does-not-match-before-a-trailing-newline",
+        "fraud-image",
+        {"image_tag": "1.0\n"},
+        {("$.image_tag", "pattern")},
+    ),
+    case(
+        "pattern-model-name-trailing-newline",
+        "churn-realtime",
+        {"model_name": "churn\n"},
+        {("$.model_name", "pattern")},
+    ),
+    case(
+        "pattern-digits-are-ascii-fullwidth",
+        "churn-realtime",
+        {"tags": {"team": "\uff11\uff12\uff13"}},  # \w is ASCII in ECMA-262, as in the editors
+        {("$.tags.team", "pattern")},
+    ),
+    case(
+        "arn-account-fullwidth-digits",
+        "churn-realtime",
+        {"kms_key_arn": KMS.replace("111122223333", "\uff11" * 12)},
+        {("$.kms_key_arn", "arn")},
+    ),
+    case(
+        "arn-account-trailing-newline",
+        "churn-realtime",
+        {"kms_key_arn": KMS.replace("111122223333", "111122223333\n")},
+        {("$.kms_key_arn", "arn")},
+    ),
+    case(
+        "ecr-image-uri-trailing-newline",
+        "fraud-batch",
+        {"custom_image_uri": "111122223333.dkr.ecr.us-east-1.amazonaws.com/fraud-scorer:2.3.0\n"},
+        {("$.custom_image_uri", "image-uri")},
+    ),
     case("pattern-zone", "customer-lake", {"zones": ["Raw"]}, {("$.zones[0]", "pattern")}),
     case(
         "pattern-subnet-id",
@@ -2102,7 +2414,7 @@ CASES = [
     case(
         "duplicate-group-by",
         "web-events",
-        set_("aggregation", "group_by", ["a", "a"]),
+        set_("aggregation", "group_by", ["app_id", "app_id"]),
         {("$.aggregation.group_by", "duplicate")},
     ),
     case(

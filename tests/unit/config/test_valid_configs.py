@@ -379,7 +379,7 @@ MINIMAL = {
     "model_training_pipeline": {
         **_TRAINING,
         "processing": {"script": "code/preprocess.py"},
-        "evaluation": {"metric_name": "auc", "threshold": 0.8},
+        "evaluation": {"script": "s3://bucket/code/evaluate.py", "metric_name": "auc", "threshold": 0.8},
     },
     "data_lake": {},
     "realtime_reporting": {"aggregation": {"group_by": ["event_name"]}},

@@ -22,7 +22,7 @@ from mlops_gitops.suggest import did_you_mean
 
 @check
 def pipeline_id_form(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
-    if not names.PIPELINE_ID.match(ctx.pipeline_id):
+    if not names.PIPELINE_ID.fullmatch(ctx.pipeline_id):
         yield ctx.finding(
             [],
             "pipeline-id",
@@ -94,7 +94,7 @@ def stage_coverage(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
 
 @check
 def built_names(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
-    if not names.PIPELINE_ID.match(ctx.pipeline_id):
+    if not names.PIPELINE_ID.fullmatch(ctx.pipeline_id):
         return
     prefix = ctx.env.stack_prefix
     for stage in pipeline_stages(config, ctx.env):

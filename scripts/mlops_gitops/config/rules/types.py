@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+from mlops_gitops import awsdata
 from mlops_gitops.config.arns import ArnError, parse_arn
 from mlops_gitops.config.rules.base import (
     Context,
@@ -222,6 +225,67 @@ def kms_region(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
         )
 
 
+# ARNs (and ECR image URIs) the stage's resources must find in their own region: SageMaker takes a
+# model package and pulls an image only from its region, a secret and a topic are regional and the
+# templates grant and call them in the stack's region. KMS keys have their own rule above.
+_REGIONAL = {
+    ("sagemaker", "model-package"): "the model package",
+    ("sagemaker", "model-package-group"): "the model package group",
+    ("secretsmanager", "secret"): "the secret",
+    ("sns", ""): "the SNS topic",
+}
+_ECR_REGION = re.compile(r"[0-9]{12}\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/.+")
+
+
+def _regional_values(value: Any, path: list) -> Iterator[tuple[list, str, str]]:
+    """(path, what, region) for every regional ARN or ECR URI inside ``value``."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _regional_values(child, [*path, key])
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _regional_values(child, [*path, index])
+    elif isinstance(value, str):
+        if value.startswith("arn:"):
+            parts = value.split(":", 5)
+            if len(parts) == 6:
+                service, region, resource = parts[2], parts[3], parts[5]
+                rtype = (
+                    "" if service == "sns" else resource.split("/" if service != "secretsmanager" else ":")[0]
+                )
+                what = _REGIONAL.get((service, rtype))
+                if what and region:
+                    yield path, what, region
+        elif m := _ECR_REGION.fullmatch(value):
+            yield path, "the ECR image", m.group(1)
+
+
+@check
+def regional_arns(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    found: dict[tuple[tuple, str, str, str], list[str]] = {}  # (path, what, its region, stage's) -> stages
+    for name in config:
+        if name == "kms_key_arn":
+            continue
+        for stage, value, path in per_stage(config, ctx, name):
+            region = ctx.env.region_of(stage)
+            if not region:
+                continue
+            for where, what, own in _regional_values(value, path):
+                if (
+                    own != region and awsdata.partition_of_region(own) is not None
+                ):  # else: reported as unknown
+                    found.setdefault((tuple(where), what, own, region), []).append(stage)
+    for (path, what, own, region), stages in found.items():
+        verb = "deploys" if len(stages) == 1 else "deploy"
+        yield ctx.finding(
+            list(path),
+            "region",
+            f"{what} is in {own} but {stages_text(stages)} {verb} to {region}",
+            f"use one in {region}: the stage's resources reach it only in their own region "
+            "(copy the model package or image there, or give that stage its own value)",
+        )
+
+
 @check
 def kms_alias(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
     paths = {
@@ -286,4 +350,123 @@ def image_repo_per_account(config: dict[str, Any], ctx: Context) -> Iterator[Fin
             "name-collision",
             f"ECR repository {repo!r} would be created by {stages_text(stages)} in the same account",
             'build the image in one stage (e.g. "stages": ["dev"]) and use it everywhere, or give the stages their own accounts',
+        )
+
+
+@check
+def asset_suffixes(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """What render and the templates require of a few files' names: the image builder's Dockerfile
+    bundle is a .zip (CodeBuild reads an S3 source as one zip), the training pipeline's step
+    scripts are .py files."""
+    wanted = []
+    if pipeline_type(config, ctx) == "byom_image_builder":
+        wanted.append((["custom_algorithm_docker"], config.get("custom_algorithm_docker"), ".zip"))
+    if pipeline_type(config, ctx) == "model_training_pipeline":
+        for section in ("processing", "evaluation"):
+            part = config.get(section)
+            if isinstance(part, dict):
+                wanted.append(([section, "script"], part.get("script"), ".py"))
+    for path, value, suffix in wanted:
+        name = value.rsplit("/", 1)[-1] if isinstance(value, str) else ""
+        ok = name.endswith(suffix) if suffix == ".zip" else re.fullmatch(r"[A-Za-z0-9_.-]{1,128}\.py", name)
+        if isinstance(value, str) and value and not ok:
+            yield ctx.finding(
+                path,
+                "file-type",
+                f"{value!r} is not a {suffix} file",
+                "zip the Dockerfile with its files and point at the .zip"
+                if suffix == ".zip"
+                else "point at the Python script itself: …/<letters, digits, . _ ->.py",
+            )
+
+
+@cache
+def _aggregator_names() -> tuple[tuple[str, ...], dict[str, int]]:
+    """RESERVED_ATTRIBUTES and the Snowplow columns, read from the Lambda's source (the Lambda is
+    packaged standalone and imports boto3, which validate never loads), so there is one list."""
+    import ast
+
+    from mlops_gitops import lambdas
+
+    source = (Path(lambdas.__file__).parent / "event_aggregator.py").read_text(encoding="utf-8")
+    values: dict[str, Any] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id in ("RESERVED_ATTRIBUTES", "SNOWPLOW_COLUMNS"):
+                values[node.targets[0].id] = ast.literal_eval(node.value)
+    columns = values["SNOWPLOW_COLUMNS"]
+    return tuple(values["RESERVED_ATTRIBUTES"]), {name: i for i, name in enumerate(columns)}
+
+
+@check
+def group_by_columns(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """The event aggregator's own rules for group_by (the Lambda refuses them at run time and render
+    refuses them first): no attribute the results table uses, and Snowplow columns only."""
+    RESERVED_ATTRIBUTES, SNOWPLOW_INDEX = _aggregator_names()  # noqa: N806
+
+    if pipeline_type(config, ctx) != "realtime_reporting":
+        return
+    aggregation = config.get("aggregation")
+    group_by = aggregation.get("group_by") if isinstance(aggregation, dict) else None
+    if not isinstance(group_by, list):
+        return
+    snowplow = config.get("event_format") == "snowplow_enriched_tsv"
+    for index, name in enumerate(group_by):
+        path = ["aggregation", "group_by", index]
+        if not isinstance(name, str):
+            continue
+        if name in RESERVED_ATTRIBUTES:
+            yield ctx.finding(
+                path,
+                "reserved",
+                f"group_by field {name!r} is an attribute the results table uses itself",
+                f"rename the event field; reserved: {', '.join(RESERVED_ATTRIBUTES)}",
+            )
+        elif snowplow and name not in SNOWPLOW_INDEX:
+            yield ctx.finding(
+                path,
+                "snowplow-column",
+                f"group_by field {name!r} is not a column of a Snowplow enriched event",
+                did_you_mean(
+                    name, list(SNOWPLOW_INDEX), "use a column such as app_id, platform, event or geo_country"
+                ),
+            )
+
+
+@check
+def feature_group_references(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """record_identifier and event_time name features of the group; event time is String or
+    Fractional (Feature Store's rule; render refuses the same)."""
+    group = config.get("feature_group")
+    if pipeline_type(config, ctx) != "data_lake" or not isinstance(group, dict):
+        return
+    features = group.get("features")
+    if not isinstance(features, list) or not features:
+        return  # the schema reports a missing or empty list
+    types = {
+        f["name"].lower(): f.get("type")
+        for f in features
+        if isinstance(f, dict) and isinstance(f.get("name"), str)
+    }
+    for field in ("record_identifier", "event_time"):
+        name = group.get(field)
+        if isinstance(name, str) and name.lower() not in types:
+            yield ctx.finding(
+                ["feature_group", field],
+                "reference",
+                f"{field} {name!r} is not one of the features",
+                did_you_mean(
+                    name,
+                    [f["name"] for f in features if isinstance(f, dict) and isinstance(f.get("name"), str)],
+                    "name a feature listed under feature_group.features",
+                ),
+            )
+    event = group.get("event_time")
+    event_type = types.get(event.lower()) if isinstance(event, str) else None
+    if event_type not in (None, "String", "Fractional"):
+        yield ctx.finding(
+            ["feature_group", "event_time"],
+            "type",
+            f"event_time {event!r} is an {event_type} feature; Feature Store needs String or Fractional",
+            "make the event time feature a String (ISO-8601) or Fractional (Unix seconds)",
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 from mlops_gitops import images, names
 from mlops_gitops.config.environments import Environments
-from mlops_gitops.config.s3 import S3Location, parse_asset, parse_location
+from mlops_gitops.config.s3 import S3Error, S3Location, parse_asset, parse_location
 from mlops_gitops.config.validate import PipelineConfig
 from mlops_gitops.findings import Finding, json_path
 
@@ -36,7 +36,11 @@ class ParamContext:
 def s3_uri(ctx: ParamContext, name: str, value: str | None, asset: bool) -> str:
     if not value:
         return ""
-    parsed = parse_asset(value) if asset else parse_location(value)
+    try:  # validate checked the field's own form; this is a guard, never a crash
+        parsed = parse_asset(value) if asset else parse_location(value)
+    except S3Error as exc:
+        ctx.fail([name], "s3-location", exc.message, exc.hint)
+        return ""
     if isinstance(parsed, S3Location):
         return parsed.uri
     if not ctx.env.assets_bucket:
@@ -55,7 +59,7 @@ def model_source(
 ) -> tuple[str, str, dict[str, str]]:
     """(ModelPackageArn, ModelArtifactUrl, deferred) for one model."""
     if isinstance(package, str) and package:
-        if re.fullmatch(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[^/]+/\d+", package):
+        if re.fullmatch(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/[^/]+/[0-9]+", package):
             return package, "", {}
         group = package.rsplit("/", 1)[-1] if package.startswith("arn:") else package
         return "", "", {"latest_approved_model_package_of": group}

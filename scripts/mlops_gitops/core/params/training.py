@@ -110,12 +110,12 @@ def build(ctx: ParamContext) -> tuple[Params, Deferred]:
     kind = KINDS[ctx.cfg.pipeline_type]
     base = names.resource_base_name(ctx.env.stack_prefix, ctx.cfg.pipeline_id, ctx.stage)
     kms = ctx.value("kms_key_arn", "") or ""
-    output = s3_uri(ctx, "job_output_location", ctx.value("job_output_location"), asset=False).rstrip("/")
+    output = s3_uri(ctx, "job_output_location", ctx.value("job_output_location"), asset=True).rstrip("/")
     params: Params = {
         "NamePrefix": base,
         "JobKind": kind,
         "JobNamePrefix": job_name_prefix(ctx, kind, base),
-        "TrainingDataUri": s3_uri(ctx, "training_data", ctx.value("training_data"), asset=False),
+        "TrainingDataUri": s3_uri(ctx, "training_data", ctx.value("training_data"), asset=True),
         "JobOutputUri": output,
         "KmsKeyArn": kms,
         "EncryptInterContainerTraffic": _flag(ctx.value("encrypt_inner_traffic"), True),
@@ -153,7 +153,7 @@ def build(ctx: ParamContext) -> tuple[Params, Deferred]:
     params.update(
         {
             "ImageUri": _training_image(ctx, instance_type),
-            "ValidationDataUri": s3_uri(ctx, "validation_data", ctx.value("validation_data"), asset=False),
+            "ValidationDataUri": s3_uri(ctx, "validation_data", ctx.value("validation_data"), asset=True),
             "InstanceType": instance_type,
             "InstanceCount": number(ctx.value("instance_count", 1)),
             "VolumeSizeGb": number(ctx.value("instance_volume_size", 20)),

@@ -156,9 +156,9 @@ def build(ctx: ParamContext) -> tuple[Params, Deferred]:
         "NamePrefix": base.lower(),
         "ModelPackageGroupName": ctx.value("model_package_group_name")
         or f"{ctx.env.stack_prefix}-{ctx.cfg.pipeline_id}",
-        "TrainingDataUri": s3_uri(ctx, "training_data", ctx.value("training_data"), asset=False),
+        "TrainingDataUri": s3_uri(ctx, "training_data", ctx.value("training_data"), asset=True),
         "JobOutputUri": s3_uri(
-            ctx, "job_output_location", ctx.value("job_output_location"), asset=False
+            ctx, "job_output_location", ctx.value("job_output_location"), asset=True
         ).rstrip("/"),
         "TestSplit": number(processing.get("test_split", 0.2)),
         "ValidationSplit": number(processing.get("validation_split", 0.1)),

@@ -96,11 +96,6 @@ def test_schema_defaults_and_assets_keys_fill_a_minimal_config(tmp_repo: TmpRepo
     "change, code, message",
     [
         (
-            {"custom_algorithm_docker": "s3://mlops-demo-assets/images/scorer/"},
-            "bundle-zip",
-            "is not a .zip",
-        ),
-        (
             {"image_tag_mutability": "IMMUTABLE_WITH_EXCLUSION"},
             "tag-mutability",
             "needs exclusion filters",
@@ -117,6 +112,17 @@ def test_what_the_builder_refuses(tmp_repo: TmpRepo, change: dict, code: str, me
     _, ctx = _build(cfg, "dev")
     assert [f.code for f in ctx.findings] == [code]
     assert message in ctx.findings[0].message
+
+
+def test_validate_refuses_a_bundle_that_is_not_a_zip(tmp_repo: TmpRepo) -> None:
+    """The builder's own check (bundle-zip) stays as a guard; validate refuses it first, at the key."""
+    from tests.conftest import validate_findings
+
+    config = {**example("fraud-image"), "custom_algorithm_docker": "s3://mlops-demo-assets/images/scorer/"}
+    findings = validate_findings(tmp_repo, config, "fraud-image")
+    assert [(f["path"], f["code"]) for f in findings if f["severity"] == "error"] == [
+        ("$.custom_algorithm_docker", "file-type")
+    ]
 
 
 def test_renders_once_the_type_is_mapped(tmp_repo: TmpRepo) -> None:

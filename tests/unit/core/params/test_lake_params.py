@@ -199,12 +199,6 @@ def _group(**changes) -> dict:
     "changes, code, message",
     [
         ({"zones": ["raw", "athena-results"]}, "reserved", "a prefix the data lake uses itself"),
-        (_group(record_identifier="customer"), "reference", "record_identifier 'customer' is not one of"),
-        (
-            _group(event_time="f0", features=[*_features(2), {"name": "f0", "type": "Integral"}]),
-            "type",
-            "String or Fractional",
-        ),
         (_group(features=[*_features(3), {"name": "ID", "type": "String"}]), "duplicate", "defined twice"),
         (
             _group(features=[*_features(3), {"name": "write_time", "type": "String"}]),
@@ -228,6 +222,12 @@ def test_configs_the_template_cannot_serve_are_refused(
         (_group(features=_features(MAX_FEATURES + 1)), "$.feature_group.features", "size"),
         ({"lake_bucket_name": "acme-lake"}, "$.lake_bucket_name", "name-collision"),
         ({"glue_database_name": "acme"}, "$.glue_database_name", "name-collision"),
+        (_group(record_identifier="customer"), "$.feature_group.record_identifier", "reference"),
+        (
+            _group(event_time="f0", features=[*_features(2), {"name": "f0", "type": "Integral"}]),
+            "$.feature_group.event_time",
+            "type",
+        ),
     ],
 )
 def test_limits_of_the_template_are_refused_by_validate_already(
