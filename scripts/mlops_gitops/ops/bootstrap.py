@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_gitops.config.environments import Environments
+from mlops_gitops.config.environments import PIPELINE_STAGES, Environments
 from mlops_gitops.core.render import MANAGED_BY, REPOSITORY_TAG, repository_identity
 from mlops_gitops.errors import GitOpsError
 
@@ -24,7 +24,6 @@ if TYPE_CHECKING:  # botocore stays unimported until AWS is reached (mlopsctl va
 
 ORCHESTRATOR_TEMPLATE = Path("cloudformation") / "orchestrator.yaml"
 TARGET_TEMPLATE = Path("cloudformation") / "target-account.yaml"
-PIPELINE_STAGES = 3  # the orchestrator pipeline's Deploy-<stage> slots
 REVIEW_BUILD_ROLES = ("pr-check-build", "drift-build")  # they run pull-request code: read-only roles only
 DEFAULT_TARGET_ROLE = "OrganizationAccountAccessRole"  # what AWS Organizations puts in new accounts
 
