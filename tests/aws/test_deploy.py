@@ -312,7 +312,11 @@ def test_a_misnamed_config_never_prunes_its_stack(repo: Path, moto_endpoint: str
     folder = repo / "pipeline-configs" / "fraud-batch"
     (folder / "mlops-config.json").rename(folder / "mlops_config.json")
     pruned = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev", "--prune")
-    assert results(pruned.out)["mlops-fraud-batch-dev"] == "kept", pruned.out + pruned.err
+    # validate names the folder (the repository-boundary rule) and the deploy stops before any
+    # change; the plan's own rule (a folder that exists is never pruned) is the second guard,
+    # tested with the scripted fake in tests/unit/ops/test_deploy.py
+    assert pruned.code == 1, pruned.out + pruned.err
+    assert "mlops_config.json" in pruned.err and "nothing was planned or deployed" in pruned.err
     names = {s["StackName"] for s in aws("cloudformation").describe_stacks()["Stacks"]}
     assert "mlops-fraud-batch-dev" in names
     assert "deleted" not in pruned.out
