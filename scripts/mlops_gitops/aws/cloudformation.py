@@ -133,6 +133,9 @@ class CloudFormationGateway:
     clock: Callable[[], float] = time.monotonic
     poll_seconds: float = 5.0
     timeout_seconds: float = 3600.0
+    # The whole command's deadline, on ``clock`` (None: each wait has only its own timeout): a
+    # verb's waits together never outlast it (issue 14: no hang).
+    deadline: float | None = None
     progress: Callable[[str], None] = progress_log.info  # where waits say what they wait for
     _seen_events: dict[str, set[str]] = field(default_factory=dict)
 
@@ -249,8 +252,15 @@ class CloudFormationGateway:
             **template,  # TemplateBody or TemplateURL
         )
 
+    def _deadline(self) -> tuple[float, str]:
+        """(when this wait gives up, how to say why)."""
+        own = self.clock() + self.timeout_seconds
+        if self.deadline is not None and self.deadline < own:
+            return self.deadline, "when the command's time ran out (--timeout)"
+        return own, f"after {self.timeout_seconds:.0f} s"
+
     def wait_change_set(self, stack: str, name: str) -> ChangeSet:
-        deadline = self.clock() + self.timeout_seconds
+        deadline, why = self._deadline()
         ticker = ProgressTicker(self.clock, self.progress)
         while True:
             raw = self.client.describe_change_set(StackName=stack, ChangeSetName=name)
@@ -267,9 +277,7 @@ class CloudFormationGateway:
                     name, stack, raw["Status"], raw.get("StatusReason", ""), tuple(_changes(changes))
                 )
             if self.clock() > deadline:
-                raise StackError(
-                    stack, f"change set {name} still {raw['Status']} after {self.timeout_seconds:.0f} s"
-                )
+                raise StackError(stack, f"change set {name} still {raw['Status']} {why}")
             ticker.tick(f"{stack} (change set {name})", raw["Status"])
             self.sleep(self.poll_seconds)
 
@@ -411,7 +419,7 @@ class CloudFormationGateway:
     ) -> StackSnapshot | None:
         """Poll until the stack leaves every *_IN_PROGRESS state (or is gone); stream its events,
         and say what it waits for at least every PROGRESS_SECONDS."""
-        deadline = self.clock() + self.timeout_seconds
+        deadline, why = self._deadline()
         ticker = ProgressTicker(self.clock, self.progress)
         while True:
             snap = self.snapshot(name)
@@ -424,7 +432,7 @@ class CloudFormationGateway:
             if self.clock() > deadline:
                 raise StackError(
                     name,
-                    f"still {snap.status} after {self.timeout_seconds:.0f} s; the next run will wait for it again",
+                    f"still {snap.status} {why}; the next run will wait for it again",
                 )
             ticker.tick(name, snap.status)
             self.sleep(self.poll_seconds)

@@ -62,18 +62,22 @@ class StageGateways:
         region: str,
         *,
         context: AwsContext | None = None,
+        deadline: float | None = None,
         **gateways: Any,
     ) -> None:
         unknown = set(gateways) - set(_GATEWAYS)
         if unknown:
             raise TypeError(f"unknown gateways: {sorted(unknown)}")
-        self.stage, self.region, self.context = stage, region, context
+        self.stage, self.region, self.context, self.deadline = stage, region, context, deadline
         self._gateways: dict[str, Any] = dict(gateways)
 
     def _get(self, name: str) -> Any:
         if name not in self._gateways:
             kind, service = _GATEWAYS[name]
-            self._gateways[name] = kind(self.context.client(service, self.region)) if self.context else None
+            made = kind(self.context.client(service, self.region)) if self.context else None
+            if isinstance(made, CloudFormationGateway):
+                made.deadline = self.deadline
+            self._gateways[name] = made
         return self._gateways[name]
 
     @property
@@ -109,6 +113,7 @@ class StageGateways:
         *,
         region: str | None = None,
         deploying: bool = False,
+        deadline: float | None = None,
     ) -> StageGateways:
         """The stage's gateways. ``region`` (from --region) wins over environments.json's, then the
         context's. ``deploying`` picks the deploy role in other accounts; everything else (plan
@@ -118,4 +123,4 @@ class StageGateways:
         st = env.stage(stage)
         role = env.deploy_role_name if deploying else env.review_role_name
         context = aws.for_account(st.account_id if st else None, role, f"mlopsctl-{stage}")
-        return cls(stage, region, context=context)
+        return cls(stage, region, context=context, deadline=deadline)

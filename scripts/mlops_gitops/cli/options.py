@@ -29,6 +29,15 @@ _group.add_argument(
     help="AWS endpoint, e.g. a local moto server (default: $AWS_ENDPOINT_URL)",
 )
 _group.add_argument("--profile", default=argparse.SUPPRESS, help="AWS named profile (default: $AWS_PROFILE)")
+_group.add_argument(
+    "--timeout",
+    type=float,
+    default=argparse.SUPPRESS,
+    metavar="MINUTES",
+    help="give up waiting on AWS after this long in all (default: 120 for deploy, 15 for reads); "
+    "what is still in progress is said, and the next run resumes it",
+)
+DEPLOY_MINUTES, READ_MINUTES = 120.0, 15.0
 
 
 def setup(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[Repo, Environments, list[str], str]:
@@ -79,13 +88,28 @@ def aws_context(
     return context
 
 
+def deadline_of(args: argparse.Namespace, default_minutes: float) -> float:
+    """The monotonic time the command's AWS waits end by (--timeout MINUTES, else the default)."""
+    import time
+
+    minutes = getattr(args, "timeout", default_minutes)
+    if not minutes > 0:
+        raise UsageError(f"--timeout {minutes:g}: give a number of minutes above 0")
+    return time.monotonic() + minutes * 60
+
+
 def stage_gateways(
     aws: AwsContext, env: Environments, stage: str, args: argparse.Namespace, *, deploying: bool = False
 ) -> StageGateways:
-    """The stage's gateways (aws.stage decides account, role and region); --region wins."""
+    """The stage's gateways (aws.stage decides account, role and region); --region wins; their
+    waits end by the command's deadline."""
     from mlops_gitops.aws.stage import StageGateways
 
-    return StageGateways.for_stage(aws, env, stage, region=getattr(args, "region", None), deploying=deploying)
+    if not hasattr(args, "_deadline"):
+        args._deadline = deadline_of(args, DEPLOY_MINUTES if deploying else READ_MINUTES)
+    return StageGateways.for_stage(
+        aws, env, stage, region=getattr(args, "region", None), deploying=deploying, deadline=args._deadline
+    )
 
 
 def stage_region(aws: AwsContext, env: Environments, stage: str, args: argparse.Namespace) -> str | None:
