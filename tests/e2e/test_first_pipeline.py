@@ -13,12 +13,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import boto3
 import pytest
 
 from mlops_gitops.cli import main
-from tests.conftest import REPO_ROOT, git_repo, repo_copy
-from tests.e2e.test_local_run import mlopsctl
+from tests.conftest import REPO_ROOT
+from tests.e2e.test_local_run import local_client, mlopsctl, pipeline_repo
 
 NEW = "my-first-model"
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
@@ -31,18 +30,7 @@ def git(repo: Path, *argv: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """This repository with one example (churn-realtime) and the templates it needs."""
-    root = repo_copy(tmp_path / "repo", ("churn-realtime",), templates=False)
-    (root / "cloudformation" / "pipelines").mkdir(parents=True)
-    for name in (
-        "orchestrator.yaml",
-        "target-account.yaml",
-        "pipelines/pipeline-types.json",
-        "pipelines/realtime_inference.yaml",
-    ):
-        shutil.copy(REPO_ROOT / "cloudformation" / name, root / "cloudformation" / name)
-    shutil.copytree(REPO_ROOT / "buildspecs", root / "buildspecs")
-    (root / ".gitignore").write_text(".mlops-local/\n")
-    return git_repo(root, "the example")
+    return pipeline_repo(tmp_path / "repo", ("churn-realtime",), "realtime_inference.yaml", "the example")
 
 
 def test_the_readme_steps_are_the_ones_this_test_runs() -> None:
@@ -91,24 +79,11 @@ def test_a_new_pipeline_goes_green_on_two_pushes_to_one_local_aws(repo: Path) ->
         assert f"using the one `local up` started on {state['endpoint']}" in second.stderr
         assert "does not answer any more" not in first.stderr + second.stderr
         # an AWS client sees the stacks, in every stage
-        cfn = boto3.client(
-            "cloudformation",
-            endpoint_url=state["endpoint"],
-            region_name=state["region"],
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        cfn = local_client(state, "cloudformation")
         names = {s["StackName"]: s["StackStatus"] for s in cfn.describe_stacks()["Stacks"]}
         # what moto's CloudFormation skips exists too, as on AWS after bootstrap
         clients = {
-            service: boto3.client(
-                service,
-                endpoint_url=state["endpoint"],
-                region_name=state["region"],
-                aws_access_key_id="local",
-                aws_secret_access_key="local",
-            )
-            for service in ("codecommit", "codebuild", "codepipeline")
+            service: local_client(state, service) for service in ("codecommit", "codebuild", "codepipeline")
         }
         assert clients["codecommit"].get_repository(repositoryName="mlops-gitops")["repositoryMetadata"]
         assert {"mlops-validate", "mlops-deploy"} <= set(clients["codebuild"].list_projects()["projects"])

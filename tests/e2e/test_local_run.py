@@ -33,22 +33,38 @@ def git(repo: Path, *argv: str) -> None:
     subprocess.run(["git", "-C", str(repo), *argv], check=True, capture_output=True)
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A git repository like this one, holding two batch pipelines (and only the templates they need,
-    so the Validate stage lints three templates, not all of them)."""
-    root = repo_copy(tmp_path / "repo", PIPELINES, templates=False)
+def pipeline_repo(root: Path, pipelines: tuple[str, ...], template: str, message: str) -> Path:
+    """A git repository like this one, holding ``pipelines`` and only the one pipeline template they
+    need (so the Validate stage lints three templates, not all of them), buildspecs included."""
+    repo_copy(root, pipelines, templates=False)
     (root / "cloudformation" / "pipelines").mkdir(parents=True)
     for name in (
         "orchestrator.yaml",
         "target-account.yaml",
         "pipelines/pipeline-types.json",
-        "pipelines/batch_inference.yaml",
+        f"pipelines/{template}",
     ):
         shutil.copy(REPO_ROOT / "cloudformation" / name, root / "cloudformation" / name)
     shutil.copytree(REPO_ROOT / "buildspecs", root / "buildspecs")
     (root / ".gitignore").write_text(".mlops-local/\n")
-    return git_repo(root, "two batch pipelines")
+    return git_repo(root, message)
+
+
+def local_client(state: dict, service: str):
+    """A boto3 client of the local AWS that `local up` described in ``state``."""
+    return boto3.client(
+        service,
+        endpoint_url=state["endpoint"],
+        region_name=state["region"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """Two batch pipelines."""
+    return pipeline_repo(tmp_path / "repo", PIPELINES, "batch_inference.yaml", "two batch pipelines")
 
 
 @pytest.fixture
@@ -65,13 +81,7 @@ def local_aws(repo: Path):
 
 
 def stacks(state: dict) -> dict[str, dict]:
-    cfn = boto3.client(
-        "cloudformation",
-        endpoint_url=state["endpoint"],
-        region_name=state["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    cfn = local_client(state, "cloudformation")
     return {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}
 
 
