@@ -65,4 +65,6 @@ def run_render(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
         err.write(render_text(exc.findings))
         return ExitCode.FINDINGS
     out.write(json.dumps(spec.to_dict(), indent=2) + "\n")
+    for note in spec.notes:
+        err.write(f"note: {note}\n")
     return ExitCode.OK

@@ -72,9 +72,15 @@ class StackSpec:
     artifacts: list[Artifact]
     termination_protection: bool
     spec_hash: str = field(default="")
+    # how values were read, e.g. an S3 shorthand and the s3:// URI it became; not part of the
+    # hash (it changes nothing deployed) and left out of the dict when there are none
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        doc = asdict(self)
+        if not doc["notes"]:
+            del doc["notes"]
+        return doc
 
 
 def render(
@@ -184,6 +190,7 @@ def render(
         tags=tags,
         artifacts=artifacts,
         termination_protection=termination_protection,
+        notes=list(dict.fromkeys(ctx.notes)),
     )
     digest = spec_hash(spec)
     spec.tags.update({"mlops:spec-hash": digest, "mlops:commit": commit})
@@ -196,6 +203,7 @@ def spec_hash(spec: StackSpec) -> str:
     doc = spec.to_dict()
     doc["tags"] = {k: v for k, v in doc["tags"].items() if k not in ("mlops:commit", "mlops:spec-hash")}
     doc.pop("spec_hash", None)
+    doc.pop("notes", None)
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 

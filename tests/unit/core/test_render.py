@@ -226,3 +226,19 @@ def test_a_pending_type_validates_but_does_not_render(tmp_repo: TmpRepo) -> None
     result = run_cli("--repo-root", str(tmp_repo.root), "render", "defects", "--stage", "dev")
     assert result.code == 1
     assert "has no template yet (being written)" in result.err
+
+
+def test_an_s3_shorthand_is_rendered_with_a_note_naming_the_uri_it_became() -> None:
+    """Issue 16: MWO's bucket/prefix and assets-key forms were read silently, one way for some
+    fields and another for others. render says how each was read, and the note changes no hash."""
+    from tests.conftest import run_cli
+
+    result = run_cli("--repo-root", str(REPO_ROOT), "render", "fraud-batch", "--stage", "dev")
+    assert result.code == 0, result.err
+    notes = json.loads(result.out)["notes"]
+    assert (
+        "model_artifact_location: 'models/fraud/model.tar.gz' is read as "
+        "s3://mlops-demo-assets/models/fraud/model.tar.gz (a key in environments.json's assets_bucket)"
+    ) in notes
+    assert any("(MWO's bucket/prefix form)" in note for note in notes)
+    assert [line.removeprefix("note: ") for line in result.err.splitlines()] == notes

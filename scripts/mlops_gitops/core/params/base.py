@@ -24,6 +24,7 @@ class ParamContext:
     env: Environments
     region: str
     findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how a value was read (render shows them)
 
     def value(self, name: str, default: Any = None) -> Any:
         return self.cfg.by_stage[self.stage].get(name, default)
@@ -42,6 +43,8 @@ def s3_uri(ctx: ParamContext, name: str, value: str | None, asset: bool) -> str:
         ctx.fail([name], "s3-location", exc.message, exc.hint)
         return ""
     if isinstance(parsed, S3Location):
+        if not value.startswith("s3://"):  # MWO's bucket/prefix form
+            ctx.notes.append(f"{name}: {value!r} is read as {parsed.uri} (MWO's bucket/prefix form)")
         return parsed.uri
     if not ctx.env.assets_bucket:
         ctx.fail(
@@ -51,7 +54,9 @@ def s3_uri(ctx: ParamContext, name: str, value: str | None, asset: bool) -> str:
             "write s3://bucket/key, or set assets_bucket in environments.json",
         )
         return ""
-    return S3Location(ctx.env.assets_bucket, value.strip("/")).uri
+    uri = S3Location(ctx.env.assets_bucket, value.strip("/")).uri
+    ctx.notes.append(f"{name}: {value!r} is read as {uri} (a key in environments.json's assets_bucket)")
+    return uri
 
 
 def model_source(
