@@ -21,6 +21,23 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
+UNIQUE_NAMES = (
+    "endpoint_name",
+    "glue_database_name",
+    "lake_bucket_name",
+    "ecr_repo_name",
+    "model_package_group_name",
+)
+
+
+def _numbered(value, i: int):
+    """A name made unique for copy ``i`` (per-stage dicts too), in the name's own alphabet."""
+    if isinstance(value, dict):
+        return {k: _numbered(v, i) for k, v in value.items()}
+    sep = "_" if "_" in value else "-"
+    return f"{value}{sep}c{i}"
+
+
 def make_repo(target: Path, copies: int) -> Path:
     """A repository with ``copies`` configs, cycling through the example configs."""
     src = ROOT / "pipeline-configs"
@@ -34,7 +51,14 @@ def make_repo(target: Path, copies: int) -> Path:
         folder = dst / f"p{i:04d}-{example.parent.name}"[:40].rstrip("-")
         folder.mkdir()
         data = json.loads(example.read_text())
-        data.pop("endpoint_name", None) if data["pipeline_type"].startswith("byom_realtime") else None
+        # names AWS allows once per account and region: each copy takes its defaults (from its id)
+        for key in UNIQUE_NAMES:
+            if key in data and not (
+                key == "endpoint_name" and not data["pipeline_type"].startswith("byom_realtime")
+            ):
+                data[key] = _numbered(data[key], i)  # monitors name the endpoint they watch: that stays
+        if isinstance(data.get("feature_group"), dict):
+            data["feature_group"].pop("name", None)
         if "triggers" in data:
             data["triggers"].pop("monitor_violations", None)
         (folder / "mlops-config.json").write_text(json.dumps(data))
