@@ -312,7 +312,10 @@ def test_a_misnamed_config_never_prunes_its_stack(repo: Path, moto_endpoint: str
     folder = repo / "pipeline-configs" / "fraud-batch"
     (folder / "mlops-config.json").rename(folder / "mlops_config.json")
     pruned = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "dev", "--prune")
-    assert results(pruned.out)["mlops-fraud-batch-dev"] == "kept", pruned.out + pruned.err
+    # validate => render => AWS (issue 14): a misnamed config is a finding, so nothing is deployed
+    # or pruned at all (before, the stack was planned "kept")
+    assert pruned.code == 1, pruned.out + pruned.err
+    assert "rename 'mlops_config.json' to mlops-config.json" in pruned.err
     names = {s["StackName"] for s in aws("cloudformation").describe_stacks()["Stacks"]}
     assert "mlops-fraud-batch-dev" in names
     assert "deleted" not in pruned.out
