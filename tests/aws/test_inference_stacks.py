@@ -4,7 +4,9 @@ in a moto server; the resources are then checked through the service APIs.
 moto notes that shape these tests (../shared/reference/moto-and-cfn-lint.md): SageMaker names in
 the template are ignored and generated, so names are read from the stack's outputs; alarms,
 API Gateway stages, autoscaling and SNS subscriptions are silently not created, so those are
-asserted at template level in tests/repo/test_templates.py instead.
+asserted at template level in tests/repo/test_templates.py instead. The endpoint's DeploymentConfig
+(churn-realtime's rollout in staging and prod) is accepted and ignored: moto runs no blue/green
+update, so its shape is asserted offline in tests/unit/core/params/test_inference_params.py.
 """
 
 from __future__ import annotations

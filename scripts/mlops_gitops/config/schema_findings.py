@@ -240,9 +240,21 @@ def _best_branch(error: ValidationError, display: str, docs: dict[str, Any]) -> 
     def root_type_mismatch(errs: list[ValidationError]) -> bool:
         return any(e.validator == "type" and not e.relative_path for e in errs)
 
+    def no_known_key(errs: list[ValidationError]) -> bool:
+        """The object has none of this branch's keys (a stage map read as the field's own object, whose
+        keys are all optional): the author meant another branch when one is as close."""
+        return any(
+            e.validator == "additionalProperties"
+            and not e.relative_path
+            and isinstance(e.instance, dict)
+            and isinstance(e.schema, dict)
+            and not any(k in e.schema.get("properties", {}) for k in e.instance)
+            for e in errs
+        )
+
     candidates = {i: errs for i, errs in branches.items() if not root_type_mismatch(errs)}
     if candidates:
-        best = min(candidates, key=lambda i: (len(candidates[i]), i))
+        best = min(candidates, key=lambda i: (len(candidates[i]), no_known_key(candidates[i]), i))
         yield from (f for sub in candidates[best] for f in _convert(sub, display, docs))
         return
     types = sorted(

@@ -70,6 +70,8 @@ class ModelChange:
     new_price: HourlyPrice | None = None
     looked_up: bool = False
     price_note: str = ""
+    rollout: str = ""  # real-time: how an update of the endpoint shifts traffic (rollout_text)
+    old_rollout: str = ""  # the deployed stack's, when the stack exists
 
     @property
     def version_changed(self) -> bool:
@@ -110,6 +112,32 @@ def _slot(params: Mapping[str, str], index: int) -> tuple[str | None, tuple[str,
     return params.get(package) or None, instances, params.get(name) or ""
 
 
+def rollout_text(params: Mapping[str, str]) -> str:
+    """The endpoint's rollout, in words, from the Rollout* parameters of realtime_inference.yaml."""
+    policy = params.get("RolloutPolicy", "")
+    if not policy:
+        return "all at once, no rollback alarms (SageMaker's default)"
+    value, wait = params.get("RolloutSizeValue", "10"), params.get("RolloutWaitSeconds", "600")
+    size = (
+        f"{value}%"
+        if params.get("RolloutSizeType", "CAPACITY_PERCENT") == "CAPACITY_PERCENT"
+        else f"{value} instance(s)"
+    )
+    parts = [
+        {
+            "CANARY": f"canary of {size}, the rest after {wait} s",
+            "LINEAR": f"linear, {size} per step, {wait} s between steps",
+        }.get(policy, "all at once")
+    ]
+    if params.get("RolloutBakeSeconds", "0") not in ("", "0"):
+        parts.append(f"old fleet kept {params['RolloutBakeSeconds']} s")
+    if params.get("RolloutMaxExecutionSeconds", "0") not in ("", "0"):
+        parts.append(f"stopped after {params['RolloutMaxExecutionSeconds']} s")
+    alarms = [params[f"RolloutAlarm{n}"] for n in (1, 2, 3) if params.get(f"RolloutAlarm{n}")]
+    parts.append("rolls back on the endpoint's 5xx and latency alarms" + "".join(f", {a}" for a in alarms))
+    return "; ".join(parts)
+
+
 def model_changes(items: Iterable[PlanItem]) -> list[ModelChange]:
     """Every variant of a serving pipeline whose model version or instances the plan changes."""
     out: list[ModelChange] = []
@@ -140,6 +168,8 @@ def model_changes(items: Iterable[PlanItem]) -> list[ModelChange]:
                     new_arn,
                     old_inst,
                     new_inst,
+                    rollout=rollout_text(new) if kind == "realtime" else "",
+                    old_rollout=rollout_text(old) if kind == "realtime" and item.status is not None else "",
                 )
             )
     return out
@@ -379,8 +409,19 @@ def render_models(changes: list[ModelChange]) -> list[str]:
             f"| {text(c.pipeline_id)} | {text(c.variant)} | {_version_cell(c)} | {_registry_cell(c)} | {_metrics_cell(c)} "
             f"| {_instances_cell(c)} | {_cost_cell(c)} |"
         )
-    lines += ["", *_price_notes(changes)]
+    lines += ["", *_rollout_notes(changes), *_price_notes(changes)]
     return lines
+
+
+def _rollout_notes(changes: list[ModelChange]) -> list[str]:
+    """One line per real-time pipeline: how its endpoint takes the change (alarm names are the config's)."""
+    notes = []
+    for pipeline, new, old in dict.fromkeys(
+        (c.pipeline_id, c.rollout, c.old_rollout) for c in changes if c.rollout
+    ):
+        was = f" (was: {text(old)})" if old and old != new else ""
+        notes.append(f"Rollout of {text(pipeline)}: {text(new)}{was}.")
+    return [*notes, ""] if notes else []
 
 
 def _price_notes(changes: list[ModelChange]) -> list[str]:

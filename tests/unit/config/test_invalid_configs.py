@@ -1454,6 +1454,120 @@ CASES = [
         set_("autoscaling", "prod", "max_capacity", 0),
         {("$.autoscaling.prod.max_capacity", "range")},
     ),
+    # Rollouts: what SageMaker refuses (sizes: API_TrafficRoutingConfig; timeout: API_BlueGreenUpdatePolicy;
+    # excluded features: deployment-guardrails-exclusions), each at its key.
+    case(
+        "rollout-canary-percent-above-half",
+        "churn-realtime",
+        set_("rollout", "prod", "canary_size", {"type": "CAPACITY_PERCENT", "value": 60}),
+        {("$.rollout.prod.canary_size.value", "rollout-size")},
+        "at most 50%",
+    ),
+    case(
+        "rollout-canary-count-not-below-fleet",
+        "churn-realtime",
+        set_("rollout", "prod", "canary_size", {"type": "INSTANCE_COUNT", "value": 2}),
+        {("$.rollout.prod.canary_size.value", "rollout-size")},
+        "raise instance_count",
+    ),
+    case(
+        "rollout-linear-percent-below-ten",
+        "churn-realtime",
+        set_(
+            "rollout", "prod", {"policy": "linear", "linear_step": {"type": "CAPACITY_PERCENT", "value": 5}}
+        ),
+        {("$.rollout.prod.linear_step.value", "rollout-size")},
+        "10-50%",
+    ),
+    case(
+        "rollout-linear-count-above-half-of-a-variant",
+        "fraud-ab",
+        {
+            "instance_count": 2,
+            "rollout": {"policy": "linear", "linear_step": {"type": "INSTANCE_COUNT", "value": 2}},
+        },
+        {("$.rollout.linear_step.value", "rollout-size")},
+    ),
+    case(
+        "rollout-capacity-percent-above-100",
+        "churn-realtime",
+        set_("rollout", "prod", "canary_size", {"type": "CAPACITY_PERCENT", "value": 101}),
+        {("$.rollout.prod.canary_size.value", "rollout-size")},
+    ),
+    case(
+        "rollout-size-zero",
+        "churn-realtime",
+        set_("rollout", "prod", "canary_size", {"type": "INSTANCE_COUNT", "value": 0}),
+        {("$.rollout.prod.canary_size.value", "range")},
+    ),
+    case(
+        "rollout-size-type-unknown",
+        "churn-realtime",
+        set_("rollout", "prod", "canary_size", {"type": "PERCENT", "value": 10}),
+        {("$.rollout.prod.canary_size.type", "enum")},
+    ),
+    case(
+        "rollout-policy-unknown",
+        "churn-realtime",
+        set_("rollout", "prod", "policy", "rolling"),
+        {("$.rollout.prod.policy", "enum")},
+    ),
+    case(
+        "rollout-wait-above-an-hour",
+        "churn-realtime",
+        set_("rollout", "prod", "wait_seconds", 3601),
+        {("$.rollout.prod.wait_seconds", "range")},
+    ),
+    case(
+        "rollout-bake-negative",
+        "churn-realtime",
+        set_("rollout", "prod", "bake_seconds", -1),
+        {("$.rollout.prod.bake_seconds", "range")},
+    ),
+    case(
+        "rollout-timeout-below-ten-minutes",
+        "churn-realtime",
+        set_("rollout", "prod", "max_execution_seconds", 300),
+        {("$.rollout.prod.max_execution_seconds", "range")},
+    ),
+    case(
+        "rollout-timeout-not-above-the-waits",
+        "churn-realtime",
+        set_("rollout", "prod", "max_execution_seconds", 1500),
+        {("$.rollout.prod.max_execution_seconds", "range")},
+        "raise max_execution_seconds",
+    ),
+    case(
+        "rollout-too-many-alarms",
+        "churn-realtime",
+        set_("rollout", "prod", "alarms", ["a", "b", "c", "d"]),
+        {("$.rollout.prod.alarms", "size")},
+    ),
+    case(
+        "rollout-alarm-name-blank",
+        "churn-realtime",
+        set_("rollout", "prod", "alarms", [" "]),
+        {("$.rollout.prod.alarms[0]", "pattern")},
+    ),
+    case(
+        "rollout-canary-on-inf1",
+        "fraud-ab",
+        {"inference_instance": "ml.inf1.xlarge", "instance_count": 2, "rollout": {"policy": "canary"}},
+        {("$.rollout.policy", "rollout-excluded")},
+        "deployment-guardrails-exclusions",
+    ),
+    case(
+        "rollout-default-canary-on-inf1",
+        "fraud-ab",
+        {"inference_instance": "ml.inf1.xlarge", "instance_count": 2, "rollout": {}},
+        {("$.rollout", "rollout-excluded")},
+    ),
+    case(
+        "rollout-unknown-key",
+        "churn-realtime",
+        set_("rollout", "prod", "canary_percent", 10),
+        {("$.rollout.prod.canary_percent", "unknown-key")},
+    ),
     case(
         "variants-duplicate-names",
         "fraud-ab",
@@ -1985,6 +2099,7 @@ CASES = [
                 "instance_count": 1,
                 "data_capture_sampling_percentage": 100,
                 "autoscaling": {"max_capacity": 1},
+                "rollout": DEL,
             },
             pipeline_id="b",
             others={"a": with_("churn-realtime", endpoint_name="shared")},

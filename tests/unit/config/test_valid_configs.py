@@ -263,6 +263,30 @@ MWO_CASES = [
     ),
     pytest.param("churn-autopilot", {"problem_type": "", "job_objective": ""}, id="autopilot-empty-pair"),
     pytest.param("churn-data-quality", {"baseline_max_runtime_seconds": ""}, id="baseline-runtime-empty"),
+    pytest.param("fraud-ab", {"instance_count": 4, "rollout": {}}, id="rollout-empty-takes-the-defaults"),
+    pytest.param(
+        "fraud-ab",
+        {
+            "instance_count": 10,
+            "rollout": {
+                "policy": "linear",
+                "linear_step": {"type": "INSTANCE_COUNT", "value": 1},
+                "wait_seconds": 0,
+                "bake_seconds": 3600,
+                "max_execution_seconds": 28800,
+                "alarms": ["fraud-score-drift", "fraud/p99 latency", "x"],
+            },
+        },
+        id="rollout-linear-every-key-at-its-bounds",
+    ),
+    pytest.param(
+        "fraud-ab",
+        {
+            "instance_count": 2,
+            "rollout": {"policy": "canary", "canary_size": {"type": "INSTANCE_COUNT", "value": 1}},
+        },
+        id="rollout-canary-of-half-the-fleet",
+    ),
     pytest.param(
         "churn-data-quality",
         {"instance_volume_size": 20.0},
@@ -431,6 +455,26 @@ def test_minimal_config_is_valid(tmp_repo: TmpRepo, pipeline_type: str) -> None:
             "$.custom_image_uri",
             "image-uri",
             id="image-without-tag",
+        ),
+        pytest.param(
+            "fraud-batch", {"rollout": {"policy": "canary"}}, "$.rollout", "unused-key", id="rollout-on-batch"
+        ),
+        pytest.param(
+            "fraud-ab",
+            {
+                "instance_count": 2,
+                "rollout": {"policy": "canary", "linear_step": {"type": "CAPACITY_PERCENT", "value": 20}},
+            },
+            "$.rollout.linear_step",
+            "rollout-unused",
+            id="rollout-step-of-another-policy",
+        ),
+        pytest.param(
+            "fraud-ab",
+            {"rollout": {"policy": "linear"}},
+            "$.rollout",
+            "rollout-small-fleet",
+            id="rollout-on-one-instance",
         ),
     ],
 )

@@ -249,3 +249,157 @@ def assets_keys(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
                 f"{value!r} is a key in the assets bucket, but environments.json names no assets_bucket",
                 "write s3://bucket/key, or set assets_bucket in environments.json",
             )
+
+
+# Rollouts (SageMaker deployment guardrails). The limits come from the SageMaker documentation:
+# sizes from the TrafficRoutingConfig reference (a canary at most 50% of the variant's instances, a
+# linear step 10-50%), https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html;
+# the timeout from BlueGreenUpdatePolicy (it must exceed the waiting time),
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_BlueGreenUpdatePolicy.html;
+# what guardrails exclude (Inf1 instances, Marketplace containers: the update silently falls back to
+# all at once with no baking), https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html.
+_SIZE_LIMITS = {"canary_size": (None, 50), "linear_step": (10, 50)}  # percent of the variant's instances
+_GUARDRAILS_DOC = "see https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html"
+
+
+def _rollout_policy(value: dict[str, Any], ctx: Context, stage: str) -> str:
+    """The policy named, or the stage's default: canary with approval or protected, else all_at_once."""
+    if isinstance(value.get("policy"), str):
+        return value["policy"]
+    st = ctx.env.stage(stage)
+    return "canary" if st is not None and (st.approval or st.protected) else "all_at_once"
+
+
+def _variant_fleets(config: dict[str, Any], ctx: Context, stage: str) -> list[tuple[int, str]]:
+    """(instance count, instance type) of each production variant in the stage."""
+    count = stage_value(config, ctx, "instance_count", stage)
+    if count is None:
+        count = 1
+    elif not (isinstance(count, int) and not isinstance(count, bool) and count >= 1):
+        return []  # the schema reports it; no fleet to measure against
+    itype = stage_value(config, ctx, "inference_instance", stage)
+    variants = stage_value(config, ctx, "production_variants", stage)
+    if not isinstance(variants, list) or not variants:
+        return [(count, itype if isinstance(itype, str) else "")]
+    fleets = []
+    for variant in variants:
+        if isinstance(variant, dict):
+            n = variant.get("instance_count", count)
+            t = variant.get("inference_instance", itype)
+            if not (isinstance(n, int) and not isinstance(n, bool) and n >= 1):
+                return []
+            fleets.append((n, t if isinstance(t, str) else ""))
+    return fleets
+
+
+def _size_problem(key: str, size: Any, fleet: int) -> tuple[list[str], str, str] | None:
+    """(sub-path, message, hint) when a canary or step size is outside what SageMaker accepts."""
+    if not isinstance(size, dict) or not isinstance(size.get("value"), int):
+        return None  # the schema reports it
+    low, high = _SIZE_LIMITS[key]
+    value, what = size["value"], "a canary" if key == "canary_size" else "a linear step"
+    bounds = f"{low}-{high}%" if low else f"at most {high}%"
+    if size.get("type") == "CAPACITY_PERCENT":
+        if value > high or (low and value < low):
+            return (
+                [key, "value"],
+                f"{what} of {value}% is outside the {bounds} of the variant's instances SageMaker accepts",
+                f"choose {bounds}",
+            )
+        return None
+    if size.get("type") == "INSTANCE_COUNT":
+        if value * 100 > high * fleet or (low and value * 100 < low * fleet):
+            return (
+                [key, "value"],
+                f"{what} of {value} instance(s) is outside the {bounds} of the variant's {fleet} instance(s) "
+                "SageMaker accepts",
+                f"choose {bounds} of instance_count, or raise instance_count (a canary needs at least 2 instances)",
+            )
+    return None
+
+
+@check
+def rollout_limits(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """A rollout SageMaker would refuse, or silently run all at once, is refused before any deploy."""
+    if pipeline_type(config, ctx) not in {"byom_realtime_builtin", "byom_realtime_custom"}:
+        return
+    found: dict[tuple[tuple, str, str, str], list[str]] = {}  # (path, code, message, hint) -> stages
+    for stage, value, path in per_stage(config, ctx, "rollout"):
+        if not isinstance(value, dict):
+            continue
+        policy = _rollout_policy(value, ctx, stage)
+        fleets = _variant_fleets(config, ctx, stage)
+        key = {"canary": "canary_size", "linear": "linear_step"}.get(policy)
+        for other in ("canary_size", "linear_step"):
+            if other in value and other != key:
+                found.setdefault(
+                    (
+                        (*path, other),
+                        "rollout-unused",
+                        f"{other} has no effect with policy {policy}",
+                        "remove it, or set the policy that uses it",
+                    ),
+                    [],
+                ).append(stage)
+        if key and key in value:
+            for fleet, _ in fleets:
+                problem = _size_problem(key, value[key], fleet)
+                if problem:
+                    sub, message, hint = problem
+                    found.setdefault(((*path, *sub), "rollout-size", message, hint), []).append(stage)
+                    break
+        size = value.get(key, {"type": "CAPACITY_PERCENT"}) if key else None
+        if (
+            isinstance(size, dict)
+            and size.get("type") == "CAPACITY_PERCENT"
+            and any(n == 1 for n, _ in fleets)
+        ):
+            found.setdefault(
+                (
+                    (*path, key) if key in value else tuple(path),
+                    "rollout-small-fleet",
+                    f"a {policy} rollout on a variant of 1 instance: a step of one instance is the whole fleet, "
+                    "more than the 50% SageMaker allows",
+                    "raise instance_count to 2 or more, or use policy all_at_once",
+                ),
+                [],
+            ).append(stage)
+        if key:
+            inf1 = sorted({t for _, t in fleets if t.startswith("ml.inf1.")})
+            if inf1:
+                found.setdefault(
+                    (
+                        (*path, "policy") if "policy" in value else tuple(path),
+                        "rollout-excluded",
+                        f"SageMaker runs no {policy} rollout on Inf1 instances ({', '.join(inf1)}): the "
+                        "update falls back to all at once with no baking",
+                        f"use policy all_at_once, or another instance family; {_GUARDRAILS_DOC}",
+                    ),
+                    [],
+                ).append(stage)
+        timeout = value.get("max_execution_seconds")
+        waits = value.get("wait_seconds", 600), value.get("bake_seconds", 0)
+        if (
+            isinstance(timeout, int)
+            and timeout >= 600
+            and all(isinstance(w, int) for w in waits)
+            and timeout <= sum(waits)
+        ):
+            found.setdefault(
+                (
+                    (*path, "max_execution_seconds"),
+                    "range",
+                    f"max_execution_seconds {timeout} is not above wait_seconds + bake_seconds ({sum(waits)}): "
+                    "SageMaker would stop the rollout before its waits end",
+                    "raise max_execution_seconds, or leave it out for SageMaker's default",
+                ),
+                [],
+            ).append(stage)
+    for (path, code, message, hint), stages in found.items():
+        yield ctx.finding(
+            list(path),
+            code,
+            f"{message} ({stages_text(stages)})",
+            hint,
+            severity=WARNING if code in {"rollout-unused", "rollout-small-fleet"} else "error",
+        )

@@ -75,7 +75,59 @@ def realtime_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
                 "AutoscalingScaleOutCooldown": str(scaling.get("scale_out_cooldown", 60)),
             }
         )
+    params.update(rollout_parameters(ctx))
     return params, deferred
+
+
+# Defaults of `rollout` (the schema's descriptions say the same).
+DEFAULT_CANARY = {"type": "CAPACITY_PERCENT", "value": 10}
+DEFAULT_LINEAR = {"type": "CAPACITY_PERCENT", "value": 20}
+DEFAULT_WAIT_SECONDS = 600
+
+
+def rollout_policy(ctx: ParamContext) -> str | None:
+    """The stage's rollout policy: None without `rollout`; else the one named, or by default canary in a
+    stage with approval or protected and all_at_once elsewhere."""
+    rollout = ctx.value("rollout")
+    if not isinstance(rollout, dict):
+        return None
+    if rollout.get("policy"):
+        return str(rollout["policy"])
+    stage = ctx.env.stage(ctx.stage)
+    return "canary" if stage is not None and (stage.approval or stage.protected) else "all_at_once"
+
+
+def rollout_parameters(ctx: ParamContext) -> Params:
+    """The Rollout* parameters of the endpoint's DeploymentConfig. No `rollout`, or an all_at_once one
+    that adds nothing (no alarms, no bake, no timeout), passes none: the template then leaves the
+    endpoint without a DeploymentConfig, as before `rollout` existed."""
+    policy = rollout_policy(ctx)
+    if policy is None:
+        return {}
+    rollout = ctx.value("rollout")
+    alarms = list(rollout.get("alarms") or [])
+    bake = rollout.get("bake_seconds", 0)
+    timeout = rollout.get("max_execution_seconds", 0)
+    if policy == "all_at_once" and not alarms and not bake and not timeout:
+        return {}
+    size = (
+        rollout.get("canary_size", DEFAULT_CANARY)
+        if policy == "canary"
+        else rollout.get("linear_step", DEFAULT_LINEAR)
+        if policy == "linear"
+        else DEFAULT_CANARY  # unused by ALL_AT_ONCE; the template's default
+    )
+    params = {
+        "RolloutPolicy": policy.upper(),
+        "RolloutSizeType": size["type"],
+        "RolloutSizeValue": str(size["value"]),
+        "RolloutWaitSeconds": str(rollout.get("wait_seconds", DEFAULT_WAIT_SECONDS)),
+        "RolloutBakeSeconds": str(bake),
+        "RolloutMaxExecutionSeconds": str(timeout),
+    }
+    for index in range(1, 4):
+        params[f"RolloutAlarm{index}"] = alarms[index - 1] if index <= len(alarms) else ""
+    return params
 
 
 def batch_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
