@@ -67,6 +67,11 @@ def bench_noop(count: int = 200) -> int:
                 "--commit",
                 "b" * 40,
             ]
+            boto3.client("ssm", endpoint_url=endpoint).put_parameter(  # what target-account.yaml publishes
+                Name="/mlops/permissions-boundary-arn",
+                Value="arn:aws:iam::123456789012:policy/mlops-boundary-us-east-1",
+                Type="String",
+            )
             devnull = open(os.devnull, "w")  # noqa: SIM115
             start = time.perf_counter()
             assert main(argv, stdout=devnull, stderr=devnull) == 0
