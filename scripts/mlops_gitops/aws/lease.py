@@ -90,55 +90,50 @@ class LeaseStore:
         """Write ``record`` at ``key`` only if no live lease is there. An expired lease, one
         ``abandoned`` says is a dead run's, or an object that is no lease record is replaced with a
         put conditional on its ETag."""
-        try:
-            put = self.client.put_object(
-                Bucket=bucket, Key=key, Body=record.to_json(), IfNoneMatch="*", ContentType="application/json"
-            )
-            return Taken(True, etag=put.get("ETag", ""))
-        except Exception as exc:
-            if error_code(exc) not in PRECONDITION_FAILED:
-                raise
+        etag = self._put(bucket, key, record, IfNoneMatch="*")
+        if etag is not None:
+            return Taken(True, etag=etag)
         current = self._read(bucket, key)
         if current is None:  # released between our put and our read: try once more
             return self.take_once_more(bucket, key, record)
-        found, etag = current
+        found, old = current
         if found is not None and not found.expired(record.started_at) and not abandoned(found):
             return Taken(False, held_by=found)
-        try:
-            put = self.client.put_object(
-                Bucket=bucket, Key=key, Body=record.to_json(), IfMatch=etag, ContentType="application/json"
-            )
-        except Exception as exc:
-            if error_code(exc) not in PRECONDITION_FAILED:
-                raise
+        etag = self._put(bucket, key, record, IfMatch=old)
+        if etag is None:
             again = self._read(bucket, key)  # another run took it over first
             return Taken(False, held_by=again[0] if again else None)
-        return Taken(True, took_over=found, unreadable=found is None, etag=put.get("ETag", ""))
+        return Taken(True, took_over=found, unreadable=found is None, etag=etag)
 
     def take_once_more(self, bucket: str, key: str, record: LeaseRecord) -> Taken:
+        etag = self._put(bucket, key, record, IfNoneMatch="*")
+        if etag is not None:
+            return Taken(True, etag=etag)
+        current = self._read(bucket, key)
+        return Taken(False, held_by=current[0] if current else None)
+
+    def _put(self, bucket: str, key: str, record: LeaseRecord, **condition: str) -> str | None:
+        """Write ``record`` if ``condition`` (IfNoneMatch / IfMatch) holds: its ETag, or None when
+        S3 refused the condition."""
         try:
             put = self.client.put_object(
-                Bucket=bucket, Key=key, Body=record.to_json(), IfNoneMatch="*", ContentType="application/json"
+                Bucket=bucket, Key=key, Body=record.to_json(), ContentType="application/json", **condition
             )
-            return Taken(True, etag=put.get("ETag", ""))
         except Exception as exc:
             if error_code(exc) not in PRECONDITION_FAILED:
                 raise
-        current = self._read(bucket, key)
-        return Taken(False, held_by=current[0] if current else None)
+            return None
+        return put.get("ETag", "")
 
     def renew(self, bucket: str, key: str, record: LeaseRecord, etag: str) -> str | None:
         """Extend our lease (``record`` with a later expiry), only if the object is still the one
         we wrote (``etag``): the new ETag, or None when the lease is no longer ours."""
         try:
-            put = self.client.put_object(
-                Bucket=bucket, Key=key, Body=record.to_json(), IfMatch=etag, ContentType="application/json"
-            )
+            return self._put(bucket, key, record, IfMatch=etag)
         except Exception as exc:
-            if error_code(exc) in PRECONDITION_FAILED or is_missing(exc):
+            if is_missing(exc):  # deleted meanwhile: not ours any more
                 return None
             raise
-        return put.get("ETag", "")
 
     def release(self, bucket: str, key: str, token: str) -> bool:
         """Delete the lease if it is still ours (same token); False when it is not (taken over
