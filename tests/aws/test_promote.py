@@ -203,6 +203,7 @@ def test_pr_check_does_not_approve_what_runs_with_the_deploy_role(repo: Path, mo
     env = json.loads((repo / "pipeline-configs" / "environments.json").read_text())
     env["stages"][-1]["protected"] = False
     (repo / "pipeline-configs" / "environments.json").write_text(json.dumps(env, indent=2) + "\n")
+    (repo / "NOTES.md").write_text("prose nothing runs\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "tidy")
     review = mlopsctl(repo, moto_endpoint, "pr-check", "--base", "main", "--no-preview")

@@ -59,9 +59,10 @@ def changed_pipelines(repo: Repo, base: str) -> set[str] | None:
 
 def beyond_pipeline_folders(root: Path, base: str) -> list[str]:
     """Changed files outside pipeline-configs/<id>/: what runs with the deploy role once merged
-    (code, templates, buildspecs, packaging) or changes every stage (environments.json, schemas)."""
+    (code, templates, buildspecs, packaging) or changes every stage (environments.json, schemas).
+    Markdown files are prose nothing runs, and stay the check's to approve."""
     return [
         f
         for f in changed_files(root, base, ())
-        if not (f.startswith(f"{CONFIGS_DIR}/") and f.count("/") >= 2)
+        if not (f.startswith(f"{CONFIGS_DIR}/") and f.count("/") >= 2) and not f.endswith(".md")
     ]

@@ -124,6 +124,9 @@ def ensure_all(
             description(branch, "a person"),
         )
     )
+    last = results[-1]
+    if last.result != "failed":  # who may approve: a team that signs in through SSO sets approvers
+        results[-1] = RuleResult(last.name, last.result, f"{last.detail}; approvers: {', '.join(people)}")
     return results
 
 

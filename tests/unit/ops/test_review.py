@@ -704,6 +704,7 @@ def test_two_rules_with_their_own_pools_are_created_and_associated() -> None:
         ("ml-check-approval", "created"),
         ("ml-human-approval", "created"),
     ]
+    assert results[1].detail.endswith(f"approvers: {', '.join(PEOPLE)}"), "who may approve is said"
     for content, pool in (
         (template_content("trunk", BUILD_POOL), BUILD_POOL),
         (template_content("trunk", PEOPLE), PEOPLE),
