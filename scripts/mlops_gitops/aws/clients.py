@@ -47,8 +47,14 @@ class AwsContext:
 
     @classmethod
     def from_args(
-        cls, region: str | None, endpoint_url: str | None, profile: str | None, environ: Mapping[str, str]
+        cls,
+        region: str | None,
+        endpoint_url: str | None,
+        profile: str | None,
+        environ: Mapping[str, str],
+        attempts: int | None = None,
     ) -> AwsContext:
+        """``attempts``: the retry budget when $AWS_MAX_ATTEMPTS sets none (default: RETRIES)."""
         context = cls(
             region=region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"),
             endpoint_url=endpoint_url or environ.get("AWS_ENDPOINT_URL"),
@@ -58,6 +64,8 @@ class AwsContext:
         )
         if (environ.get("AWS_MAX_ATTEMPTS") or "").isdigit():  # e.g. the local AWS: fail fast on its 500s
             context.max_attempts = max(1, int(environ["AWS_MAX_ATTEMPTS"]))
+        elif attempts is not None:
+            context.max_attempts = attempts
         if not profile and environ.get("AWS_ACCESS_KEY_ID") and environ.get("AWS_SECRET_ACCESS_KEY"):
             # Keys in the environment given (not necessarily os.environ): use them, as boto3 would.
             context._credentials = {

@@ -34,14 +34,19 @@ def reason(exc: BaseException) -> str:
         code = error.get("Code") or "error"
         message = error.get("Message") or ""
         return _one_line(f"{code}: {message}" if message else str(code))
-    if isinstance(exc, ResponseParserError) and "500 Internal Server Error" in str(exc):
-        # moto answers HTTP 500 with an HTML page for the APIs it does not implement (drift among them)
+    if _html_500(exc):
         return "the endpoint answered HTTP 500 (an AWS stand-in without this API, such as moto?)"
     if isinstance(exc, ResponseParserError):  # its message quotes the whole body
         return _one_line(str(exc).split("\n", 1)[0])
     if isinstance(exc, (NotAnAwsResponse, NoAnswer)):
         return str(exc)
     return _one_line(f"{type(exc).__name__}: {exc}")
+
+
+def _html_500(exc: BaseException) -> bool:
+    """moto answers HTTP 500 with an HTML page for the APIs it does not implement (drift among
+    them), which botocore can't parse."""
+    return isinstance(exc, ResponseParserError) and "500 Internal Server Error" in str(exc)
 
 
 def _one_line(text: str) -> str:
@@ -180,6 +185,4 @@ def guard_client(client: Any, timeouts: tuple[float, float], max_attempts: int =
 def stand_in_lacks(exc: BaseException) -> bool:
     """Whether a stand-in for AWS (moto) lacks the operation: a NotImplemented answer, or the HTML
     page of an HTTP 500 that botocore could not parse."""
-    if not_implemented(exc):
-        return True
-    return isinstance(exc, ResponseParserError) and "500 Internal Server Error" in str(exc)
+    return not_implemented(exc) or _html_500(exc)

@@ -171,15 +171,3 @@ def approved_versions(client: Any, group: str, limit: int = 50) -> list[str]:
             break
         kwargs["NextToken"] = page["NextToken"]
     return arns[:limit]
-
-
-def read_s3_object(s3: Any, uri: str, max_bytes: int = 1_000_000) -> bytes:
-    """The bytes of a small S3 object named by an s3:// URI (metrics reports are small)."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not uri.startswith("s3://") or not bucket or not key:
-        raise ValueError(f"{uri!r} is not an s3://bucket/key URI")
-    body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes - 1}")["Body"]
-    try:
-        return body.read()
-    finally:
-        body.close()

@@ -33,10 +33,16 @@ class StageDirectory(Protocol):
     def region_of(self, name: str) -> str | None: ...
 
 
-def few_retries(aws: AwsContext) -> AwsContext:
+def stage_region(aws: AwsContext, env: StageDirectory, stage: str, override: str | None = None) -> str | None:
+    """The region a stage lives in: ``override`` (--region), else environments.json's, else the
+    context's; None when nothing names one (render then says so)."""
+    return override or env.region_of(stage) or aws.region
+
+
+def few_retries(aws: AwsContext, attempts: int = 2) -> AwsContext:
     """A context whose clients give up soon: for calls a stand-in endpoint may not implement (it
     answers HTTP 500, which the normal adaptive retries would retry for a long time)."""
-    return dataclasses.replace(aws, max_attempts=2, _clients={})
+    return dataclasses.replace(aws, max_attempts=attempts, _clients={})
 
 
 # The gateway each attribute holds, and the service its client is made for.
@@ -119,7 +125,7 @@ class StageGateways:
         context's. ``deploying`` picks the deploy role in other accounts; everything else (plan
         previews, status, drift, pr-check: builds that may run a pull request's files) gets the
         read-only review role."""
-        region = region or env.region_of(stage) or aws.region or DEFAULT_REGION
+        region = stage_region(aws, env, stage, region) or DEFAULT_REGION
         st = env.stage(stage)
         role = env.deploy_role_name if deploying else env.review_role_name
         context = aws.for_account(st.account_id if st else None, role, f"mlopsctl-{stage}")

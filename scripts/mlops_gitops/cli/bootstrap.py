@@ -71,12 +71,11 @@ def run_bootstrap(args: argparse.Namespace, environ: Mapping[str, str], out: Tex
     ok = succeeded(results)
     rules = []
     if ok and env.orchestrator.get("source") != "connection":  # the repository's approval rule templates
-        import dataclasses
-
         from mlops_gitops.aws.codecommit import CodeCommitGateway
+        from mlops_gitops.aws.stage import few_retries
         from mlops_gitops.ops.approval_rules import ensure_all
 
-        probe = dataclasses.replace(aws, max_attempts=1, _clients={}).client("codecommit", jobs[0].region)
+        probe = few_retries(aws, attempts=1).client("codecommit", jobs[0].region)
         rules = ensure_all(
             CodeCommitGateway(probe),
             CodeCommitGateway(aws.client("codecommit", jobs[0].region)),

@@ -77,15 +77,13 @@ def aws_context(
     AWS_MAX_ATTEMPTS still wins."""
     from mlops_gitops.aws.clients import AwsContext
 
-    context = AwsContext.from_args(
+    return AwsContext.from_args(
         getattr(args, "region", None),
         getattr(args, "endpoint_url", None),
         getattr(args, "profile", None),
         environ,
+        attempts=INTERACTIVE_ATTEMPTS if interactive else None,
     )
-    if interactive and not (environ.get("AWS_MAX_ATTEMPTS") or "").isdigit():
-        context.max_attempts = min(context.max_attempts, INTERACTIVE_ATTEMPTS)
-    return context
 
 
 def deadline_of(args: argparse.Namespace, default_minutes: float) -> float:
@@ -113,8 +111,11 @@ def stage_gateways(
 
 
 def stage_region(aws: AwsContext, env: Environments, stage: str, args: argparse.Namespace) -> str | None:
-    """The region a stage is rendered for: --region, else environments.json's, else the context's."""
-    return getattr(args, "region", None) or env.region_of(stage) or aws.region
+    """The region a stage is rendered for (aws.stage decides it: --region, else environments.json's,
+    else the context's)."""
+    from mlops_gitops.aws import stage as aws_stage
+
+    return aws_stage.stage_region(aws, env, stage, getattr(args, "region", None))
 
 
 def render_or_fail(

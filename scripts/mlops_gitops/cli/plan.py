@@ -53,6 +53,7 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
 def run_plan(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     from functools import cache
 
+    from mlops_gitops.core.changes import changed_pipelines
     from mlops_gitops.report.findings import render_text
     from mlops_gitops.report.plan import plan_json, plan_markdown, plan_text
 
@@ -68,12 +69,14 @@ def run_plan(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, 
         gateways_for = cache(
             lambda stage: stage_gateways(aws, env, stage, args)
         )  # a role assumed once a stage
+        # --base: report only what the change touches (and every delete); one git diff for all stages
+        wanted = changed_pipelines(repo, args.base) if args.base else None
         items, findings = [], []
         for stage in stages:
             specs, _ = render_or_fail(repo, stage, commit, stage_region(aws, env, stage, args), err)
             if specs is None:
                 return ExitCode.FINDINGS
-            stage_plan = _plan_stage(repo, env, gateways_for(stage), specs, args)
+            stage_plan = _plan_stage(repo, env, gateways_for(stage), specs, args, wanted)
             items += stage_plan.items
             findings += stage_plan.findings
     if args.format == "markdown":
@@ -90,21 +93,13 @@ def run_plan(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, 
     return ExitCode.FINDINGS if any(f.is_error for f in findings) else ExitCode.OK
 
 
-def _plan_stage(repo, env, gateways, specs, args: argparse.Namespace):
+def _plan_stage(repo, env, gateways, specs, args: argparse.Namespace, wanted: set[str] | None):
+    """The stage's plan (of every spec, so no stack passes for an orphan), cut to what the change
+    touches when --base is given, then previewed: only what is reported is previewed."""
     from mlops_gitops.ops.deploy import Deployer
 
     deployer = Deployer(repo, env, gateways)
-    stage_plan = deployer.plan(gateways.stage, specs)  # every spec, so no stack passes for an orphan
+    stage_plan = deployer.plan(gateways.stage, specs).touching(wanted)
     if not args.no_preview:
         deployer.preview(stage_plan)
-    if args.base:  # then report only what the change touches (and every delete)
-        from mlops_gitops.core.changes import changed_pipelines
-
-        wanted = changed_pipelines(repo, args.base)
-        keep = [
-            i for i in stage_plan.items if wanted is None or i.pipeline_id in wanted or i.action == "delete"
-        ]
-        kept_ids = {i.pipeline_id for i in keep}
-        stage_plan.findings = [f for f in stage_plan.findings if f.pipeline_id in kept_ids]
-        stage_plan.items = keep
     return stage_plan

@@ -71,6 +71,13 @@ class StagePlan:
     findings: list[Finding] = field(default_factory=list)  # per-pipeline findings (registry gate...)
     blocked: dict[str, list[Finding]] = field(default_factory=dict)  # stack name -> its findings
 
+    def touching(self, wanted: set[str] | None) -> StagePlan:
+        """The part of this plan a change touches: the ``wanted`` pipelines (None: all of them)
+        and every delete, with their findings only."""
+        keep = [i for i in self.items if wanted is None or i.pipeline_id in wanted or i.action == "delete"]
+        kept = {i.pipeline_id for i in keep}
+        return replace(self, items=keep, findings=[f for f in self.findings if f.pipeline_id in kept])
+
 
 def deployed(snapshot: StackSnapshot) -> Deployed:
     return Deployed(
@@ -514,8 +521,9 @@ def present_entries(repo: Repo) -> set[str]:
     """Every name under pipeline-configs/ that could be a pipeline's folder: directories, links
     (dangling or looping ones too), files, anything but environments.json and the schemas. Prune
     deletes a stack only when its pipeline id is not among them, so a folder whose config is
-    misnamed, unreadable or a link is never mistaken for a deleted pipeline. (Not
-    Repo.pipeline_ids(): that lists only folders holding a readable mlops-config.json.)"""
+    misnamed, unreadable or a link is never mistaken for a deleted pipeline. Not
+    Repo.pipeline_ids(): that lists folders only (a stray file named like a pipeline counts here)
+    and reads an unreadable pipeline-configs/ as empty, where prune must stop instead."""
     try:
         entries = os.listdir(repo.configs_dir)
     except OSError as exc:  # without the listing nothing is provably gone

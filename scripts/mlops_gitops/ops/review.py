@@ -5,7 +5,7 @@ pull request up to date and set the check's approval: APPROVE when clean, REVOKE
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlops_gitops.aws.errors import AWS_ERRORS, error_code
@@ -93,17 +93,17 @@ def plan_review(
             return review
         review.notes = list(dict.fromkeys([*review.notes, *(f"{n.file}: {n.message}" for n in notes)]))
         deployer = Deployer(repo, env, gateways)
-        stage_plan = deployer.plan(stage, specs)
-        keep = [
-            i for i in stage_plan.items if wanted is None or i.pipeline_id in wanted or i.action == "delete"
-        ]
+        stage_plan = deployer.plan(stage, specs).touching(wanted)
         if preview:
-            deployer.preview(replace(stage_plan, items=keep))
-        kept = {i.pipeline_id for i in keep}
-        review.findings += [f for f in stage_plan.findings if f.pipeline_id in kept]
-        review.items += keep
+            deployer.preview(stage_plan)
+        review.findings += stage_plan.findings
+        review.items += stage_plan.items
         st = env.stage(stage)
-        if st is not None and st.protected and any(i.action not in ("unchanged", "keep") for i in keep):
+        if (
+            st is not None
+            and st.protected
+            and any(i.action not in ("unchanged", "keep") for i in stage_plan.items)
+        ):
             review.protected_touched.append(stage)
     return review
 
