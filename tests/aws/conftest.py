@@ -74,17 +74,31 @@ def orchestrator_basics(aws, bucket: str, upload_lambdas: bool = True) -> None:
         s3.put_object(Bucket=bucket, Key=z.key, Body=z.data)
 
 
-def in_account(aws, moto_endpoint: str, account: str, service: str, role: str = "mlops-deploy"):
-    """A client acting in ``account`` (moto gives each assumed account its own state)."""
+def assumed(aws, account: str, role: str) -> dict[str, str]:
+    """Keys of ``role`` in ``account``, as the AWS_* environment variables name them."""
     creds = aws("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="test")[
         "Credentials"
     ]
+    return {
+        "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": creds["SessionToken"],
+    }
+
+
+def client_as(creds: dict[str, str], moto_endpoint: str, service: str):
+    """A client of ``service`` acting with ``creds`` (from ``assumed``)."""
     return boto3.client(
         service,
         region_name=REGION,
         endpoint_url=moto_endpoint,
         config=NO_RETRY,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
+        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=creds["AWS_SESSION_TOKEN"],
     )
+
+
+def in_account(aws, moto_endpoint: str, account: str, service: str, role: str = "mlops-deploy"):
+    """A client acting in ``account`` (moto gives each assumed account its own state)."""
+    return client_as(assumed(aws, account, role), moto_endpoint, service)

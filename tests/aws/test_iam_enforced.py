@@ -28,11 +28,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.aws.conftest import NO_RETRY, REGION
+from tests.aws.conftest import REGION, assumed, client_as
 from tests.conftest import git_repo, repo_copy, run_cli
 
 ACCOUNT = "123456789012"
@@ -98,29 +97,6 @@ def _inline_policies_as_json() -> None:
                 version.document = json.dumps(version.document)
 
 
-def credentials(aws, role: str) -> dict[str, str]:
-    c = aws("sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{role}", RoleSessionName="test")[
-        "Credentials"
-    ]
-    return {
-        "AWS_ACCESS_KEY_ID": c["AccessKeyId"],
-        "AWS_SECRET_ACCESS_KEY": c["SecretAccessKey"],
-        "AWS_SESSION_TOKEN": c["SessionToken"],
-    }
-
-
-def as_role(creds: dict[str, str], endpoint: str, service: str):
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=endpoint,
-        config=NO_RETRY,
-        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=creds["AWS_SESSION_TOKEN"],
-    )
-
-
 def denied(call, *args, **kwargs) -> bool:
     try:
         call(*args, **kwargs)
@@ -147,7 +123,7 @@ def test_the_escalation_chain_cannot_be_walked_under_iam_enforcement(
     boot = run_cli(*common, "bootstrap", "--endpoint-url", moto_endpoint)
     assert boot.code == 0, boot.out + boot.err
     roles = {
-        r: credentials(aws, r)
+        r: assumed(aws, ACCOUNT, r)
         for r in (
             "mlops-pr-check-build",
             "mlops-drift-build",
@@ -200,7 +176,7 @@ def test_the_escalation_chain_cannot_be_walked_under_iam_enforcement(
     # ---- and every write of the review builds is refused
     deploy_bucket = f"mlops-deploy-{ACCOUNT}-{REGION}"
     for role in ("mlops-pr-check-build", "mlops-drift-build"):
-        s3, cfn, iam = (as_role(roles[role], moto_endpoint, s) for s in ("s3", "cloudformation", "iam"))
+        s3, cfn, iam = (client_as(roles[role], moto_endpoint, s) for s in ("s3", "cloudformation", "iam"))
         assert denied(
             s3.put_object,
             Bucket=f"mlops-pipeline-{ACCOUNT}-{REGION}",
@@ -220,11 +196,11 @@ def test_the_escalation_chain_cannot_be_walked_under_iam_enforcement(
         assert denied(
             iam.put_role_policy, RoleName="mlops-deploy-build", PolicyName="x", PolicyDocument="{}"
         ), role
-    pr_s3 = as_role(pr, moto_endpoint, "s3")
+    pr_s3 = client_as(pr, moto_endpoint, "s3")
     pr_s3.put_object(Bucket=deploy_bucket, Key="review/check-1/t.yaml", Body=b"x")  # its one place
 
     # ---- the execution role: each step of the chain
-    exec_iam = as_role(roles[f"mlops-cfn-exec-{REGION}"], moto_endpoint, "iam")
+    exec_iam = client_as(roles[f"mlops-cfn-exec-{REGION}"], moto_endpoint, "iam")
     policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
     for bootstrap_role in (
         "mlops-deploy-build",
