@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo lint test bench validate golden docs clean
+.PHONY: help install demo lint test bench validate golden docs clean aws-smoke
 
 help:
 	@echo "make demo      the whole pipeline on this machine: a local AWS (moto), bootstrap, validate, deploy dev/staging/prod"
@@ -14,6 +14,7 @@ help:
 	@echo "make golden    rewrite tests/golden/ (render and pr comments) from the current output (then review git diff)"
 	@echo "make docs      regenerate the config references in docs/ from the JSON Schemas"
 	@echo "make bench     benchmarks (not run in CI)"
+	@echo "make aws-smoke opt-in: deploy one cheap pipeline of each template to a REAL account, then delete all (costs money)"
 	@echo "make lint      ruff over scripts/ and tests/"
 	@echo "make clean     remove .venv and caches"
 
@@ -54,6 +55,16 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/run.py
 	$(BIN)/python tests/bench/deploy_bench.py
 	$(BIN)/python tests/bench/demo_bench.py
+
+# Opt-in, against the AWS account of your credentials: bootstrap under a throw-away prefix, deploy the
+# cheapest pipeline of each template to one stage, check, update one, delete everything. It bills
+# (README, "Smoke test on a real account"), so it refuses to start unless MLOPS_TEST_ALLOW_AWS=true.
+aws-smoke: $(STAMP)
+	@if [ "$$MLOPS_TEST_ALLOW_AWS" != true ]; then \
+	  echo "make aws-smoke creates billed resources in the AWS account of your credentials."; \
+	  echo "Run it as: MLOPS_TEST_ALLOW_AWS=true make aws-smoke   (see README.md, 'Smoke test on a real account')"; \
+	  exit 2; fi
+	$(BIN)/python -m pytest -m aws_verified -s -p no:cacheprovider tests/smoke
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .benchmarks
