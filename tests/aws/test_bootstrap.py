@@ -8,6 +8,7 @@ parameters, the key, the topic) is checked here through the service APIs."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from tests.aws.conftest import in_account
 from tests.conftest import repo_copy, run_cli
 from tests.fakes import count_api_calls
 
-REMOTE = "111111111111"  # dev's account in the multi-account tests
+REMOTE = "111111111111"
+TARGET = Path("cloudformation") / "target-account.yaml"  # dev's account in the multi-account tests
 
 
 @pytest.fixture
@@ -51,6 +53,7 @@ def test_bootstrap_creates_then_finds_nothing_to_change(repo: Path, moto_endpoin
     first = bootstrap(repo, moto_endpoint)
     assert first.code == 0, first.out + first.err
     assert by_stack(first) == {
+        ("mlops-bootstrap-assets", "123456789012"): "created",
         ("mlops-orchestrator", "123456789012"): "created",
         ("mlops-target", "123456789012"): "created",
     }
@@ -91,6 +94,7 @@ def test_a_changed_setting_updates_only_the_orchestrator(repo: Path, moto_endpoi
     again = bootstrap(repo, moto_endpoint)
     assert again.code == 0, again.out + again.err
     assert by_stack(again) == {
+        ("mlops-bootstrap-assets", "123456789012"): "unchanged",
         ("mlops-orchestrator", "123456789012"): "updated",
         ("mlops-target", "123456789012"): "unchanged",
     }
@@ -105,7 +109,9 @@ def test_two_accounts_bootstrap_then_deploy_lands_in_the_stage_account(
     result = bootstrap(repo, moto_endpoint)
     assert result.code == 0, result.out + result.err
     assert by_stack(result) == {
+        ("mlops-bootstrap-assets", "123456789012"): "created",
         ("mlops-orchestrator", "123456789012"): "created",
+        ("mlops-bootstrap-assets", REMOTE): "created",  # each account sends its templates through its own
         ("mlops-target", REMOTE): "created",  # dev
         ("mlops-target", "123456789012"): "created",  # staging and prod
     }
@@ -144,7 +150,9 @@ def test_two_accounts_bootstrap_then_deploy_lands_in_the_stage_account(
         stacks["mlops-churn-batch-dev"]["RoleARN"] == f"arn:aws:iam::{REMOTE}:role/mlops-cfn-exec-us-east-1"
     )
     own = {s["StackName"] for s in aws("cloudformation").describe_stacks()["Stacks"]}
-    assert own == {"mlops-orchestrator", "mlops-target"}, "no pipeline stack in the orchestrator's account"
+    assert own == {"mlops-bootstrap-assets", "mlops-orchestrator", "mlops-target"}, (
+        "no pipeline stack in the orchestrator's account"
+    )
 
 
 def test_one_account_with_stages_in_two_regions(repo: Path, moto_endpoint: str, aws, monkeypatch) -> None:
@@ -158,11 +166,14 @@ def test_one_account_with_stages_in_two_regions(repo: Path, moto_endpoint: str, 
     (repo / "pipeline-configs" / "environments.json").write_text(json.dumps(data))
     result = bootstrap(repo, moto_endpoint)
     assert result.code == 0, result.out + result.err
-    assert [(s["account"], s["region"], s["result"]) for s in result.json["stacks"]] == [
-        ("123456789012", "us-east-1", "created"),
-        (REMOTE, "us-east-1", "created"),
-        (REMOTE, "eu-west-1", "created"),
-        ("123456789012", "us-east-1", "created"),
+    assert [(s["stack"], s["account"], s["region"], s["result"]) for s in result.json["stacks"]] == [
+        ("mlops-bootstrap-assets", "123456789012", "us-east-1", "created"),
+        ("mlops-orchestrator", "123456789012", "us-east-1", "created"),
+        ("mlops-bootstrap-assets", REMOTE, "us-east-1", "created"),
+        ("mlops-target", REMOTE, "us-east-1", "created"),
+        ("mlops-bootstrap-assets", REMOTE, "eu-west-1", "created"),
+        ("mlops-target", REMOTE, "eu-west-1", "created"),
+        ("mlops-target", "123456789012", "us-east-1", "created"),
     ]
     remote_iam = in_account(aws, moto_endpoint, REMOTE, "iam", role="OrganizationAccountAccessRole")
     names = {r["RoleName"] for r in remote_iam.list_roles()["Roles"]}
@@ -204,3 +215,70 @@ def test_bootstrap_refuses_a_prefix_owned_by_another_repository(repo: Path, moto
         "already owned by repository 'team-a'" in refused.err and "this repository is 'team-b'" in refused.err
     )
     assert "CreateChangeSet" not in calls
+
+
+def _change_set_templates(monkeypatch) -> dict[str, dict]:
+    """Stack name -> how its last CreateChangeSet named the template (TemplateBody or TemplateURL)."""
+    import botocore.client
+
+    seen: dict[str, dict] = {}
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self, operation, params):
+        if operation == "CreateChangeSet":
+            seen[params["StackName"]] = {k: v for k, v in params.items() if k.startswith("Template")}
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    return seen
+
+
+def test_templates_go_through_the_assets_bucket_so_they_may_pass_51200_bytes(
+    repo: Path, moto_endpoint: str, aws, monkeypatch
+) -> None:
+    """CloudFormation takes at most 51,200 bytes as TemplateBody and 1 MB from S3
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html);
+    moto enforces neither, so the test asserts how the template was sent."""
+    orchestrator = repo / "cloudformation" / "orchestrator.yaml"
+    orchestrator.write_text(orchestrator.read_text() + "\n# " + "x" * 60_000 + "\n")
+    sent = _change_set_templates(monkeypatch)
+    result = bootstrap(repo, moto_endpoint)
+    assert result.code == 0, result.out + result.err
+    bucket = "mlops-bootstrap-123456789012-us-east-1"
+    assert sent["mlops-bootstrap-assets"].keys() == {"TemplateBody"}  # small: it makes the bucket
+    for stack, template in (("mlops-orchestrator", orchestrator), ("mlops-target", TARGET)):
+        data = (repo / "cloudformation" / template.name).read_bytes()
+        key = f"templates/{template.stem}-{hashlib.sha256(data).hexdigest()}.yaml"
+        assert sent[stack] == {"TemplateURL": f"https://{bucket}.s3.us-east-1.amazonaws.com/{key}"}
+        assert aws("s3").get_object(Bucket=bucket, Key=key)["Body"].read() == data
+    assert len(orchestrator.read_bytes()) > 51_200
+
+
+def test_a_template_object_someone_else_wrote_is_not_used(repo: Path, moto_endpoint: str, aws) -> None:
+    assert bootstrap(repo, moto_endpoint).code == 0
+    orchestrator = repo / "cloudformation" / "orchestrator.yaml"
+    orchestrator.write_text(orchestrator.read_text() + "\n# a change\n")
+    key = f"templates/orchestrator-{hashlib.sha256(orchestrator.read_bytes()).hexdigest()}.yaml"
+    bucket = "mlops-bootstrap-123456789012-us-east-1"
+    aws("s3").put_object(Bucket=bucket, Key=key, Body=b"Resources: {}\n")  # planted under the right name
+    result = bootstrap(repo, moto_endpoint)
+    assert result.code == 3
+    rows = {s["stack"]: s for s in result.json["stacks"]}
+    assert rows["mlops-orchestrator"]["result"] == "failed"
+    assert f"s3://{bucket}/{key} is not what mlopsctl would upload" in rows["mlops-orchestrator"]["detail"]
+    assert rows["mlops-target"]["result"] == "skipped"
+    stack = aws("cloudformation").describe_stacks(StackName="mlops-orchestrator")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", "the stack is left as it was"
+
+
+def test_a_missing_bootstrap_template_is_said_before_anything_is_deployed(
+    repo: Path, moto_endpoint: str, aws
+) -> None:
+    (repo / "cloudformation" / "bootstrap-assets.yaml").unlink()
+    result = bootstrap(repo, moto_endpoint)
+    assert result.code == 1, result.out + result.err
+    assert (
+        "cloudformation/bootstrap-assets.yaml is missing" in result.err
+        and "Nothing was deployed" in result.err
+    )
+    assert aws("cloudformation").describe_stacks()["Stacks"] == []

@@ -41,6 +41,7 @@ def pipeline_repo(root: Path, pipelines: tuple[str, ...], template: str, message
     for name in (
         "orchestrator.yaml",
         "target-account.yaml",
+        "bootstrap-assets.yaml",
         "pipelines/pipeline-types.json",
         f"pipelines/{template}",
     ):
@@ -114,8 +115,8 @@ def test_push_deploy_change_delete_through_the_local_pipeline(repo: Path, local_
             "Deploy-prod",
         )
     ]
-    # 2 configs, environments.json and the 3 templates, each a test case of the JUnit report
-    assert "report mlops-validate-validate: 6 tests, 0 failures" in out
+    # 2 configs, environments.json and the 4 templates, each a test case of the JUnit report
+    assert "report mlops-validate-validate: 7 tests, 0 failures" in out
     live = stacks(local_aws)
     expected = {f"mlops-{p}-{s}" for p in PIPELINES for s in ("dev", "staging", "prod")}
     assert expected <= set(live)

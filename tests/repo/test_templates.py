@@ -52,7 +52,9 @@ def test_validate_templates_passes_on_the_repository() -> None:
     assert result.json["checked"] == len(list(REPO.config_files())) + 1 + len(template_files(REPO))
 
 
-@pytest.mark.parametrize("name", [*TEMPLATE_NAMES, "../orchestrator.yaml", "../target-account.yaml"])
+@pytest.mark.parametrize(
+    "name", [*TEMPLATE_NAMES, "../orchestrator.yaml", "../target-account.yaml", "../bootstrap-assets.yaml"]
+)
 def test_template_style(name: str) -> None:
     if name.startswith("../"):  # the bootstrap templates sit beside pipelines/, not in it
         path = REPO_ROOT / PIPELINES_DIR / name

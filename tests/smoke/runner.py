@@ -96,6 +96,7 @@ class Smoke:
     # -- the steps ---------------------------------------------------------------------------
     def run(self) -> None:
         """Every step; the clean-up runs whatever happened before it."""
+        failure: BaseException | None = None
         try:
             self.step("prepare", self.prepare)
             self.step("bootstrap", lambda: self.cli("bootstrap"))
@@ -104,8 +105,16 @@ class Smoke:
             self.step("inventory", self.inventory)
             self.step("health", self.health)
             self.step("update", self.update)
-        finally:
+        except BaseException as exc:  # Ctrl-C too: the clean-up runs, then the failure is raised
+            failure = exc
+        try:
             self.step("clean-up", self.clean_up)
+        except Exception as exc:
+            if failure is not None:  # say both: the first cause, and what is left to delete by hand
+                raise SmokeFailure(f"{failure}; then the clean-up failed too: {exc}") from exc
+            raise
+        if failure is not None:
+            raise failure
         self.say(f"smoke {self.prefix}: passed in {self.elapsed()}")
 
     def prepare(self) -> None:

@@ -77,10 +77,20 @@ def moto_server(monkeypatch: pytest.MonkeyPatch):
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    # moto's state is per process, shared by every server in it: start clean, leave clean
+    _reset(endpoint)
     try:
-        yield f"http://{host}:{port}"
+        yield endpoint
     finally:
+        _reset(endpoint)
         server.stop()
+
+
+def _reset(endpoint: str) -> None:
+    urllib.request.urlopen(
+        urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10
+    ).close()
 
 
 def _dry_run(endpoint: str, work: Path, out: io.StringIO) -> Smoke:

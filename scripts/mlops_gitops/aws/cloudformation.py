@@ -304,9 +304,16 @@ class CloudFormationGateway:
         """One change set, start to end: create, read, execute (unless CloudFormation found
         nothing to change), wait. Failures raise StackError with the first failed resource's
         reason; a failed first create leaves no empty shell behind."""
-        self.create_change_set(
-            stack, name, "CREATE" if creating else "UPDATE", template, parameters, tags, role_arn
-        )
+        try:
+            self.create_change_set(
+                stack, name, "CREATE" if creating else "UPDATE", template, parameters, tags, role_arn
+            )
+        except ClientError as exc:
+            # AWS makes a FAILED change set of an update without changes; the local AWS (moto)
+            # refuses the call instead, with UpdateStack's "No updates are to be performed."
+            if creating or not exc.response.get("Error", {}).get("Message", "").startswith(NO_CHANGES):
+                raise
+            return Applied("unchanged")
         cs = self.wait_change_set(stack, name)
         if cs.empty:
             self.delete_change_set(stack, name)

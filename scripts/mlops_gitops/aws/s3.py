@@ -17,9 +17,10 @@ class ArtifactMismatch(StackError):
     def __init__(self, bucket: str, key: str, expected: str, found: str) -> None:
         super().__init__(
             "-",
-            f"s3://{bucket}/{key} is not what deploy would upload (SHA-256 {found}, expected {expected}); "
+            f"s3://{bucket}/{key} is not what mlopsctl would upload (SHA-256 {found}, expected {expected}); "
             "the object was not used",
-            "only the deploy role may write there: find out who wrote it, delete it, and deploy again",
+            "only the role that uploads there (deploy's, or bootstrap's for templates) may write it: "
+            "find out who wrote it, delete it, and run the command again",
         )
         self.bucket, self.key = bucket, key
 

@@ -5,10 +5,15 @@ rules, dashboard) in the orchestrator's own account and region, and cloudformati
 (CloudFormation's execution role, the deploy bucket and the SSM parameters deploy reads, and in other
 accounts the deploy role) in every (account, region) a stage lives in. The orchestrator goes first:
 target accounts trust its build roles, which must exist. A second run finds nothing to change.
+
+Both are sent through S3 (TemplateURL, up to 1 MB) rather than as TemplateBody (51,200 bytes at
+most): each (account, region) first gets a small <prefix>-bootstrap-assets stack, whose bucket holds
+the templates under their SHA-256, verified before use.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,9 +26,11 @@ from mlops_gitops.errors import GitOpsError
 
 if TYPE_CHECKING:  # botocore stays unimported until AWS is reached (mlopsctl validate never does)
     from mlops_gitops.aws.cloudformation import CloudFormationGateway, StackEvent
+    from mlops_gitops.aws.s3 import ArtifactStore
 
 ORCHESTRATOR_TEMPLATE = Path("cloudformation") / "orchestrator.yaml"
 TARGET_TEMPLATE = Path("cloudformation") / "target-account.yaml"
+ASSETS_TEMPLATE = Path("cloudformation") / "bootstrap-assets.yaml"
 REVIEW_BUILD_ROLES = ("pr-check-build", "drift-build")  # they run pull-request code: read-only roles only
 DEFAULT_TARGET_ROLE = "OrganizationAccountAccessRole"  # what AWS Organizations puts in new accounts
 
@@ -34,7 +41,7 @@ class BootstrapError(GitOpsError):
 
 @dataclass(frozen=True)
 class StackJob:
-    kind: str  # orchestrator | target-account
+    kind: str  # assets | orchestrator | target-account
     stack_name: str
     account: str
     region: str
@@ -99,7 +106,9 @@ def plan_jobs(env: Environments, own_account: str, own_region: str, partition: s
     deploy_roles = [f"arn:{partition}:iam::{a}:role/{env.deploy_role_name}" for a in remote]
     review_roles = [f"arn:{partition}:iam::{a}:role/{env.review_role_name}" for a in remote]
     own_role = f"arn:{partition}:iam::{own_account}:role/{env.stack_prefix}"
+    home = (own_account, env.region or own_region)
     jobs = [
+        assets_job(env, *home),
         StackJob(
             "orchestrator",
             f"{env.stack_prefix}-orchestrator",
@@ -107,10 +116,12 @@ def plan_jobs(env: Environments, own_account: str, own_region: str, partition: s
             env.region or own_region,
             ORCHESTRATOR_TEMPLATE,
             orchestrator_parameters(env, deploy_roles, review_roles),
-        )
+        ),
     ]
     roles_made: set[str] = set()
     for account, region in places:
+        if (account, region) != home:
+            jobs.append(assets_job(env, account, region))
         jobs.append(
             StackJob(
                 "target-account",
@@ -133,16 +144,48 @@ def plan_jobs(env: Environments, own_account: str, own_region: str, partition: s
     return jobs
 
 
+def assets_job(env: Environments, account: str, region: str) -> StackJob:
+    return StackJob(
+        "assets",
+        f"{env.stack_prefix}-bootstrap-assets",
+        account,
+        region,
+        ASSETS_TEMPLATE,
+        {"StackPrefix": env.stack_prefix},
+    )
+
+
+def assets_bucket(prefix: str, account: str, region: str) -> str:
+    """The bucket of <prefix>-bootstrap-assets (its BucketName, computed: no Outputs needed)."""
+    return f"{prefix}-bootstrap-{account}-{region}"
+
+
+def template_source(job: StackJob, root: Path, store: ArtifactStore | None) -> dict[str, str]:
+    """TemplateBody for the small assets stack; for the others the template is put in the assets
+    bucket under its SHA-256 (an object already there is used only once its checksum matches) and
+    named by TemplateURL, so neither is bound by TemplateBody's 51,200 bytes."""
+    data = (root / job.template).read_bytes()
+    if job.kind == "assets" or store is None:
+        return {"TemplateBody": data.decode("utf-8")}
+    from mlops_gitops.ops.deploy import template_url
+
+    bucket = assets_bucket(job.parameters.get("StackPrefix", "mlops"), job.account, job.region)
+    key = f"templates/{job.template.stem}-{hashlib.sha256(data).hexdigest()}.yaml"
+    store.put_verified(bucket, key, data)
+    return {"TemplateURL": template_url(bucket, key, job.region)}
+
+
 def apply_job(
-    cfn: CloudFormationGateway, root: Path, job: StackJob, on_event: Callable[[StackEvent], None]
+    cfn: CloudFormationGateway,
+    root: Path,
+    job: StackJob,
+    on_event: Callable[[StackEvent], None],
+    store: ArtifactStore | None = None,
 ) -> StackResult:
     """Create or update one bootstrap stack through a change set (stuck stacks recovered first)."""
     snap = cfn.snapshot(job.stack_name)
-    if job.kind == "orchestrator" and snap is not None:
-        check_owner(job, snap.tags, snap.parameters)
     snap = cfn.settle(job.stack_name, snap, on_event)
     snap = cfn.recover(job.stack_name, snap, on_event)
-    body = (root / job.template).read_text(encoding="utf-8")
     tags = {"mlops:managed-by": MANAGED_BY, "mlops:role": job.kind}
     if job.kind == "orchestrator":
         tags[REPOSITORY_TAG] = owner_of(job.parameters)
@@ -150,7 +193,7 @@ def apply_job(
         job.stack_name,
         f"mlops-bootstrap-{uuid.uuid4().hex[:12]}",
         snap is None,
-        {"TemplateBody": body},
+        template_source(job, root, store),
         job.parameters,
         tags,
         on_event,
@@ -201,12 +244,22 @@ def bootstrap(
     """Plan the stacks from ``aws``'s own account and run them, reaching other accounts through
     ``target_role`` (an AwsContext; used by `mlopsctl bootstrap` and by the local mode)."""
     from mlops_gitops.aws.cloudformation import CloudFormationGateway
+    from mlops_gitops.aws.s3 import ArtifactStore
 
     jobs = plan_jobs(env, aws.caller_account(), region, partition)
+    for template in sorted({job.template for job in jobs}):
+        if not (root / template).is_file():
+            raise BootstrapError(
+                f"{template.as_posix()} is missing: bootstrap deploys it; restore it from mlops-gitops. "
+                "Nothing was deployed"
+            )
 
-    def gateway_for(job: StackJob) -> CloudFormationGateway:
+    def gateway_for(job: StackJob) -> tuple[CloudFormationGateway, ArtifactStore]:
         ctx = aws.for_account(job.account, target_role, "mlopsctl-bootstrap")
-        return CloudFormationGateway(ctx.client("cloudformation", job.region), poll_seconds=poll_seconds)
+        return (
+            CloudFormationGateway(ctx.client("cloudformation", job.region), poll_seconds=poll_seconds),
+            ArtifactStore(ctx.client("s3", job.region)),
+        )
 
     return jobs, run_jobs(jobs, gateway_for, root, on_event)
 
@@ -217,25 +270,44 @@ def succeeded(results: list[StackResult]) -> bool:
 
 def run_jobs(
     jobs: list[StackJob],
-    gateway_for: Callable[[StackJob], CloudFormationGateway],
+    gateway_for: Callable[[StackJob], tuple[CloudFormationGateway, ArtifactStore]],
     root: Path,
     on_event: Callable[[str, StackEvent], None],
 ) -> list[StackResult]:
-    """Each job in order; the target accounts are skipped when the orchestrator failed (they would
-    trust roles that may not exist), and one target's failure does not stop the others."""
+    """Each job in order. The target accounts are skipped when the orchestrator failed (they would
+    trust roles that may not exist), a stack when its account's assets stack failed (there is no
+    bucket to send it through), and one target's failure does not stop the others."""
     from mlops_gitops.aws.cloudformation import StackError
     from mlops_gitops.aws.errors import AWS_ERRORS
 
+    for job in jobs:  # before anything changes, in any account
+        if job.kind == "orchestrator":
+            snap = gateway_for(job)[0].snapshot(job.stack_name)
+            if snap is not None:
+                check_owner(job, snap.tags, snap.parameters)
     results: list[StackResult] = []
+    failed_assets: set[tuple[str, str]] = set()
     for job in jobs:
-        if job.kind != "orchestrator" and results and results[0].result == "failed":
-            results.append(StackResult(job, "skipped", "the orchestrator stack failed"))
+        place = (job.account, job.region)
+        if job.kind == "target-account" and any(
+            r.job.kind == "orchestrator" and not succeeded([r]) for r in results
+        ):
+            results.append(StackResult(job, "skipped", "the orchestrator stack did not deploy"))
+            continue
+        if job.kind != "assets" and place in failed_assets:
+            results.append(
+                StackResult(
+                    job, "skipped", f"the bootstrap-assets stack of {job.account} {job.region} failed"
+                )
+            )
             continue
         try:
-            cfn = gateway_for(job)
-            results.append(apply_job(cfn, root, job, lambda e, s=job.stack_name: on_event(s, e)))
+            cfn, store = gateway_for(job)
+            results.append(apply_job(cfn, root, job, lambda e, s=job.stack_name: on_event(s, e), store))
         except (StackError, *AWS_ERRORS) as exc:
             results.append(StackResult(job, "failed", str(exc)))
+        if job.kind == "assets" and results[-1].result == "failed":
+            failed_assets.add(place)
     return results
 
 
