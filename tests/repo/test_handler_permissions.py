@@ -23,6 +23,7 @@ from tests.repo.test_iam_policies import (
     PIPELINES,
     REGION,
     exec_role,
+    orchestrator,
     role_arn,
     role_statements,
     target,
@@ -174,12 +175,17 @@ READ_NOT_GRANTED = {  # action -> why the review role does not get it
 READ_ONLY = ("Describe", "Get", "List")
 
 
-def review_role() -> list[dict]:
-    return role_statements(target(), "ReviewRole", ACCOUNT)
+READERS = {  # who reads a stage's resources for drift, status and previews
+    "ReviewRole": lambda: role_statements(target(), "ReviewRole", ACCOUNT),
+    # the orchestrator's own account: no role is assumed there (aws/clients.py for_account)
+    "DriftBuildRole": lambda: role_statements(orchestrator(), "DriftBuildRole", ACCOUNT),
+    "PrCheckBuildRole": lambda: role_statements(orchestrator(), "PrCheckBuildRole", ACCOUNT),
+}
 
 
-def test_the_review_role_reads_what_drift_detection_reads() -> None:
-    sts = review_role()
+@pytest.mark.parametrize("reader", sorted(READERS))
+def test_the_readers_read_what_drift_detection_reads(reader: str) -> None:
+    sts = READERS[reader]()
     refused = [
         f"{action} on {arn} ({type_name})"
         for action, type_name, arn, ctx in requests(("read",))
@@ -188,10 +194,11 @@ def test_the_review_role_reads_what_drift_detection_reads() -> None:
     assert refused == []
 
 
-def test_what_the_review_role_reads_everywhere_is_reads_only() -> None:
+@pytest.mark.parametrize("reader", sorted(READERS))
+def test_what_the_readers_read_everywhere_is_reads_only(reader: str) -> None:
     everywhere = [
         a
-        for st in review_role()
+        for st in READERS[reader]()
         if st["Effect"] == "Allow" and "*" in as_list(st["Resource"])
         for a in as_list(st["Action"])
     ]
@@ -200,7 +207,7 @@ def test_what_the_review_role_reads_everywhere_is_reads_only() -> None:
         name = action.split(":")[1]
         assert name.startswith(READ_ONLY) or action == "apigateway:GET", action
     for data in ("dynamodb:GetItem", "dynamodb:Query", "logs:GetLogEvents", "s3:GetObject", "kms:Decrypt"):
-        assert decide(review_role(), data, "*") != ALLOW, data
+        assert decide(READERS[reader](), data, "*") != ALLOW, data
 
 
 @pytest.mark.parametrize("name", ["orchestrator.yaml", "target-account.yaml"])
