@@ -206,8 +206,16 @@ def test_what_the_readers_read_everywhere_is_reads_only(reader: str) -> None:
     for action in everywhere:
         name = action.split(":")[1]
         assert name.startswith(READ_ONLY) or action == "apigateway:GET", action
-    for data in ("dynamodb:GetItem", "dynamodb:Query", "logs:GetLogEvents", "s3:GetObject", "kms:Decrypt"):
-        assert decide(READERS[reader](), data, "*") != ALLOW, data
+    data_reads = {
+        "dynamodb:GetItem": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STACK}-ResultsTable-X",
+        "dynamodb:Query": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STACK}-ResultsTable-X",
+        "logs:GetLogEvents": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{STACK}-x:log-stream:s",
+        "s3:GetObject": "arn:aws:s3:::mlops-churn-lake-dev/raw/orders/a.parquet",
+        "kms:Decrypt": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0f1e2d3c",  # not through S3
+        "secretsmanager:GetSecretValue": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:dms-source-AbCdEf",
+    }
+    for action, arn in data_reads.items():
+        assert decide(READERS[reader](), action, arn) != ALLOW, action
 
 
 @pytest.mark.parametrize("name", ["orchestrator.yaml", "target-account.yaml"])
