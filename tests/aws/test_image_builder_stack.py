@@ -223,7 +223,10 @@ def _list(value) -> list:
 
 def test_repository_is_kept_encrypted_and_pruned() -> None:
     repository = RESOURCES["Repository"]
-    assert repository["DeletionPolicy"] == repository["UpdateReplacePolicy"] == "Retain"
+    assert (repository["DeletionPolicy"], repository["UpdateReplacePolicy"]) == (
+        "RetainExceptOnCreate",
+        "Retain",
+    )
     props = repository["Properties"]
     assert props["RepositoryName"] == {"Ref": "EcrRepoName"}
     assert props["ImageScanningConfiguration"] == {"ScanOnPush": {"Fn::If": ["ScanImages", True, False]}}

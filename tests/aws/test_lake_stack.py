@@ -92,13 +92,13 @@ CASES = [pytest.param(_example(s), id=f"customer-lake-{s}") for s in CUSTOMER_LA
 ]
 
 
-def _create(aws, params: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+def _create(aws, params: dict[str, str], body: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """Create the stack; (outputs, logical id -> physical id)."""
     cfn = aws("cloudformation")
     name = params["NamePrefix"]
     cfn.create_stack(
         StackName=name,
-        TemplateBody=TEMPLATE.text,
+        TemplateBody=body or TEMPLATE.text,
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
         Capabilities=["CAPABILITY_IAM"],
     )
@@ -201,7 +201,12 @@ def test_stack_is_created_in_moto(aws, params: dict[str, str]) -> None:
 
 
 def test_deleting_the_stack_keeps_the_data(aws) -> None:
-    outputs, _ = _create(aws, MINIMAL)
+    # RetainExceptOnCreate is Retain for a stack deletion; only a rolled-back create deletes
+    # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html).
+    # moto keeps only "Retain" on delete (moto/cloudformation/parsing.py), so it gets what AWS applies here.
+    body = TEMPLATE.text.replace("DeletionPolicy: RetainExceptOnCreate", "DeletionPolicy: Retain")
+    assert body != TEMPLATE.text
+    outputs, _ = _create(aws, MINIMAL, body)
     s3 = aws("s3")
     s3.put_object(
         Bucket=outputs["LakeBucketName"], Key="raw/orders/year=2025/month=01/day=01/a.parquet", Body=b"x"
@@ -221,7 +226,7 @@ def test_template_style_of_the_repository() -> None:
 
 def test_lake_bucket_is_retained_versioned_private_and_tiered() -> None:
     bucket = RESOURCES["LakeBucket"]
-    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     props = bucket["Properties"]
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert (
@@ -246,7 +251,7 @@ def test_lake_bucket_is_retained_versioned_private_and_tiered() -> None:
     sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
     assert sse["SSEAlgorithm"] == {"Fn::If": ["HasKms", "aws:kms", "AES256"]}
     log_bucket = RESOURCES["AccessLogBucket"]
-    assert log_bucket["DeletionPolicy"] == "Retain"
+    assert log_bucket["DeletionPolicy"] == "RetainExceptOnCreate"
     assert len(log_bucket["Properties"]["PublicAccessBlockConfiguration"]) == 4
 
 

@@ -206,7 +206,7 @@ def test_stream_mode_and_encryption_are_wired() -> None:
 
 def test_table_ttl_recovery_and_retention_are_wired() -> None:
     table = RESOURCES["ResultsTable"]
-    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     assert "TableName" not in table["Properties"], "a kept table must not block a re-created stack"
     props = table["Properties"]
     assert props["TimeToLiveSpecification"] == {

@@ -132,7 +132,7 @@ def test_pipeline_and_group_at_template_level() -> None:
     """moto skips both SageMaker resources: the wiring is read from the template."""
     group = RESOURCES["ModelPackageGroup"]
     assert group["Type"] == "AWS::SageMaker::ModelPackageGroup"
-    assert group["DeletionPolicy"] == group["UpdateReplacePolicy"] == "Retain"
+    assert (group["DeletionPolicy"], group["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     assert group["Properties"]["ModelPackageGroupName"] == {"Ref": "ModelPackageGroupName"}
     pipeline = RESOURCES["Pipeline"]
     assert pipeline["Type"] == "AWS::SageMaker::Pipeline"

@@ -417,71 +417,23 @@ def test_3_the_boundary_holds_what_pipeline_roles_do_and_no_identity_administrat
         assert not allowed(boundary, action, PIPELINE_ROLE), action
 
 
-# Handler permissions of the resource types our templates use: cfn-lint ships CloudFormation's
-# resource-provider schemas (handlers.<create|read|update|delete>.permissions).
-NOT_NEEDED = {  # action prefix -> why the execution role does not get it
-    "iam:PutUserPolicy": "AWS::IAM::Policy attaches to roles only in our templates",
-    "iam:DeleteUserPolicy": "idem",
-    "iam:GetUserPolicy": "idem",
-    "iam:PutGroupPolicy": "idem",
-    "iam:DeleteGroupPolicy": "idem",
-    "iam:GetGroupPolicy": "idem",
-    "iam:DeleteRolePermissionsBoundary": "denied on purpose: no role drops the boundary",
-    "s3:PutObject": "object writes are deploy's; Athena checks result locations we do not set",
-    "s3:DeleteObject": "idem",
-    "s3:PutObjectAcl": "idem (buckets are BucketOwnerEnforced)",
-    "s3:AbortMultipartUpload": "idem",
-    "s3:ListMultipartUploadParts": "idem",
-    "s3:ListBucketMultipartUploads": "idem",
-    "s3:REST.PUT.OBJECT": "log delivery to S3 (not used)",
-    "s3:GetObjectMetadata": "DynamoDB import from S3 (not used)",
-    "s3:PutObjectLockConfiguration": "not an IAM action (cfn-lint); object lock is not used",
-    "s3:CreateBucketMetadataTableConfiguration": "S3 metadata tables (not used)",
-    "s3:DeleteBucketMetadataTableConfiguration": "idem",
-    "s3:GetBucketMetadataTableConfiguration": "idem",
-    "s3:UpdateBucketMetadata": "idem",
-    "s3:GetBucketAbac": "covered by s3:GetBucket*",
-    "s3tables:": "S3 metadata tables (not used)",
-    "lambda:AssociateRuntimeAlias": "not an IAM action (cfn-lint)",
-    "lambda:PassCapacityProvider": "Lambda managed instances (not used)",
-    "glue:CreateConnection": "Glue connections (not used by our databases)",
-    "glue:DeleteConnection": "idem",
-    "glue:GetConnection": "idem",
-    "glue:UpdateConnection": "idem",
-    "glue:PassConnection": "idem",
-    "lakeformation:": "Lake Formation (not used)",
-    "firehose:": "log delivery to Firehose (not used)",
-    "elasticfilesystem:": "Lambda file systems (not used)",
-    "s3files:": "Lambda file systems (not used)",
-    "redshift:": "DMS Redshift endpoints (not used)",
-    "rds:": "DMS endpoints on RDS clusters are described only for Aurora targets (not used)",
-}
+# What the handlers of our resource types call, on what: tests/repo/test_handler_permissions.py.
 
 
-def handler_permissions() -> dict[str, set[str]]:
-    import cfnlint
-
-    types = {r["Type"] for p in PIPELINES for r in _parse(p.read_text())["Resources"].values()}
-    found: dict[str, set[str]] = {}
-    for schema in (Path(cfnlint.__file__).parent / "data" / "schemas" / "resources").glob("*.json"):
-        data = json.loads(schema.read_text())
-        if data.get("typeName") in types:
-            for handler in ("create", "read", "update", "delete"):
-                for action in data.get("handlers", {}).get(handler, {}).get("permissions", []):
-                    found.setdefault(action, set()).add(data["typeName"])
-    return found
-
-
-def test_3_the_execution_role_allows_what_the_handlers_of_our_resource_types_call() -> None:
-    needed = handler_permissions()
-    assert len(needed) > 300 and "sagemaker:CreateEndpoint" in needed, "the schemas keep their handlers"
-    sts = exec_role()
-    missing = [
-        f"{a} ({', '.join(sorted(t))})"
-        for a, t in sorted(needed.items())
-        if not a.startswith(tuple(NOT_NEEDED)) and not action_granted_somewhere(sts, a)
+def test_3_nothing_the_execution_role_may_do_everywhere_is_an_identity_action() -> None:
+    # Issue 15 moved account-wide handler calls to Resource "*": none of them may administer
+    # identities, or the role could widen itself around the boundary conditions above.
+    everywhere = [
+        a
+        for st in exec_role()
+        if st["Effect"] == "Allow" and "*" in as_list(st["Resource"])
+        for a in as_list(st["Action"])
     ]
-    assert missing == []
+    assert len(everywhere) > 20
+    identity = [
+        a for a in everywhere if a.split(":")[0].lower() in ("iam", "sts", "organizations", "account")
+    ]
+    assert identity == []
 
 
 # What stays broad in the execution role, each with its reason (docs/security-model.md).

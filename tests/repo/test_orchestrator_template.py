@@ -346,7 +346,7 @@ def test_optional_parts_follow_their_parameters() -> None:
     )
     assert ev.resource("Trail")["Properties"]["EnableLogFileValidation"] is True
     assert ev.resource("EmailSubscription")["Properties"]["Endpoint"] == "a@example.com"
-    assert ev.resource("RegistryGroup1Resource")["DeletionPolicy"] == "Retain"
+    assert ev.resource("RegistryGroup1Resource")["DeletionPolicy"] == "RetainExceptOnCreate"
     assert not ev.present("RegistryGroup2Resource")
     key = ev.resource("Key")["Properties"]
     assert key["EnableKeyRotation"] is True
