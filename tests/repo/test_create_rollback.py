@@ -22,6 +22,7 @@ pytestmark = pytest.mark.repo
 TEMPLATES = [
     REPO_ROOT / "cloudformation" / "orchestrator.yaml",
     REPO_ROOT / "cloudformation" / "target-account.yaml",
+    REPO_ROOT / "cloudformation" / "bootstrap-assets.yaml",
     *sorted((REPO_ROOT / "cloudformation" / "pipelines").glob("*.yaml")),
 ]
 IDS = [p.name for p in TEMPLATES]

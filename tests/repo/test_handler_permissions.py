@@ -216,10 +216,3 @@ def test_what_the_readers_read_everywhere_is_reads_only(reader: str) -> None:
     }
     for action, arn in data_reads.items():
         assert decide(READERS[reader](), action, arn) != ALLOW, action
-
-
-@pytest.mark.parametrize("name", ["orchestrator.yaml", "target-account.yaml"])
-def test_bootstrap_templates_fit_in_a_template_body(name: str) -> None:
-    # bootstrap sends both as TemplateBody, at most 51,200 bytes
-    # (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html)
-    assert len((PIPELINES[0].parent.parent / name).read_bytes()) <= 51_200

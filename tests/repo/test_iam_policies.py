@@ -50,6 +50,7 @@ def evaluated(path: Path, account: str, params: tuple[tuple[str, str], ...]) -> 
         ("ArtifactBucket", "Arn"): ARTIFACTS if account == ORCH else None,
         ("DeployBucket", "Arn"): f"arn:aws:s3:::mlops-deploy-{account}-{REGION}",
         ("PipelineRole", "Arn"): role_arn(account, "mlops-pipeline"),
+        ("TemplateBucket", "Arn"): f"arn:aws:s3:::mlops-bootstrap-{account}-{REGION}",
     }
     ev = Evaluator(body, parameter_values(body, dict(params)))
     ev.pseudo = {**getattr(ev, "pseudo", {})}
@@ -507,7 +508,11 @@ def test_4_a_trust_on_a_key_aws_does_not_document_is_not_relied_on() -> None:
 # A template change that passed review runs with the execution role; a pipeline role is whatever its
 # template grants, capped by the boundary. Neither may reach what guards deploy.
 
-GUARDED_BUCKETS = [DEPLOY_BUCKET, f"arn:aws:s3:::mlops-pipeline-{ACCOUNT}-{REGION}"]
+GUARDED_BUCKETS = [
+    DEPLOY_BUCKET,
+    f"arn:aws:s3:::mlops-pipeline-{ACCOUNT}-{REGION}",
+    f"arn:aws:s3:::mlops-bootstrap-{ACCOUNT}-{REGION}",  # what the next bootstrap deploys
+]
 BUCKET_GUARD_WRITES = [
     "s3:PutBucketPolicy",
     "s3:DeleteBucketPolicy",
@@ -536,6 +541,30 @@ def test_neither_can_replace_the_policy_or_settings_of_the_buckets_deploy_reads(
     assert decide(sts, "s3:CreateBucket", f"arn:aws:s3:::mlops-deploy-{ACCOUNT}-x") == DENY
     if who == "execution role":  # a lake's own bucket is still the execution role's to configure
         assert allowed(sts, "s3:PutBucketPolicy", "arn:aws:s3:::mlops-churn-lake-dev")
+
+
+def test_no_role_of_the_prefix_writes_the_templates_bootstrap_deploys() -> None:
+    """The bootstrap-assets bucket's own policy: its objects become the orchestrator and target stacks."""
+    assets = evaluated(
+        REPO_ROOT / "cloudformation" / "bootstrap-assets.yaml", ACCOUNT, (("StackPrefix", "mlops"),)
+    )
+    policy = resource_policy(assets, "TemplateBucketPolicy", ACCOUNT)
+    key = f"arn:aws:s3:::mlops-bootstrap-{ACCOUNT}-{REGION}/templates/orchestrator-abc.yaml"
+    tls = {"aws:SecureTransport": "true"}
+    for who in (
+        "mlops-deploy",
+        "mlops-cfn-exec-us-east-1",
+        "mlops-deploy-build",
+        "mlops-churn-dev-JobRole-X",
+    ):
+        for action in ("s3:PutObject", "s3:DeleteObject", "s3:PutBucketPolicy"):
+            assert decide(policy, action, key, {**tls, "aws:PrincipalArn": role_arn(ACCOUNT, who)}) == DENY, (
+                who
+            )
+    # whoever runs bootstrap (an administrator, outside the prefix) is not denied; without TLS nobody
+    admin = {"aws:PrincipalArn": role_arn(ACCOUNT, "Admin")}
+    assert decide(policy, "s3:PutObject", key, {**tls, **admin}) != DENY
+    assert decide(policy, "s3:GetObject", key, {"aws:SecureTransport": "false", **admin}) == DENY
 
 
 @pytest.mark.parametrize("who", ["execution role", "boundary"])
