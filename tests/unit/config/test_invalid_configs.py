@@ -720,7 +720,10 @@ CASES = [
     case(
         "stage-map-mixed-with-scalar-object",
         "churn-realtime",
-        {"autoscaling": {"max_capacity": 3, "prod": {"max_capacity": 4}}},
+        {
+            "autoscaling": {"max_capacity": 3, "prod": {"max_capacity": 4}},
+            "inference_instance": "ml.m5.large",
+        },
         {("$.autoscaling.prod", "unknown-key")},
     ),
     case(
@@ -1424,6 +1427,51 @@ CASES = [
         drop("max_runtime_per_job"),
         {("$.max_wait_time_spot_instances", "range")},
     ),
+    # SageMaker does not autoscale burstable types (RegisterScalableTarget fails at create):
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-add-console.html
+    case(
+        "autoscaling-burstable-per-stage",
+        "churn-realtime",
+        set_("autoscaling", "dev", {"max_capacity": 2}),
+        {("$.autoscaling.dev", "autoscaling-burstable")},
+        "set $.autoscaling.dev to null",
+        message_contains="'ml.t2.medium' (set at $.inference_instance.dev)",
+    ),
+    case(
+        "autoscaling-burstable-one-value-for-all-stages",
+        "churn-realtime",
+        {"inference_instance": "ml.t2.large", "autoscaling": {"max_capacity": 2}, "rollout": DEL},
+        {("$.autoscaling", "autoscaling-burstable")},
+        "ml.m5.large",
+        message_contains="stages 'dev', 'staging', 'prod' autoscale 'ml.t2.large'",
+    ),
+    case(
+        "autoscaling-burstable-variant",
+        "fraud-ab",
+        lambda c: {
+            **c,
+            "autoscaling": {"max_capacity": 3},
+            "production_variants": {
+                **c["production_variants"],
+                "prod": [
+                    c["production_variants"]["prod"][0],
+                    {**c["production_variants"]["prod"][1], "inference_instance": "ml.t2.xlarge"},
+                ],
+            },
+        },
+        {("$.autoscaling", "autoscaling-burstable")},
+        message_contains="stage 'prod' autoscales 'ml.t2.xlarge' (set at $.production_variants.prod[1].inference_instance)",
+    ),
+    case(
+        "autoscaling-burstable-variant-inherits-instance",
+        "fraud-ab",
+        {
+            "inference_instance": "ml.t2.medium",
+            "autoscaling": {"dev": {"max_capacity": 2}, "staging": None, "prod": None},
+        },
+        {("$.autoscaling.dev", "autoscaling-burstable")},
+        message_contains="(set at $.inference_instance)",
+    ),
     case(
         "autoscaling-min-above-max",
         "churn-realtime",
@@ -2098,7 +2146,7 @@ CASES = [
                 "inference_instance": "ml.t2.medium",
                 "instance_count": 1,
                 "data_capture_sampling_percentage": 100,
-                "autoscaling": {"max_capacity": 1},
+                "autoscaling": DEL,
                 "rollout": DEL,
             },
             pipeline_id="b",
