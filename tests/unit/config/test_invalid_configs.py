@@ -2656,3 +2656,35 @@ def test_an_image_builder_deploying_to_stages_sharing_an_account_is_refused(tmp_
     assert [(f["path"], f["code"]) for f in findings if f["severity"] == "error"] == [
         ("$.ecr_repo_name", "name-collision")
     ]
+
+
+@pytest.mark.parametrize(
+    "group, stage_account, expected",
+    [
+        pytest.param("detectors", None, [("$.model_package_group_name", "name-collision")], id="same-name"),
+        pytest.param("Detectors", None, [("$.model_package_group_name", "name-collision")], id="other-case"),
+        pytest.param("other-group", None, [], id="other-name"),
+        pytest.param("detectors", "444455556666", [], id="stages-in-another-account"),
+    ],
+)
+def test_a_training_pipeline_creating_a_group_the_orchestrator_creates_is_refused(
+    tmp_repo, group, stage_account, expected
+) -> None:
+    """environments.json's orchestrator.model_package_groups are made by the orchestrator stack in
+    the pipeline account; a training pipeline creating the same group there fails at create."""
+    from tests.conftest import validate_findings
+
+    env = json.loads((tmp_repo.configs / "environments.json").read_text(encoding="utf-8"))
+    env["orchestrator"] = {**env.get("orchestrator", {}), "model_package_groups": [group]}
+    if stage_account:
+        for stage in env["stages"]:
+            stage["account_id"] = stage_account
+    tmp_repo.write_environments(env)
+    config = with_("defects-detector", model_package_group_name="detectors")
+    tmp_repo.write("churn-data-quality", example("churn-data-quality"))
+    findings = validate_findings(tmp_repo, config, "b")
+    errors = [f for f in findings if f["severity"] == "error"]
+    assert [(f["path"], f["code"]) for f in errors] == expected
+    if expected:
+        assert "orchestrator.model_package_groups[0]" in errors[0]["message"]
+        assert "orchestrator.model_package_groups" in errors[0]["hint"]
