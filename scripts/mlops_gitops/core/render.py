@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,12 @@ from mlops_gitops.config.validate import PipelineConfig, Validator, validate
 from mlops_gitops.core import templates
 from mlops_gitops.core.params import builder_for
 from mlops_gitops.core.params.base import ParamContext, with_model_revisions
+from mlops_gitops.core.physical_names import EvalError, PhysicalName, name_findings, physical_names
 from mlops_gitops.errors import GitOpsError, RepoError
 from mlops_gitops.findings import Finding
 from mlops_gitops.repo import Repo
+
+log = logging.getLogger(__name__)
 
 MANAGED_BY = "mlops-gitops"
 REPOSITORY_TAG = "mlops:repository"  # which repository owns a stack: prune touches only its own
@@ -93,6 +97,60 @@ def render(
     region: str | None = None,
 ) -> StackSpec:
     """The stack spec of ``cfg`` in ``stage``; RenderError with findings when it can't be built."""
+    template, ctx, params, deferred = stack_inputs(root, cfg, stage, env, region=region)
+    region = ctx.region
+    if not ctx.findings:
+        ctx.findings += name_findings(cfg, {stage: (params, _names(template, params, ctx))})
+    if ctx.findings:
+        raise RenderError(ctx.findings)
+    st = env.stage(stage)
+    protect = cfg.data.get("protect")
+    protect_value = protect.get(stage) if isinstance(protect, dict) else protect
+    termination_protection = bool(protect_value) if protect_value is not None else bool(st and st.protected)
+    tags = {**cfg.data.get("tags", {})}
+    if cfg.data.get("owner"):
+        tags["owner"] = cfg.data["owner"]
+    tags.update(
+        {
+            "mlops:pipeline-id": cfg.pipeline_id,
+            "mlops:pipeline-type": cfg.pipeline_type,
+            "mlops:stage": stage,
+            "mlops:managed-by": MANAGED_BY,
+            REPOSITORY_TAG: repository_identity(env.orchestrator),
+        }
+    )
+    artifacts = [
+        Artifact(z.key, z.sha256, f"lambda:{z.name}")
+        for z in (lambdas.package(f) for f in lambdas.FUNCTIONS)
+        if z.key in params.values()
+    ]
+    spec = StackSpec(
+        pipeline_id=cfg.pipeline_id,
+        pipeline_type=cfg.pipeline_type,
+        stage=stage,
+        stack_name=names.stack_name(env.stack_prefix, cfg.pipeline_id, stage),
+        template=template.relpath,
+        template_sha256=template.sha256,
+        region=region,
+        account_id=st.account_id if st else None,
+        parameters=dict(sorted(params.items())),
+        deferred=deferred,
+        tags=tags,
+        artifacts=artifacts,
+        termination_protection=termination_protection,
+        notes=list(dict.fromkeys(ctx.notes)),
+    )
+    digest = spec_hash(spec)
+    spec.tags.update({"mlops:spec-hash": digest, "mlops:commit": commit})
+    return StackSpec(**{**spec.__dict__, "tags": dict(sorted(spec.tags.items())), "spec_hash": digest})
+
+
+def stack_inputs(
+    root: Path, cfg: PipelineConfig, stage: str, env: Environments, *, region: str | None = None
+) -> tuple[templates.Template, ParamContext, dict[str, str], dict]:
+    """(template, context, parameters, deferred) of ``cfg`` in ``stage``, the parameters checked
+    against the template's constraints (problems in ``context.findings``); RenderError when there
+    is no template or region to render with."""
     display = f"pipeline-configs/{cfg.pipeline_id}/mlops-config.json"
     if stage not in cfg.stages:
         raise RenderError(
@@ -153,48 +211,39 @@ def render(
     if "ModelRevision" in template.parameters:  # templates that name SageMaker models by revision
         params = with_model_revisions(params)
     check_parameters(ctx, template, params, deferred)
-    if ctx.findings:
-        raise RenderError(ctx.findings)
-    st = env.stage(stage)
-    protect = cfg.data.get("protect")
-    protect_value = protect.get(stage) if isinstance(protect, dict) else protect
-    termination_protection = bool(protect_value) if protect_value is not None else bool(st and st.protected)
-    tags = {**cfg.data.get("tags", {})}
-    if cfg.data.get("owner"):
-        tags["owner"] = cfg.data["owner"]
-    tags.update(
-        {
-            "mlops:pipeline-id": cfg.pipeline_id,
-            "mlops:pipeline-type": cfg.pipeline_type,
-            "mlops:stage": stage,
-            "mlops:managed-by": MANAGED_BY,
-            REPOSITORY_TAG: repository_identity(env.orchestrator),
-        }
-    )
-    artifacts = [
-        Artifact(z.key, z.sha256, f"lambda:{z.name}")
-        for z in (lambdas.package(f) for f in lambdas.FUNCTIONS)
-        if z.key in params.values()
-    ]
-    spec = StackSpec(
-        pipeline_id=cfg.pipeline_id,
-        pipeline_type=cfg.pipeline_type,
-        stage=stage,
-        stack_name=names.stack_name(env.stack_prefix, cfg.pipeline_id, stage),
-        template=template.relpath,
-        template_sha256=template.sha256,
-        region=region,
-        account_id=st.account_id if st else None,
-        parameters=dict(sorted(params.items())),
-        deferred=deferred,
-        tags=tags,
-        artifacts=artifacts,
-        termination_protection=termination_protection,
-        notes=list(dict.fromkeys(ctx.notes)),
-    )
-    digest = spec_hash(spec)
-    spec.tags.update({"mlops:spec-hash": digest, "mlops:commit": commit})
-    return StackSpec(**{**spec.__dict__, "tags": dict(sorted(spec.tags.items())), "spec_hash": digest})
+    return template, ctx, params, deferred
+
+
+def _names(template: templates.Template, params: dict[str, str], ctx: ParamContext) -> list[PhysicalName]:
+    st = ctx.env.stage(ctx.stage)
+    try:
+        return physical_names(
+            template.body,
+            params,
+            region=ctx.region,
+            account_id=st.account_id if st else None,
+            stack_name=names.stack_name(ctx.env.stack_prefix, ctx.cfg.pipeline_id, ctx.stage),
+        )
+    except EvalError as exc:  # a template the offline evaluator can't read: CloudFormation judges
+        log.warning("%s: physical names not checked: %s", template.relpath, exc)
+        return []
+
+
+def physical_name_findings(
+    root: Path, cfg: PipelineConfig, env: Environments, fields: Collection[str] = ()
+) -> list[Finding]:
+    """Validate's check that every physical name the stacks of ``cfg`` would create fits AWS's
+    limits, computed from the templates themselves (core/physical_names). Stages that can't be
+    rendered are left to render, which reports why."""
+    by_stage = {}
+    for stage in cfg.stages:
+        try:
+            template, ctx, params, _ = stack_inputs(root, cfg, stage, env)
+        except (RenderError, RepoError):  # no template to read: render says why
+            continue
+        if not ctx.findings:
+            by_stage[stage] = (params, _names(template, params, ctx))
+    return name_findings(cfg, by_stage, fields)
 
 
 def spec_hash(spec: StackSpec) -> str:

@@ -2097,21 +2097,6 @@ CASES = [
     ),
     case("pipeline-id-dot", "fraud-image", Setup(pipeline_id="fraud.image"), {("$", "pipeline-id")}),
     case("pipeline-id-41-characters", "fraud-image", Setup(pipeline_id="a" * 41), {("$", "pipeline-id")}),
-    case(
-        "name-length-sagemaker-names",
-        "churn-realtime",
-        Setup(pipeline_id="a" * 38),
-        {("$", "name-length")},
-        "at most 37 characters",
-    ),
-    case("name-length-40-characters", "churn-realtime", Setup(pipeline_id="a" * 40), {("$", "name-length")}),
-    case(
-        "name-length-default-lake-bucket",
-        "customer-lake",
-        Setup(pipeline_id="a" * 37),
-        {("$", "name-length")},
-        "set lake_bucket_name",
-    ),
     # ---- across pipelines
     case(
         "duplicate-endpoint-in-a-stage",
