@@ -353,8 +353,14 @@ def name_findings(
                 if excess > 0
                 else f"change {json_path(list(path))}"
             )
+        elif excess >= len(cfg.pipeline_id):
+            fix = (
+                f"shorten environments.json's stack_prefix by at least {excess - len(cfg.pipeline_id) + 1} "
+                "characters: names are built from <stack_prefix>-<pipeline id>-<stage>, and shortening "
+                "the pipeline id alone can't make this one fit"
+            )
         elif excess > 0:
-            room = max(len(cfg.pipeline_id) - excess, 1)
+            room = len(cfg.pipeline_id) - excess
             own = [_snake(p) for p in name.parameters if p != NAME_PREFIX and _snake(p) in fields]
             fix = (
                 (f"set {own[0]}, or " if own else "")

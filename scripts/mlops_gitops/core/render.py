@@ -23,7 +23,12 @@ from mlops_gitops.config.validate import PipelineConfig, Validator, validate
 from mlops_gitops.core import templates
 from mlops_gitops.core.params import builder_for
 from mlops_gitops.core.params.base import ParamContext, with_model_revisions
-from mlops_gitops.core.physical_names import EvalError, PhysicalName, name_findings, physical_names
+from mlops_gitops.core.physical_names import (
+    EvalError,
+    PhysicalName,
+    name_findings,
+    physical_names,
+)
 from mlops_gitops.errors import GitOpsError, RepoError
 from mlops_gitops.findings import Finding
 from mlops_gitops.repo import Repo
@@ -233,17 +238,36 @@ def physical_name_findings(
     root: Path, cfg: PipelineConfig, env: Environments, fields: Collection[str] = ()
 ) -> list[Finding]:
     """Validate's check that every physical name the stacks of ``cfg`` would create fits AWS's
-    limits, computed from the templates themselves (core/physical_names). Stages that can't be
-    rendered are left to render, which reports why."""
+    limits, computed from the templates themselves (core/physical_names), and that the values
+    render passes meet the template's own constraints (a name prefix the template caps). Stages
+    without a template to read are left to render, which reports why."""
     by_stage = {}
-    for stage in cfg.stages:
+    refused: dict[tuple[str, str, str], Finding] = {}  # render's refusals, from the longest-named stage
+    for stage in sorted(cfg.stages, key=lambda s: len(s), reverse=True):
         try:
             template, ctx, params, _ = stack_inputs(root, cfg, stage, env)
         except (RenderError, RepoError):  # no template to read: render says why
             continue
-        if not ctx.findings:
-            by_stage[stage] = (params, _names(template, params, ctx))
-    return name_findings(cfg, by_stage, fields)
+        for finding in ctx.findings:
+            what = re.sub(r"^stage '[^']*': ", "", finding.message).split("=")[0]
+            refused.setdefault((finding.path, finding.code, what), finding.of_pipeline(cfg.pipeline_id))
+        by_stage[stage] = (params, _names(template, params, ctx))
+    return _worst_per_path([*refused.values(), *name_findings(cfg, by_stage, fields)])
+
+
+def _worst_per_path(findings: list[Finding]) -> list[Finding]:
+    """One name-length finding per path: the one leaving the least room (its hint's "at most N")."""
+
+    def room(finding: Finding) -> int:
+        found = re.search(r"at most (\d+) characters", finding.hint)
+        return int(found.group(1)) if found else 0
+
+    out: dict[tuple, Finding] = {}
+    for finding in findings:
+        key = (finding.path, finding.code) if finding.code == "name-length" else (id(finding),)
+        if key not in out or room(finding) < room(out[key]):
+            out[key] = finding
+    return list(out.values())
 
 
 def spec_hash(spec: StackSpec) -> str:
@@ -284,7 +308,10 @@ def check_parameters(
         if name in deferred:
             continue
         problem = parameter_problem(spec, params[name])
-        if problem:
+        room = _id_room(ctx, spec, params[name]) if problem else 0
+        if room:
+            ctx.findings.append(_name_prefix_finding(ctx, name, params[name], room))
+        elif problem:
             ctx.findings.append(
                 Finding(
                     display,
@@ -294,6 +321,30 @@ def check_parameters(
                     spec.get("ConstraintDescription") or spec.get("Description", ""),
                 )
             )
+
+
+def _id_room(ctx: ParamContext, spec: dict[str, Any], value: str) -> int:
+    """For a value built from the stack's base name (NamePrefix, a default feature group name...):
+    the longest pipeline id with which the template takes it; 0 when shortening the id won't do."""
+    base = names.resource_base_name(ctx.env.stack_prefix, ctx.cfg.pipeline_id, ctx.stage)
+    if base not in value:
+        return 0
+    for size in range(len(ctx.cfg.pipeline_id) - 1, 0, -1):
+        shorter = names.resource_base_name(ctx.env.stack_prefix, ctx.cfg.pipeline_id[:size], ctx.stage)
+        if parameter_problem(spec, value.replace(base, shorter)) is None:
+            return size
+    return 0
+
+
+def _name_prefix_finding(ctx: ParamContext, name: str, value: str, room: int) -> Finding:
+    return Finding(
+        f"pipeline-configs/{ctx.cfg.pipeline_id}/mlops-config.json",
+        "$",
+        "name-length",
+        f"stage {ctx.stage!r}: template parameter {name}={value!r}, built from <stack_prefix>-<pipeline id>-<stage>, "
+        "is longer than the template takes (so that the names built from it fit AWS's limits)",
+        f"shorten the pipeline id (the folder name) to at most {room} characters, or environments.json's stack_prefix",
+    )
 
 
 def parameter_problem(spec: dict[str, Any], value: str) -> str | None:
