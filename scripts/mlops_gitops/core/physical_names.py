@@ -35,11 +35,11 @@ NAME_PROPERTY: dict[str, tuple[str, ...]] = {"AWS::Glue::Database": ("DatabaseIn
 # Limits the bundled schemas lack (no maxLength), or state looser than the service's API does.
 LIMITS: dict[tuple[str, str], tuple[int, str]] = {
     ("AWS::Lambda::Function", "FunctionName"): (
-        64,  # the schema's maxLength covers the ARN form only
+        64,  # the schema states none (its pattern allows the ARN form, 140)
         "https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html",
     ),
     ("AWS::SQS::Queue", "QueueName"): (
-        80,
+        80,  # "A queue name can have up to 80 characters"
         "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html",
     ),
     ("AWS::Athena::WorkGroup", "Name"): (
@@ -47,7 +47,7 @@ LIMITS: dict[tuple[str, str], tuple[int, str]] = {
         "https://docs.aws.amazon.com/athena/latest/APIReference/API_CreateWorkGroup.html",
     ),
     ("AWS::CodeBuild::Project", "Name"): (
-        255,
+        150,  # as botocore's codebuild model says too (ProjectName: min 2, max 150)
         "https://docs.aws.amazon.com/codebuild/latest/APIReference/API_CreateProject.html",
     ),
     ("AWS::SageMaker::Endpoint", "EndpointName"): (

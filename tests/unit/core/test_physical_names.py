@@ -119,6 +119,8 @@ def test_every_resource_type_of_the_templates_has_a_known_name_property() -> Non
         ("AWS::Lambda::Function", 64, "https://docs.aws.amazon.com/lambda/"),
         ("AWS::SQS::Queue", 80, "https://docs.aws.amazon.com/AWSSimpleQueueService/"),
         ("AWS::SageMaker::Endpoint", 63, "https://docs.aws.amazon.com/sagemaker/"),
+        ("AWS::CodeBuild::Project", 150, "https://docs.aws.amazon.com/codebuild/"),
+        ("AWS::Athena::WorkGroup", 128, "https://docs.aws.amazon.com/athena/"),
     ],
 )
 def test_limits_come_from_the_bundled_schemas_or_a_cited_source(resource_type, limit, source) -> None:
@@ -276,3 +278,19 @@ def test_a_kms_data_lake_names_its_crawler_log_group_from_generated_names() -> N
     assert logs.value == f"/aws-glue/crawlers-role/{'x' * 64}-mlops-lake-prod-lake"
     assert logs.estimated and not logs.too_long
     assert found["LakeBucket"].value == "mlops-lake-prod-123456789012" and found["LakeBucket"].estimated
+
+
+def test_a_name_breaking_the_schemas_pattern_is_refused_as_name_form() -> None:
+    """Within the length but not of the form AWS takes (the schema's pattern): its own finding."""
+    repo = Repo(REPO_ROOT)
+    validator = Validator(repo)
+    cfg, _ = validator.check_config(
+        repo.configs_dir / "fraud-ab" / "mlops-config.json", validator.environments()
+    )
+    rule = NameRule(("Name",), 63, "^[a-zA-Z0-9](-*[a-zA-Z0-9])*$", "test")
+    name = PhysicalName(
+        "R", "AWS::Test::Thing", rule, "mlops-fraud-ab-prod_x", ("NamePrefix",), estimated=False
+    )
+    (finding,) = name_findings(cfg, {"prod": ({"NamePrefix": "mlops-fraud-ab-prod"}, [name])})
+    assert (finding.path, finding.code) == ("$", "name-form")
+    assert "does not match the form AWS allows for its Name" in finding.message
