@@ -212,7 +212,8 @@ def physical_names(
     evaluating: set[str] = set()
 
     def resource(logical_id: str, attr: str | None) -> str:
-        """A resource's name as another name refers to it: its own name, else its longest form."""
+        """A resource's name as another name refers to it (Ref, or a *Name attribute): its own
+        name when the template sets it, else the longest name CloudFormation may generate."""
         if attr is None or attr.endswith("Name"):
             named = _name_of(logical_id)
             if named is not None:
@@ -265,6 +266,8 @@ def physical_names(
         if account_id is None and _mentions(node, "AWS::AccountId"):
             estimated.add("account")
         used = tuple(dict.fromkeys(_referenced_parameters(node, declared)))
+        if any(str(declared[p].get("Type", "")).startswith("AWS::SSM::") for p in used):
+            continue  # a value read from Parameter Store at deploy: not known offline
         out.append(PhysicalName(logical_id, str(spec["Type"]), rule, value, used, bool(estimated)))
     return out
 
