@@ -12,10 +12,6 @@ STACK_NAME_MAX = 128
 MODEL_PACKAGE_VERSION_ARN = re.compile(
     r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/([^/]+)/([0-9]+)", re.ASCII
 )
-SAGEMAKER_NAME_MAX = 63
-# Longest suffix a template appends to the base name (e.g. "-baseline", "-schedule", "-variant-10").
-RESOURCE_SUFFIX_MAX = 12
-BUCKET_NAME_MAX = 63
 
 
 def stack_name(prefix: str, pipeline_id: str, stage: str) -> str:
@@ -25,7 +21,3 @@ def stack_name(prefix: str, pipeline_id: str, stage: str) -> str:
 def resource_base_name(prefix: str, pipeline_id: str, stage: str) -> str:
     """Base of SageMaker names (model, endpoint, jobs, schedules): the stack name."""
     return stack_name(prefix, pipeline_id, stage)
-
-
-def default_lake_bucket(prefix: str, pipeline_id: str, stage: str, account: str = "111122223333") -> str:
-    return f"{prefix}-{pipeline_id}-{stage}-{account}"

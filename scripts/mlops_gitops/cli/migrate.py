@@ -92,7 +92,12 @@ def _one(source: Path, args, repo, validator, env, config_file: str, out: TextIO
         candidate = Path(tmp) / migration.pipeline_id / config_file
         candidate.parent.mkdir()
         candidate.write_text(text, encoding="utf-8")
-        _, findings = validator.check_config(candidate, env)
+        config, findings = validator.check_config(candidate, env)
+        if config is not None:  # the names its stacks would create, from the templates
+            from mlops_gitops.core.render import physical_name_findings
+
+            fields = validator.schema.types[config.pipeline_type].fields
+            findings += physical_name_findings(repo.root, config, env, fields)
     errors = [f for f in findings if f.is_error]
     if errors:
         err.write(render_text(errors).replace(f"{candidate}", display))

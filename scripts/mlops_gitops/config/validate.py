@@ -257,6 +257,12 @@ def name_claim_findings(configs: Iterable[PipelineConfig], repo: Repo, env: Envi
     Stages without an account_id share the pipeline account."""
     owners: dict[tuple, tuple[str, str, str]] = {}  # (kind, scope, name) -> (pipeline, stage, file)
     out: dict[tuple, Finding] = {}
+    # The orchestrator stack (pipeline account, environments.json's region) makes these groups.
+    groups = env.orchestrator.get("model_package_groups")
+    for index, group in enumerate(groups if isinstance(groups, list) else []):
+        if isinstance(group, str):
+            scope = ("pipeline-account", env.region or "")
+            owners.setdefault(("group", scope, group.lower()), ("", str(index), ""))
     for cfg in sorted(configs, key=lambda c: c.pipeline_id):
         for kind, stage, name, path in _claims(cfg, env):
             st = env.stage(stage)
@@ -276,21 +282,21 @@ def name_claim_findings(configs: Iterable[PipelineConfig], repo: Repo, env: Envi
                 # creates it in each stage): a template question left open, see issue 14's notes
                 continue
             where = "in the same account and region" if kind != "bucket" else "(bucket names are global)"
-            message = (
-                f"the {_CLAIM_KINDS[kind]} {name!r} of stage {stage!r} is also created by "
-                + (
-                    f"stage {other_stage!r}"
-                    if other == cfg.pipeline_id
-                    else f"pipeline {other!r} ({other_file}), stage {other_stage!r}"
-                )
-                + f" {where}; AWS allows it once"
-            )
+            if not other:  # the orchestrator's own group
+                by = f"the orchestrator ({ENVIRONMENTS_FILE} $.orchestrator.model_package_groups[{other_stage}])"
+            elif other == cfg.pipeline_id:
+                by = f"stage {other_stage!r}"
+            else:
+                by = f"pipeline {other!r} ({other_file}), stage {other_stage!r}"
+            message = f"the {_CLAIM_KINDS[kind]} {name!r} of stage {stage!r} is also created by {by} {where}; AWS allows it once"
             finding = Finding(
                 repo.display_lexical(cfg.path),
                 json_path(path),
                 "name-collision",
                 message,
-                "give each pipeline its own name",
+                "give each pipeline its own name"
+                if other
+                else "give this pipeline its own name, or drop the group from orchestrator.model_package_groups",
                 pipeline_id=cfg.pipeline_id,
             )
             out.setdefault((cfg.pipeline_id, kind, tuple(path), other), finding)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,17 @@ from mlops_gitops.config.validate import PipelineConfig, Validator, validate
 from mlops_gitops.core import templates
 from mlops_gitops.core.params import builder_for
 from mlops_gitops.core.params.base import ParamContext, with_model_revisions
+from mlops_gitops.core.physical_names import (
+    EvalError,
+    PhysicalName,
+    name_findings,
+    physical_names,
+)
 from mlops_gitops.errors import GitOpsError, RepoError
 from mlops_gitops.findings import Finding
 from mlops_gitops.repo import Repo
+
+log = logging.getLogger(__name__)
 
 MANAGED_BY = "mlops-gitops"
 REPOSITORY_TAG = "mlops:repository"  # which repository owns a stack: prune touches only its own
@@ -93,6 +102,60 @@ def render(
     region: str | None = None,
 ) -> StackSpec:
     """The stack spec of ``cfg`` in ``stage``; RenderError with findings when it can't be built."""
+    template, ctx, params, deferred = stack_inputs(root, cfg, stage, env, region=region)
+    region = ctx.region
+    if not ctx.findings:
+        ctx.findings += name_findings(cfg, {stage: (params, _names(template, params, ctx))})
+    if ctx.findings:
+        raise RenderError(ctx.findings)
+    st = env.stage(stage)
+    protect = cfg.data.get("protect")
+    protect_value = protect.get(stage) if isinstance(protect, dict) else protect
+    termination_protection = bool(protect_value) if protect_value is not None else bool(st and st.protected)
+    tags = {**cfg.data.get("tags", {})}
+    if cfg.data.get("owner"):
+        tags["owner"] = cfg.data["owner"]
+    tags.update(
+        {
+            "mlops:pipeline-id": cfg.pipeline_id,
+            "mlops:pipeline-type": cfg.pipeline_type,
+            "mlops:stage": stage,
+            "mlops:managed-by": MANAGED_BY,
+            REPOSITORY_TAG: repository_identity(env.orchestrator),
+        }
+    )
+    artifacts = [
+        Artifact(z.key, z.sha256, f"lambda:{z.name}")
+        for z in (lambdas.package(f) for f in lambdas.FUNCTIONS)
+        if z.key in params.values()
+    ]
+    spec = StackSpec(
+        pipeline_id=cfg.pipeline_id,
+        pipeline_type=cfg.pipeline_type,
+        stage=stage,
+        stack_name=names.stack_name(env.stack_prefix, cfg.pipeline_id, stage),
+        template=template.relpath,
+        template_sha256=template.sha256,
+        region=region,
+        account_id=st.account_id if st else None,
+        parameters=dict(sorted(params.items())),
+        deferred=deferred,
+        tags=tags,
+        artifacts=artifacts,
+        termination_protection=termination_protection,
+        notes=list(dict.fromkeys(ctx.notes)),
+    )
+    digest = spec_hash(spec)
+    spec.tags.update({"mlops:spec-hash": digest, "mlops:commit": commit})
+    return StackSpec(**{**spec.__dict__, "tags": dict(sorted(spec.tags.items())), "spec_hash": digest})
+
+
+def stack_inputs(
+    root: Path, cfg: PipelineConfig, stage: str, env: Environments, *, region: str | None = None
+) -> tuple[templates.Template, ParamContext, dict[str, str], dict]:
+    """(template, context, parameters, deferred) of ``cfg`` in ``stage``, the parameters checked
+    against the template's constraints (problems in ``context.findings``); RenderError when there
+    is no template or region to render with."""
     display = f"pipeline-configs/{cfg.pipeline_id}/mlops-config.json"
     if stage not in cfg.stages:
         raise RenderError(
@@ -153,48 +216,58 @@ def render(
     if "ModelRevision" in template.parameters:  # templates that name SageMaker models by revision
         params = with_model_revisions(params)
     check_parameters(ctx, template, params, deferred)
-    if ctx.findings:
-        raise RenderError(ctx.findings)
-    st = env.stage(stage)
-    protect = cfg.data.get("protect")
-    protect_value = protect.get(stage) if isinstance(protect, dict) else protect
-    termination_protection = bool(protect_value) if protect_value is not None else bool(st and st.protected)
-    tags = {**cfg.data.get("tags", {})}
-    if cfg.data.get("owner"):
-        tags["owner"] = cfg.data["owner"]
-    tags.update(
-        {
-            "mlops:pipeline-id": cfg.pipeline_id,
-            "mlops:pipeline-type": cfg.pipeline_type,
-            "mlops:stage": stage,
-            "mlops:managed-by": MANAGED_BY,
-            REPOSITORY_TAG: repository_identity(env.orchestrator),
-        }
-    )
-    artifacts = [
-        Artifact(z.key, z.sha256, f"lambda:{z.name}")
-        for z in (lambdas.package(f) for f in lambdas.FUNCTIONS)
-        if z.key in params.values()
-    ]
-    spec = StackSpec(
-        pipeline_id=cfg.pipeline_id,
-        pipeline_type=cfg.pipeline_type,
-        stage=stage,
-        stack_name=names.stack_name(env.stack_prefix, cfg.pipeline_id, stage),
-        template=template.relpath,
-        template_sha256=template.sha256,
-        region=region,
-        account_id=st.account_id if st else None,
-        parameters=dict(sorted(params.items())),
-        deferred=deferred,
-        tags=tags,
-        artifacts=artifacts,
-        termination_protection=termination_protection,
-        notes=list(dict.fromkeys(ctx.notes)),
-    )
-    digest = spec_hash(spec)
-    spec.tags.update({"mlops:spec-hash": digest, "mlops:commit": commit})
-    return StackSpec(**{**spec.__dict__, "tags": dict(sorted(spec.tags.items())), "spec_hash": digest})
+    return template, ctx, params, deferred
+
+
+def _names(template: templates.Template, params: dict[str, str], ctx: ParamContext) -> list[PhysicalName]:
+    st = ctx.env.stage(ctx.stage)
+    try:
+        return physical_names(
+            template.body,
+            params,
+            region=ctx.region,
+            account_id=st.account_id if st else None,
+            stack_name=names.stack_name(ctx.env.stack_prefix, ctx.cfg.pipeline_id, ctx.stage),
+        )
+    except EvalError as exc:  # a template the offline evaluator can't read: CloudFormation judges
+        log.warning("%s: physical names not checked: %s", template.relpath, exc)
+        return []
+
+
+def physical_name_findings(
+    root: Path, cfg: PipelineConfig, env: Environments, fields: Collection[str] = ()
+) -> list[Finding]:
+    """Validate's check that every physical name the stacks of ``cfg`` would create fits AWS's
+    limits, computed from the templates themselves (core/physical_names), and that the values
+    render passes meet the template's own constraints (a name prefix the template caps). Stages
+    without a template to read are left to render, which reports why."""
+    by_stage = {}
+    refused: dict[tuple[str, str, str], Finding] = {}  # render's refusals, from the longest-named stage
+    for stage in sorted(cfg.stages, key=lambda s: len(s), reverse=True):
+        try:
+            template, ctx, params, _ = stack_inputs(root, cfg, stage, env)
+        except (RenderError, RepoError):  # no template to read: render says why
+            continue
+        for finding in ctx.findings:
+            what = re.sub(r"^stage '[^']*': ", "", finding.message).split("=")[0]
+            refused.setdefault((finding.path, finding.code, what), finding.of_pipeline(cfg.pipeline_id))
+        by_stage[stage] = (params, _names(template, params, ctx))
+    return _worst_per_path([*refused.values(), *name_findings(cfg, by_stage, fields)])
+
+
+def _worst_per_path(findings: list[Finding]) -> list[Finding]:
+    """One name-length finding per path: the one leaving the least room (its hint's "at most N")."""
+
+    def room(finding: Finding) -> int:
+        found = re.search(r"at most (\d+) characters", finding.hint)
+        return int(found.group(1)) if found else 0
+
+    out: dict[tuple, Finding] = {}
+    for finding in findings:
+        key = (finding.path, finding.code) if finding.code == "name-length" else (id(finding),)
+        if key not in out or room(finding) < room(out[key]):
+            out[key] = finding
+    return list(out.values())
 
 
 def spec_hash(spec: StackSpec) -> str:
@@ -235,7 +308,10 @@ def check_parameters(
         if name in deferred:
             continue
         problem = parameter_problem(spec, params[name])
-        if problem:
+        room = _id_room(ctx, spec, params[name]) if problem else 0
+        if room:
+            ctx.findings.append(_name_prefix_finding(ctx, name, params[name], room))
+        elif problem:
             ctx.findings.append(
                 Finding(
                     display,
@@ -245,6 +321,30 @@ def check_parameters(
                     spec.get("ConstraintDescription") or spec.get("Description", ""),
                 )
             )
+
+
+def _id_room(ctx: ParamContext, spec: dict[str, Any], value: str) -> int:
+    """For a value built from the stack's base name (NamePrefix, a default feature group name...):
+    the longest pipeline id with which the template takes it; 0 when shortening the id won't do."""
+    base = names.resource_base_name(ctx.env.stack_prefix, ctx.cfg.pipeline_id, ctx.stage)
+    if base not in value:
+        return 0
+    for size in range(len(ctx.cfg.pipeline_id) - 1, 0, -1):
+        shorter = names.resource_base_name(ctx.env.stack_prefix, ctx.cfg.pipeline_id[:size], ctx.stage)
+        if parameter_problem(spec, value.replace(base, shorter)) is None:
+            return size
+    return 0
+
+
+def _name_prefix_finding(ctx: ParamContext, name: str, value: str, room: int) -> Finding:
+    return Finding(
+        f"pipeline-configs/{ctx.cfg.pipeline_id}/mlops-config.json",
+        "$",
+        "name-length",
+        f"stage {ctx.stage!r}: template parameter {name}={value!r}, built from <stack_prefix>-<pipeline id>-<stage>, "
+        "is longer than the template takes (so that the names built from it fit AWS's limits)",
+        f"shorten the pipeline id (the folder name) to at most {room} characters, or environments.json's stack_prefix",
+    )
 
 
 def parameter_problem(spec: dict[str, Any], value: str) -> str | None:

@@ -19,7 +19,7 @@ PIPELINES_DIR = Path("cloudformation") / "pipelines"
 MAPPING_FILE = "pipeline-types.json"
 
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser: 10x faster
     """SafeLoader that keeps !Ref, !Sub, ... as {"Ref": ...} / {"Fn::Sub": ...} dicts."""
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops_gitops.aws.errors import AWS_ERRORS, is_missing
+from mlops_gitops.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.core.templates import _parse
-from mlops_gitops.local.cfn_eval import Evaluator, parameter_values
 
 MIRRORED = ("AWS::CodeCommit::Repository", "AWS::CodeBuild::Project", "AWS::CodePipeline::Pipeline")
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_gitops.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.core.templates import _parse
 from mlops_gitops.errors import GitOpsError
-from mlops_gitops.local.cfn_eval import Evaluator, parameter_values
 
 _VARIABLE = re.compile(r"#\{([A-Za-z0-9@_-]+)\.([A-Za-z0-9@_-]+)\}")
 

@@ -720,7 +720,10 @@ CASES = [
     case(
         "stage-map-mixed-with-scalar-object",
         "churn-realtime",
-        {"autoscaling": {"max_capacity": 3, "prod": {"max_capacity": 4}}},
+        {
+            "autoscaling": {"max_capacity": 3, "prod": {"max_capacity": 4}},
+            "inference_instance": "ml.m5.large",
+        },
         {("$.autoscaling.prod", "unknown-key")},
     ),
     case(
@@ -1424,6 +1427,51 @@ CASES = [
         drop("max_runtime_per_job"),
         {("$.max_wait_time_spot_instances", "range")},
     ),
+    # SageMaker does not autoscale burstable types (RegisterScalableTarget fails at create):
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-add-console.html
+    case(
+        "autoscaling-burstable-per-stage",
+        "churn-realtime",
+        set_("autoscaling", "dev", {"max_capacity": 2}),
+        {("$.autoscaling.dev", "autoscaling-burstable")},
+        "set $.autoscaling.dev to null",
+        message_contains="'ml.t2.medium' (set at $.inference_instance.dev)",
+    ),
+    case(
+        "autoscaling-burstable-one-value-for-all-stages",
+        "churn-realtime",
+        {"inference_instance": "ml.t2.large", "autoscaling": {"max_capacity": 2}, "rollout": DEL},
+        {("$.autoscaling", "autoscaling-burstable")},
+        "ml.m5.large",
+        message_contains="stages 'dev', 'staging', 'prod' autoscale 'ml.t2.large'",
+    ),
+    case(
+        "autoscaling-burstable-variant",
+        "fraud-ab",
+        lambda c: {
+            **c,
+            "autoscaling": {"max_capacity": 3},
+            "production_variants": {
+                **c["production_variants"],
+                "prod": [
+                    c["production_variants"]["prod"][0],
+                    {**c["production_variants"]["prod"][1], "inference_instance": "ml.t2.xlarge"},
+                ],
+            },
+        },
+        {("$.autoscaling", "autoscaling-burstable")},
+        message_contains="stage 'prod' autoscales 'ml.t2.xlarge' (set at $.production_variants.prod[1].inference_instance)",
+    ),
+    case(
+        "autoscaling-burstable-variant-inherits-instance",
+        "fraud-ab",
+        {
+            "inference_instance": "ml.t2.medium",
+            "autoscaling": {"dev": {"max_capacity": 2}, "staging": None, "prod": None},
+        },
+        {("$.autoscaling.dev", "autoscaling-burstable")},
+        message_contains="(set at $.inference_instance)",
+    ),
     case(
         "autoscaling-min-above-max",
         "churn-realtime",
@@ -2049,21 +2097,6 @@ CASES = [
     ),
     case("pipeline-id-dot", "fraud-image", Setup(pipeline_id="fraud.image"), {("$", "pipeline-id")}),
     case("pipeline-id-41-characters", "fraud-image", Setup(pipeline_id="a" * 41), {("$", "pipeline-id")}),
-    case(
-        "name-length-sagemaker-names",
-        "churn-realtime",
-        Setup(pipeline_id="a" * 38),
-        {("$", "name-length")},
-        "at most 37 characters",
-    ),
-    case("name-length-40-characters", "churn-realtime", Setup(pipeline_id="a" * 40), {("$", "name-length")}),
-    case(
-        "name-length-default-lake-bucket",
-        "customer-lake",
-        Setup(pipeline_id="a" * 37),
-        {("$", "name-length")},
-        "set lake_bucket_name",
-    ),
     # ---- across pipelines
     case(
         "duplicate-endpoint-in-a-stage",
@@ -2098,7 +2131,7 @@ CASES = [
                 "inference_instance": "ml.t2.medium",
                 "instance_count": 1,
                 "data_capture_sampling_percentage": 100,
-                "autoscaling": {"max_capacity": 1},
+                "autoscaling": DEL,
                 "rollout": DEL,
             },
             pipeline_id="b",
@@ -2608,3 +2641,35 @@ def test_an_image_builder_deploying_to_stages_sharing_an_account_is_refused(tmp_
     assert [(f["path"], f["code"]) for f in findings if f["severity"] == "error"] == [
         ("$.ecr_repo_name", "name-collision")
     ]
+
+
+@pytest.mark.parametrize(
+    "group, stage_account, expected",
+    [
+        pytest.param("detectors", None, [("$.model_package_group_name", "name-collision")], id="same-name"),
+        pytest.param("Detectors", None, [("$.model_package_group_name", "name-collision")], id="other-case"),
+        pytest.param("other-group", None, [], id="other-name"),
+        pytest.param("detectors", "444455556666", [], id="stages-in-another-account"),
+    ],
+)
+def test_a_training_pipeline_creating_a_group_the_orchestrator_creates_is_refused(
+    tmp_repo, group, stage_account, expected
+) -> None:
+    """environments.json's orchestrator.model_package_groups are made by the orchestrator stack in
+    the pipeline account; a training pipeline creating the same group there fails at create."""
+    from tests.conftest import validate_findings
+
+    env = json.loads((tmp_repo.configs / "environments.json").read_text(encoding="utf-8"))
+    env["orchestrator"] = {**env.get("orchestrator", {}), "model_package_groups": [group]}
+    if stage_account:
+        for stage in env["stages"]:
+            stage["account_id"] = stage_account
+    tmp_repo.write_environments(env)
+    config = with_("defects-detector", model_package_group_name="detectors")
+    tmp_repo.write("churn-data-quality", example("churn-data-quality"))
+    findings = validate_findings(tmp_repo, config, "b")
+    errors = [f for f in findings if f["severity"] == "error"]
+    assert [(f["path"], f["code"]) for f in errors] == expected
+    if expected:
+        assert "orchestrator.model_package_groups[0]" in errors[0]["message"]
+        assert "orchestrator.model_package_groups" in errors[0]["hint"]

@@ -122,3 +122,19 @@ def test_a_registry_version_for_every_stage_is_a_decision_for_the_user() -> None
     body["model_package_name"] = "arn:aws:sagemaker:us-east-1:111122223333:model-package/fraud/3"
     report = migrate(body).report("pipeline-configs/fraud/mlops-config.json")
     assert "you decide:" in report and "mlopsctl promote" in report
+
+
+def test_a_migrated_config_whose_names_would_not_fit_is_refused(repo: Path) -> None:
+    """migrate-mwo checks the names its stacks would create, as validate does: with a 20-character
+    stack prefix, the autopilot template's <prefix>-<id>-<stage>-autopilot-deployed EventBridge rule
+    (at most 64 characters) overflows for a 26-character id."""
+    env_file = repo / "pipeline-configs" / "environments.json"
+    env = json.loads(env_file.read_text(encoding="utf-8"))
+    env["stack_prefix"] = "p" * 20
+    env_file.write_text(json.dumps(env), encoding="utf-8")
+    source = str(FIXTURES / "model_autopilot_training.json")
+    result = run_cli("--repo-root", str(repo), "migrate-mwo", source, "--id", "a" * 26)
+    assert result.code == 1, result.out + result.err
+    assert "$: stage 'staging': AWS::Events::Rule DeployTrigger would be named" in result.err
+    assert "the migrated config would be invalid" in result.err
+    assert not (repo / "pipeline-configs" / ("a" * 26)).exists()

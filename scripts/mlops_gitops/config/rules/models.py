@@ -13,13 +13,14 @@ from mlops_gitops.config.rules.base import (
     approval_stages,
     by_path,
     check,
+    is_stage_map,
     per_stage,
     pipeline_stages,
     pipeline_type,
     stage_value,
     stages_text,
 )
-from mlops_gitops.findings import WARNING, Finding
+from mlops_gitops.findings import WARNING, Finding, json_path
 
 _BUILTIN = {"byom_realtime_builtin", "byom_batch_builtin"}
 _CUSTOM = {"byom_realtime_custom", "byom_batch_custom"}
@@ -201,6 +202,62 @@ def autoscaling_bounds(config: dict[str, Any], ctx: Context) -> Iterator[Finding
             "range",
             f"{message} ({stages_text(stages)})",
             "raise max_capacity, or lower min_capacity / instance_count",
+        )
+
+
+# SageMaker does not autoscale burstable instances ("Amazon SageMaker automatic scaling doesn't support
+# automatic scaling for burstable instances such as T2"),
+# https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-add-console.html; every T
+# family is burstable, https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-performance-instances.html.
+# RegisterScalableTarget fails at create, after the endpoint is up. ml.t2, ml.t3, ml.t3a, ml.t4g...
+# (the families botocore's ProductionVariantInstanceType lists); not ml.trn1.
+BURSTABLE = re.compile(r"ml\.t\d+[a-z]*\.")
+
+
+def _path(config: dict[str, Any], ctx: Context, name: str, stage: str) -> list:
+    info = ctx.schema.fields.get(name)
+    return [name, stage] if info is not None and is_stage_map(info, config.get(name)) else [name]
+
+
+def _scaled_instance_types(config: dict[str, Any], ctx: Context, stage: str) -> Iterator[tuple[str, list]]:
+    """(instance type, JSON path where it is set) of each variant the template autoscales in
+    ``stage``: every variant, each on its own inference_instance or else the pipeline's."""
+    main = stage_value(config, ctx, "inference_instance", stage)
+    main_path = _path(config, ctx, "inference_instance", stage)
+    variants = stage_value(config, ctx, "production_variants", stage)
+    if not isinstance(variants, list) or not variants:
+        variants = [{}]
+    for index, variant in enumerate(variants[:3]):
+        own = variant.get("inference_instance") if isinstance(variant, dict) else None
+        if isinstance(own, str) and own:
+            yield own, [*_path(config, ctx, "production_variants", stage), index, "inference_instance"]
+        elif isinstance(main, str):
+            yield main, main_path
+
+
+@check
+def autoscaling_instance_type(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """Autoscaling needs a non-burstable instance type in every variant it scales."""
+    found: dict[tuple[tuple, str, tuple], list[str]] = {}  # (path, instance, where) -> stages
+    for stage, value, path in per_stage(config, ctx, "autoscaling"):
+        if isinstance(value, dict) and isinstance(value.get("max_capacity"), int):  # else the schema says why
+            for instance, where in _scaled_instance_types(config, ctx, stage):
+                if BURSTABLE.match(instance):
+                    found.setdefault((tuple(path), instance, tuple(where)), []).append(stage)
+    for (path, instance, where), stages in found.items():
+        off = (
+            f"set {json_path(list(path))} to null"
+            if len(path) == 2
+            else f"give autoscaling per stage with null for {', '.join(repr(s) for s in stages)}"
+        )
+        yield ctx.finding(
+            list(path),
+            "autoscaling-burstable",
+            f"{stages_text(stages)} autoscale{'s' * (len(stages) == 1)} {instance!r} (set at "
+            f"{json_path(list(where))}), a burstable instance type that SageMaker does not autoscale: "
+            "RegisterScalableTarget fails at deploy",
+            f"pick a non-burstable type such as ml.m5.large for {stages_text(stages)}, or drop autoscaling "
+            f"there ({off})",
         )
 
 

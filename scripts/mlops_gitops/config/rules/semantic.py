@@ -94,11 +94,12 @@ def stage_coverage(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
 
 @check
 def built_names(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """The stack name, which no template sets. The names a stack gives its resources are checked
+    against AWS's limits from the templates themselves (core/physical_names, run by validate)."""
     if not names.PIPELINE_ID.fullmatch(ctx.pipeline_id):
         return
-    prefix = ctx.env.stack_prefix
     for stage in pipeline_stages(config, ctx.env):
-        stack = names.stack_name(prefix, ctx.pipeline_id, stage)
+        stack = names.stack_name(ctx.env.stack_prefix, ctx.pipeline_id, stage)
         if len(stack) > names.STACK_NAME_MAX:
             yield ctx.finding(
                 [],
@@ -106,26 +107,4 @@ def built_names(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
                 f"stack name {stack!r} is over {names.STACK_NAME_MAX} characters",
                 "shorten the folder name",
             )
-        base = names.resource_base_name(prefix, ctx.pipeline_id, stage)
-        limit = names.SAGEMAKER_NAME_MAX - names.RESOURCE_SUFFIX_MAX
-        if len(base) > limit:
-            room = len(ctx.pipeline_id) - (len(base) - limit)
-            yield ctx.finding(
-                [],
-                "name-length",
-                f"SageMaker names built from {base!r} (plus suffixes up to {names.RESOURCE_SUFFIX_MAX} characters) "
-                f"would exceed SageMaker's {names.SAGEMAKER_NAME_MAX}",
-                f"shorten the folder name to at most {max(room, 1)} characters",
-            )
             return
-    if pipeline_type(config, ctx) == "data_lake" and not config.get("lake_bucket_name"):
-        for stage in pipeline_stages(config, ctx.env):
-            bucket = names.default_lake_bucket(prefix, ctx.pipeline_id, stage)
-            if len(bucket) > names.BUCKET_NAME_MAX:
-                yield ctx.finding(
-                    [],
-                    "name-length",
-                    f"the default lake bucket name {bucket!r} is {len(bucket)} characters, over S3's 63",
-                    "set lake_bucket_name, or shorten the folder name",
-                )
-                return

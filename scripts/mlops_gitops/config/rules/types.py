@@ -381,7 +381,7 @@ def asset_suffixes(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
 
 
 @cache
-def _aggregator_names() -> tuple[tuple[str, ...], dict[str, int]]:
+def aggregator_names() -> tuple[tuple[str, ...], dict[str, int]]:
     """RESERVED_ATTRIBUTES and the Snowplow columns, read from the Lambda's source (the Lambda is
     packaged standalone and imports boto3, which validate never loads), so there is one list."""
     import ast
@@ -402,7 +402,7 @@ def _aggregator_names() -> tuple[tuple[str, ...], dict[str, int]]:
 def group_by_columns(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
     """The event aggregator's own rules for group_by (the Lambda refuses them at run time and render
     refuses them first): no attribute the results table uses, and Snowplow columns only."""
-    RESERVED_ATTRIBUTES, SNOWPLOW_INDEX = _aggregator_names()  # noqa: N806
+    RESERVED_ATTRIBUTES, SNOWPLOW_INDEX = aggregator_names()  # noqa: N806
 
     if pipeline_type(config, ctx) != "realtime_reporting":
         return

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from mlops_gitops import lambdas, names
+from mlops_gitops.config.rules.types import aggregator_names
 from mlops_gitops.core.params.base import Deferred, ParamContext, Params, kms_key_arn, notification_topic
-from mlops_gitops.lambdas.event_aggregator import RESERVED_ATTRIBUTES, SNOWPLOW_INDEX
 
 # The schema's defaults (the config carries only what the user wrote).
 DEFAULTS = {
@@ -22,6 +22,8 @@ def reporting_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
     event_format = ctx.value("event_format", DEFAULTS["event_format"])
     aggregation = ctx.value("aggregation") or {}
     group_by = list(aggregation.get("group_by") or [])
+    # read from the Lambda's source: importing it would load boto3, which validate never does
+    RESERVED_ATTRIBUTES, SNOWPLOW_INDEX = aggregator_names()  # noqa: N806
     for index, name in enumerate(group_by):
         path = ["aggregation", "group_by", index]
         if name in RESERVED_ATTRIBUTES:

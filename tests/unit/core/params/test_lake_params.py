@@ -10,7 +10,6 @@ import shutil
 
 import pytest
 
-from mlops_gitops import names
 from mlops_gitops.config.validate import PipelineConfig, Validator
 from mlops_gitops.core.params.base import ParamContext
 from mlops_gitops.core.params.lake import MAX_FEATURES, MAX_ZONES, table_mappings
@@ -116,18 +115,6 @@ def test_example_values_reach_the_parameters(stage: str, glacier: str, expiratio
     assert params["FeatureNames"] == "customer_id,event_time,tenure_months,monthly_spend"
     assert params["FeatureTypes"] == "String,String,Integral,Fractional"
     assert (params["FeatureCount"], params["FeatureOnlineStore"]) == ("4", "true")
-
-
-def test_template_default_bucket_name_is_the_documented_one() -> None:
-    """names.default_lake_bucket (what validate checks for length) is what the template builds."""
-    name = BODY["Resources"]["LakeBucket"]["Properties"]["BucketName"]
-    assert name == {
-        "Fn::If": ["HasBucketName", {"Ref": "LakeBucketName"}, {"Fn::Sub": "${NamePrefix}-${AWS::AccountId}"}]
-    }
-    prefix = names.resource_base_name("mlops", "customer-lake", "dev")
-    assert (
-        names.default_lake_bucket("mlops", "customer-lake", "dev", "123456789012") == f"{prefix}-123456789012"
-    )
 
 
 @pytest.mark.parametrize(

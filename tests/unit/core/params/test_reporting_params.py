@@ -139,7 +139,7 @@ def test_renders_once_the_type_is_mapped(tmp_repo: TmpRepo) -> None:
 
 
 def test_validate_reads_the_same_names_as_the_aggregator() -> None:
-    from mlops_gitops.config.rules.types import _aggregator_names
+    from mlops_gitops.config.rules.types import aggregator_names
     from mlops_gitops.lambdas.event_aggregator import RESERVED_ATTRIBUTES, SNOWPLOW_INDEX
 
-    assert _aggregator_names() == (tuple(RESERVED_ATTRIBUTES), SNOWPLOW_INDEX)
+    assert aggregator_names() == (tuple(RESERVED_ATTRIBUTES), SNOWPLOW_INDEX)

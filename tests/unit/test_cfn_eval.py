@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_gitops.local.cfn_eval import EvalError, Evaluator, parameter_values
+from mlops_gitops.cfn_eval import EvalError, Evaluator, parameter_values
 
 BODY = {
     "Parameters": {
