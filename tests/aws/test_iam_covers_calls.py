@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from botocore.client import BaseClient
 
+from mlops_gitops.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.core.templates import _parse
-from mlops_gitops.local.cfn_eval import Evaluator, parameter_values
 from tests.conftest import REPO_ROOT, repo_copy, run_cli
 
 # API operations whose IAM action has another name, or that need more than one action.

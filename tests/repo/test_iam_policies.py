@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from mlops_gitops.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.core.templates import _parse
-from mlops_gitops.local.cfn_eval import Evaluator, parameter_values
 from tests.conftest import REPO_ROOT
 from tests.repo.iam_eval import ALLOW, DENY, action_granted_somewhere, allowed, as_list, decide
 

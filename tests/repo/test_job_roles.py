@@ -17,11 +17,11 @@ import json
 
 import pytest
 
+from mlops_gitops.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.config.validate import Validator
 from mlops_gitops.core.params import builder_for
 from mlops_gitops.core.params.base import ParamContext
 from mlops_gitops.core.templates import PIPELINES_DIR, _parse
-from mlops_gitops.local.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.repo import Repo
 from tests.conftest import REPO_ROOT
 from tests.repo.iam_eval import allowed

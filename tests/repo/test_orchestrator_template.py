@@ -11,10 +11,10 @@ import shlex
 import pytest
 import yaml
 
+from mlops_gitops.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.cli import build_parser
 from mlops_gitops.config.environments import Environments
 from mlops_gitops.core.templates import _parse
-from mlops_gitops.local.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.ops.bootstrap import ORCHESTRATOR_TEMPLATE, TARGET_TEMPLATE, orchestrator_parameters
 from tests.conftest import REPO_ROOT
 

@@ -26,9 +26,9 @@ from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
 
+from mlops_gitops.cfn_eval import EvalError, Evaluator, parameter_values
 from mlops_gitops.cli import main
 from mlops_gitops.core.templates import Template
-from mlops_gitops.local.cfn_eval import EvalError, Evaluator, parameter_values
 from tests.smoke import checks, fixtures, plan
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

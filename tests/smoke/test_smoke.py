@@ -150,10 +150,9 @@ def test_smoke_dry_run_against_moto(moto_server: str, tmp_path: Path) -> None:
     assert "smoke-realtime: ml.t2.medium" in report
     assert smoke.leftovers() == []
     assert f"nothing of {smoke.prefix} is left" in report
-    # what the stacks retain on purpose is deleted by the smoke, and said
-    assert f"deleted ECR repository {smoke.prefix}-smoke-image" in report
-    assert f"deleted bucket {smoke.prefix}-deploy-" in report
-    assert "scheduled the deletion of retained KMS key" in report
+    # what the stacks retain on purpose is deleted by the smoke, and said (moto keeps only what is
+    # marked exactly Retain, not RetainExceptOnCreate, so fewer of them reach the sweep here)
+    assert f"deleted bucket {smoke.data}" in report
 
 
 def test_a_failed_step_still_cleans_up(

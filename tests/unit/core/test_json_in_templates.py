@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from mlops_gitops.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.config.validate import validate
 from mlops_gitops.core.render import render
 from mlops_gitops.core.templates import load_template
-from mlops_gitops.local.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.repo import Repo
 from tests.conftest import REPO_ROOT, TmpRepo, example, run_cli
 

@@ -3,7 +3,7 @@ endpoint's DeploymentConfig that CloudFormation would make of it.
 
 moto's CloudFormation creates the endpoint but ignores DeploymentConfig (it runs no blue/green
 update, shifts no traffic and watches no alarm), so real rollbacks can't be exercised here: these
-tests evaluate the template offline (local/cfn_eval) and assert the shape SageMaker would receive.
+tests evaluate the template offline (cfn_eval) and assert the shape SageMaker would receive.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from mlops_gitops.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.config.validate import Validator
 from mlops_gitops.core.render import parameter_problem
 from mlops_gitops.core.templates import load_template
-from mlops_gitops.local.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.repo import Repo
 from tests.conftest import REPO_ROOT, TmpRepo, example
 from tests.params_support import build_params, valid_config

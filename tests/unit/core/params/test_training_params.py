@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from mlops_gitops.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.config.validate import PipelineConfig, Validator
 from mlops_gitops.core.params.base import ParamContext
 from mlops_gitops.core.params.training import job_name_prefix, parameter_ranges
 from mlops_gitops.core.render import parameter_problem
 from mlops_gitops.core.templates import load_template
-from mlops_gitops.local.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.repo import Repo
 from tests.conftest import REPO_ROOT
 from tests.params_support import build_params
