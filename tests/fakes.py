@@ -62,6 +62,9 @@ class FakeCloudFormation:
         self.calls: list[str] = []
         self.change_set_outcome: dict[str, tuple[str, str]] = {}  # stack -> (Status, StatusReason)
         self.execute_outcome: dict[str, Any] = {}
+        self.delete_fails: set[str] = set()  # stacks whose delete ends DELETE_FAILED
+        self.executed: list[str] = []  # stack names, in the order their change sets were executed
+        self.deleted: list[str] = []  # stack names, in the order they were deleted
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -156,6 +159,8 @@ class FakeCloudFormation:
 
     def execute_change_set(self, StackName: str, ChangeSetName: str) -> dict[str, Any]:
         self._call("execute_change_set")
+        with self._lock:
+            self.executed.append(StackName)
         cs = self.change_sets[(StackName, ChangeSetName)]
         stack = self.stacks[StackName]
         creating = cs["type"] == "CREATE"
@@ -192,6 +197,8 @@ class FakeCloudFormation:
     # -- stack operations
     def delete_stack(self, StackName: str) -> dict[str, Any]:
         self._call("delete_stack")
+        with self._lock:
+            self.deleted.append(StackName)
         stack = self.stacks.get(StackName)
         if stack is not None and stack.protected:
             raise client_error(
@@ -199,6 +206,9 @@ class FakeCloudFormation:
                 f"Stack [{StackName}] cannot be deleted while TerminationProtection is enabled",
                 "DeleteStack",
             )
+        if StackName in self.delete_fails and stack is not None:
+            stack.status = "DELETE_FAILED"
+            return {}
         self.stacks.pop(StackName, None)
         return {}
 

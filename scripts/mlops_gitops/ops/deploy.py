@@ -39,6 +39,7 @@ from mlops_gitops.core.plan import Deployed, PlanItem, plan_stage
 from mlops_gitops.core.render import StackSpec, repository_identity, spec_hash
 from mlops_gitops.errors import AwsError, GitOpsError
 from mlops_gitops.findings import Finding
+from mlops_gitops.ops.waves import Outcome, run_in_waves
 from mlops_gitops.repo import CONFIG_FILE, CONFIGS_DIR, ENVIRONMENTS_FILE, Repo
 
 log = logging.getLogger(__name__)
@@ -51,17 +52,6 @@ EXEC_ROLE_PARAMETER = "/mlops/cfn-exec-role-arn"  # CloudFormation's role for pi
 PREVIEW_ROLE_PARAMETER = "/mlops/cfn-preview-role-arn"  # read-only role of change-set previews
 _UNSET = object()
 PACKAGE_PARAMS = ("ModelPackageArn", "Variant2ModelPackageArn", "Variant3ModelPackageArn")
-
-
-@dataclass
-class Outcome:
-    item: PlanItem
-    result: str  # created | updated | unchanged | deleted | skipped | failed | blocked
-    detail: str = ""
-
-    @property
-    def failed(self) -> bool:
-        return self.result in ("failed", "blocked")
 
 
 @dataclass
@@ -94,6 +84,7 @@ class Deployer:
     gateways: StageGateways
     artifact_bucket: str | None = None
     on_event: Callable[[str, StackEvent], None] = lambda stack, event: None
+    on_progress: Callable[[str], None] = lambda text: None  # a line per wave, per two-step update
     max_parallel: int = 4
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _uploaded: set[str] = field(default_factory=set)
@@ -256,10 +247,8 @@ class Deployer:
                 log.debug("deploying %s", item.stack_name, exc_info=True)
                 return Outcome(item, "failed", f"{type(exc).__name__}: {exc}")
 
-        if self.max_parallel <= 1:
-            return [one(item) for item in plan.items]
-        with ThreadPoolExecutor(max_workers=self.max_parallel) as pool:
-            return list(pool.map(one, plan.items))
+        # in dependency waves (core.plan.assign_waves), parallel within a wave (ops.waves)
+        return run_in_waves(plan.items, one, self.max_parallel, self.on_progress)
 
     def _apply_one(self, item: PlanItem, prune: bool, allow_protected: bool) -> Outcome:
         if item.action == "unchanged":
