@@ -55,6 +55,8 @@ class PlanItem:
     # the pipelines it refers to (depends_on: their ids), deletes after every deploy, dependants first
     wave: int = 1
     depends_on: list[str] = field(default_factory=list)
+    # an update SageMaker refuses in one step (core.autoscaling): why, one line per variant
+    two_step: list[str] = field(default_factory=list)
 
     @property
     def replacements(self) -> list[str]:
@@ -95,6 +97,7 @@ class PlanItem:
             "replacements": self.replacements,
             "wave": self.wave,
             "depends_on": self.depends_on,
+            "two_step": self.two_step,
         }
 
 

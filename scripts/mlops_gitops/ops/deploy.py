@@ -39,6 +39,7 @@ from mlops_gitops.core.plan import Deployed, PlanItem, plan_stage
 from mlops_gitops.core.render import StackSpec, repository_identity, spec_hash
 from mlops_gitops.errors import AwsError, GitOpsError
 from mlops_gitops.findings import Finding
+from mlops_gitops.ops import twostep
 from mlops_gitops.ops.waves import Outcome, run_in_waves
 from mlops_gitops.repo import CONFIG_FILE, CONFIGS_DIR, ENVIRONMENTS_FILE, Repo
 
@@ -122,6 +123,7 @@ class Deployer:
             present_ids=present_entries(self.repo),
             repository=repository_identity(self.env.orchestrator),
         )
+        twostep.mark(self, items, snaps)
         result = StagePlan(stage, items)
         for item in items:
             gate = unresolved.get(item.stack_name, [])
@@ -275,7 +277,20 @@ class Deployer:
         # (ops.lease, taken by the CLI before planning): no other run can be creating this stack.
         snap = self.cfn.recover(spec.stack_name, snap, self._events(spec.stack_name))
         self._upload_artifacts(spec)
-        return self._change_set(item, spec, creating=snap is None)
+        first = "" if snap is None else twostep.deregister_first(self, item, spec, snap)
+        try:
+            outcome = self._change_set(item, spec, creating=snap is None)
+        except StackError as exc:
+            if not first:
+                raise
+            what = str(exc).removeprefix(f"{spec.stack_name}: ")
+            raise StackError(
+                spec.stack_name,
+                f"two-step update, step 2: {what}; step 1 had deregistered autoscaling: it stays off "
+                "until a deploy of this stack succeeds",
+            ) from exc
+        outcome.detail = first + outcome.detail
+        return outcome
 
     def lease(
         self, stage: str, commit: str, environ: Any, note: Callable[[str], None] = lambda text: None
