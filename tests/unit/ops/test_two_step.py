@@ -12,8 +12,8 @@ from mlops_gitops.aws.cloudformation import CloudFormationGateway
 from mlops_gitops.config.validate import Validator
 from mlops_gitops.core.render import render_stage
 from mlops_gitops.ops.deploy import Deployer
-from mlops_gitops.report.plan import plan_json, plan_text
 from mlops_gitops.repo import Repo
+from mlops_gitops.report.plan import plan_json, plan_text
 from tests.conftest import REPO_ROOT
 from tests.fakes import AUTOSCALED_UPDATE_REFUSED, FakeCloudFormation, FakeStack, fake_stage
 
