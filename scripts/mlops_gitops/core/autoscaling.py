@@ -67,19 +67,15 @@ def refused_changes(deployed: Mapping[str, str], wanted: Mapping[str, str]) -> l
 def step_one_parameters(
     deployed: Mapping[str, str], wanted: Mapping[str, str], declared: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, str]:
-    """Step 1's parameters: every parameter the (new) template declares at its deployed value, so
-    nothing but the registration changes; one the deployed stack lacks at the wanted value, else
-    the template's default. ``declared``: the template's Parameters section."""
+    """Step 1's parameters: the ones the spec sets (``wanted``), each at its deployed value, so
+    nothing but the registration changes; those the spec leaves out stay at the template's default
+    as in every deploy. A parameter the deployed stack lacks, and an AWS::SSM::Parameter::Value one
+    (DescribeStacks may report its resolved value, which is no parameter name), keep the spec's
+    value. ``declared``: the template's Parameters section."""
     params = {}
-    for name, decl in declared.items():
-        if name in deployed:
-            params[name] = deployed[name]
-        elif name in wanted:
-            params[name] = wanted[name]
-        elif "Default" not in decl:
-            continue
-        else:
-            params[name] = str(decl["Default"])
+    for name, value in wanted.items():
+        ssm = str(declared.get(name, {}).get("Type", "")).startswith("AWS::SSM::Parameter::Value")
+        params[name] = value if ssm else deployed.get(name, value)
     params[REGISTRATION] = DEREGISTERED
     return params
 

@@ -60,9 +60,19 @@ def test_refused_changes(old: dict, new: dict, expected: list[str]) -> None:
 
 
 def test_step_one_keeps_what_is_deployed_and_deregisters() -> None:
-    declared = {name: {"Default": ""} for name in BASE} | {
-        "AutoscalingRegistration": {"Default": "registered"},
-        "New": {"Default": "x"},
+    declared = {name: {"Type": "String", "Default": ""} for name in BASE} | {
+        "AutoscalingRegistration": {"Type": "String", "Default": "registered"},
+        "New": {"Type": "String", "Default": "x"},
+        "Unset": {"Type": "String", "Default": "d"},
+        "Boundary": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/mlops/b"},
     }
-    params = step_one_parameters(BASE, {**BASE, "InstanceType": "ml.c5.xlarge", "New": "y"}, declared)
-    assert params == {**BASE, "New": "y", "AutoscalingRegistration": "deregistered"}
+    deployed = {**BASE, "Unset": "d", "Boundary": "arn:aws:iam::111122223333:policy/resolved"}
+    wanted = {**BASE, "InstanceType": "ml.c5.xlarge", "New": "y", "Boundary": "/mlops/b"}
+    # the spec's keys at their deployed values (a new one as wanted, the SSM one as the spec names
+    # it); what the spec leaves out (Unset) is left out: its default, as in every deploy
+    assert step_one_parameters(deployed, wanted, declared) == {
+        **BASE,
+        "New": "y",
+        "Boundary": "/mlops/b",
+        "AutoscalingRegistration": "deregistered",
+    }
