@@ -48,6 +48,22 @@ class FakeStack:
         }
 
 
+# SageMaker's refusal, paraphrased (the exact wording is not documented): "If the update would
+# change the instance type for any model that is a target for auto scaling, the update fails."
+# https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html
+AUTOSCALED_UPDATE_REFUSED = "The variant AllTraffic is registered as a scalable target; deregister it before changing its instance type"
+
+
+def _autoscaled_type_change(before: dict[str, str], after: dict[str, str]) -> bool:
+    """The fake's own model of the rule for realtime_inference.yaml's first variant: the deployed
+    stack registers its scalable targets (AutoscalingMaxCapacity not 0, AutoscalingRegistration not
+    "deregistered", as its Conditions say) and the executed change set changes InstanceType."""
+    registered = before.get("AutoscalingMaxCapacity", "0") != "0" and (
+        before.get("AutoscalingRegistration", "registered") == "registered"
+    )
+    return registered and "InstanceType" in after and after["InstanceType"] != before.get("InstanceType")
+
+
 class FakeCloudFormation:
     """The CloudFormation calls of CloudFormationGateway, against scripted stacks.
 
@@ -62,6 +78,10 @@ class FakeCloudFormation:
         self.calls: list[str] = []
         self.change_set_outcome: dict[str, tuple[str, str]] = {}  # stack -> (Status, StatusReason)
         self.execute_outcome: dict[str, Any] = {}
+        self.delete_fails: set[str] = set()  # stacks whose delete ends DELETE_FAILED
+        self.history: list[dict[str, Any]] = []  # every change set created: stack, parameters
+        self.executed: list[str] = []  # stack names, in the order their change sets were executed
+        self.deleted: list[str] = []  # stack names, in the order they were deleted
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -129,6 +149,9 @@ class FakeCloudFormation:
                 }
             ]
         )
+        self.history.append(
+            {"stack": StackName, "parameters": {p["ParameterKey"]: p["ParameterValue"] for p in Parameters}}
+        )
         self.change_sets[(StackName, ChangeSetName)] = {
             "Status": status,
             "StatusReason": reason,
@@ -156,10 +179,14 @@ class FakeCloudFormation:
 
     def execute_change_set(self, StackName: str, ChangeSetName: str) -> dict[str, Any]:
         self._call("execute_change_set")
+        with self._lock:
+            self.executed.append(StackName)
         cs = self.change_sets[(StackName, ChangeSetName)]
         stack = self.stacks[StackName]
         creating = cs["type"] == "CREATE"
         outcome = self.execute_outcome.get(StackName, "ok")
+        if not creating and outcome == "ok" and _autoscaled_type_change(stack.parameters, cs["parameters"]):
+            outcome = ("fail", AUTOSCALED_UPDATE_REFUSED)
         done = "CREATE_COMPLETE" if creating else "UPDATE_COMPLETE"
         if outcome == "ok":
             stack.status, stack.tags, stack.parameters = done, cs["tags"], cs["parameters"]
@@ -192,6 +219,8 @@ class FakeCloudFormation:
     # -- stack operations
     def delete_stack(self, StackName: str) -> dict[str, Any]:
         self._call("delete_stack")
+        with self._lock:
+            self.deleted.append(StackName)
         stack = self.stacks.get(StackName)
         if stack is not None and stack.protected:
             raise client_error(
@@ -199,6 +228,9 @@ class FakeCloudFormation:
                 f"Stack [{StackName}] cannot be deleted while TerminationProtection is enabled",
                 "DeleteStack",
             )
+        if StackName in self.delete_fails and stack is not None:
+            stack.status = "DELETE_FAILED"
+            return {}
         self.stacks.pop(StackName, None)
         return {}
 

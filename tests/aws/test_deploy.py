@@ -90,6 +90,9 @@ def test_create_then_nothing_then_one_update_then_prune(repo: Path, moto_endpoin
         "mlops-churn-batch-dev": "unchanged",
         "mlops-fraud-batch-dev": "unchanged",
     }
+    # where dev autoscales churn-realtime, its instance type changes in two steps (tests/unit/ops/test_two_step.py)
+    two_step = "two-step update, step 1/2: deregistering autoscaling" in third.err
+    assert two_step == isinstance(data.get("autoscaling", {}).get("dev"), dict)
     # (moto keeps a stack's old tags after an UPDATE change set, where AWS applies the new ones, so
     # in moto an updated stack keeps planning as "update"; tests/unit/ops/test_deploy.py covers
     # the tag semantics of AWS with a fake.)

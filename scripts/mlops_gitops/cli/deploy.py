@@ -78,6 +78,7 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
         stage_gateways(aws, env, stage, args, deploying=True),
         artifact_bucket=args.artifact_bucket,
         on_event=event_printer(err),
+        on_progress=err.write,
         max_parallel=args.max_parallel,
     )
     # One deploy per stage at a time: the lease is held from before the plan to the end (exit 3

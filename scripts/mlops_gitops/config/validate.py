@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_gitops import names
-from mlops_gitops.config import keywords
+from mlops_gitops.config import keywords, references
 from mlops_gitops.config.environments import DEFAULT, Environments, check_environments
 from mlops_gitops.config.jsonfile import load_json, read_regular
 from mlops_gitops.config.normalize import normalize
@@ -171,13 +171,11 @@ def cross_config_findings(configs: Iterable[PipelineConfig], repo: Repo, env: En
     owners: dict[tuple[str, str], str] = {}
     clashes: dict[tuple[str, tuple, str, str], list[str]] = {}  # (file, path, other, own) -> stages
     for cfg in sorted(configs, key=lambda c: c.pipeline_id):
-        if not cfg.pipeline_type.startswith("byom_realtime"):
+        if not references.is_realtime(cfg.pipeline_type):
             continue
         written = cfg.data.get("endpoint_name")
         for stage in cfg.stages:
-            name = cfg.by_stage[stage].get("endpoint_name") or names.resource_base_name(
-                env.stack_prefix, cfg.pipeline_id, stage
-            )
+            name = references.served_endpoint(cfg.by_stage[stage], env.stack_prefix, cfg.pipeline_id, stage)
             key = (stage, name.lower())
             if key in owners:
                 path = (

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from mlops_gitops import graph
 from mlops_gitops.aws.stack_states import NEVER_CREATED, STABLE_OK
+from mlops_gitops.config.references import type_depends_on
 from mlops_gitops.core.render import MANAGED_BY, REPOSITORY_TAG, StackSpec
 from mlops_gitops.repo import CONFIGS_DIR
 
@@ -49,6 +51,12 @@ class PlanItem:
     protected: bool = False
     # from a change set, when AWS was asked: (action, logical id, resource type, replacement)
     resource_changes: list[tuple[str, str, str, str]] | None = None
+    # deploy order within the stage (core.plan.assign_waves): wave 1 first; a stack deploys after
+    # the pipelines it refers to (depends_on: their ids), deletes after every deploy, dependants first
+    wave: int = 1
+    depends_on: list[str] = field(default_factory=list)
+    # an update SageMaker refuses in one step (core.autoscaling): why, one line per variant
+    two_step: list[str] = field(default_factory=list)
 
     @property
     def replacements(self) -> list[str]:
@@ -87,6 +95,9 @@ class PlanItem:
                 for a, lid, t, r in self.resource_changes
             ],
             "replacements": self.replacements,
+            "wave": self.wave,
+            "depends_on": self.depends_on,
+            "two_step": self.two_step,
         }
 
 
@@ -114,6 +125,7 @@ def plan_stage(
     prefix are left out of the plan, and stacks deployed before the tag existed are kept with a
     reason (an update of a pipeline that still exists adopts them by setting the tag)."""
     items: list[PlanItem] = []
+    deleted_types: dict[str, str] = {}
     names = set()
     present = None if present_ids is None else set(present_ids)
     for spec in specs:
@@ -174,8 +186,43 @@ def plan_stage(
                 stage, name, "delete", pipeline_id, status=stack.status, reasons=[reason], protected=protected
             )
         )
+        deleted_types[name] = tags.get("mlops:pipeline-type", "")
+    assign_waves(items, deleted_types)
     order = {a: i for i, a in enumerate(ACTIONS)}
-    return sorted(items, key=lambda i: (order[i.action], i.stack_name))
+    return sorted(items, key=lambda i: (i.wave, order[i.action], i.stack_name))
+
+
+def assign_waves(items: list[PlanItem], deleted_types: Mapping[str, str]) -> None:
+    """Set each item's wave (issue 15: deploy in dependency order). A stack deploys in a wave after
+    every pipeline of this stage it refers to (StackSpec.depends_on, from config.references);
+    deletes come after all of them, in reverse: a stack that may refer to another (by pipeline
+    type, config.references.type_depends_on; their configs are gone) is deleted first.
+    ``deleted_types``: stack name -> pipeline type (its mlops:pipeline-type tag) of each delete."""
+    live = [i for i in items if i.action != "delete"]
+    by_id = {i.pipeline_id: i for i in live if i.pipeline_id}
+    for item in live:
+        item.depends_on = sorted(
+            {target for target, _ in (item.spec.depends_on if item.spec else ()) if target in by_id}
+        )
+    order = graph.waves(by_id, {pid: i.depends_on for pid, i in by_id.items()})
+    for item in live:
+        item.wave = order.get(item.pipeline_id or "", 1)
+    last = max((i.wave for i in live), default=0)
+    deletes = {i.stack_name: i for i in items if i.action == "delete"}
+    # a -> b when a's type may refer to b's: b is deleted only after a
+    refers = {
+        a: [
+            b
+            for b in deletes
+            if b != a and type_depends_on(deleted_types.get(a, ""), deleted_types.get(b, ""))
+        ]
+        for a in deletes
+    }
+    depth = graph.waves(deletes, refers)
+    deepest = max(depth.values(), default=0)
+    for name, item in deletes.items():
+        item.wave = last + 1 + deepest - depth[name]
+        item.depends_on = sorted({deletes[a].pipeline_id or a for a in deletes if name in refers[a]})
 
 
 def _plan_one(spec: StackSpec, stack: Deployed | None, repository: str | None = None) -> PlanItem:

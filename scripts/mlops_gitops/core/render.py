@@ -19,6 +19,7 @@ from typing import Any
 
 from mlops_gitops import lambdas, names
 from mlops_gitops.config.environments import Environments
+from mlops_gitops.config.references import stage_references
 from mlops_gitops.config.validate import PipelineConfig, Validator, validate
 from mlops_gitops.core import templates
 from mlops_gitops.core.params import builder_for
@@ -84,11 +85,16 @@ class StackSpec:
     # how values were read, e.g. an S3 shorthand and the s3:// URI it became; not part of the
     # hash (it changes nothing deployed) and left out of the dict when there are none
     notes: list[str] = field(default_factory=list)
+    # (pipeline id, kind of reference) of each pipeline of this stage whose stack this one refers
+    # to (config.references). They order the deploy in waves (core.plan); they change nothing
+    # deployed, so they are not part of the hash and are left out of the dict when empty.
+    depends_on: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
-        if not doc["notes"]:
-            del doc["notes"]
+        for key in ("notes", "depends_on"):
+            if not doc[key]:
+                del doc[key]
         return doc
 
 
@@ -277,6 +283,7 @@ def spec_hash(spec: StackSpec) -> str:
     doc["tags"] = {k: v for k, v in doc["tags"].items() if k not in ("mlops:commit", "mlops:spec-hash")}
     doc.pop("spec_hash", None)
     doc.pop("notes", None)
+    doc.pop("depends_on", None)
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
@@ -382,11 +389,15 @@ def render_stage(
         return [], report.errors, []
     env = Validator(repo).environments()
     specs, notes = [], []
+    refs: dict[str, list[tuple[str, str]]] = {}
+    for ref in stage_references(configs, env.stack_prefix, stage):
+        refs.setdefault(ref.pipeline_id, []).append((ref.target, ref.kind))
     for cfg in configs:
         if stage not in cfg.stages:
             continue
         try:
-            specs.append(render(repo.root, cfg, stage, env, commit=commit, region=region))
+            spec = render(repo.root, cfg, stage, env, commit=commit, region=region)
+            specs.append(replace(spec, depends_on=tuple(refs.get(cfg.pipeline_id, ()))))
         except RenderError as exc:
             exc.findings = [f.of_pipeline(cfg.pipeline_id) for f in exc.findings]
             pending = [f for f in exc.findings if f.code == "template-pending"]

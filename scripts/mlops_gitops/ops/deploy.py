@@ -39,6 +39,8 @@ from mlops_gitops.core.plan import Deployed, PlanItem, plan_stage
 from mlops_gitops.core.render import StackSpec, repository_identity, spec_hash
 from mlops_gitops.errors import AwsError, GitOpsError
 from mlops_gitops.findings import Finding
+from mlops_gitops.ops import twostep
+from mlops_gitops.ops.waves import Outcome, run_in_waves
 from mlops_gitops.repo import CONFIG_FILE, CONFIGS_DIR, ENVIRONMENTS_FILE, Repo
 
 log = logging.getLogger(__name__)
@@ -51,17 +53,6 @@ EXEC_ROLE_PARAMETER = "/mlops/cfn-exec-role-arn"  # CloudFormation's role for pi
 PREVIEW_ROLE_PARAMETER = "/mlops/cfn-preview-role-arn"  # read-only role of change-set previews
 _UNSET = object()
 PACKAGE_PARAMS = ("ModelPackageArn", "Variant2ModelPackageArn", "Variant3ModelPackageArn")
-
-
-@dataclass
-class Outcome:
-    item: PlanItem
-    result: str  # created | updated | unchanged | deleted | skipped | failed | blocked
-    detail: str = ""
-
-    @property
-    def failed(self) -> bool:
-        return self.result in ("failed", "blocked")
 
 
 @dataclass
@@ -94,6 +85,7 @@ class Deployer:
     gateways: StageGateways
     artifact_bucket: str | None = None
     on_event: Callable[[str, StackEvent], None] = lambda stack, event: None
+    on_progress: Callable[[str], None] = lambda text: None  # a line per wave, per two-step update
     max_parallel: int = 4
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _uploaded: set[str] = field(default_factory=set)
@@ -131,6 +123,7 @@ class Deployer:
             present_ids=present_entries(self.repo),
             repository=repository_identity(self.env.orchestrator),
         )
+        twostep.mark(self, items, snaps)
         result = StagePlan(stage, items)
         for item in items:
             gate = unresolved.get(item.stack_name, [])
@@ -256,10 +249,8 @@ class Deployer:
                 log.debug("deploying %s", item.stack_name, exc_info=True)
                 return Outcome(item, "failed", f"{type(exc).__name__}: {exc}")
 
-        if self.max_parallel <= 1:
-            return [one(item) for item in plan.items]
-        with ThreadPoolExecutor(max_workers=self.max_parallel) as pool:
-            return list(pool.map(one, plan.items))
+        # in dependency waves (core.plan.assign_waves), parallel within a wave (ops.waves)
+        return run_in_waves(plan.items, one, self.max_parallel, self.on_progress)
 
     def _apply_one(self, item: PlanItem, prune: bool, allow_protected: bool) -> Outcome:
         if item.action == "unchanged":
@@ -286,7 +277,20 @@ class Deployer:
         # (ops.lease, taken by the CLI before planning): no other run can be creating this stack.
         snap = self.cfn.recover(spec.stack_name, snap, self._events(spec.stack_name))
         self._upload_artifacts(spec)
-        return self._change_set(item, spec, creating=snap is None)
+        first = "" if snap is None else twostep.deregister_first(self, item, spec, snap)
+        try:
+            outcome = self._change_set(item, spec, creating=snap is None)
+        except StackError as exc:
+            if not first:
+                raise
+            what = str(exc).removeprefix(f"{spec.stack_name}: ")
+            raise StackError(
+                spec.stack_name,
+                f"two-step update, step 2: {what}; step 1 had deregistered autoscaling: it stays off "
+                "until a deploy of this stack succeeds",
+            ) from exc
+        outcome.detail = first + outcome.detail
+        return outcome
 
     def lease(
         self, stage: str, commit: str, environ: Any, note: Callable[[str], None] = lambda text: None

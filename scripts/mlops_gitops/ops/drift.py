@@ -126,7 +126,7 @@ def our_stacks(snaps: dict[str, StackSnapshot], stage: str, stack_prefix: str) -
     as a would-be delete: that way drift uses the one ownership test plan and status use (tag
     mlops:managed-by, tag mlops:stage, name <stack_prefix>-...), not a copy that could drift."""
     items = plan_stage(stage, [], {n: deployed(s) for n, s in snaps.items()}, stack_prefix)
-    return [snaps[i.stack_name] for i in items]
+    return [snaps[name] for name in sorted(i.stack_name for i in items)]  # not plan's delete order
 
 
 @dataclass

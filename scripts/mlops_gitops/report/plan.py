@@ -14,10 +14,34 @@ def plan_json(items: list[PlanItem], findings: list | None = None) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
+def wave_counts(items: list[PlanItem]) -> dict[str, int]:
+    """stage -> how many deploy waves it has."""
+    out: dict[str, set[int]] = {}
+    for item in items:
+        out.setdefault(item.stage, set()).add(item.wave)
+    return {stage: len(waves) for stage, waves in out.items()}
+
+
+def wave_label(item: PlanItem, items: list[PlanItem]) -> str:
+    """'wave 2/3, after churn-realtime' (deletes: 'after' = once those are deleted); '' when the
+    stage deploys in one wave."""
+    waves = sorted({i.wave for i in items if i.stage == item.stage})
+    if len(waves) < 2:
+        return ""
+    text = f"wave {waves.index(item.wave) + 1}/{len(waves)}"
+    return text + (f", after {', '.join(item.depends_on)}" if item.depends_on else "")
+
+
 def plan_text(items: list[PlanItem]) -> str:
     lines = []
+    shown = None
     for item in items:
+        if wave_label(item, items) and (item.stage, item.wave) != shown:
+            shown = (item.stage, item.wave)
+            lines.append(f"-- {item.stage}: {wave_label(item, items).split(',')[0]}")
         head = f"{item.action:<9} {item.stack_name}"
+        if item.depends_on:
+            head += f"  [after {', '.join(item.depends_on)}]"
         if item.reasons:
             head += f"  ({'; '.join(item.reasons)})"
         lines.append(head)
@@ -55,6 +79,7 @@ def plan_markdown(items: list[PlanItem], models: list | None = None) -> str:
             # reasons carry AWS's words (stack status reasons) and names from configs and tags
             details = "; ".join(
                 [
+                    *([text(wave_label(item, items))] if wave_label(item, items) else []),
                     *map(text, item.reasons),
                     *([f"changes: {text(item.change_summary())}"] if item.change_summary() else []),
                 ]

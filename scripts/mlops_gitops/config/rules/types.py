@@ -10,6 +10,7 @@ from typing import Any
 
 from mlops_gitops import awsdata
 from mlops_gitops.config.arns import ArnError, parse_arn
+from mlops_gitops.config.references import monitor_violations
 from mlops_gitops.config.rules.base import (
     Context,
     check,
@@ -131,13 +132,7 @@ def training_pipeline(config: dict[str, Any], ctx: Context) -> Iterator[Finding]
 
 @check
 def retrain_references(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
-    triggers = config.get("triggers")
-    refs = triggers.get("monitor_violations") if isinstance(triggers, dict) else None
-    if not isinstance(refs, list):
-        return
-    for index, ref in enumerate(refs):
-        if not isinstance(ref, str):
-            continue
+    for index, ref in monitor_violations(config):  # config.references: plan orders deploys by them too
         path = ["triggers", "monitor_violations", index]
         if ref not in ctx.pipelines:
             monitors = [p for p, t in ctx.pipelines.items() if t and t.endswith("_monitor")]
