@@ -110,6 +110,20 @@ def _trigger_location(ctx: ParamContext, value: Any) -> tuple[str, str]:
     return location.bucket, key
 
 
+def _entry_point(
+    ctx: ParamContext, hyper: dict[str, str], raw: dict[str, Any], training: dict[str, Any]
+) -> tuple[dict[str, str], str]:
+    """(hyperparameters, source archive URL) of a framework script: the SageMaker Python SDK's
+    encoding, which the framework containers' training toolkit decodes - every value JSON-encoded
+    (the toolkit falls back to raw strings for all of them when one is not JSON), plus
+    sagemaker_program (the script) and sagemaker_submit_directory (the .tar.gz it is unpacked from)."""
+    source_uri = s3_uri(ctx, "training", training["source_dir"], asset=True)
+    encoded = {k: json.dumps(raw[k]) if isinstance(raw.get(k), str) else v for k, v in hyper.items()}
+    encoded["sagemaker_program"] = json.dumps(training["entry_point"])
+    encoded["sagemaker_submit_directory"] = json.dumps(source_uri)
+    return encoded, source_uri
+
+
 def monitor_alarm_names(ctx: ParamContext, monitors: list[str]) -> str:
     """The violation alarms of the monitors in this stage, as model_monitor.yaml names them."""
     return ",".join(
@@ -134,6 +148,10 @@ def build(ctx: ParamContext) -> tuple[Params, Deferred]:
     hyper = {k: _text(v) for k, v in hyper_raw.items()}
     if export_onnx == "true":
         hyper["export-onnx"] = "true"  # the training script saves model.onnx beside the model
+    source_uri = ""
+    training = _section(ctx, "training")
+    if training.get("entry_point") and training.get("source_dir"):
+        hyper, source_uri = _entry_point(ctx, hyper, hyper_raw, training)
     hyper_text = json.dumps(hyper, separators=(",", ":"), sort_keys=True)
     if len(hyper_text) > HYPER_LIMIT:
         ctx.fail(["algo_hyperparamaters"], "too-long", f"{len(hyper_text)} characters as JSON", "pass fewer")
@@ -178,6 +196,7 @@ def build(ctx: ParamContext) -> tuple[Params, Deferred]:
         "TrainingInstanceCount": number(ctx.value("instance_count", 1)),
         "TrainingVolumeSizeGb": number(ctx.value("instance_volume_size", 30)),
         "Hyperparameters": hyper_text,
+        "TrainingSourceUri": source_uri,
         "UseSpotInstances": _flag(ctx.value("use_spot_instances"), False),
         "MaxRuntimeSeconds": number(ctx.value("max_runtime_per_job", 86400)),
         "MaxWaitSeconds": number(ctx.value("max_wait_time_spot_instances", 172800)),

@@ -122,10 +122,23 @@ def test_definition_has_the_five_steps_in_order(cfg: PipelineConfig, stage: str)
         "batch-size": "16",
         "lr": "0.001",
         "export-onnx": "true",
+        "sagemaker_program": '"train.py"',
+        "sagemaker_submit_directory": '"s3://mlops-demo-assets/defects/code/sourcedir.tar.gz"',
     }
     assert train["EnableManagedSpotTraining"] is True
     assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 28800, "MaxWaitTimeInSeconds": 57600}
-    assert train["CheckpointConfig"]["S3Uri"] == "s3://mlops-demo-models/defects/checkpoints"
+    # per execution (issue 15 part 5c): a run never resumes from another run's checkpoints
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/model-checkpoints.html)
+    assert train["CheckpointConfig"]["S3Uri"] == {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                "s3://mlops-demo-models/defects",
+                {"Get": "Execution.PipelineExecutionId"},
+                "checkpoints",
+            ],
+        }
+    }
     assert train["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == {
         "Get": "Steps.Process.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
     }
@@ -232,3 +245,75 @@ def test_the_definition_is_too_big_for_one_parameter() -> None:
     """Why the template assembles the definition: a parameter value holds at most 4096 bytes."""
     params, _ = build_params(TEMPLATE, EXAMPLE, "dev", ENV)
     assert len(json.dumps(definition(params))) > 4096
+
+
+SOURCE = "s3://mlops-demo-assets/defects/code/sourcedir.tar.gz"
+
+
+@pytest.mark.parametrize(
+    "changes, expected, policy",
+    [
+        pytest.param(
+            {"algo_hyperparamaters": {"epochs": 3, "optimizer": "adam", "amp": True}},
+            {
+                "epochs": "3",
+                "optimizer": '"adam"',
+                "amp": "true",
+                "export-onnx": "true",
+                "sagemaker_program": '"train.py"',
+                "sagemaker_submit_directory": f'"{SOURCE}"',
+            },
+            True,
+            id="framework-script-mode-json-encoded-as-the-sdk",
+        ),
+        pytest.param(
+            {
+                "algo_hyperparamaters": {"optimizer": "adam"},
+                "training": {"entry_point": "src/fit.py", "source_dir": "defects/code/src.tar.gz"},
+            },
+            {
+                "optimizer": '"adam"',
+                "export-onnx": "true",
+                "sagemaker_program": '"src/fit.py"',
+                "sagemaker_submit_directory": '"s3://mlops-demo-assets/defects/code/src.tar.gz"',
+            },
+            True,
+            id="assets-key-and-script-in-a-folder",
+        ),
+        pytest.param(
+            {
+                "algo_hyperparamaters": {"optimizer": "adam"},
+                "custom_image_uri": "111122223333.dkr.ecr.us-east-1.amazonaws.com/defects-train:1",
+                "training": None,
+            },
+            {"optimizer": "adam", "export-onnx": "true"},
+            False,
+            id="custom-image-keeps-its-own-entry-point",
+        ),
+    ],
+)
+def test_the_train_step_has_an_entry_point(changes: dict, expected: dict, policy: bool) -> None:
+    """Issue 15 part 5c. A framework training image runs the script named by the hyperparameter
+    sagemaker_program from the .tar.gz at sagemaker_submit_directory, both JSON-encoded like every
+    other value (SageMaker Python SDK script mode, which encodes them with json.dumps:
+    https://sagemaker.readthedocs.io/en/stable/overview.html#prepare-a-training-script; the
+    framework containers' https://github.com/aws/sagemaker-training-toolkit reads them, downloads
+    and unpacks the .tar.gz and runs the script). The pipeline role may read that archive, in a
+    policy of its own."""
+    params, ctx = _build_config(changes)
+    assert ctx.findings == []
+    assert_fits(DECLARED, params)
+    train = definition(params)["Steps"][1]["Arguments"]
+    assert train["HyperParameters"] == expected
+    assert ("TrainingSourcePolicy" in _present(params)) is policy
+    if policy:
+        statement = _evaluator(params).resource("TrainingSourcePolicy")["Properties"]["PolicyDocument"]
+        source = json.loads(expected["sagemaker_submit_directory"])
+        assert statement["Statement"] == [
+            {
+                "Sid": "ReadTrainingSource",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{source[5:]}",
+            }
+        ]
