@@ -212,6 +212,7 @@ def build(ctx: ParamContext) -> tuple[Params, Deferred]:
         "ExportOnnx": export_onnx,
         "TriggerBucket": trigger_bucket,
         "TriggerKeyPrefix": trigger_prefix,
+        "TriggerCheckSchedule": triggers.get("s3_check_schedule") or "rate(1 hour)",
         "TriggerSchedule": triggers.get("schedule") or "",
         "MonitorAlarmNames": monitor_alarm_names(ctx, triggers.get("monitor_violations") or []),
         "KmsKeyArn": kms,
