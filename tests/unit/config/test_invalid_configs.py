@@ -1428,6 +1428,14 @@ CASES = [
         set_("training", "entry_point", "../train.py"),
         {("$.training.entry_point", "pattern")},
     ),
+    # issue 15 part 5d: an ECR pull-through cache rule's repository prefix (botocore's
+    # PullThroughCacheRuleRepositoryPrefix pattern)
+    case(
+        "image-builder-pull-through-cache-prefix-pattern",
+        "fraud-image",
+        {"pull_through_cache_prefix": "Docker Hub"},
+        {("$.pull_through_cache_prefix", "pattern")},
+    ),
     case(
         "spot-wait-equal-to-runtime",
         "churn-training",
