@@ -87,6 +87,7 @@ def test_schema_defaults_and_assets_keys_fill_a_minimal_config(tmp_repo: TmpRepo
         "ImageTag": "v1",
         "ScanOnPush": "false",
         "ImageTagMutability": "MUTABLE",
+        "PullThroughCachePrefix": "",
         "KmsKeyArn": KEY_ARN,
         "NotificationTopicArn": TOPIC_ARN,
     }
