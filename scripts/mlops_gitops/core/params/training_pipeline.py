@@ -119,6 +119,8 @@ def _entry_point(
     sagemaker_program (the script) and sagemaker_submit_directory (the .tar.gz it is unpacked from)."""
     source_uri = s3_uri(ctx, "training", training["source_dir"], asset=True)
     encoded = {k: json.dumps(raw[k]) if isinstance(raw.get(k), str) else v for k, v in hyper.items()}
+    if "export-onnx" in encoded:  # the script sees --export-onnx true in both modes (not Python's True)
+        encoded["export-onnx"] = json.dumps(hyper["export-onnx"])
     encoded["sagemaker_program"] = json.dumps(training["entry_point"])
     encoded["sagemaker_submit_directory"] = json.dumps(source_uri)
     return encoded, source_uri
@@ -147,7 +149,9 @@ def build(ctx: ParamContext) -> tuple[Params, Deferred]:
         hyper_raw = json.loads(hyper_raw) if hyper_raw.strip() else {}
     hyper = {k: _text(v) for k, v in hyper_raw.items()}
     if export_onnx == "true":
-        hyper["export-onnx"] = "true"  # the training script saves model.onnx beside the model
+        # The training script saves model.onnx beside the model: the pipeline only asks for it
+        # (no conversion step, no onnxruntime check, no separate model package - see the schema).
+        hyper["export-onnx"] = "true"
     source_uri = ""
     training = _section(ctx, "training")
     if training.get("entry_point") and training.get("source_dir"):

@@ -121,7 +121,7 @@ def test_definition_has_the_five_steps_in_order(cfg: PipelineConfig, stage: str)
         "epochs": "30",
         "batch-size": "16",
         "lr": "0.001",
-        "export-onnx": "true",
+        "export-onnx": '"true"',
         "sagemaker_program": '"train.py"',
         "sagemaker_submit_directory": '"s3://mlops-demo-assets/defects/code/sourcedir.tar.gz"',
     }
@@ -259,7 +259,7 @@ SOURCE = "s3://mlops-demo-assets/defects/code/sourcedir.tar.gz"
                 "epochs": "3",
                 "optimizer": '"adam"',
                 "amp": "true",
-                "export-onnx": "true",
+                "export-onnx": '"true"',
                 "sagemaker_program": '"train.py"',
                 "sagemaker_submit_directory": f'"{SOURCE}"',
             },
@@ -273,7 +273,7 @@ SOURCE = "s3://mlops-demo-assets/defects/code/sourcedir.tar.gz"
             },
             {
                 "optimizer": '"adam"',
-                "export-onnx": "true",
+                "export-onnx": '"true"',
                 "sagemaker_program": '"src/fit.py"',
                 "sagemaker_submit_directory": '"s3://mlops-demo-assets/defects/code/src.tar.gz"',
             },
@@ -317,3 +317,18 @@ def test_the_train_step_has_an_entry_point(changes: dict, expected: dict, policy
                 "Resource": f"arn:aws:s3:::{source[5:]}",
             }
         ]
+
+
+def test_onnx_is_asked_of_the_training_script_and_the_schema_says_only_that() -> None:
+    """Issue 15 part 5e: register.export_onnx passes export-onnx to the training script and tags
+    the registered version; the pipeline has no conversion step, no onnxruntime check and registers
+    one model package per run, so the schema must not promise an ONNX model "registered alongside"."""
+    params, _ = build_params(TEMPLATE, EXAMPLE, "dev", ENV)
+    steps = definition(params)["Steps"]
+    registers = [s for s in steps[3]["Arguments"]["IfSteps"] if s["Type"] == "RegisterModel"]
+    assert len(registers) == 1 and registers[0]["Arguments"]["CustomerMetadataProperties"]["onnx"] == "true"
+    assert not [s for s in steps if "onnx" in s["Name"].lower()], "no ONNX step exists"
+    schema = json.loads((REPO_ROOT / "pipeline-configs" / "mlops-config.schema.json").read_text())
+    promise = schema["properties"]["register"]["properties"]["export_onnx"]["description"]
+    assert "alongside" not in promise
+    assert "does not convert, check or separately register" in promise
