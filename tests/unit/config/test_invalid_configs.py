@@ -1436,6 +1436,14 @@ CASES = [
         {"pull_through_cache_prefix": "Docker Hub"},
         {("$.pull_through_cache_prefix", "pattern")},
     ),
+    # issue 15 part 5f: a later stage in an earlier stage's account registers into <group>-<stage>
+    case(
+        "training-pipeline-group-name-too-long-for-a-later-stage",
+        "defects-detector",
+        {"stages": ["dev", "staging"], "model_package_group_name": "g" * 60},
+        {("$.model_package_group_name", "length")},
+        hint_contains="at most 55 characters",
+    ),
     case(
         "spot-wait-equal-to-runtime",
         "churn-training",

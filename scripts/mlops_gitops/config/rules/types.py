@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mlops_gitops import awsdata
+from mlops_gitops import awsdata, names
 from mlops_gitops.config.arns import ArnError, parse_arn
 from mlops_gitops.config.rules.base import (
     Context,
@@ -127,6 +127,7 @@ def training_pipeline(config: dict[str, Any], ctx: Context) -> Iterator[Finding]
             f"the {config['model_framework']!r} framework image needs the training script to run",
             'add "training": {"entry_point": "train.py", "source_dir": "s3://bucket/code/sourcedir.tar.gz"}',
         )
+    yield from _group_names(config, ctx)
     split = config.get("processing")
     if isinstance(split, dict):
         test, val = split.get("test_split", 0.2), split.get("validation_split", 0.1)
@@ -137,6 +138,25 @@ def training_pipeline(config: dict[str, Any], ctx: Context) -> Iterator[Finding]
                 f"test_split + validation_split is {test + val:g}, leaving no training data",
                 "keep their sum below 1",
             )
+
+
+def _group_names(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """A later stage in the account of an earlier one registers into <group>-<stage>
+    (names.model_package_group): that name must fit SageMaker's 63 characters too."""
+    configured = config.get("model_package_group_name")
+    group = configured if isinstance(configured, str) else f"{ctx.env.stack_prefix}-{ctx.pipeline_id}"
+    stages = pipeline_stages(config, ctx.env)
+    for stage in stages:
+        name = names.model_package_group(group, stage, ctx.env.after_a_stage_in_its_account(stages, stage))
+        if len(name) > names.MODEL_PACKAGE_GROUP_MAX:
+            yield ctx.finding(
+                ["model_package_group_name"] if isinstance(configured, str) else [],
+                "length",
+                f"stage {stage!r} shares its account with an earlier stage, so it registers into "
+                f"{name!r}, {len(name)} characters; SageMaker allows {names.MODEL_PACKAGE_GROUP_MAX}",
+                f"shorten model_package_group_name to at most {names.MODEL_PACKAGE_GROUP_MAX - len(stage) - 1} characters",
+            )
+            return
 
 
 @check

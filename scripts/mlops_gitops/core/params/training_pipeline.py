@@ -176,8 +176,11 @@ def build(ctx: ParamContext) -> tuple[Params, Deferred]:
 
     params: Params = {
         "NamePrefix": base.lower(),
-        "ModelPackageGroupName": ctx.value("model_package_group_name")
-        or f"{ctx.env.stack_prefix}-{ctx.cfg.pipeline_id}",
+        "ModelPackageGroupName": names.model_package_group(
+            ctx.value("model_package_group_name") or f"{ctx.env.stack_prefix}-{ctx.cfg.pipeline_id}",
+            ctx.stage,
+            ctx.env.after_a_stage_in_its_account(ctx.cfg.stages, ctx.stage),
+        ),
         "TrainingDataUri": s3_uri(ctx, "training_data", ctx.value("training_data"), asset=True),
         "JobOutputUri": s3_uri(
             ctx, "job_output_location", ctx.value("job_output_location"), asset=True

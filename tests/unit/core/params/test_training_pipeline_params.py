@@ -332,3 +332,53 @@ def test_onnx_is_asked_of_the_training_script_and_the_schema_says_only_that() ->
     promise = schema["properties"]["register"]["properties"]["export_onnx"]["description"]
     assert "alongside" not in promise
     assert "does not convert, check or separately register" in promise
+
+
+@pytest.mark.parametrize(
+    "accounts, expected",
+    [
+        pytest.param(
+            {},
+            {"dev": "mlops-p", "staging": "mlops-p-staging", "prod": "mlops-p-prod"},
+            id="one-account-a-group-per-stage",
+        ),
+        pytest.param(
+            {"dev": "111111111111", "staging": "222222222222", "prod": "222222222222"},
+            {"dev": "mlops-p", "staging": "mlops-p", "prod": "mlops-p-prod"},
+            id="staging-and-prod-share-an-account",
+        ),
+        pytest.param(
+            {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"},
+            {"dev": "mlops-p", "staging": "mlops-p", "prod": "mlops-p"},
+            id="an-account-each-one-name",
+        ),
+    ],
+)
+def test_stages_sharing_an_account_create_a_group_each(tmp_repo, accounts: dict, expected: dict) -> None:
+    """Issue 15 part 5f. Each stage's stack creates its ModelPackageGroup, and a group name exists
+    once per account and region (CreateModelPackageGroup:
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModelPackageGroup.html):
+    the first stage of an account keeps the group's name, a later one in that account adds -<stage>,
+    and validate's name claims (the same function) see no collision."""
+    from mlops_gitops.config.validate import validate
+    from tests.params_support import valid_config
+
+    environments = json.loads((REPO_ROOT / "pipeline-configs" / "environments.json").read_text())
+    for stage in environments["stages"]:
+        if stage["name"] in accounts:
+            stage["account_id"] = accounts[stage["name"]]
+    tmp_repo.write_environments(environments)
+    config = {k: v for k, v in EXAMPLE.data.items() if k not in ("stages", "triggers")}
+    env = Validator(Repo(tmp_repo.root)).environments()
+    cfg = valid_config(tmp_repo, "p", config, env)
+    groups = {}
+    for stage in cfg.stages:
+        params, ctx = build_params(TEMPLATE, cfg, stage, env)
+        assert ctx.findings == []
+        assert_fits(DECLARED, params)
+        groups[stage] = params["ModelPackageGroupName"]
+        register = definition(params)["Steps"][3]["Arguments"]["IfSteps"][0]["Arguments"]
+        assert register["ModelPackageGroupName"] == groups[stage], "the pipeline registers into its own"
+    assert groups == expected
+    report, _ = validate(Repo(tmp_repo.root))
+    assert [f.text() for f in report.errors] == []
