@@ -21,3 +21,13 @@ def stack_name(prefix: str, pipeline_id: str, stage: str) -> str:
 def resource_base_name(prefix: str, pipeline_id: str, stage: str) -> str:
     """Base of SageMaker names (model, endpoint, jobs, schedules): the stack name."""
     return stack_name(prefix, pipeline_id, stage)
+
+
+def model_package_group(name: str, stage: str, after_a_stage_in_its_account: bool) -> str:
+    """The Model Registry group a training pipeline's stage creates and registers into: ``name`` (the
+    configured or default group), with -<stage> when an earlier stage of the same pipeline deploys to
+    the same account and region. Each stage's stack creates its group, and a group name exists once
+    per account and region (CreateModelPackageGroup:
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModelPackageGroup.html), so
+    the later stage's create would fail; the first stage keeps the plain name."""
+    return f"{name}-{stage}" if after_a_stage_in_its_account else name

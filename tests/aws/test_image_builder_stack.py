@@ -83,7 +83,7 @@ def test_stack_is_created_in_moto(aws, stage: str) -> None:
         (f"/aws/codebuild/{prefix}-image", 90)
     ]
 
-    # the build role: read the bundle, push to this repository, write its logs - nothing else
+    # the build role: read the bundle, pull base images, push to this repository, write its logs
     iam = aws("iam")
     build_role = _role_trusting(iam, "codebuild.amazonaws.com")
     grants = {s["Sid"]: s for s in _inline_policy(iam, build_role)["Statement"]}
@@ -93,6 +93,7 @@ def test_stack_is_created_in_moto(aws, stage: str) -> None:
         "EcrLogin",
         "PushToTheRepository",
         "WriteLogs",
+        "PullBaseImagesFromAwsRegistries",  # issue 15 part 5d, a policy of its own
     }
     assert (
         grants["ReadTheBundle"]["Resource"] == "arn:aws:s3:::mlops-demo-assets/images/fraud-scorer-2.3.0.zip"
@@ -201,17 +202,20 @@ def _role_trusting(iam, service: str) -> str:
 
 
 def _inline_policy(iam, role_name: str) -> dict:
-    """The role's one inline policy document. moto stores a CloudFormation inline policy as the
-    Python repr of the template's dict (AWS returns JSON), so both are read."""
-    (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
-    document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
-    if isinstance(document, str):
-        try:
-            document = json.loads(document)
-        except ValueError:
-            document = ast.literal_eval(document)
-    # moto also keeps an Fn::If -> AWS::NoValue statement as None, where AWS drops it
-    return {**document, "Statement": [s for s in document["Statement"] if s is not None]}
+    """The role's inline policies as one document (its own, and those AWS::IAM::Policy resources
+    attach). moto stores a CloudFormation inline policy as the Python repr of the template's dict
+    (AWS returns JSON), so both are read."""
+    statements = []
+    for policy_name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+        if isinstance(document, str):
+            try:
+                document = json.loads(document)
+            except ValueError:
+                document = ast.literal_eval(document)
+        # moto also keeps an Fn::If -> AWS::NoValue statement as None, where AWS drops it
+        statements += [s for s in document["Statement"] if s is not None]
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def _list(value) -> list:
@@ -260,6 +264,7 @@ def test_build_project_is_privileged_logged_and_reads_the_bundle() -> None:
         "REPOSITORY_URI": {"Fn::GetAtt": ["Repository", "RepositoryUri"]},
         "IMAGE_TAG": {"Ref": "ImageTag"},
         "TAG_MUTABILITY": {"Ref": "ImageTagMutability"},
+        "PULL_THROUGH_CACHE_PREFIX": {"Ref": "PullThroughCachePrefix"},
     }
     assert project["Source"]["Type"] == "S3"
     # bucket/key of the s3:// URI, as CodeBuild wants an S3 source location
@@ -313,3 +318,114 @@ def test_template_keeps_the_house_style() -> None:
     from tests.repo import test_templates
 
     test_templates.test_template_style(TEMPLATE)
+
+
+DOCKERFILE = """\
+ARG REGION=us-east-1
+FROM 763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-training:2.1.0-gpu-py310 AS torch
+FROM --platform=linux/amd64 python:3.11-slim AS build
+FROM build AS test
+FROM continuumio/miniconda3:23.10.0-1
+FROM docker.io/library/ubuntu:22.04
+FROM public.ecr.aws/lambda/python:3.11
+from 683313688378.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1
+FROM 763104351884.dkr.ecr.${REGION}.amazonaws.com/pytorch-inference:2.1.0-cpu-py310
+FROM 123456789012.dkr.ecr.us-east-1.amazonaws.com/own:1
+FROM scratch
+COPY --from=torch /opt/conda /opt/conda
+"""
+
+CACHED = """\
+ARG REGION=us-east-1
+FROM 763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-training:2.1.0-gpu-py310 AS torch
+FROM --platform=linux/amd64 123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/python:3.11-slim AS build
+FROM build AS test
+FROM 123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/continuumio/miniconda3:23.10.0-1
+FROM 123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/ubuntu:22.04
+FROM public.ecr.aws/lambda/python:3.11
+from 683313688378.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1
+FROM 763104351884.dkr.ecr.${REGION}.amazonaws.com/pytorch-inference:2.1.0-cpu-py310
+FROM 123456789012.dkr.ecr.us-east-1.amazonaws.com/own:1
+FROM scratch
+COPY --from=torch /opt/conda /opt/conda
+"""
+
+
+def _run_build_phase(tmp_path, cache_prefix: str) -> tuple[str, list[str]]:
+    """The buildspec's build commands run by bash in a bundle directory, with docker and aws
+    stand-ins on PATH that record their arguments: (the Dockerfile built, the calls made)."""
+    import os
+    import shutil
+    import subprocess
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("needs bash, as CodeBuild's shell: bash")
+    bundle, stubs, calls = tmp_path / "bundle", tmp_path / "bin", tmp_path / "calls"
+    bundle.mkdir()
+    stubs.mkdir()
+    (bundle / "Dockerfile").write_text(DOCKERFILE)
+    for tool in ("aws", "docker"):
+        stub = stubs / tool
+        stub.write_text(
+            f'#!/bin/sh\necho "{tool} $*" >> "{calls}"\n[ "$2" = get-login-password ] && echo token\nexit 0\n'
+        )
+        stub.chmod(0o755)
+    spec = yaml.safe_load(RESOURCES["BuildProject"]["Properties"]["Source"]["BuildSpec"])
+    env = {
+        "PATH": f"{stubs}:{os.environ['PATH']}",
+        "REGISTRY": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com",
+        "REPOSITORY_URI": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/fraud-scorer",
+        "IMAGE_TAG": "2.3.0",
+        "PULL_THROUGH_CACHE_PREFIX": cache_prefix,
+        "SKIP": "0",
+    }
+    for command in spec["phases"]["build"]["commands"]:
+        done = subprocess.run([bash, "-c", command], cwd=bundle, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+    return (bundle / "Dockerfile").read_text(), calls.read_text().splitlines() if calls.exists() else []
+
+
+@pytest.mark.parametrize("cache_prefix", ["docker-hub", ""])
+def test_the_build_logs_in_to_aws_base_registries_and_pulls_docker_hub_through_the_cache(
+    tmp_path, cache_prefix: str
+) -> None:
+    """Issue 15 part 5d. Base images in AWS's registries (Deep Learning Containers 763104351884,
+    SageMaker algorithms) need a docker login to that registry and region
+    (https://docs.aws.amazon.com/AmazonECR/latest/userguide/registry_auth.html); with
+    pull_through_cache_prefix, Docker Hub images are pulled through the account's ECR pull-through
+    cache, as <registry>/<prefix>/library/<name> for official images
+    (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-working-pulling.html);
+    build stages, other registries, scratch and ARG-built references stay as written."""
+    built, calls = _run_build_phase(tmp_path, cache_prefix)
+    assert built == (CACHED.replace("docker-hub", cache_prefix) if cache_prefix else DOCKERFILE)
+    logins = [c for c in calls if c.startswith("docker login")]
+    assert sorted(logins) == [
+        "docker login --username AWS --password-stdin 683313688378.dkr.ecr.eu-west-1.amazonaws.com",
+        "docker login --username AWS --password-stdin 763104351884.dkr.ecr.us-west-2.amazonaws.com",
+    ], "each AWS base registry once, not our own (pre_build logged in to it)"
+    tokens = sorted(c for c in calls if c.startswith("aws ecr get-login-password"))
+    assert tokens == [
+        "aws ecr get-login-password --region eu-west-1",
+        "aws ecr get-login-password --region us-west-2",
+    ]
+    assert calls[-1] == f"docker build --tag {ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/fraud-scorer:2.3.0 ."
+
+
+def test_the_build_role_may_pull_base_images_and_through_the_cache() -> None:
+    """New IAM of issue 15 part 5d, in policies of their own on BuildRole."""
+    policy = RESOURCES["PullBaseImagesPolicy"]
+    assert policy["Type"] == "AWS::IAM::Policy" and policy["Properties"]["Roles"] == [{"Ref": "BuildRole"}]
+    (pull,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert pull["Action"] == [
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchCheckLayerAvailability",
+    ]
+    cache = RESOURCES["PullThroughCachePolicy"]
+    assert cache["Condition"] == "HasPullThroughCache"
+    (statement,) = cache["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
+    assert statement["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/${PullThroughCachePrefix}/*"
+    }

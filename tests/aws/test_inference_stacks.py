@@ -125,12 +125,20 @@ def test_rendered_stack_is_created_in_moto(aws, cfg, stage) -> None:
         job = definition["States"]["Transform"]["Parameters"]
         assert job["ModelName"] == outputs["SageMakerModelName"]
         assert job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == params["BatchInputUri"]
-        assert job["TransformOutput"]["S3OutputPath"] == params["BatchOutputUri"]
+        assert job["TransformOutput"]["S3OutputPath.$"] == (
+            f"States.Format('{params['BatchOutputUri']}/{params['Stage']}/{{}}', $.run.name)"
+        )
         assert job["TransformResources"] == {
             "InstanceType": params["InstanceType"],
             "InstanceCount": int(params["InstanceCount"]),
         }
-        assert set(definition["States"]) == {"Transform", "ReportSuccess", "ReportFailure", "Failed"}
+        assert set(definition["States"]) == {
+            "NameRun",
+            "Transform",
+            "ReportSuccess",
+            "ReportFailure",
+            "Failed",
+        }
         rules = {r["Name"]: r for r in aws("events").list_rules()["Rules"]}
         assert json.loads(rules[f"{params['NamePrefix']}-batch-deployed"]["EventPattern"])["detail-type"] == [
             "CloudFormation Stack Status Change"

@@ -111,6 +111,7 @@ def test_monitor_stack_is_created_in_moto(aws, cfg: PipelineConfig, stage: str) 
         "StateMachine",
         "BaselineTrigger",
         "ReportTrigger",
+        *(["ModelTrigger"] if params["MonitoringType"] in ("ModelBias", "ModelExplainability") else []),
     }, "moto skips the job definition, the schedule and the alarms"
 
     # the state machine: names, role, logs and the definition it was given
@@ -401,3 +402,61 @@ def test_every_type_has_its_image_repository_and_short_name() -> None:
         "ModelBias": "sagemaker-clarify-processing",
         "ModelExplainability": "sagemaker-clarify-processing",
     }
+
+
+@pytest.mark.parametrize("pipeline_id", list(CONFIGS))
+def test_clarify_monitors_follow_the_endpoints_current_model(aws, pipeline_id: str) -> None:
+    """Issue 15 part 5b. The Clarify job definitions name no model: the monitoring job builds its
+    shadow endpoint from predictor.model_name in the analysis config at ConfigUri
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/clarify-config-json-monitor-model-explainability-parameters.html).
+    When the endpoint is back IN_SERVICE (after a model update, an EventBridge "SageMaker Endpoint
+    State Change": https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html),
+    the state machine compares the served model with the one the baseline config names and, when they
+    differ, takes the baseline path (hold, rewrite the configs with the served model, re-baseline, start)."""
+    cfg = CONFIGS[pipeline_id]
+    params = _params(cfg, "dev")
+    clarify = params["MonitoringType"] in ("ModelBias", "ModelExplainability")
+    stack = _create(aws, cfg, "dev", params)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    events = aws("events")
+    rules = {r["Name"]: r for r in events.list_rules()["Rules"]}
+    name = f"{params['NamePrefix']}-follow-model"
+    assert (name in rules) is clarify, "only Clarify monitors run the model"
+    definition = json.loads(
+        aws("stepfunctions").describe_state_machine(stateMachineArn=outputs["MonitorStateMachineArn"])[
+            "definition"
+        ]
+    )
+    states = definition["States"]
+    if not clarify:
+        return
+    assert json.loads(rules[name]["EventPattern"]) == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Endpoint State Change"],
+        "detail": {"EndpointName": [params["EndpointName"]], "EndpointStatus": ["IN_SERVICE"]},
+    }
+    (target,) = events.list_targets_by_rule(Rule=name)["Targets"]
+    assert target["Arn"] == outputs["MonitorStateMachineArn"]
+    assert json.loads(target["Input"]) == {"action": "follow-model"}
+    (route,) = [c for c in states["Route"]["Choices"] if "follow-model" in c["Condition"]]
+    step = states[route["Next"]]
+    assert step["Resource"].endswith("aws-sdk:sagemaker:describeEndpoint")
+    assert step["Arguments"] == {"EndpointName": params["EndpointName"]}
+    step = states[step["Next"]]
+    assert step["Resource"].endswith("aws-sdk:sagemaker:describeEndpointConfig")
+    assert step["Assign"]["model"] == "{% $states.result.ProductionVariants[0].ModelName %}"
+    step = states[step["Next"]]
+    assert step["Resource"].endswith("aws-sdk:s3:getObject")
+    assert step["Arguments"]["Key"] == "{% $baselineKey & '/config/analysis_config.json' %}"
+    assert step["Assign"]["baselineModel"] == "{% $parse($states.result.Body).predictor.model_name %}"
+    choice = states[step["Next"]]
+    assert choice["Choices"] == [{"Condition": "{% $baselineModel = $model %}", "Next": "Monitoring"}]
+    assert choice["Default"] == "ReadScheduleToHold", "another model: the baseline path"
+    # that path writes the served model into both configs the jobs read
+    assert "'model_name': $model" in states["WriteBaselineConfig"]["Arguments"]["Body"]
+    assert "'model_name': $model" in states["WriteMonitorConfig"]["Arguments"]["Body"]
+    job_definition = next(
+        r for r in RESOURCES.values() if r["Type"] == MONITOR_TYPES[params["MonitoringType"]]
+    )["Properties"]
+    spec = job_definition[f"{params['MonitoringType']}AppSpecification"]
+    assert spec["ConfigUri"]["Fn::Sub"].endswith("/monitor/analysis_config.json"), "the file rewritten"

@@ -100,13 +100,25 @@ def test_training_pipeline_stack_is_created_in_moto(aws, cfg, stage) -> None:
     # EventBridge may start this pipeline and nothing else
     pipeline_arn = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/{prefix}"
     starts = _policy_statements(iam, events_role["RoleName"])
-    assert starts == [
-        {"Effect": "Allow", "Action": "sagemaker:StartPipelineExecution", "Resource": pipeline_arn}
+    check_arn = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{prefix}-new-data"
+    assert sorted(starts, key=lambda s: s["Action"]) == [
+        {"Effect": "Allow", "Action": "sagemaker:StartPipelineExecution", "Resource": pipeline_arn},
+        {
+            "Sid": "StartTheNewDataCheck",
+            "Effect": "Allow",
+            "Action": "states:StartExecution",
+            "Resource": check_arn,
+        },
     ]
 
     events = aws("events")
     rules = {r["Name"]: r for r in events.list_rules(NamePrefix=prefix)["Rules"]}
-    assert set(rules) == {f"{prefix}-new-data", f"{prefix}-schedule", f"{prefix}-monitor-violation"}
+    assert set(rules) == {
+        f"{prefix}-new-data",
+        f"{prefix}-new-data-check",
+        f"{prefix}-schedule",
+        f"{prefix}-monitor-violation",
+    }
     assert rules[f"{prefix}-schedule"]["ScheduleExpression"] == "rate(7 days)"
     new_data = json.loads(rules[f"{prefix}-new-data"]["EventPattern"])
     assert new_data["detail"] == {
@@ -117,7 +129,6 @@ def test_training_pipeline_stack_is_created_in_moto(aws, cfg, stage) -> None:
     assert drift["detail"]["alarmName"] == [f"mlops-churn-data-quality-{stage}-violations"]
     assert drift["detail"]["state"] == {"value": ["ALARM"]}
     for name, value in (
-        (f"{prefix}-new-data", "new-data"),
         (f"{prefix}-schedule", "schedule"),
         (f"{prefix}-monitor-violation", "monitor-violation"),
     ):
@@ -156,3 +167,71 @@ def test_triggers_are_conditional_and_no_resource_is_tagged() -> None:
     assert not any(t.startswith("Custom::") for t in types)
     for name, resource in RESOURCES.items():
         assert "Tags" not in resource.get("Properties", {}), name
+
+
+@pytest.mark.parametrize("cfg, stage", CASES[:1])
+def test_new_objects_start_one_execution_per_check_not_one_per_object(aws, cfg, stage) -> None:
+    """Issue 15 part 5c. S3 sends one "Object Created" event per object
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html): the rule queues them in
+    SQS (moto delivers rule -> SQS) and starts nothing; the scheduled check peeks at the queue, and
+    only when something arrived empties it (PurgeQueue) and starts the pipeline once
+    (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html).
+    moto runs no aws-sdk task, so the check's path is read from the definition it was given."""
+    ctx = ParamContext(cfg, stage, ENV, "us-east-1")
+    params, _ = builder_for(TEMPLATE)(ctx)
+    cfn = aws("cloudformation")
+    stack_name = names.stack_name(ENV.stack_prefix, cfg.pipeline_id, stage)
+    cfn.create_stack(
+        StackName=stack_name,
+        TemplateBody=(REPO_ROOT / PIPELINES_DIR / TEMPLATE).read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    prefix = params["NamePrefix"]
+    events, sqs = aws("events"), aws("sqs")
+    queue_url = sqs.get_queue_url(QueueName=f"{prefix}-new-data")["QueueUrl"]
+    (target,) = events.list_targets_by_rule(Rule=f"{prefix}-new-data")["Targets"]
+    assert target["Arn"].endswith(f":{prefix}-new-data") and ":sqs:" in target["Arn"], "queued, not started"
+    check_arn = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{prefix}-new-data"
+    (check,) = events.list_targets_by_rule(Rule=f"{prefix}-new-data-check")["Targets"]
+    assert check["Arn"] == check_arn
+    # moto hands every event to rules without a pattern (schedules) and delivers to SQS targets only:
+    # the other rules' targets are taken off first (AWS matches schedule rules to no event).
+    for rule in events.list_rules(NamePrefix=prefix)["Rules"]:
+        if rule["Name"] != f"{prefix}-new-data":
+            ids = [t["Id"] for t in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]]
+            events.remove_targets(Rule=rule["Name"], Ids=ids)
+    uploads = [f"{params['TriggerKeyPrefix']}img-{n}.jpg" for n in range(5)]
+    entries = [
+        {
+            "Source": "aws.s3",
+            "DetailType": "Object Created",
+            "Detail": json.dumps({"bucket": {"name": params["TriggerBucket"]}, "object": {"key": key}}),
+        }
+        for key in uploads
+    ]
+    assert events.put_events(Entries=entries)["FailedEntryCount"] == 0
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "5"
+
+    assert events.describe_rule(Name=f"{prefix}-new-data-check")["ScheduleExpression"] == "rate(1 hour)"
+    definition = json.loads(
+        aws("stepfunctions").describe_state_machine(stateMachineArn=check_arn)["definition"]
+    )
+    states = definition["States"]
+    peek = states[definition["StartAt"]]
+    assert peek["Resource"].endswith("aws-sdk:sqs:receiveMessage")
+    assert peek["Arguments"]["QueueUrl"].endswith(f"/{ACCOUNT}/{prefix}-new-data")  # moto's host differs
+    choice = states[peek["Next"]]
+    assert choice["Default"] == "NothingNew" and states["NothingNew"]["Type"] == "Succeed"
+    (found,) = choice["Choices"]
+    drain = states[found["Next"]]
+    assert drain["Resource"].endswith("aws-sdk:sqs:purgeQueue")
+    train = states[drain["Next"]]
+    assert train["Resource"].endswith("aws-sdk:sagemaker:startPipelineExecution") and train["End"] is True
+    assert train["Arguments"] == {
+        "PipelineName": prefix,
+        "PipelineParameters": [{"Name": "Trigger", "Value": "new-data"}],
+    }
+    starts = [s for s in states.values() if "startPipelineExecution" in s.get("Resource", "")]
+    assert starts == [train], "one start per check"

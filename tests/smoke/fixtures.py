@@ -47,6 +47,16 @@ def _model_tar() -> bytes:
     return buffer.getvalue()
 
 
+def _source_dir() -> bytes:
+    """The training pipeline's sourcedir.tar.gz (deployed, never run by the smoke)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("train.py")
+        info.size, info.mtime = len(SCRIPT.encode()), 0
+        tar.addfile(info, io.BytesIO(SCRIPT.encode()))
+    return buffer.getvalue()
+
+
 def _image_bundle() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as bundle:
@@ -71,6 +81,7 @@ def files() -> dict[str, bytes]:
         "batch/input.csv": _csv([r[1:] for r in data[:10]]),
         "code/preprocess.py": SCRIPT.encode(),
         "code/evaluate.py": SCRIPT.encode(),
+        "code/sourcedir.tar.gz": _source_dir(),
         "image/bundle.zip": _image_bundle(),
     }
 

@@ -130,6 +130,7 @@ def pipelines(prefix: str, data: str) -> list[SmokePipeline]:
                 "algo_hyperparamaters": {"objective": "binary:logistic", "num_round": 10},
                 "instance_type": "ml.m5.large",
                 "max_runtime_per_job": JOB_SECONDS,
+                "training": {"entry_point": "train.py", "source_dir": f"{s3}/code/sourcedir.tar.gz"},
                 "processing": {"script": f"{s3}/code/preprocess.py", "instance_type": "ml.m5.large"},
                 "evaluation": {
                     "script": f"{s3}/code/evaluate.py",

@@ -54,6 +54,17 @@ class Environments:
         stage = self.stage(name)
         return (stage.region if stage else None) or self.region
 
+    def after_a_stage_in_its_account(self, stages: list[str] | tuple[str, ...], name: str) -> bool:
+        """Whether one of ``stages`` (in promotion order) before ``name`` deploys to the same account
+        and region; stages without an account_id share the pipeline account."""
+
+        def scope(stage: str) -> tuple[str | None, str | None]:
+            found = self.stage(stage)
+            return (found.account_id if found else None), self.region_of(stage)
+
+        earlier = list(stages)[: list(stages).index(name)] if name in stages else []
+        return any(scope(s) == scope(name) for s in earlier)
+
     @classmethod
     def from_data(cls, data: Any) -> Environments:
         """Best-effort model of a possibly invalid file, so configs can still be checked against it."""

@@ -245,7 +245,11 @@ def _claims(cfg: PipelineConfig, env: Environments) -> list[tuple[str, str, str,
                     )
                 )
         elif cfg.pipeline_type == "model_training_pipeline":
-            group = values.get("model_package_group_name") or f"{env.stack_prefix}-{cfg.pipeline_id}"
+            group = names.model_package_group(
+                values.get("model_package_group_name") or f"{env.stack_prefix}-{cfg.pipeline_id}",
+                stage,
+                env.after_a_stage_in_its_account(cfg.stages, stage),
+            )
             out.append(("group", stage, group, path_of("model_package_group_name", stage)))
     return out
 
@@ -276,8 +280,8 @@ def name_claim_findings(configs: Iterable[PipelineConfig], repo: Repo, env: Envi
             other, other_stage, other_file = owners[key]
             if other == cfg.pipeline_id:
                 # the per-pipeline rules report buckets, Glue databases and ECR repositories; a
-                # training pipeline's stages sharing an account share its group (the template
-                # creates it in each stage): a template question left open, see issue 14's notes
+                # training pipeline's stages sharing an account get a group each
+                # (names.model_package_group)
                 continue
             where = "in the same account and region" if kind != "bucket" else "(bucket names are global)"
             if not other:  # the orchestrator's own group

@@ -305,6 +305,12 @@ def driving_path(cfg: PipelineConfig, stage: str, name: PhysicalName, params: Ma
             if found is not None:
                 staged = isinstance(raw, dict) and stage in raw and raw[stage] is view.get(key)
                 return [key, stage, *found] if staged else [key, *found]
+        # a value render derives from the key of the same name (model_package_group_name -> the
+        # ModelPackageGroupName "<group>-<stage>" of a later stage in the same account)
+        key = _snake(parameter)
+        if isinstance(view.get(key), str) and view[key] and view[key] in value:
+            raw = cfg.data.get(key)
+            return [key, stage] if isinstance(raw, dict) and stage in raw else [key]
     return []
 
 

@@ -1409,6 +1409,37 @@ CASES = [
         drop("model_framework"),
         {("$", "model-source")},
     ),
+    # issue 15 part 5c: a framework image runs sagemaker_program from sagemaker_submit_directory
+    # (the SageMaker Python SDK's script mode); without them the training job has no entry point
+    case(
+        "training-pipeline-framework-without-entry-point",
+        "defects-detector",
+        drop("training"),
+        {("$.training", "required")},
+        hint_contains='"entry_point": "train.py"',
+    ),
+    case(
+        "training-pipeline-source-dir-not-a-tarball",
+        "defects-detector",
+        set_("training", "source_dir", "s3://mlops-demo-assets/defects/code/train.py"),
+        {("$.training.source_dir", "file-type")},
+        hint_contains="tar czf",
+    ),
+    case(
+        "training-pipeline-entry-point-escapes-source-dir",
+        "defects-detector",
+        set_("training", "entry_point", "../train.py"),
+        {("$.training.entry_point", "pattern")},
+    ),
+    # issue 15 part 5d: an ECR pull-through cache rule's repository prefix (botocore's
+    # PullThroughCacheRuleRepositoryPrefix pattern)
+    case(
+        "image-builder-pull-through-cache-prefix-pattern",
+        "fraud-image",
+        {"pull_through_cache_prefix": "Docker Hub"},
+        {("$.pull_through_cache_prefix", "pattern")},
+    ),
+    # issue 15 part 5f: a later stage in an earlier stage's account registers into <group>-<stage>
     case(
         "spot-wait-equal-to-runtime",
         "churn-training",

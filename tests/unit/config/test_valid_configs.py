@@ -402,6 +402,7 @@ MINIMAL = {
     },
     "model_training_pipeline": {
         **_TRAINING,
+        "training": {"entry_point": "train.py", "source_dir": "code/sourcedir.tar.gz"},
         "processing": {"script": "code/preprocess.py"},
         "evaluation": {"script": "s3://bucket/code/evaluate.py", "metric_name": "auc", "threshold": 0.8},
     },

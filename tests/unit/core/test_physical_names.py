@@ -210,6 +210,27 @@ def test_an_autopilot_rule_name_over_64_characters_is_refused(tmp_path) -> None:
     assert "shorten the pipeline id (the folder name) to at most 20 characters" in finding["hint"]
 
 
+def test_a_later_stages_model_package_group_is_refused_at_its_key(tmp_path) -> None:
+    """A later stage in the account of an earlier one registers into <group>-<stage>
+    (names.model_package_group); SageMaker allows 63 characters. The finding names the key the
+    name is built from, though the name is longer than its value."""
+    repo = repo_copy(tmp_path / "repo", ("defects-detector",))
+    path = repo / "pipeline-configs" / "defects-detector" / "mlops-config.json"
+    config = json.loads(path.read_text())
+    config["triggers"].pop("monitor_violations", None)
+    config.update(stages=["dev", "staging"], model_package_group_name="g" * 60)
+    path.write_text(json.dumps(config))
+    result = run_cli("--repo-root", str(repo), "validate", "--format", "json")
+    assert result.code == 1, result.err
+    (finding,) = [f for f in result.json["findings"] if f["code"] == "name-length"]
+    assert finding["path"] == "$.model_package_group_name"
+    assert f"'{'g' * 60}-staging', 68 characters, over the 63" in finding["message"]
+    assert finding["hint"] == "shorten $.model_package_group_name by at least 5 characters"
+    config["model_package_group_name"] = "g" * 55
+    path.write_text(json.dumps(config))
+    assert run_cli("--repo-root", str(repo), "validate").code == 0
+
+
 @pytest.mark.parametrize(
     "pipeline, stage, parameter, value, path",
     [

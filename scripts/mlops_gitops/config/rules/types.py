@@ -118,6 +118,16 @@ def training_pipeline(config: dict[str, Any], ctx: Context) -> Iterator[Finding]
             "the training step needs an image",
             "set model_framework and model_framework_version, or custom_image_uri",
         )
+    if "model_framework" in config and "custom_image_uri" not in config and "training" not in config:
+        # A framework image runs the script named by the sagemaker_program hyperparameter from the
+        # sagemaker_submit_directory archive (sagemaker-training-toolkit; the SageMaker Python SDK sets
+        # both): without them the training job starts and fails with no entry point.
+        yield ctx.finding(
+            ["training"],
+            "required",
+            f"the {config['model_framework']!r} framework image needs the training script to run",
+            'add "training": {"entry_point": "train.py", "source_dir": "s3://bucket/code/sourcedir.tar.gz"}',
+        )
     split = config.get("processing")
     if isinstance(split, dict):
         test, val = split.get("test_split", 0.2), split.get("validation_split", 0.1)
@@ -361,9 +371,12 @@ def asset_suffixes(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
             part = config.get(section)
             if isinstance(part, dict):
                 wanted.append(([section, "script"], part.get("script"), ".py"))
+        training = config.get("training")
+        if isinstance(training, dict):
+            wanted.append((["training", "source_dir"], training.get("source_dir"), ".tar.gz"))
     for path, value, suffix in wanted:
         name = value.rsplit("/", 1)[-1] if isinstance(value, str) else ""
-        ok = name.endswith(suffix) if suffix == ".zip" else re.fullmatch(r"[A-Za-z0-9_.-]{1,128}\.py", name)
+        ok = name.endswith(suffix) if suffix != ".py" else re.fullmatch(r"[A-Za-z0-9_.-]{1,128}\.py", name)
         if isinstance(value, str) and value and not ok:
             yield ctx.finding(
                 path,
@@ -371,6 +384,8 @@ def asset_suffixes(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
                 f"{value!r} is not a {suffix} file",
                 "zip the Dockerfile with its files and point at the .zip"
                 if suffix == ".zip"
+                else "pack the training code (tar czf sourcedir.tar.gz -C src .) and point at the .tar.gz"
+                if suffix == ".tar.gz"
                 else "point at the Python script itself: …/<letters, digits, . _ ->.py",
             )
 

@@ -43,6 +43,7 @@ def image_builder_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
         "ImageTag": ctx.value("image_tag", ""),
         "ScanOnPush": "true" if ctx.value("scan_on_push", DEFAULTS["scan_on_push"]) else "false",
         "ImageTagMutability": mutability,
+        "PullThroughCachePrefix": ctx.value("pull_through_cache_prefix", "") or "",
         "KmsKeyArn": kms,
         "NotificationTopicArn": notification_topic(ctx),
     }

@@ -138,9 +138,11 @@ def batch_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
             "BatchInputUri": s3_uri(
                 ctx, "batch_inference_data", ctx.value("batch_inference_data"), asset=False
             ),
+            # The template adds /<Stage>/<job name> per run (issue 15: dev and prod wrote the same keys).
             "BatchOutputUri": s3_uri(
                 ctx, "batch_job_output_location", ctx.value("batch_job_output_location"), asset=False
-            ),
+            ).rstrip("/"),
+            "Stage": ctx.stage,
             "ContentType": ctx.cfg.data.get("batch_content_type", "text/csv"),
             "SplitType": ctx.cfg.data.get("batch_split_type", "Line"),
             "Schedule": ctx.value("batch_schedule", "") or "",

@@ -110,6 +110,22 @@ def _trigger_location(ctx: ParamContext, value: Any) -> tuple[str, str]:
     return location.bucket, key
 
 
+def _entry_point(
+    ctx: ParamContext, hyper: dict[str, str], raw: dict[str, Any], training: dict[str, Any]
+) -> tuple[dict[str, str], str]:
+    """(hyperparameters, source archive URL) of a framework script: the SageMaker Python SDK's
+    encoding, which the framework containers' training toolkit decodes - every value JSON-encoded
+    (the toolkit falls back to raw strings for all of them when one is not JSON), plus
+    sagemaker_program (the script) and sagemaker_submit_directory (the .tar.gz it is unpacked from)."""
+    source_uri = s3_uri(ctx, "training", training["source_dir"], asset=True)
+    encoded = {k: json.dumps(raw[k]) if isinstance(raw.get(k), str) else v for k, v in hyper.items()}
+    if "export-onnx" in encoded:  # the script sees --export-onnx true in both modes (not Python's True)
+        encoded["export-onnx"] = json.dumps(hyper["export-onnx"])
+    encoded["sagemaker_program"] = json.dumps(training["entry_point"])
+    encoded["sagemaker_submit_directory"] = json.dumps(source_uri)
+    return encoded, source_uri
+
+
 def monitor_alarm_names(ctx: ParamContext, monitors: list[str]) -> str:
     """The violation alarms of the monitors in this stage, as model_monitor.yaml names them."""
     return ",".join(
@@ -133,7 +149,13 @@ def build(ctx: ParamContext) -> tuple[Params, Deferred]:
         hyper_raw = json.loads(hyper_raw) if hyper_raw.strip() else {}
     hyper = {k: _text(v) for k, v in hyper_raw.items()}
     if export_onnx == "true":
-        hyper["export-onnx"] = "true"  # the training script saves model.onnx beside the model
+        # The training script saves model.onnx beside the model: the pipeline only asks for it
+        # (no conversion step, no onnxruntime check, no separate model package - see the schema).
+        hyper["export-onnx"] = "true"
+    source_uri = ""
+    training = _section(ctx, "training")
+    if training.get("entry_point") and training.get("source_dir"):
+        hyper, source_uri = _entry_point(ctx, hyper, hyper_raw, training)
     hyper_text = json.dumps(hyper, separators=(",", ":"), sort_keys=True)
     if len(hyper_text) > HYPER_LIMIT:
         ctx.fail(["algo_hyperparamaters"], "too-long", f"{len(hyper_text)} characters as JSON", "pass fewer")
@@ -154,8 +176,11 @@ def build(ctx: ParamContext) -> tuple[Params, Deferred]:
 
     params: Params = {
         "NamePrefix": base.lower(),
-        "ModelPackageGroupName": ctx.value("model_package_group_name")
-        or f"{ctx.env.stack_prefix}-{ctx.cfg.pipeline_id}",
+        "ModelPackageGroupName": names.model_package_group(
+            ctx.value("model_package_group_name") or f"{ctx.env.stack_prefix}-{ctx.cfg.pipeline_id}",
+            ctx.stage,
+            ctx.env.after_a_stage_in_its_account(ctx.cfg.stages, ctx.stage),
+        ),
         "TrainingDataUri": s3_uri(ctx, "training_data", ctx.value("training_data"), asset=True),
         "JobOutputUri": s3_uri(
             ctx, "job_output_location", ctx.value("job_output_location"), asset=True
@@ -178,6 +203,7 @@ def build(ctx: ParamContext) -> tuple[Params, Deferred]:
         "TrainingInstanceCount": number(ctx.value("instance_count", 1)),
         "TrainingVolumeSizeGb": number(ctx.value("instance_volume_size", 30)),
         "Hyperparameters": hyper_text,
+        "TrainingSourceUri": source_uri,
         "UseSpotInstances": _flag(ctx.value("use_spot_instances"), False),
         "MaxRuntimeSeconds": number(ctx.value("max_runtime_per_job", 86400)),
         "MaxWaitSeconds": number(ctx.value("max_wait_time_spot_instances", 172800)),
@@ -193,6 +219,7 @@ def build(ctx: ParamContext) -> tuple[Params, Deferred]:
         "ExportOnnx": export_onnx,
         "TriggerBucket": trigger_bucket,
         "TriggerKeyPrefix": trigger_prefix,
+        "TriggerCheckSchedule": triggers.get("s3_check_schedule") or "rate(1 hour)",
         "TriggerSchedule": triggers.get("schedule") or "",
         "MonitorAlarmNames": monitor_alarm_names(ctx, triggers.get("monitor_violations") or []),
         "KmsKeyArn": kms,

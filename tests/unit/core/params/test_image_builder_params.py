@@ -56,6 +56,7 @@ def test_example_values_reach_the_parameters(stage: str) -> None:
         "ImageTag": "2.3.0",
         "ScanOnPush": "true",
         "ImageTagMutability": "IMMUTABLE",
+        "PullThroughCachePrefix": "",
         "KmsKeyArn": "",
         "NotificationTopicArn": "",
     }
@@ -86,6 +87,7 @@ def test_schema_defaults_and_assets_keys_fill_a_minimal_config(tmp_repo: TmpRepo
         "ImageTag": "v1",
         "ScanOnPush": "false",
         "ImageTagMutability": "MUTABLE",
+        "PullThroughCachePrefix": "",
         "KmsKeyArn": KEY_ARN,
         "NotificationTopicArn": TOPIC_ARN,
     }
@@ -138,3 +140,12 @@ def test_renders_once_the_type_is_mapped(tmp_repo: TmpRepo) -> None:
     assert spec.parameters["EcrRepoName"] == "fraud-scorer"
     assert spec.parameters["CustomAlgorithmDocker"] == "s3://mlops-demo-assets/images/fraud-scorer-2.3.0.zip"
     assert spec.artifacts == []
+
+
+def test_a_pull_through_cache_prefix_reaches_the_build(tmp_repo: TmpRepo) -> None:
+    """Issue 15 part 5d: Docker Hub base images through the account's ECR pull-through cache."""
+    config = {k: v for k, v in example("fraud-image").items() if k != "$schema"}
+    params, ctx = _build(_config(tmp_repo, {**config, "pull_through_cache_prefix": "docker-hub"}), "dev")
+    assert ctx.findings == []
+    _fits(params)
+    assert params["PullThroughCachePrefix"] == "docker-hub"

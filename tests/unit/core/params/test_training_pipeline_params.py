@@ -121,11 +121,24 @@ def test_definition_has_the_five_steps_in_order(cfg: PipelineConfig, stage: str)
         "epochs": "30",
         "batch-size": "16",
         "lr": "0.001",
-        "export-onnx": "true",
+        "export-onnx": '"true"',
+        "sagemaker_program": '"train.py"',
+        "sagemaker_submit_directory": '"s3://mlops-demo-assets/defects/code/sourcedir.tar.gz"',
     }
     assert train["EnableManagedSpotTraining"] is True
     assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 28800, "MaxWaitTimeInSeconds": 57600}
-    assert train["CheckpointConfig"]["S3Uri"] == "s3://mlops-demo-models/defects/checkpoints"
+    # per execution (issue 15 part 5c): a run never resumes from another run's checkpoints
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/model-checkpoints.html)
+    assert train["CheckpointConfig"]["S3Uri"] == {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                "s3://mlops-demo-models/defects",
+                {"Get": "Execution.PipelineExecutionId"},
+                "checkpoints",
+            ],
+        }
+    }
     assert train["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == {
         "Get": "Steps.Process.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
     }
@@ -232,3 +245,140 @@ def test_the_definition_is_too_big_for_one_parameter() -> None:
     """Why the template assembles the definition: a parameter value holds at most 4096 bytes."""
     params, _ = build_params(TEMPLATE, EXAMPLE, "dev", ENV)
     assert len(json.dumps(definition(params))) > 4096
+
+
+SOURCE = "s3://mlops-demo-assets/defects/code/sourcedir.tar.gz"
+
+
+@pytest.mark.parametrize(
+    "changes, expected, policy",
+    [
+        pytest.param(
+            {"algo_hyperparamaters": {"epochs": 3, "optimizer": "adam", "amp": True}},
+            {
+                "epochs": "3",
+                "optimizer": '"adam"',
+                "amp": "true",
+                "export-onnx": '"true"',
+                "sagemaker_program": '"train.py"',
+                "sagemaker_submit_directory": f'"{SOURCE}"',
+            },
+            True,
+            id="framework-script-mode-json-encoded-as-the-sdk",
+        ),
+        pytest.param(
+            {
+                "algo_hyperparamaters": {"optimizer": "adam"},
+                "training": {"entry_point": "src/fit.py", "source_dir": "defects/code/src.tar.gz"},
+            },
+            {
+                "optimizer": '"adam"',
+                "export-onnx": '"true"',
+                "sagemaker_program": '"src/fit.py"',
+                "sagemaker_submit_directory": '"s3://mlops-demo-assets/defects/code/src.tar.gz"',
+            },
+            True,
+            id="assets-key-and-script-in-a-folder",
+        ),
+        pytest.param(
+            {
+                "algo_hyperparamaters": {"optimizer": "adam"},
+                "custom_image_uri": "111122223333.dkr.ecr.us-east-1.amazonaws.com/defects-train:1",
+                "training": None,
+            },
+            {"optimizer": "adam", "export-onnx": "true"},
+            False,
+            id="custom-image-keeps-its-own-entry-point",
+        ),
+    ],
+)
+def test_the_train_step_has_an_entry_point(changes: dict, expected: dict, policy: bool) -> None:
+    """Issue 15 part 5c. A framework training image runs the script named by the hyperparameter
+    sagemaker_program from the .tar.gz at sagemaker_submit_directory, both JSON-encoded like every
+    other value (SageMaker Python SDK script mode, which encodes them with json.dumps:
+    https://sagemaker.readthedocs.io/en/stable/overview.html#prepare-a-training-script; the
+    framework containers' https://github.com/aws/sagemaker-training-toolkit reads them, downloads
+    and unpacks the .tar.gz and runs the script). The pipeline role may read that archive, in a
+    policy of its own."""
+    params, ctx = _build_config(changes)
+    assert ctx.findings == []
+    assert_fits(DECLARED, params)
+    train = definition(params)["Steps"][1]["Arguments"]
+    assert train["HyperParameters"] == expected
+    assert ("TrainingSourcePolicy" in _present(params)) is policy
+    if policy:
+        statement = _evaluator(params).resource("TrainingSourcePolicy")["Properties"]["PolicyDocument"]
+        source = json.loads(expected["sagemaker_submit_directory"])
+        assert statement["Statement"] == [
+            {
+                "Sid": "ReadTrainingSource",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{source[5:]}",
+            }
+        ]
+
+
+def test_onnx_is_asked_of_the_training_script_and_the_schema_says_only_that() -> None:
+    """Issue 15 part 5e: register.export_onnx passes export-onnx to the training script and tags
+    the registered version; the pipeline has no conversion step, no onnxruntime check and registers
+    one model package per run, so the schema must not promise an ONNX model "registered alongside"."""
+    params, _ = build_params(TEMPLATE, EXAMPLE, "dev", ENV)
+    steps = definition(params)["Steps"]
+    registers = [s for s in steps[3]["Arguments"]["IfSteps"] if s["Type"] == "RegisterModel"]
+    assert len(registers) == 1 and registers[0]["Arguments"]["CustomerMetadataProperties"]["onnx"] == "true"
+    assert not [s for s in steps if "onnx" in s["Name"].lower()], "no ONNX step exists"
+    schema = json.loads((REPO_ROOT / "pipeline-configs" / "mlops-config.schema.json").read_text())
+    promise = schema["properties"]["register"]["properties"]["export_onnx"]["description"]
+    assert "alongside" not in promise
+    assert "does not convert, check or separately register" in promise
+
+
+@pytest.mark.parametrize(
+    "accounts, expected",
+    [
+        pytest.param(
+            {},
+            {"dev": "mlops-p", "staging": "mlops-p-staging", "prod": "mlops-p-prod"},
+            id="one-account-a-group-per-stage",
+        ),
+        pytest.param(
+            {"dev": "111111111111", "staging": "222222222222", "prod": "222222222222"},
+            {"dev": "mlops-p", "staging": "mlops-p", "prod": "mlops-p-prod"},
+            id="staging-and-prod-share-an-account",
+        ),
+        pytest.param(
+            {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"},
+            {"dev": "mlops-p", "staging": "mlops-p", "prod": "mlops-p"},
+            id="an-account-each-one-name",
+        ),
+    ],
+)
+def test_stages_sharing_an_account_create_a_group_each(tmp_repo, accounts: dict, expected: dict) -> None:
+    """Issue 15 part 5f. Each stage's stack creates its ModelPackageGroup, and a group name exists
+    once per account and region (CreateModelPackageGroup:
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModelPackageGroup.html):
+    the first stage of an account keeps the group's name, a later one in that account adds -<stage>,
+    and validate's name claims (the same function) see no collision."""
+    from mlops_gitops.config.validate import validate
+    from tests.params_support import valid_config
+
+    environments = json.loads((REPO_ROOT / "pipeline-configs" / "environments.json").read_text())
+    for stage in environments["stages"]:
+        if stage["name"] in accounts:
+            stage["account_id"] = accounts[stage["name"]]
+    tmp_repo.write_environments(environments)
+    config = {k: v for k, v in EXAMPLE.data.items() if k not in ("stages", "triggers")}
+    env = Validator(Repo(tmp_repo.root)).environments()
+    cfg = valid_config(tmp_repo, "p", config, env)
+    groups = {}
+    for stage in cfg.stages:
+        params, ctx = build_params(TEMPLATE, cfg, stage, env)
+        assert ctx.findings == []
+        assert_fits(DECLARED, params)
+        groups[stage] = params["ModelPackageGroupName"]
+        register = definition(params)["Steps"][3]["Arguments"]["IfSteps"][0]["Arguments"]
+        assert register["ModelPackageGroupName"] == groups[stage], "the pipeline registers into its own"
+    assert groups == expected
+    report, _ = validate(Repo(tmp_repo.root))
+    assert [f.text() for f in report.errors] == []
