@@ -18,6 +18,11 @@ def stack_name(prefix: str, pipeline_id: str, stage: str) -> str:
     return f"{prefix}-{pipeline_id}-{stage}"
 
 
+def bootstrap_stacks(prefix: str) -> tuple[str, ...]:
+    """The stacks `mlopsctl bootstrap` deploys (ops/bootstrap.py names them from these)."""
+    return (f"{prefix}-orchestrator", f"{prefix}-target", f"{prefix}-bootstrap-assets")
+
+
 def resource_base_name(prefix: str, pipeline_id: str, stage: str) -> str:
     """Base of SageMaker names (model, endpoint, jobs, schedules): the stack name."""
     return stack_name(prefix, pipeline_id, stage)

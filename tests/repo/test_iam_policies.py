@@ -270,6 +270,24 @@ def test_2_the_deploy_roles_still_deploy() -> None:
         assert allowed(sts, "iam:PassRole", role_arn(account, "mlops-cfn-exec-us-east-1"), ctx)
 
 
+def test_2_the_deploy_roles_never_touch_a_bootstrap_stack() -> None:
+    """Deploy runs merged code: it may apply pipeline stacks, never the stacks bootstrap deploys
+    (the assets stack's bucket holds the templates of the next bootstrap)."""
+    deploy = role_statements(target(), "DeployRole", ACCOUNT)
+    build = role_statements(orchestrator(), "DeployBuildRole", ORCH)
+    for sts, account, stacks in (
+        (deploy, ACCOUNT, ("mlops-target", "mlops-bootstrap-assets")),
+        (build, ORCH, ("mlops-orchestrator", "mlops-target", "mlops-bootstrap-assets")),
+    ):
+        for stack in stacks:
+            for action in (
+                "cloudformation:ExecuteChangeSet",
+                "cloudformation:DeleteStack",
+                "cloudformation:CreateChangeSet",
+            ):
+                assert decide(sts, action, stack_arn(account, stack)) == DENY, (account, stack, action)
+
+
 # ------------------------------------------------------------------ finding 3: no role can grow itself
 
 BOOTSTRAP_ROLES = [

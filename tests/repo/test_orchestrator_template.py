@@ -300,6 +300,7 @@ def test_the_deploy_build_can_never_touch_the_bootstrap_stacks() -> None:
     assert set(deny["Resource"]) == {
         "arn:aws:cloudformation:*:123456789012:stack/mlops-orchestrator/*",
         "arn:aws:cloudformation:*:123456789012:stack/mlops-target/*",
+        "arn:aws:cloudformation:*:123456789012:stack/mlops-bootstrap-assets/*",
     }
 
 

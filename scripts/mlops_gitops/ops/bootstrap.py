@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_gitops import names
 from mlops_gitops.config.environments import PIPELINE_STAGES, Environments
 from mlops_gitops.core.render import MANAGED_BY, REPOSITORY_TAG, repository_identity
 from mlops_gitops.errors import GitOpsError
@@ -111,7 +112,7 @@ def plan_jobs(env: Environments, own_account: str, own_region: str, partition: s
         assets_job(env, *home),
         StackJob(
             "orchestrator",
-            f"{env.stack_prefix}-orchestrator",
+            names.bootstrap_stacks(env.stack_prefix)[0],
             own_account,
             env.region or own_region,
             ORCHESTRATOR_TEMPLATE,
@@ -125,7 +126,7 @@ def plan_jobs(env: Environments, own_account: str, own_region: str, partition: s
         jobs.append(
             StackJob(
                 "target-account",
-                f"{env.stack_prefix}-target",
+                names.bootstrap_stacks(env.stack_prefix)[1],
                 account,
                 region,
                 TARGET_TEMPLATE,
@@ -147,7 +148,7 @@ def plan_jobs(env: Environments, own_account: str, own_region: str, partition: s
 def assets_job(env: Environments, account: str, region: str) -> StackJob:
     return StackJob(
         "assets",
-        f"{env.stack_prefix}-bootstrap-assets",
+        names.bootstrap_stacks(env.stack_prefix)[2],
         account,
         region,
         ASSETS_TEMPLATE,

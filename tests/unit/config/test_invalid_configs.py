@@ -2704,3 +2704,19 @@ def test_a_training_pipeline_creating_a_group_the_orchestrator_creates_is_refuse
     if expected:
         assert "orchestrator.model_package_groups[0]" in errors[0]["message"]
         assert "orchestrator.model_package_groups" in errors[0]["hint"]
+
+
+def test_a_pipeline_whose_stack_would_be_a_bootstrap_stack_is_refused(tmp_repo) -> None:
+    """<prefix>-bootstrap-assets is bootstrap's (ops/bootstrap.py): pipeline 'bootstrap' in a stage
+    named 'assets' would deploy over it."""
+    from tests.conftest import example, validate_findings
+
+    tmp_repo.write_environments(
+        {"stack_prefix": "mlops", "region": "us-east-1", "stages": [{"name": "assets"}, {"name": "prod"}]}
+    )
+    config = example("churn-batch")
+    config["batch_inference_data"] = "s3://mlops-demo-data/churn/batch/input.csv"
+    findings = validate_findings(tmp_repo, config, "bootstrap")
+    assert ("$", "name-collision") in {(f["path"], f["code"]) for f in findings}
+    (finding,) = [f for f in findings if f["code"] == "name-collision"]
+    assert "'mlops-bootstrap-assets' is one of mlopsctl bootstrap's own stacks" in finding["message"]
