@@ -102,3 +102,40 @@ def client_as(creds: dict[str, str], moto_endpoint: str, service: str):
 def in_account(aws, moto_endpoint: str, account: str, service: str, role: str = "mlops-deploy"):
     """A client acting in ``account`` (moto gives each assumed account its own state)."""
     return client_as(assumed(aws, account, role), moto_endpoint, service)
+
+
+def inline_policy(iam, role_name: str) -> dict:
+    """The role's inline policies as one document (its own, and those AWS::IAM::Policy resources
+    attach). moto stores a CloudFormation inline policy as the Python repr of the template's dict
+    (AWS returns JSON), so both are read."""
+    import ast
+    import json
+
+    statements = []
+    for policy_name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+        if isinstance(document, str):
+            try:
+                document = json.loads(document)
+            except ValueError:
+                document = ast.literal_eval(document)
+        # moto also keeps an Fn::If -> AWS::NoValue statement as None, where AWS drops it
+        statements += [s for s in document["Statement"] if s is not None]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def create_pipeline_stack(aws, template: str, stack_name: str, params: dict, **extra) -> dict:
+    """One pipeline stack made directly from rendered parameters, with create_stack (moto gives a
+    stack made by a change set no Outputs); returns the described stack."""
+    from mlops_gitops.core.templates import PIPELINES_DIR
+    from tests.conftest import REPO_ROOT
+
+    cfn = aws("cloudformation")
+    cfn.create_stack(
+        StackName=stack_name,
+        TemplateBody=(REPO_ROOT / PIPELINES_DIR / template).read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+        Capabilities=["CAPABILITY_IAM"],
+        **extra,
+    )
+    return cfn.describe_stacks(StackName=stack_name)["Stacks"][0]

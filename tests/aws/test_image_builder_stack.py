@@ -13,7 +13,6 @@ command.
 
 from __future__ import annotations
 
-import ast
 import json
 
 import pytest
@@ -24,7 +23,7 @@ from mlops_gitops.core.params import builder_for
 from mlops_gitops.core.params.base import ParamContext
 from mlops_gitops.core.templates import PIPELINES_DIR, load_template
 from mlops_gitops.repo import Repo
-from tests.aws.conftest import REGION, orchestrator_basics
+from tests.aws.conftest import REGION, inline_policy, orchestrator_basics
 from tests.conftest import REPO_ROOT
 
 TEMPLATE = "image_builder.yaml"
@@ -86,7 +85,7 @@ def test_stack_is_created_in_moto(aws, stage: str) -> None:
     # the build role: read the bundle, pull base images, push to this repository, write its logs
     iam = aws("iam")
     build_role = _role_trusting(iam, "codebuild.amazonaws.com")
-    grants = {s["Sid"]: s for s in _inline_policy(iam, build_role)["Statement"]}
+    grants = {s["Sid"]: s for s in inline_policy(iam, build_role)["Statement"]}
     assert set(grants) == {
         "ReadTheBundle",
         "LocateTheBundleBucket",
@@ -109,7 +108,7 @@ def test_stack_is_created_in_moto(aws, stage: str) -> None:
 
     # the start role: start this project's builds, nothing else
     start_role = _role_trusting(iam, "events.amazonaws.com")
-    (start,) = _inline_policy(iam, start_role)["Statement"]
+    (start,) = inline_policy(iam, start_role)["Statement"]
     project_arn = f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/{prefix}-image"
     assert (start["Action"], start["Resource"]) == ("codebuild:StartBuild", project_arn)
 
@@ -165,7 +164,7 @@ def test_a_key_and_a_topic_of_the_config(aws) -> None:
     assert target["Arn"] == TOPIC_ARN
     iam = aws("iam")
     grants = {
-        s["Sid"]: s for s in _inline_policy(iam, _role_trusting(iam, "codebuild.amazonaws.com"))["Statement"]
+        s["Sid"]: s for s in inline_policy(iam, _role_trusting(iam, "codebuild.amazonaws.com"))["Statement"]
     }
     assert grants["UseTheStackKey"]["Resource"] == KEY_ARN
 
@@ -199,23 +198,6 @@ def _role_trusting(iam, service: str) -> str:
         if service in json.dumps(r["AssumeRolePolicyDocument"])
     ]
     return name
-
-
-def _inline_policy(iam, role_name: str) -> dict:
-    """The role's inline policies as one document (its own, and those AWS::IAM::Policy resources
-    attach). moto stores a CloudFormation inline policy as the Python repr of the template's dict
-    (AWS returns JSON), so both are read."""
-    statements = []
-    for policy_name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
-        document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
-        if isinstance(document, str):
-            try:
-                document = json.loads(document)
-            except ValueError:
-                document = ast.literal_eval(document)
-        # moto also keeps an Fn::If -> AWS::NoValue statement as None, where AWS drops it
-        statements += [s for s in document["Statement"] if s is not None]
-    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def _list(value) -> list:

@@ -12,7 +12,6 @@ are asserted at template level below.
 
 from __future__ import annotations
 
-import ast
 import base64
 import io
 import json
@@ -26,7 +25,7 @@ from mlops_gitops.core.params import builder_for
 from mlops_gitops.core.params.base import ParamContext
 from mlops_gitops.core.templates import PIPELINES_DIR, load_template
 from mlops_gitops.repo import Repo
-from tests.aws.conftest import REGION, orchestrator_basics
+from tests.aws.conftest import REGION, inline_policy, orchestrator_basics
 from tests.conftest import REPO_ROOT
 
 TEMPLATE = "realtime_reporting.yaml"
@@ -138,7 +137,7 @@ def test_stack_is_created_in_moto(aws, stage: str) -> None:
     iam = aws("iam")
     trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
     assert json.dumps(trust).count("lambda.amazonaws.com") == 1
-    document = _inline_policy(iam, role_name)
+    document = inline_policy(iam, role_name)
     grants = {s["Sid"]: s for s in document["Statement"]}
     assert set(grants) == {"ReadTheStream", "UpdateTheTable", "ReportFailedBatches", "WriteLogs"}
     assert grants["ReadTheStream"]["Resource"] == stream["StreamARN"]
@@ -161,7 +160,7 @@ def test_a_stack_key_reaches_the_queue_and_the_role(aws) -> None:
     assert str(function["Environment"]["Variables"]["TTL_DAYS"]) == "0"
     role_name = function["Role"].rsplit("/", 1)[-1]
     iam = aws("iam")
-    document = _inline_policy(iam, role_name)
+    document = inline_policy(iam, role_name)
     key_grant = next(s for s in document["Statement"] if s["Sid"] == "UseTheStackKey")
     assert key_grant["Resource"] == KEY_ARN
     assert sorted(key_grant["Condition"]["StringEquals"]["kms:ViaService"]) == [
@@ -170,20 +169,6 @@ def test_a_stack_key_reaches_the_queue_and_the_role(aws) -> None:
     queue_url = aws("sqs").get_queue_url(QueueName=f"{params['NamePrefix']}-failed")["QueueUrl"]
     queue = aws("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
     assert queue["KmsMasterKeyId"] == KEY_ARN
-
-
-def _inline_policy(iam, role_name: str) -> dict:
-    """The role's one inline policy document. moto stores a CloudFormation inline policy as the
-    Python repr of the template's dict (AWS returns JSON), so both are read."""
-    (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
-    document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
-    if isinstance(document, str):
-        try:
-            document = json.loads(document)
-        except ValueError:
-            document = ast.literal_eval(document)
-    # moto also keeps an Fn::If -> AWS::NoValue statement as None, where AWS drops it
-    return {**document, "Statement": [s for s in document["Statement"] if s is not None]}
 
 
 def _list(value) -> list:

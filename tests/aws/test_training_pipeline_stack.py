@@ -19,8 +19,9 @@ from mlops_gitops import names
 from mlops_gitops.config.validate import Validator
 from mlops_gitops.core.params import builder_for
 from mlops_gitops.core.params.base import ParamContext
-from mlops_gitops.core.templates import PIPELINES_DIR, load_template
+from mlops_gitops.core.templates import load_template
 from mlops_gitops.repo import Repo
+from tests.aws.conftest import create_pipeline_stack
 from tests.conftest import REPO_ROOT
 
 TEMPLATE = "model_training_pipeline.yaml"
@@ -59,16 +60,9 @@ def test_training_pipeline_stack_is_created_in_moto(aws, cfg, stage) -> None:
     ctx = ParamContext(cfg, stage, ENV, "us-east-1")
     params, deferred = builder_for(TEMPLATE)(ctx)
     assert ctx.findings == [] and deferred == {}
-    cfn = aws("cloudformation")
     stack_name = names.stack_name(ENV.stack_prefix, cfg.pipeline_id, stage)
-    cfn.create_stack(
-        StackName=stack_name,
-        TemplateBody=(REPO_ROOT / PIPELINES_DIR / TEMPLATE).read_text(),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
-        Tags=[{"Key": "mlops:pipeline", "Value": cfg.pipeline_id}],
-        Capabilities=["CAPABILITY_IAM"],
-    )
-    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    tags = [{"Key": "mlops:pipeline", "Value": cfg.pipeline_id}]
+    stack = create_pipeline_stack(aws, TEMPLATE, stack_name, params, Tags=tags)
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     prefix = params["NamePrefix"]
@@ -179,14 +173,7 @@ def test_new_objects_start_one_execution_per_check_not_one_per_object(aws, cfg, 
     moto runs no aws-sdk task, so the check's path is read from the definition it was given."""
     ctx = ParamContext(cfg, stage, ENV, "us-east-1")
     params, _ = builder_for(TEMPLATE)(ctx)
-    cfn = aws("cloudformation")
-    stack_name = names.stack_name(ENV.stack_prefix, cfg.pipeline_id, stage)
-    cfn.create_stack(
-        StackName=stack_name,
-        TemplateBody=(REPO_ROOT / PIPELINES_DIR / TEMPLATE).read_text(),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
-        Capabilities=["CAPABILITY_IAM"],
-    )
+    create_pipeline_stack(aws, TEMPLATE, names.stack_name(ENV.stack_prefix, cfg.pipeline_id, stage), params)
     prefix = params["NamePrefix"]
     events, sqs = aws("events"), aws("sqs")
     queue_url = sqs.get_queue_url(QueueName=f"{prefix}-new-data")["QueueUrl"]
