@@ -33,6 +33,7 @@ class FakeStack:
     events: list[dict[str, Any]] = field(default_factory=list)
     # statuses the stack goes through on its next describe calls (e.g. in progress, then done)
     upcoming: list[str] = field(default_factory=list)
+    resources: dict[str, str] = field(default_factory=dict)  # logical id -> physical id
 
     def describe(self) -> dict[str, Any]:
         if self.upcoming:
@@ -111,7 +112,13 @@ class FakeCloudFormation:
 
     def list_stack_resources(self, StackName: str, NextToken: str | None = None) -> dict[str, Any]:
         self._call("list_stack_resources")
-        return {"StackResourceSummaries": []}
+        physical = self._stack(StackName, "ListStackResources").resources
+        return {
+            "StackResourceSummaries": [
+                {"LogicalResourceId": k, "PhysicalResourceId": v, "ResourceStatus": "UPDATE_COMPLETE"}
+                for k, v in physical.items()
+            ]
+        }
 
     # -- change sets
     def create_change_set(
@@ -253,6 +260,7 @@ class FakeRegistry:
     def __init__(self, statuses: dict[str, str] | None = None, latest: dict[str, str] | None = None) -> None:
         self.statuses = statuses or {}
         self.latest = latest or {}
+        self.failures: dict[str, str] = {}  # endpoint -> DescribeEndpoint's FailureReason (a failed update)
 
     def latest_approved(self, group: str) -> str | None:
         return self.latest.get(group)
@@ -262,6 +270,16 @@ class FakeRegistry:
 
     def endpoint_status(self, name: str) -> str | None:
         return "InService"
+
+    def endpoint_failure(self, name: str) -> str | None:
+        return self.failures.get(name)
+
+    def describe_endpoint(self, name: str) -> dict[str, Any]:
+        return {
+            "EndpointName": name,
+            "EndpointStatus": "InService",
+            **({"FailureReason": self.failures[name]} if name in self.failures else {}),
+        }
 
     def last_transform_job(self, name_prefix: str):
         return None

@@ -268,6 +268,10 @@ def test_2_the_deploy_roles_still_deploy() -> None:
         assert allowed(sts, "s3:PutObject", f"{bucket}/templates/abc.yaml")
         ctx = {"iam:PassedToService": "cloudformation.amazonaws.com"}
         assert allowed(sts, "iam:PassRole", role_arn(account, "mlops-cfn-exec-us-east-1"), ctx)
+        # after a failed rollout: which rollback alarm fired, and why the endpoint's update failed
+        alarm = f"arn:aws:cloudwatch:{REGION}:{account}:alarm:mlops-churn-realtime-prod-invocation-5xx"
+        assert allowed(sts, "cloudwatch:DescribeAlarmHistory", alarm)
+        assert allowed(sts, "sagemaker:DescribeEndpoint", f"arn:aws:sagemaker:{REGION}:{account}:endpoint/x")
 
 
 def test_2_the_deploy_roles_never_touch_a_bootstrap_stack() -> None:

@@ -53,6 +53,14 @@ class SageMakerGateway:
         except ClientError:
             return None
 
+    def endpoint_failure(self, name: str) -> str | None:
+        """Why the endpoint's last update failed, while it still serves ("if the status is InService
+        but update operation fails": DescribeEndpoint FailureReason); None if nothing failed."""
+        try:
+            return self.client.describe_endpoint(EndpointName=name).get("FailureReason") or None
+        except ClientError:
+            return None
+
     def describe_endpoint(self, name: str) -> dict[str, Any]:
         """The endpoint as SageMaker describes it (drift compares its config and status)."""
         return self.client.describe_endpoint(EndpointName=name)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from mlops_gitops.aws.clients import AwsContext
 from mlops_gitops.aws.cloudformation import CloudFormationGateway
+from mlops_gitops.aws.cloudwatch import AlarmHistory
 from mlops_gitops.aws.events import EventsGateway
 from mlops_gitops.aws.lease import LeaseStore
 from mlops_gitops.aws.s3 import ArtifactStore
@@ -53,6 +54,7 @@ _GATEWAYS: dict[str, tuple[type, str]] = {
     "parameters": (ParameterStore, "ssm"),
     "events": (EventsGateway, "events"),
     "lease": (LeaseStore, "s3"),
+    "alarms": (AlarmHistory, "cloudwatch"),
 }
 
 
@@ -109,6 +111,10 @@ class StageGateways:
     @property
     def lease(self) -> LeaseStore | None:
         return self._get("lease")
+
+    @property
+    def alarms(self) -> AlarmHistory | None:
+        return self._get("alarms")
 
     @classmethod
     def for_stage(

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any
 
 from mlops_gitops import lambdas
@@ -39,7 +40,7 @@ from mlops_gitops.core.plan import Deployed, PlanItem, plan_stage
 from mlops_gitops.core.render import StackSpec, repository_identity, spec_hash
 from mlops_gitops.errors import AwsError, GitOpsError
 from mlops_gitops.findings import Finding
-from mlops_gitops.ops import twostep
+from mlops_gitops.ops import rollout, twostep
 from mlops_gitops.ops.waves import Outcome, run_in_waves
 from mlops_gitops.repo import CONFIG_FILE, CONFIGS_DIR, ENVIRONMENTS_FILE, Repo
 
@@ -308,6 +309,7 @@ class Deployer:
 
     def _change_set(self, item: PlanItem, spec: StackSpec, creating: bool) -> Outcome:
         stack = spec.stack_name
+        started = datetime.now(timezone.utc)
         try:
             applied = self.cfn.apply(
                 stack,
@@ -320,7 +322,11 @@ class Deployer:
                 self._exec_role(),
             )
         except StackError as exc:
-            hint = retained_conflict(exc.reason, stack) if creating else None
+            hint = (
+                retained_conflict(exc.reason, stack)
+                if creating
+                else rollout.explain_rollback(self.gateways, stack, spec.parameters, started)
+            )
             if hint is None:
                 raise
             return Outcome(item, "failed", f"{exc}; {hint}")

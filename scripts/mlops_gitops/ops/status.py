@@ -72,9 +72,10 @@ def _health(
         if state is None:
             return "unknown", "endpoint not found"
         model = snap.parameters.get("ModelPackageArn", "").split("model-package/")[-1]
+        failed = sm.endpoint_failure(name) if state == "InService" else None  # e.g. a rolled-back rollout
         return ("healthy" if state == "InService" else "unhealthy"), f"endpoint {name} {state}" + (
             f", model package {model}" if model else ""
-        )
+        ) + (f"; its last update failed: {failed}" if failed else "")
     if ptype.startswith("byom_batch"):
         job = sm.last_transform_job(snap.parameters.get("NamePrefix", snap.name))
         if job is None:
