@@ -338,9 +338,12 @@ class FakeCloudFormation:
 
 
 def _json_body(body: Any) -> Any:
+    """A JSON template body as a dict; YAML (what deploy sends) stays text."""
     import json
 
-    return json.loads(body) if isinstance(body, str) else body
+    if isinstance(body, str) and body.lstrip().startswith("{"):
+        return json.loads(body)
+    return body
 
 
 class FakeEndpoints:
