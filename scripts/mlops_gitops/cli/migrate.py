@@ -81,7 +81,7 @@ def _adopt(args, environ, repo, validator, env, config_file: str, out: TextIO, e
     """The migrated config's pipeline takes over MWO's endpoint (ops.adopt)."""
     from mlops_gitops.cli.options import aws_context, stage_gateways
     from mlops_gitops.config.mwo import migrate
-    from mlops_gitops.ops.adopt import AdoptionRefused, adopt_pipeline
+    from mlops_gitops.ops.adopt import AdoptionFailed, AdoptionRefused, adopt_pipeline
 
     document = json.loads(args.sources[0].read_text(encoding="utf-8"))
     pid = migrate(document, args.pipeline_id, _image_stage(env)).pipeline_id
@@ -95,6 +95,9 @@ def _adopt(args, environ, repo, validator, env, config_file: str, out: TextIO, e
     except AdoptionRefused as exc:
         err.write(f"--adopt {args.adopt}: refused, nothing changed: {exc}\n")
         return ExitCode.FINDINGS
+    except AdoptionFailed as exc:
+        err.write(f"--adopt {args.adopt}: {exc}\n")
+        return ExitCode.AWS
     return ExitCode.OK
 
 

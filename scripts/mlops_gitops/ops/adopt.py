@@ -44,6 +44,21 @@ class AdoptionRefused(Exception):
     """The takeover can't be done safely; nothing was changed."""
 
 
+class AdoptionFailed(Exception):
+    """A step failed in AWS; the message says what state that left and what to do."""
+
+
+# What a failed step leaves (none of them touches the endpoint itself).
+_AFTER_FAILURE = {
+    "retain": "CloudFormation rolls MWO's stack back to what it was; nothing else changed: fix the "
+    "reason and run the same command again",
+    "retire": "MWO's stack could not be deleted; its resources keep DeletionPolicy Retain: fix the "
+    "reason, delete the stack (aws cloudformation delete-stack), then import the endpoint as step 3 says",
+    "import": "MWO's stack is gone and the endpoint runs on, retained, in no stack: fix the reason "
+    "and import it as step 3 says (a create-change-set of type IMPORT with that template)",
+}
+
+
 @dataclass(frozen=True)
 class Step:
     key: str  # retain | retire | import | deploy
@@ -109,6 +124,11 @@ def plan_adoption(
         )
     if snap.status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"):
         raise AdoptionRefused(f"stack {mwo_stack} is {snap.status}; wait until it is stable")
+    if snap.termination_protection:
+        raise AdoptionRefused(
+            f"stack {mwo_stack} has termination protection, so step 2 could not delete it; turn it off "
+            "first (aws cloudformation update-termination-protection --no-enable-termination-protection)"
+        )
     name = snap.outputs["SageMakerEndpointName"]
     live = sagemaker.describe_endpoint(name)
     status = live.get("EndpointStatus")
@@ -205,7 +225,30 @@ def apply_adoption(
     """Steps retain, retire and import, in that order, each reported; the deploy step is the
     ordinary `mlopsctl deploy`. The imported stack carries our tags but not the spec hash, so the
     next deploy updates it."""
+    from mlops_gitops.aws.cloudformation import StackError
+    from mlops_gitops.aws.errors import AWS_ERRORS, reason
+
+    at = ["retain"]  # the step under way
+    try:
+        _apply_steps(plan, cfn, spec, report, at)
+    except (StackError, *AWS_ERRORS) as exc:
+        step = next(s for s in plan.steps if s.key == at[0])
+        why = str(exc) if isinstance(exc, StackError) else reason(exc)
+        raise AdoptionFailed(
+            f"step {plan.steps.index(step) + 1} ({step.title}) failed: {why}. The endpoint was not "
+            f"touched; {_AFTER_FAILURE[step.key]}"
+        ) from exc
+
+
+def _apply_steps(
+    plan: AdoptionPlan,
+    cfn: CloudFormationGateway,
+    spec: StackSpec,
+    report: Callable[[str], None],
+    at: list[str],
+) -> None:
     tag = uuid.uuid4().hex[:8]
+    at[0] = "retain"
     snap = cfn.snapshot(plan.mwo_stack)
     params = sorted(snap.parameters) if snap else []
     cfn.run_change_set(
@@ -218,8 +261,10 @@ def apply_adoption(
         Tags=[{"Key": k, "Value": v} for k, v in (snap.tags if snap else {}).items()],
     )
     report(f"  done: {plan.steps[0].title}\n")
+    at[0] = "retire"
     cfn.delete_and_wait(plan.mwo_stack)
     report(f"  done: {plan.steps[1].title}\n")
+    at[0] = "import"
     tags = {k: v for k, v in spec.tags.items() if k != "mlops:spec-hash"}
     cfn.run_change_set(
         plan.our_stack,

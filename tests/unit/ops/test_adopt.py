@@ -180,8 +180,9 @@ def test_without_the_retain_step_the_fake_deletes_the_endpoint_with_its_stack(wo
             ),
             f'set "endpoint_name": "{ENDPOINT}"',
         ),
+        (lambda cfn, sm, src: setattr(cfn.stacks[MWO_STACK], "protected", True), "termination protection"),
     ],
-    ids=["no-stack", "not-mwo", "ours", "not-in-service", "config-differs"],
+    ids=["no-stack", "not-mwo", "ours", "not-in-service", "config-differs", "protected"],
 )
 def test_refused_cases_say_why_and_change_nothing(world, setup, message: str) -> None:
     cfn, sm, source, adopt = world
@@ -190,6 +191,31 @@ def test_refused_cases_say_why_and_change_nothing(world, setup, message: str) ->
     assert result.code == 1, result.out + result.err
     assert "refused, nothing changed" in result.err and message in result.err, result.err
     assert mutations(cfn) == []
+    assert sm.deleted == []
+
+
+def test_a_failed_import_stops_there_says_what_it_left_and_never_touches_the_endpoint(world) -> None:
+    """The endpoint still belongs to a stack (here another one), which import refuses: the IMPORT
+    change set fails, is deleted, never executed."""
+    cfn, sm, _, adopt = world
+    cfn.add(FakeStack("someone-else", "CREATE_COMPLETE", resources=[("Ep", "AWS::SageMaker::Endpoint", ARN)]))
+    result = adopt("--apply")
+    assert result.code == 3, result.out + result.err
+    assert "step 3 (create stack mlops-churn-xgb-dev" in result.err
+    assert f"{ARN} already exists in stack someone-else" in result.err
+    assert "The endpoint was not touched; MWO's stack is gone" in result.err
+    assert mutations(cfn).count("execute_change_set") == 1 and "delete_change_set" in cfn.calls
+    assert {status for _, _, status in sm.states} == {"InService"} and sm.deleted == []
+
+
+def test_a_failed_retain_update_leaves_mwo_stack_in_place(world) -> None:
+    cfn, sm, _, adopt = world
+    cfn.execute_outcome[MWO_STACK] = ("fail", "Access denied", "MLOpsSagemakerModel", "AWS::SageMaker::Model")
+    result = adopt("--apply")
+    assert result.code == 3
+    assert "step 1 (set DeletionPolicy Retain" in result.err and "Access denied" in result.err
+    assert "run the same command again" in result.err
+    assert "delete_stack" not in cfn.calls and MWO_STACK in cfn.stacks
     assert sm.deleted == []
 
 
