@@ -232,3 +232,28 @@ def test_the_import_identifier_comes_from_the_provider_schema() -> None:
     }
     with pytest.raises(AdoptionRefused, match="does not support resource import"):
         import_identifier("AWS::Nothing::Here", {})
+
+
+def test_the_retain_template_adds_only_the_policies_to_mwo_template_json_or_yaml() -> None:
+    from mlops_gitops.ops.adopt import retained_template
+
+    resource = {
+        "Type": "AWS::SageMaker::Model",
+        "Properties": {"ExecutionRoleArn": {"Fn::GetAtt": ["R", "Arn"]}},
+    }
+    as_json = {
+        "Parameters": {"P": {"Type": "String"}},
+        "Resources": {"A": resource},
+        "Outputs": {"O": {"Value": "x"}},
+    }
+    expected = as_json | {
+        "Resources": {"A": resource | {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}}
+    }
+    assert json.loads(retained_template(as_json)) == expected
+    assert as_json["Resources"]["A"] == resource, "the template read is not modified"
+    as_yaml = (
+        "Parameters: {P: {Type: String}}\n"
+        "Resources:\n  A:\n    Type: AWS::SageMaker::Model\n    Properties: {ExecutionRoleArn: !GetAtt R.Arn}\n"
+        "Outputs: {O: {Value: x}}\n"
+    )
+    assert json.loads(retained_template(as_yaml)) == expected
