@@ -15,9 +15,9 @@ The AWS rules the plan follows:
   https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/resource-import-revert.html
   https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
 - UpdateEndpoint with a new EndpointConfig keeps the endpoint InService ("there is no availability
-  loss"); CloudFormation calls it when EndpointConfigName changes (update requires: no
-  interruption), while a new EndpointName replaces (deletes) the endpoint.
-  https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html
+  loss"). In the Endpoint's provider schema EndpointName is a createOnlyProperty (a new name
+  replaces, i.e. deletes, the endpoint) and EndpointConfigName is not (an update in place).
+  https://docs.aws.amazon.com/sagemaker/latest/dg/API_UpdateEndpoint.html
   https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sagemaker-endpoint.html
 """
 
