@@ -33,7 +33,9 @@ class FakeStack:
     events: list[dict[str, Any]] = field(default_factory=list)
     # statuses the stack goes through on its next describe calls (e.g. in progress, then done)
     upcoming: list[str] = field(default_factory=list)
-    resources: dict[str, str] = field(default_factory=dict)  # logical id -> physical id
+    outputs: dict[str, str] = field(default_factory=dict)
+    template: Any = None  # as GetTemplate returns it: a dict (JSON) or text
+    resources: list[tuple[str, str, str]] = field(default_factory=list)  # logical, type, physical
 
     def describe(self) -> dict[str, Any]:
         if self.upcoming:
@@ -46,7 +48,12 @@ class FakeStack:
             "Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()],
             "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()],
             "EnableTerminationProtection": self.protected,
+            "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()],
         }
+
+    def deletion_policy(self, logical_id: str) -> str:
+        body = self.template if isinstance(self.template, dict) else {}
+        return (body.get("Resources", {}).get(logical_id) or {}).get("DeletionPolicy", "Delete")
 
 
 # SageMaker's refusal, paraphrased (the exact wording is not documented): "If the update would
@@ -83,12 +90,18 @@ class FakeCloudFormation:
         self.history: list[dict[str, Any]] = []  # every change set created: stack, parameters
         self.executed: list[str] = []  # stack names, in the order their change sets were executed
         self.deleted: list[str] = []  # stack names, in the order they were deleted
+        # called with (resource type, physical id) for each resource a stack delete deletes (not
+        # retained), and with the operation name before every call (a fake SageMaker records state)
+        self.on_resource_deleted: list[Any] = []
+        self.observers: list[Any] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
     def _call(self, name: str) -> None:
         with self._lock:
             self.calls.append(name)
+        for observe in self.observers:
+            observe(name)
 
     def add(self, stack: FakeStack) -> FakeStack:
         self.stacks[stack.name] = stack
@@ -112,13 +125,35 @@ class FakeCloudFormation:
 
     def list_stack_resources(self, StackName: str, NextToken: str | None = None) -> dict[str, Any]:
         self._call("list_stack_resources")
-        physical = self._stack(StackName, "ListStackResources").resources
+        stack = self.stacks.get(StackName)
         return {
             "StackResourceSummaries": [
-                {"LogicalResourceId": k, "PhysicalResourceId": v, "ResourceStatus": "UPDATE_COMPLETE"}
-                for k, v in physical.items()
+                {"LogicalResourceId": lid, "ResourceType": rtype, "PhysicalResourceId": pid}
+                for lid, rtype, pid in (stack.resources if stack else [])
             ]
         }
+
+    def get_template(self, StackName: str, TemplateStage: str = "Original") -> dict[str, Any]:
+        self._call("get_template")
+        return {"TemplateBody": self._stack(StackName, "GetTemplate").template}
+
+    def _import_problem(self, stack: str, body: dict[str, Any], to_import: list[dict[str, Any]]) -> str:
+        """AWS's IMPORT rules, as the fake models them: every imported resource has a DeletionPolicy
+        and belongs to no other stack; a new stack's template holds the imported resources only.
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/resource-import-new-stack.html"""
+        resources = body.get("Resources", {})
+        imported = {r["LogicalResourceId"] for r in to_import}
+        if stack not in self.stacks and set(resources) != imported:
+            return "As part of the import operation, you cannot modify or add resources other than those imported"
+        for item in to_import:
+            lid = item["LogicalResourceId"]
+            if "DeletionPolicy" not in resources.get(lid, {}):
+                return f"The following resources to import [{lid}] must have DeletionPolicy attribute specified in the template"
+            ident = next(iter(item["ResourceIdentifier"].values()))
+            owners = [s.name for s in self.stacks.values() if any(ident in r[2] for r in s.resources)]
+            if owners:
+                return f"Resource {ident} already exists in stack {owners[0]}"
+        return ""
 
     # -- change sets
     def create_change_set(
@@ -132,6 +167,33 @@ class FakeCloudFormation:
         **template,
     ) -> dict[str, Any]:
         self._call("create_change_set")
+        if ChangeSetType == "IMPORT":
+            body = _json_body(template.get("TemplateBody"))
+            problem = self._import_problem(StackName, body, template["ResourcesToImport"])
+            self.stacks.setdefault(StackName, FakeStack(StackName, "REVIEW_IN_PROGRESS"))
+            self.history.append({"stack": StackName, "type": "IMPORT", "parameters": {}})
+            self.change_sets[(StackName, ChangeSetName)] = {
+                "Status": "FAILED" if problem else "CREATE_COMPLETE",
+                "StatusReason": problem,
+                "ExecutionStatus": "UNAVAILABLE" if problem else "AVAILABLE",
+                "Changes": [
+                    {
+                        "Type": "Resource",
+                        "ResourceChange": {
+                            "Action": "Import",
+                            "LogicalResourceId": r["LogicalResourceId"],
+                            "ResourceType": r["ResourceType"],
+                        },
+                    }
+                    for r in template["ResourcesToImport"]
+                ],
+                "type": "IMPORT",
+                "tags": {t["Key"]: t["Value"] for t in Tags},
+                "parameters": {},
+                "template": body,
+                "imports": template["ResourcesToImport"],
+            }
+            return {"Id": f"cs-{next(self._ids)}", "StackId": StackName}
         if ChangeSetType == "CREATE":
             if StackName in self.stacks and self.stacks[StackName].status != "REVIEW_IN_PROGRESS":
                 raise client_error(
@@ -156,9 +218,14 @@ class FakeCloudFormation:
                 }
             ]
         )
-        self.history.append(
-            {"stack": StackName, "parameters": {p["ParameterKey"]: p["ParameterValue"] for p in Parameters}}
-        )
+        previous = self.stacks[StackName].parameters
+        given = {
+            p["ParameterKey"]: previous.get(p["ParameterKey"], "")
+            if p.get("UsePreviousValue")
+            else p["ParameterValue"]
+            for p in Parameters
+        }
+        self.history.append({"stack": StackName, "type": ChangeSetType, "parameters": given})
         self.change_sets[(StackName, ChangeSetName)] = {
             "Status": status,
             "StatusReason": reason,
@@ -166,7 +233,8 @@ class FakeCloudFormation:
             "Changes": changes,
             "type": ChangeSetType,
             "tags": {t["Key"]: t["Value"] for t in Tags},
-            "parameters": {p["ParameterKey"]: p["ParameterValue"] for p in Parameters},
+            "parameters": given,
+            "template": _json_body(template.get("TemplateBody")) if "TemplateBody" in template else None,
         }
         return {"Id": f"cs-{next(self._ids)}", "StackId": StackName}
 
@@ -190,6 +258,15 @@ class FakeCloudFormation:
             self.executed.append(StackName)
         cs = self.change_sets[(StackName, ChangeSetName)]
         stack = self.stacks[StackName]
+        if cs["type"] == "IMPORT":
+            stack.status, stack.tags, stack.template = "IMPORT_COMPLETE", cs["tags"], cs["template"]
+            stack.resources = [
+                (r["LogicalResourceId"], r["ResourceType"], next(iter(r["ResourceIdentifier"].values())))
+                for r in cs["imports"]
+            ]
+            return {}
+        if cs.get("template") is not None and self.execute_outcome.get(StackName, "ok") == "ok":
+            stack.template = cs["template"]
         creating = cs["type"] == "CREATE"
         outcome = self.execute_outcome.get(StackName, "ok")
         if not creating and outcome == "ok" and _autoscaled_type_change(stack.parameters, cs["parameters"]):
@@ -238,6 +315,12 @@ class FakeCloudFormation:
         if StackName in self.delete_fails and stack is not None:
             stack.status = "DELETE_FAILED"
             return {}
+        # DeletionPolicy Retain leaves the resource; any other is deleted with the stack
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
+        for lid, rtype, pid in stack.resources if stack is not None else []:
+            if stack.deletion_policy(lid) != "Retain":
+                for deleted in self.on_resource_deleted:
+                    deleted(rtype, pid)
         self.stacks.pop(StackName, None)
         return {}
 
@@ -252,6 +335,61 @@ class FakeCloudFormation:
         self._call("update_termination_protection")
         self._stack(StackName, "UpdateTerminationProtection").protected = EnableTerminationProtection
         return {"StackId": StackName}
+
+
+def _json_body(body: Any) -> Any:
+    """A JSON template body as a dict; YAML (what deploy sends) stays text."""
+    import json
+
+    if isinstance(body, str) and body.lstrip().startswith("{"):
+        return json.loads(body)
+    return body
+
+
+class FakeEndpoints:
+    """SageMaker's real-time endpoints for adoption tests, as the SageMaker gateway reads them.
+    ``timeline[name]``: the statuses an endpoint reports on its next describe calls. Every
+    CloudFormation call of ``watch``ed fakes records each endpoint's state in ``states`` (None:
+    absent), so a test can assert the endpoint was never gone."""
+
+    def __init__(self) -> None:
+        self.endpoints: dict[str, dict[str, Any]] = {}
+        self.timeline: dict[str, list[str]] = {}
+        self.states: list[tuple[str, str, str | None]] = []  # (call, endpoint, status or None)
+        self.deleted: list[str] = []
+
+    def add(self, name: str, config: str, status: str = "InService") -> None:
+        self.endpoints[name] = {
+            "EndpointName": name,
+            "EndpointArn": f"arn:aws:sagemaker:us-east-1:111122223333:endpoint/{name}",
+            "EndpointConfigName": config,
+            "EndpointStatus": status,
+        }
+
+    def watch(self, cfn: FakeCloudFormation, *names: str) -> None:
+        def observe(call: str) -> None:
+            for name in names:
+                ep = self.endpoints.get(name)
+                self.states.append((call, name, ep["EndpointStatus"] if ep else None))
+
+        cfn.observers.append(observe)
+        cfn.on_resource_deleted.append(self._deleted)
+
+    def _deleted(self, rtype: str, physical: str) -> None:
+        if rtype == "AWS::SageMaker::Endpoint":
+            name = physical.rsplit("/", 1)[-1]
+            self.endpoints.pop(name, None)
+            self.deleted.append(name)
+
+    def describe_endpoint(self, name: str) -> dict[str, Any]:
+        if name not in self.endpoints:
+            raise client_error("ValidationException", f"Could not find endpoint {name}", "DescribeEndpoint")
+        if self.timeline.get(name):
+            self.endpoints[name]["EndpointStatus"] = self.timeline[name].pop(0)
+        return dict(self.endpoints[name])
+
+    def endpoint_status(self, name: str) -> str | None:
+        return self.endpoints.get(name, {}).get("EndpointStatus")
 
 
 class FakeRegistry:

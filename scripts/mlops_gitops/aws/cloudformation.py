@@ -412,6 +412,41 @@ class CloudFormationGateway:
                 return out
             kwargs["NextToken"] = page["NextToken"]
 
+    # ------------------------------------------------------------------ adoption (ops.adopt)
+
+    def template_body(self, stack: str) -> Any:
+        """The stack's template as submitted (a dict for JSON, text for YAML)."""
+        return self.client.get_template(StackName=stack, TemplateStage="Original")["TemplateBody"]
+
+    def run_change_set(self, stack: str, name: str, done: str, **request: Any) -> StackSnapshot:
+        """Create a change set of any type (``request``: CreateChangeSet's own arguments), wait
+        for it, execute it and wait until the stack is ``done``; StackError otherwise, with the
+        first failed resource's reason. A failed change set is deleted, never executed."""
+        self.client.create_change_set(
+            StackName=stack,
+            ChangeSetName=name,
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            **request,
+        )
+        cs = self.wait_change_set(stack, name)
+        if cs.status != "CREATE_COMPLETE":
+            self.delete_change_set(stack, name)
+            raise StackError(stack, "the change set failed", cs.reason)
+        since = self.mark(stack)
+        self.execute_change_set(stack, name)
+        snap = self.wait_stable(stack)
+        if snap is None or snap.status != done:
+            status = snap.status if snap else "DELETE_COMPLETE"
+            raise StackError(stack, f"ended {status}", self.first_failure(stack, since))
+        return snap
+
+    def delete_and_wait(self, stack: str) -> None:
+        since = self.mark(stack)
+        self.delete_stack(stack)
+        after = self.wait_stable(stack)
+        if after is not None and after.status != "DELETE_COMPLETE":
+            raise StackError(stack, f"delete ended {after.status}", self.first_failure(stack, since))
+
     def delete_stack(self, name: str) -> None:
         self.client.delete_stack(StackName=name)
 

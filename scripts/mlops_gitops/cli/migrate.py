@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
+from mlops_gitops.cli.options import AWS_OPTIONS
 from mlops_gitops.errors import ExitCode, UsageError
 
 DESCRIPTION = """\
@@ -23,14 +24,21 @@ must decide (for example which registry version staging and prod pin). The resul
 before anything is written: an invalid one is reported and not written. Running it again is safe:
 an identical config is left as it is, a different one is never overwritten without --force.
 
-exit codes: 0 written or unchanged, 1 a SOURCE is not an MWO config or its migration is invalid
-(nothing written for it), 2 usage error
+--adopt STACK (one SOURCE): then plan how this repository's stack takes over the real-time
+endpoint MWO's stack STACK serves, in --stage (default: the first stage), without a moment where
+the endpoint is absent; print the steps and change nothing unless --apply
+(docs/migrating-from-mwo.md, "Taking over a running endpoint").
+
+exit codes: 0 written or unchanged (and the adoption planned or applied), 1 a SOURCE is not an MWO
+config or its migration is invalid (nothing written for it), or the adoption is refused (nothing
+changed), 2 usage error, 3 AWS failed
 """
 
 
 def add_verbs(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser(
         "migrate-mwo",
+        parents=[AWS_OPTIONS],
         help="turn MWO mlops-config.json files or /provisionpipeline bodies into pipeline folders",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -41,6 +49,9 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--id", dest="pipeline_id", metavar="ID", help="the pipeline id (one SOURCE only)")
     p.add_argument("--force", action="store_true", help="overwrite a config that differs")
     p.add_argument("--dry-run", action="store_true", help="print the report and the config; write nothing")
+    p.add_argument("--adopt", metavar="STACK", help="then plan the takeover of MWO stack STACK's endpoint")
+    p.add_argument("--stage", metavar="S", help="the stage whose endpoint --adopt takes over")
+    p.add_argument("--apply", action="store_true", help="with --adopt: run the takeover's steps")
     p.set_defaults(run=run_migrate)
 
 
@@ -50,6 +61,10 @@ def run_migrate(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
 
     if args.pipeline_id and len(args.sources) > 1:
         raise UsageError("--id names one pipeline: give one SOURCE with it")
+    if args.adopt and (len(args.sources) > 1 or args.dry_run):
+        raise UsageError("--adopt takes one SOURCE, written (not --dry-run); the plan changes nothing")
+    if args.apply and not args.adopt:
+        raise UsageError("--apply applies an adoption: give --adopt STACK")
     repo = find_repo(explicit=args.repo_root)
     validator = Validator(repo)
     env = validator.environments()
@@ -57,7 +72,33 @@ def run_migrate(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
     for source in args.sources:
         code = _one(source, args, repo, validator, env, CONFIG_FILE, out, err)
         worst = max(worst, code)
+    if args.adopt and worst == ExitCode.OK:
+        return _adopt(args, environ, repo, validator, env, CONFIG_FILE, out, err)
     return worst
+
+
+def _adopt(args, environ, repo, validator, env, config_file: str, out: TextIO, err: TextIO) -> int:
+    """The migrated config's pipeline takes over MWO's endpoint (ops.adopt)."""
+    from mlops_gitops.cli.options import aws_context, stage_gateways
+    from mlops_gitops.config.mwo import migrate
+    from mlops_gitops.ops.adopt import AdoptionFailed, AdoptionRefused, adopt_pipeline
+
+    document = json.loads(args.sources[0].read_text(encoding="utf-8"))
+    pid = migrate(document, args.pipeline_id, _image_stage(env)).pipeline_id
+    config, _ = validator.check_config(repo.configs_dir / pid / config_file, env)
+    stage = args.stage or (config.stages[0] if config and config.stages else "")
+    if config is None or not stage:
+        raise UsageError(f"--adopt: {pid} has no valid config or no stage to adopt into")
+    gateways = stage_gateways(aws_context(args, environ), env, stage, args, deploying=args.apply)
+    try:
+        adopt_pipeline(repo.root, config, env, stage, gateways, args.adopt, args.apply, out.write)
+    except AdoptionRefused as exc:
+        err.write(f"--adopt {args.adopt}: refused, nothing changed: {exc}\n")
+        return ExitCode.FINDINGS
+    except AdoptionFailed as exc:
+        err.write(f"--adopt {args.adopt}: {exc}\n")
+        return ExitCode.AWS
+    return ExitCode.OK
 
 
 def _image_stage(env) -> str | None:

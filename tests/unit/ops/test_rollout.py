@@ -49,7 +49,13 @@ def setup(fired: list[AlarmFired], parameters: dict[str, str] | None = None):
             "UPDATE_COMPLETE",
             tags={**SPEC.tags, "mlops:spec-hash": "0" * 16},
             parameters=params,
-            resources={"Endpoint": f"arn:aws:sagemaker:us-east-1:111122223333:endpoint/{ENDPOINT}"},
+            resources=[
+                (
+                    "Endpoint",
+                    "AWS::SageMaker::Endpoint",
+                    f"arn:aws:sagemaker:us-east-1:111122223333:endpoint/{ENDPOINT}",
+                )
+            ],
         )
     )
     fake.execute_outcome[SPEC.stack_name] = ("fail", f"Resource handler returned message: {SAGEMAKER_SAYS}")
