@@ -20,6 +20,7 @@ from typing import Any
 from mlops_gitops import lambdas, names
 from mlops_gitops.config.environments import Environments
 from mlops_gitops.config.references import stage_references
+from mlops_gitops.config.rules.base import image_builder_stage
 from mlops_gitops.config.validate import PipelineConfig, Validator, validate
 from mlops_gitops.core import templates
 from mlops_gitops.core.params import builder_for
@@ -164,17 +165,7 @@ def stack_inputs(
     is no template or region to render with."""
     display = f"pipeline-configs/{cfg.pipeline_id}/mlops-config.json"
     if stage not in cfg.stages:
-        raise RenderError(
-            [
-                Finding(
-                    display,
-                    "$.stages",
-                    "stage",
-                    f"{cfg.pipeline_id!r} does not deploy to stage {stage!r}",
-                    f"its stages are {', '.join(cfg.stages)}",
-                )
-            ]
-        )
+        raise RenderError([Finding(display, "$.stages", "stage", *_no_stack_in(cfg, stage, env))])
     name = templates.template_name(root, cfg.pipeline_type)
     if name is None:
         reason = templates.pending_reason(root, cfg.pipeline_type) or "no template"
@@ -377,6 +368,21 @@ def parameter_problem(spec: dict[str, Any], value: str) -> str | None:
     if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
         return f"is longer than MaxLength {spec['MaxLength']}"
     return None
+
+
+def _no_stack_in(cfg: PipelineConfig, stage: str, env: Environments) -> tuple[str, str]:
+    """(message, hint) for a stage ``cfg`` has no stack in."""
+    builder = image_builder_stage(env, stage)
+    if cfg.pipeline_type == "byom_image_builder" and "stages" not in cfg.data and builder in cfg.stages:
+        return (
+            f"{cfg.pipeline_id!r} has no stack in stage {stage!r}: its image is built by stage {builder!r} "
+            "in this account and region, and used from there (built once per account, not per stage)",
+            f"render stage {builder!r}",
+        )
+    return (
+        f"{cfg.pipeline_id!r} does not deploy to stage {stage!r}",
+        f"its stages are {', '.join(cfg.stages)}",
+    )
 
 
 def render_stage(
