@@ -95,3 +95,15 @@ def test_later_stages_of_the_account_get_no_stack_and_render_says_where_the_imag
     assert "its image is built by stage 'dev' in this account and region" in exc.value.findings[0].message
     result = run_cli("--repo-root", str(root), "render", "fraud-image", "--stage", "prod")
     assert result.code == 1 and "built by stage 'dev'" in result.err, result.err
+
+
+def test_a_per_stage_value_for_a_stage_that_uses_the_built_image_says_so(tmp_repo) -> None:
+    from tests.conftest import validate_findings
+
+    config = example("fraud-image")
+    config.pop("stages", None)
+    key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    config["kms_key_arn"] = {"dev": key, "staging": key}
+    errors = [f for f in validate_findings(tmp_repo, config, "fraud-image") if f["severity"] == "error"]
+    assert [(f["path"], f["code"]) for f in errors] == [("$.kms_key_arn.staging", "stage")]
+    assert "uses the image stage 'dev' builds" in errors[0]["hint"]
