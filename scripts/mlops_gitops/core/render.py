@@ -370,6 +370,9 @@ def parameter_problem(spec: dict[str, Any], value: str) -> str | None:
     return None
 
 
+BUILT_ELSEWHERE = "image-built-per-account"
+
+
 def _no_stack_in(cfg: PipelineConfig, stage: str, env: Environments) -> tuple[str, str]:
     """(message, hint) for a stage ``cfg`` has no stack in."""
     builder = image_builder_stage(env, stage)
@@ -389,7 +392,9 @@ def render_stage(
     repo: Repo, stage: str, commit: str, region: str | None = None
 ) -> tuple[list[StackSpec], list[Finding], list[Finding]]:
     """(specs, errors, notes): every valid config deploying to ``stage`` rendered; config errors
-    stop the run before AWS is touched; types without a template yet are notes."""
+    stop the run before AWS is touched; types without a template yet are notes (code
+    template-pending), and so are image builders whose image an earlier stage of the account
+    builds (code BUILT_ELSEWHERE: no stack here)."""
     report, configs = validate(repo)
     if report.errors:
         return [], report.errors, []
@@ -400,6 +405,14 @@ def render_stage(
         refs.setdefault(ref.pipeline_id, []).append((ref.target, ref.kind))
     for cfg in configs:
         if stage not in cfg.stages:
+            message, _ = _no_stack_in(cfg, stage, env)
+            if cfg.pipeline_type == "byom_image_builder" and stage in env.names and "stages" not in cfg.data:
+                display = f"pipeline-configs/{cfg.pipeline_id}/mlops-config.json"
+                notes.append(
+                    Finding(display, "$.stages", BUILT_ELSEWHERE, message, severity="warning").of_pipeline(
+                        cfg.pipeline_id
+                    )
+                )
             continue
         try:
             spec = render(repo.root, cfg, stage, env, commit=commit, region=region)
