@@ -98,7 +98,15 @@ def _from_stack(name: str, args, env, environ: Mapping[str, str]) -> tuple[dict,
 
 
 def _one(
-    source: Path, args, repo, validator, env, config_file: str, out: TextIO, err: TextIO, environ=None
+    source: Path,
+    args,
+    repo,
+    validator,
+    env,
+    config_file: str,
+    out: TextIO,
+    err: TextIO,
+    environ: Mapping[str, str],
 ) -> int:
     from mlops_gitops.config.mwo import MwoInputError, migrate
     from mlops_gitops.report.findings import render_text

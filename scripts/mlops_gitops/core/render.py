@@ -405,8 +405,8 @@ def render_stage(
         refs.setdefault(ref.pipeline_id, []).append((ref.target, ref.kind))
     for cfg in configs:
         if stage not in cfg.stages:
-            message, _ = _no_stack_in(cfg, stage, env)
-            if cfg.pipeline_type == "byom_image_builder" and stage in env.names and "stages" not in cfg.data:
+            if cfg.pipeline_type == "byom_image_builder" and "stages" not in cfg.data:
+                message, _ = _no_stack_in(cfg, stage, env)
                 display = f"pipeline-configs/{cfg.pipeline_id}/mlops-config.json"
                 notes.append(
                     Finding(display, "$.stages", BUILT_ELSEWHERE, message, severity="warning").of_pipeline(
