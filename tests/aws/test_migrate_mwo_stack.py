@@ -132,3 +132,17 @@ def test_a_stack_mwo_did_not_provision_is_refused_with_the_reason(
     create_stack(aws, "mlops-pipeline-churn-xgb-byompipelinerealtimebuiltin-codepipeline", {"StackName": "x"})
     result = migrate(moto_endpoint, repo, "mlops-pipeline-churn-xgb-byompipelinerealtimebuiltin-codepipeline")
     assert result.code == 1 and "CodePipeline stack MWO made" in result.err, result.err
+
+
+def test_aws_failing_while_looking_a_stack_up_is_exit_3(aws, repo: Path) -> None:
+    """Nothing listens on port 1: the lookup fails at once (after the interactive retries)."""
+    result = run_cli(
+        "--repo-root",
+        str(repo),
+        "migrate-mwo",
+        "mlops-pipeline-x-byomdataqualitymonitor",
+        "--endpoint-url",
+        "http://127.0.0.1:1",
+    )
+    assert result.code == 3, result.err
+    assert "AWS call failed" in result.err and "Traceback" not in result.err
