@@ -69,9 +69,13 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
     specs, notes = render_or_fail(repo, stage, commit, stage_region(aws, env, stage, args), err)
     if specs is None:
         return ExitCode.FINDINGS
-    if notes:
-        skipped = ", ".join(n.pipeline_id or "?" for n in notes)
-        err.write(f"note: {len(notes)} pipeline(s) have no template yet and are not deployed: {skipped}\n")
+    pending = [n for n in notes if n.code == "template-pending"]
+    if pending:
+        skipped = ", ".join(n.pipeline_id or "?" for n in pending)
+        err.write(f"note: {len(pending)} pipeline(s) have no template yet and are not deployed: {skipped}\n")
+    for note in notes:
+        if note.code != "template-pending":
+            err.write(f"note: {note.message}\n")
     deployer = Deployer(
         repo,
         env,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +16,10 @@ from mlops_gitops.errors import ExitCode, UsageError
 DESCRIPTION = """\
 Turn what an MLOps Workload Orchestrator (MWO) user has into this repository's layout. Each SOURCE
 is an MWO mlops-config.json (MWO's CodeCommit mode) or a JSON body as sent to MWO's
-/provisionpipeline API (also inside an API Gateway event). It becomes
+/provisionpipeline API (also inside an API Gateway event), or, when no file of that name exists,
+the name (or ARN) of a stack MWO provisioned (mlops-pipeline-<name>-<type>): its parameters are read
+back (DescribeStacks, with --region/--profile/--endpoint-url; region default: environments.json's)
+and mapped to MWO's fields. It becomes
 pipeline-configs/<id>/mlops-config.json with MWO's fields kept as they are; <id> comes from
 model_name (image_tag for image builders) unless --id is given.
 
@@ -30,8 +34,9 @@ the endpoint is absent; print the steps and change nothing unless --apply
 (docs/migrating-from-mwo.md, "Taking over a running endpoint").
 
 exit codes: 0 written or unchanged (and the adoption planned or applied), 1 a SOURCE is not an MWO
-config or its migration is invalid (nothing written for it), or the adoption is refused (nothing
-changed), 2 usage error, 3 AWS failed
+config or stack, or its migration is invalid (nothing written for it), or the adoption is refused
+(nothing changed), 2 usage error (a SOURCE that is neither a readable file nor an existing stack: a
+mistyped name, like an unreadable file), 3 AWS failed (e.g. no credentials)
 """
 
 
@@ -44,7 +49,11 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "sources", nargs="+", type=Path, metavar="SOURCE", help="MWO config or API body (JSON file)"
+        "sources",
+        nargs="+",
+        type=Path,
+        metavar="SOURCE",
+        help="MWO config or API body (JSON file), or an MWO stack",
     )
     p.add_argument("--id", dest="pipeline_id", metavar="ID", help="the pipeline id (one SOURCE only)")
     p.add_argument("--force", action="store_true", help="overwrite a config that differs")
@@ -70,7 +79,7 @@ def run_migrate(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
     env = validator.environments()
     worst = ExitCode.OK
     for source in args.sources:
-        code = _one(source, args, repo, validator, env, CONFIG_FILE, out, err)
+        code = _one(source, args, repo, validator, env, CONFIG_FILE, out, err, environ)
         worst = max(worst, code)
     if args.adopt and worst == ExitCode.OK:
         return _adopt(args, environ, repo, validator, env, CONFIG_FILE, out, err)
@@ -83,8 +92,8 @@ def _adopt(args, environ, repo, validator, env, config_file: str, out: TextIO, e
     from mlops_gitops.config.mwo import migrate
     from mlops_gitops.ops.adopt import AdoptionFailed, AdoptionRefused, adopt_pipeline
 
-    document = json.loads(args.sources[0].read_text(encoding="utf-8"))
-    pid = migrate(document, args.pipeline_id, _image_stage(env)).pipeline_id
+    document, _ = _document(args.sources[0], args, env, environ)
+    pid = migrate(document, args.pipeline_id).pipeline_id
     config, _ = validator.check_config(repo.configs_dir / pid / config_file, env)
     stage = args.stage or (config.stages[0] if config and config.stages else "")
     if config is None or not stage:
@@ -101,31 +110,70 @@ def _adopt(args, environ, repo, validator, env, config_file: str, out: TextIO, e
     return ExitCode.OK
 
 
-def _image_stage(env) -> str | None:
-    """The stage an image builder builds in when the first stage's account is shared."""
-    first = env.stage(env.names[0]) if env.names else None
-    if first is None:
-        return None
-    shared = [s for s in env.names[1:] if (st := env.stage(s)) and st.account_id == first.account_id]
-    return first.name if shared else None
+# A CloudFormation stack name (or a stack's ARN): what a SOURCE that is not a file may be.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html
+STACK_NAME = re.compile(
+    r"^(?:[A-Za-z][-A-Za-z0-9]{0,127}|arn:aws[-a-z]*:cloudformation:[-a-z0-9]+:\d{12}:stack/.+)$"
+)
 
 
-def _one(source: Path, args, repo, validator, env, config_file: str, out: TextIO, err: TextIO) -> int:
+def _document(source: Path, args, env, environ: Mapping[str, str]) -> tuple[dict, list[str]]:
+    """SOURCE as an MWO document: a file's JSON, or the config read back from the stack it names
+    (with what was read back, for the report). OSError, ValueError and MwoInputError pass up."""
+    if source.exists() or not STACK_NAME.match(str(source)):
+        return json.loads(source.read_text(encoding="utf-8")), []
+    return _from_stack(str(source), args, env, environ)
+
+
+def _from_stack(name: str, args, env, environ: Mapping[str, str]) -> tuple[dict, list[str]]:
+    """The MWO config read back from the stack ``name`` (with the usual AWS options; region:
+    --region, else environments.json's, else AWS_REGION); UsageError when there is no such stack."""
+    from mlops_gitops.aws.cloudformation import CloudFormationGateway
+    from mlops_gitops.cli.options import aws_context
+    from mlops_gitops.config.mwo_stack import config_from_stack
+
+    aws = aws_context(args, environ, interactive=True)
+    region = getattr(args, "region", None) or env.region or aws.region
+    stack = CloudFormationGateway(aws.client("cloudformation", region)).snapshot(name)
+    if stack is None:
+        raise UsageError(
+            f"{name}: no such file, and no stack of that name in {region or 'the default region'}; give an "
+            "MWO config file, or the name of a stack MWO provisioned (--region, --profile, --endpoint-url "
+            "say where to look)"
+        )
+    return config_from_stack(stack.name, stack.parameters)
+
+
+def _one(
+    source: Path,
+    args,
+    repo,
+    validator,
+    env,
+    config_file: str,
+    out: TextIO,
+    err: TextIO,
+    environ: Mapping[str, str],
+) -> int:
     from mlops_gitops.config.mwo import MwoInputError, migrate
     from mlops_gitops.report.findings import render_text
 
     try:
-        document = json.loads(source.read_text(encoding="utf-8"))
+        document, read_back = _document(source, args, env, environ)
     except OSError as exc:
         raise UsageError(f"{source}: can't read it ({exc.strerror or exc})") from exc
+    except MwoInputError as exc:  # a stack, but not one MWO provisioned
+        err.write(f"{source}: {exc}; nothing written\n")
+        return ExitCode.FINDINGS
     except ValueError as exc:
         err.write(f"{source}: not JSON ({exc}); nothing written\n")
         return ExitCode.FINDINGS
     try:
-        migration = migrate(document, args.pipeline_id, _image_stage(env))
+        migration = migrate(document, args.pipeline_id)
     except MwoInputError as exc:
         err.write(f"{source}: {exc}; nothing written\n")
         return ExitCode.FINDINGS
+    migration.changed[:0] = read_back
     target = repo.configs_dir / migration.pipeline_id / config_file
     display = repo.display(target)
     text = migration.text()

@@ -73,9 +73,12 @@ def run_plan(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, 
         wanted = changed_pipelines(repo, args.base) if args.base else None
         items, findings = [], []
         for stage in stages:
-            specs, _ = render_or_fail(repo, stage, commit, stage_region(aws, env, stage, args), err)
+            specs, notes = render_or_fail(repo, stage, commit, stage_region(aws, env, stage, args), err)
             if specs is None:
                 return ExitCode.FINDINGS
+            for note in notes:  # e.g. an image builder with no stack here (built by an earlier stage)
+                if note.code != "template-pending":
+                    err.write(f"note: {note.message}\n")
             stage_plan = _plan_stage(repo, env, gateways_for(stage), specs, args, wanted)
             items += stage_plan.items
             findings += stage_plan.findings

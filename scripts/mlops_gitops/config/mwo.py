@@ -93,10 +93,7 @@ def pipeline_id_for(config: dict[str, Any]) -> str:
     return pid or "pipeline"
 
 
-def migrate(document: Any, pipeline_id: str | None = None, image_stage: str | None = None) -> Migration:
-    """``image_stage``: for an image builder, the one stage to build in when several stages share
-    an account (MWO built one image in its own account; here an ECR repository is created per
-    account, and the image is used by URI everywhere)."""
+def migrate(document: Any, pipeline_id: str | None = None) -> Migration:
     config = unwrap(document)
     ptype = config["pipeline_type"]
     if not isinstance(ptype, str):
@@ -125,12 +122,6 @@ def migrate(document: Any, pipeline_id: str | None = None, image_stage: str | No
         f'folder pipeline-configs/{pid}/ (the pipeline id; stack names are "<prefix>-{pid}-<stage>")'
     )
     m.changed.append('"$schema" added, so editors complete and explain each key')
-    if ptype.strip() == "byom_image_builder" and image_stage and "stages" not in out:
-        out["stages"] = [image_stage]
-        m.changed.append(
-            f'"stages": ["{image_stage}"] added: the stages share one account, and one image per '
-            "account is built (as MWO built one in its own account); other stages use its URI"
-        )
     _notes(m, out, ptype.strip())
     return m
 
@@ -162,6 +153,11 @@ def _notes(m: Migration, config: dict[str, Any], ptype: str) -> None:
         )
     if ptype == "byom_image_builder":
         m.notes.append("the stack creates the ECR repository ecr_repo_name (MWO required one that existed)")
+        m.notes.append(
+            "the image is built once per account and region, by the first stage there (environments.json's "
+            "order), as MWO built one image in its own account; later stages there use it, with no stack of "
+            "their own"
+        )
         m.decide.append(
             f"ecr_repo_name {config.get('ecr_repo_name')!r}: if MWO's repository by that name still exists "
             "in the account, the stack can't create it; give a new name (and point custom_image_uri there)"

@@ -20,6 +20,7 @@ from typing import Any
 from mlops_gitops import lambdas, names
 from mlops_gitops.config.environments import Environments
 from mlops_gitops.config.references import stage_references
+from mlops_gitops.config.rules.base import image_builder_stage
 from mlops_gitops.config.validate import PipelineConfig, Validator, validate
 from mlops_gitops.core import templates
 from mlops_gitops.core.params import builder_for
@@ -164,17 +165,7 @@ def stack_inputs(
     is no template or region to render with."""
     display = f"pipeline-configs/{cfg.pipeline_id}/mlops-config.json"
     if stage not in cfg.stages:
-        raise RenderError(
-            [
-                Finding(
-                    display,
-                    "$.stages",
-                    "stage",
-                    f"{cfg.pipeline_id!r} does not deploy to stage {stage!r}",
-                    f"its stages are {', '.join(cfg.stages)}",
-                )
-            ]
-        )
+        raise RenderError([Finding(display, "$.stages", "stage", *_no_stack_in(cfg, stage, env))])
     name = templates.template_name(root, cfg.pipeline_type)
     if name is None:
         reason = templates.pending_reason(root, cfg.pipeline_type) or "no template"
@@ -379,11 +370,31 @@ def parameter_problem(spec: dict[str, Any], value: str) -> str | None:
     return None
 
 
+BUILT_ELSEWHERE = "image-built-per-account"
+
+
+def _no_stack_in(cfg: PipelineConfig, stage: str, env: Environments) -> tuple[str, str]:
+    """(message, hint) for a stage ``cfg`` has no stack in."""
+    builder = image_builder_stage(env, stage)
+    if cfg.pipeline_type == "byom_image_builder" and "stages" not in cfg.data and builder in cfg.stages:
+        return (
+            f"{cfg.pipeline_id!r} has no stack in stage {stage!r}: its image is built by stage {builder!r} "
+            "in this account and region, and used from there (built once per account, not per stage)",
+            f"render stage {builder!r}",
+        )
+    return (
+        f"{cfg.pipeline_id!r} does not deploy to stage {stage!r}",
+        f"its stages are {', '.join(cfg.stages)}",
+    )
+
+
 def render_stage(
     repo: Repo, stage: str, commit: str, region: str | None = None
 ) -> tuple[list[StackSpec], list[Finding], list[Finding]]:
     """(specs, errors, notes): every valid config deploying to ``stage`` rendered; config errors
-    stop the run before AWS is touched; types without a template yet are notes."""
+    stop the run before AWS is touched; types without a template yet are notes (code
+    template-pending), and so are image builders whose image an earlier stage of the account
+    builds (code BUILT_ELSEWHERE: no stack here)."""
     report, configs = validate(repo)
     if report.errors:
         return [], report.errors, []
@@ -394,6 +405,14 @@ def render_stage(
         refs.setdefault(ref.pipeline_id, []).append((ref.target, ref.kind))
     for cfg in configs:
         if stage not in cfg.stages:
+            if cfg.pipeline_type == "byom_image_builder" and "stages" not in cfg.data:
+                message, _ = _no_stack_in(cfg, stage, env)
+                display = f"pipeline-configs/{cfg.pipeline_id}/mlops-config.json"
+                notes.append(
+                    Finding(display, "$.stages", BUILT_ELSEWHERE, message, severity="warning").of_pipeline(
+                        cfg.pipeline_id
+                    )
+                )
             continue
         try:
             spec = render(repo.root, cfg, stage, env, commit=commit, region=region)

@@ -91,7 +91,8 @@ def plan_review(
             review.findings += errors
             review.planned = False
             return review
-        review.notes = list(dict.fromkeys([*review.notes, *(f"{n.file}: {n.message}" for n in notes)]))
+        pending = [n for n in notes if n.code == "template-pending"]  # not every image builder's other stages
+        review.notes = list(dict.fromkeys([*review.notes, *(f"{n.file}: {n.message}" for n in pending)]))
         deployer = Deployer(repo, env, gateways)
         stage_plan = deployer.plan(stage, specs).touching(wanted)
         if preview:

@@ -2663,15 +2663,21 @@ def test_invalid_config(
         assert_not_echoed(absent, findings, output)
 
 
-def test_an_image_builder_deploying_to_stages_sharing_an_account_is_refused(tmp_repo) -> None:
+def test_an_image_builder_listing_two_stages_of_one_account_is_refused_with_the_choice_explained(
+    tmp_repo,
+) -> None:
+    """An ECR repository name exists once per account and region
+    (https://docs.aws.amazon.com/AmazonECR/latest/userguide/Repositories.html): "stages" naming two
+    stages of one account would create it twice. Without "stages" it validates (test_image_builder_stages)."""
     from tests.conftest import validate_findings
 
     config = example("fraud-image")
-    config.pop("stages")
+    config["stages"] = ["staging", "prod"]
     findings = validate_findings(tmp_repo, config, "fraud-image")
-    assert [(f["path"], f["code"]) for f in findings if f["severity"] == "error"] == [
-        ("$.ecr_repo_name", "name-collision")
-    ]
+    errors = [f for f in findings if f["severity"] == "error"]
+    assert [(f["path"], f["code"]) for f in errors] == [("$.stages", "name-collision")]
+    assert "stages 'staging', 'prod' in the same account and region" in errors[0]["message"]
+    assert 'leave "stages" out' in errors[0]["hint"] and "'staging'" in errors[0]["hint"]
 
 
 @pytest.mark.parametrize(

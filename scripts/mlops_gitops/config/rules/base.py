@@ -74,11 +74,32 @@ def pipeline_type(config: dict[str, Any], ctx: Context) -> str | None:
 
 
 def pipeline_stages(config: dict[str, Any], env: Environments) -> list[str]:
-    """The stages this pipeline deploys to, in environments.json's order."""
+    """The stages this pipeline deploys to, in environments.json's order: its ``stages``, else every
+    stage, except that an image builder without ``stages`` builds once per account and region (see
+    ``image_builder_stage``). The one source of truth for validate, render, plan, deploy, prune
+    and status: a stage not listed here has no stack of this pipeline."""
     wanted = config.get("stages")
     if isinstance(wanted, list) and wanted and all(isinstance(s, str) for s in wanted):
         return [s for s in env.names if s in wanted]
+    if config.get("pipeline_type") == "byom_image_builder":
+        return [s for s in env.names if image_builder_stage(env, s) == s]
     return env.names
+
+
+def image_builder_stage(env: Environments, stage: str) -> str:
+    """The stage whose image builder serves ``stage``: the first stage, in environments.json's
+    order, in the same account and region (stages without an account_id share the pipeline
+    account). An image belongs to its account and is promoted by digest, not rebuilt per stage,
+    and an ECR repository name exists once per account and region:
+    https://docs.aws.amazon.com/AmazonECR/latest/userguide/Repositories.html"""
+    names = env.names
+    earlier = names[: names.index(stage)] if stage in names else []
+    return next((s for s in earlier if _scope(env, s) == _scope(env, stage)), stage)
+
+
+def _scope(env: Environments, stage: str) -> tuple[str | None, str | None]:
+    found = env.stage(stage)
+    return (found.account_id if found else None), env.region_of(stage)
 
 
 def is_stage_map(info: FieldInfo, value: Any) -> bool:

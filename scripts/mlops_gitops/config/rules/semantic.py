@@ -10,6 +10,7 @@ from mlops_gitops import names
 from mlops_gitops.config.rules.base import (
     Context,
     check,
+    image_builder_stage,
     is_stage_map,
     pipeline_stages,
     pipeline_type,
@@ -70,7 +71,18 @@ def stage_coverage(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
             continue
         for key in value:
             if key not in stages:
-                if key in ctx.env.names:
+                if (
+                    key in ctx.env.names
+                    and config.get("pipeline_type") == "byom_image_builder"
+                    and "stages" not in config
+                ):
+                    builder = image_builder_stage(ctx.env, key)
+                    hint = (
+                        f"remove it: stage {key!r} uses the image stage {builder!r} builds (an image builder "
+                        "builds once per account and region)"
+                    )
+                    message = f"stage {key!r} is not one this pipeline deploys to ({', '.join(stages)})"
+                elif key in ctx.env.names:
                     hint = f"remove it, or add {key!r} to this pipeline's 'stages'"
                     message = f"stage {key!r} is not one this pipeline deploys to ({', '.join(stages)})"
                 else:

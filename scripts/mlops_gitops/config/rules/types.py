@@ -343,18 +343,33 @@ def lake_names_per_stage(config: dict[str, Any], ctx: Context) -> Iterator[Findi
 
 @check
 def image_repo_per_account(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
-    """The image builder creates its ECR repository: stages sharing an account would collide."""
+    """The image builder creates its ECR repository, once per account and region: without
+    ``stages`` it builds in each account's first stage (pipeline_stages); ``stages`` naming two
+    stages of one account and region would create the repository twice.
+    https://docs.aws.amazon.com/AmazonECR/latest/userguide/Repositories.html"""
     if pipeline_type(config, ctx) != "byom_image_builder":
         return
-    stages = pipeline_stages(config, ctx.env)
-    accounts = [(ctx.env.stage(s).account_id if ctx.env.stage(s) else None) for s in stages]
     repo = config.get("ecr_repo_name")
-    if isinstance(repo, str) and len(set(accounts)) < len(accounts):
+    if not isinstance(repo, str):
+        return
+    stages = pipeline_stages(config, ctx.env)
+    scopes = {s: (st.account_id if (st := ctx.env.stage(s)) else None, ctx.env.region_of(s)) for s in stages}
+    first_of = {}
+    for s in stages:
+        first_of.setdefault(scopes[s], s)
+    twice = [s for s in stages if first_of[scopes[s]] != s]
+    if twice:
+        first = first_of[scopes[twice[0]]]
+        twice = [s for s in twice if first_of[scopes[s]] == first]
         yield ctx.finding(
-            ["ecr_repo_name"],
+            ["stages"],
             "name-collision",
-            f"ECR repository {repo!r} would be created by {stages_text(stages)} in the same account",
-            'build the image in one stage (e.g. "stages": ["dev"]) and use it everywhere, or give the stages their own accounts',
+            f"ECR repository {repo!r} would be created by {stages_text([first, *twice])} in the same "
+            "account and region; an image is built once per account and used by its later stages "
+            "(promoted by digest, not rebuilt)",
+            f'leave "stages" out (the image is built in {first!r}, the first stage of the account, and '
+            f"{', '.join(repr(s) for s in twice)} use{'s' if len(twice) == 1 else ''} it), list one stage "
+            "per account, or give the stages their own accounts",
         )
 
 
