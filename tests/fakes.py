@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+PAGE_SIZE = 100  # stacks per DescribeStacks page (what CloudFormationGateway.snapshots assumes)
 NO_CHANGES = (
     "The submitted information didn't contain changes. Submit different information to create a change set."
 )
@@ -72,7 +73,9 @@ class FakeCloudFormation:
     (of the endpoint unless named), or ("slow", seconds) -> in
     progress for that long (real time, for the parallelism benchmark)."""
 
-    def __init__(self) -> None:
+    def __init__(self, reads_per_second: int | None = None, clock: Any = time.monotonic) -> None:
+        self.reads_per_second, self.clock, self.throttled = reads_per_second, clock, 0
+        self._second, self._in_second = -1, 0
         self.stacks: dict[str, FakeStack] = {}
         self.change_sets: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[str] = []
@@ -85,9 +88,21 @@ class FakeCloudFormation:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def _call(self, name: str) -> None:
+    def _call(self, name: str, read: bool = False) -> None:
         with self._lock:
             self.calls.append(name)
+            if read and self.reads_per_second is not None:
+                # CloudFormation's API rate limit, on the fake's clock: reads beyond the limit within
+                # one second answer Throttling ("Rate exceeded"), as AWS does. Only reads: a real
+                # client retries any throttled call itself (botocore adaptive mode, aws.clients;
+                # tests/aws/test_deploy.py), which this fake, called directly, does not model.
+                second = int(self.clock())
+                if second != self._second:
+                    self._second, self._in_second = second, 0
+                self._in_second += 1
+                if self._in_second > self.reads_per_second:
+                    self.throttled += 1
+                    raise client_error("Throttling", "Rate exceeded", name)
 
     def add(self, stack: FakeStack) -> FakeStack:
         self.stacks[stack.name] = stack
@@ -100,17 +115,22 @@ class FakeCloudFormation:
 
     # -- reading
     def describe_stacks(self, StackName: str | None = None, NextToken: str | None = None) -> dict[str, Any]:
-        self._call("describe_stacks")
-        if StackName is None:
-            return {"Stacks": [s.describe() for s in list(self.stacks.values())]}
+        self._call("describe_stacks", read=True)
+        if StackName is None:  # in pages of PAGE_SIZE, as CloudFormation lists them
+            start = int(NextToken or 0)
+            stacks = list(self.stacks.values())
+            page = {"Stacks": [s.describe() for s in stacks[start : start + PAGE_SIZE]]}
+            if start + PAGE_SIZE < len(stacks):
+                page["NextToken"] = str(start + PAGE_SIZE)
+            return page
         return {"Stacks": [self._stack(StackName, "DescribeStacks").describe()]}
 
     def describe_stack_events(self, StackName: str) -> dict[str, Any]:
-        self._call("describe_stack_events")
+        self._call("describe_stack_events", read=True)
         return {"StackEvents": list(reversed(self._stack(StackName, "DescribeStackEvents").events))}
 
     def list_stack_resources(self, StackName: str, NextToken: str | None = None) -> dict[str, Any]:
-        self._call("list_stack_resources")
+        self._call("list_stack_resources", read=True)
         return {"StackResourceSummaries": []}
 
     # -- change sets
@@ -166,7 +186,7 @@ class FakeCloudFormation:
     def describe_change_set(
         self, StackName: str, ChangeSetName: str, NextToken: str | None = None
     ) -> dict[str, Any]:
-        self._call("describe_change_set")
+        self._call("describe_change_set", read=True)
         cs = self.change_sets[(StackName, ChangeSetName)]
         return {
             k: v for k, v in cs.items() if k in ("Status", "StatusReason", "ExecutionStatus", "Changes")

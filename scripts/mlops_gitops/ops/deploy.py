@@ -33,7 +33,7 @@ from mlops_gitops.aws.s3 import ArtifactMismatch, ArtifactStore  # noqa: F401  (
 from mlops_gitops.aws.sagemaker import SageMakerGateway
 from mlops_gitops.aws.stack_states import STABLE_OK
 from mlops_gitops.aws.stage import StageGateways
-from mlops_gitops.config.environments import Environments
+from mlops_gitops.config.environments import DEFAULT_MAX_PARALLEL, Environments
 from mlops_gitops.core.params.base import with_model_revisions
 from mlops_gitops.core.plan import Deployed, PlanItem, plan_stage
 from mlops_gitops.core.render import StackSpec, repository_identity, spec_hash
@@ -86,7 +86,7 @@ class Deployer:
     artifact_bucket: str | None = None
     on_event: Callable[[str, StackEvent], None] = lambda stack, event: None
     on_progress: Callable[[str], None] = lambda text: None  # a line per wave, per two-step update
-    max_parallel: int = 4
+    max_parallel: int = DEFAULT_MAX_PARALLEL
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _uploaded: set[str] = field(default_factory=set)
     _latest: dict[str, str | None] = field(default_factory=dict)
