@@ -70,11 +70,13 @@ class FakeCloudFormation:
 
     ``execute_outcome[stack]`` decides how an executed change set ends: "ok" (default),
     ("fail", reason[, logical id, resource type]) -> rolled back with a failed resource event
-    (of the endpoint unless named), or ("slow", seconds) -> in
-    progress for that long (real time, for the parallelism benchmark)."""
+    (of the endpoint unless named), ("rounds", n) -> in progress for its next n descriptions, or
+    ("slow", seconds) -> in progress for that long (real time, for the parallelism benchmark).
+    ``reads_per_second`` (on ``clock``) makes reads beyond it answer Throttling."""
 
     def __init__(self, reads_per_second: int | None = None, clock: Any = time.monotonic) -> None:
         self.reads_per_second, self.clock, self.throttled = reads_per_second, clock, 0
+        self.call_times: list[tuple[float, str]] = []  # (the fake's clock, call), for calls per interval
         self._second, self._in_second = -1, 0
         self.stacks: dict[str, FakeStack] = {}
         self.change_sets: dict[tuple[str, str], dict[str, Any]] = {}
@@ -91,6 +93,7 @@ class FakeCloudFormation:
     def _call(self, name: str, read: bool = False) -> None:
         with self._lock:
             self.calls.append(name)
+            self.call_times.append((self.clock(), name))
             if read and self.reads_per_second is not None:
                 # CloudFormation's API rate limit, on the fake's clock: reads beyond the limit within
                 # one second answer Throttling ("Rate exceeded"), as AWS does. Only reads: a real
@@ -223,6 +226,10 @@ class FakeCloudFormation:
                 }
             )
             stack.status = "ROLLBACK_COMPLETE" if creating else "UPDATE_ROLLBACK_COMPLETE"
+        elif outcome[0] == "rounds":  # in progress for that many descriptions of the stack, then done
+            stack.status = "CREATE_IN_PROGRESS" if creating else "UPDATE_IN_PROGRESS"
+            stack.upcoming = [stack.status] * outcome[1] + [done]
+            stack.tags, stack.parameters = cs["tags"], cs["parameters"]
         elif outcome[0] == "slow":
             stack.status = "CREATE_IN_PROGRESS" if creating else "UPDATE_IN_PROGRESS"
             finish_at = time.monotonic() + outcome[1]

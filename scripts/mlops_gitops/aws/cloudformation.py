@@ -153,7 +153,9 @@ class CloudFormationGateway:
         out: dict[str, StackSnapshot] = {}
         token = None
         while True:
-            page = self.client.describe_stacks(**({"NextToken": token} if token else {}))
+            page = self._patient(
+                lambda token=token: self.client.describe_stacks(**({"NextToken": token} if token else {}))
+            )
             for raw in page.get("Stacks", []):
                 if raw["StackStatus"] != "DELETE_COMPLETE":
                     out[raw["StackName"]] = StackSnapshot.from_api(raw)
