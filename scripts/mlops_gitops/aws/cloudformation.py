@@ -163,6 +163,19 @@ class CloudFormationGateway:
             if not token:
                 return out
 
+    def current(self, name: str) -> StackSnapshot | None:
+        """The stack as the watcher's next round sees it: during a deploy, the reads of every
+        thread share that round (no call per stack when many are in flight)."""
+        deadline, why = self._deadline()
+        with self.watcher.watching(name) as need:
+            while True:
+                sight = self.watcher.sight(name, need)
+                if sight.fresh:
+                    return StackSnapshot.from_api(sight.raw) if sight.raw is not None else None
+                if self.clock() > deadline:
+                    raise StackError(name, f"CloudFormation throttled every description of the stack {why}")
+                need = sight.number + 1
+
     def snapshot(self, name: str) -> StackSnapshot | None:
         try:
             stacks = self._patient(lambda: self.client.describe_stacks(StackName=name))["Stacks"]

@@ -263,7 +263,7 @@ class Deployer:
             return self._delete(item, prune, allow_protected)
         spec = item.spec
         assert spec is not None
-        before = self.cfn.snapshot(spec.stack_name)
+        before = self.cfn.current(spec.stack_name)
         snap = self.cfn.settle(spec.stack_name, before, self._events(spec.stack_name))
         if (
             snap is not before
@@ -337,7 +337,7 @@ class Deployer:
     def _sync_protection(self, stack: str, spec: StackSpec, current: bool | None) -> str:
         """Termination protection as the stage (or the config's `protect`) wants it, both ways."""
         if current is None:
-            snap = self.cfn.snapshot(stack)
+            snap = self.cfn.current(stack)
             current = snap.termination_protection if snap else spec.termination_protection
         if current == spec.termination_protection:
             return ""
@@ -356,7 +356,7 @@ class Deployer:
             return Outcome(item, "skipped", "orphan kept: run with --prune to delete it")
         if item.protected and not allow_protected:
             return Outcome(item, "skipped", "protected: add --allow-protected to delete it")
-        snap = self.cfn.snapshot(item.stack_name)
+        snap = self.cfn.current(item.stack_name)
         if snap is None:
             return Outcome(item, "deleted", "already gone")
         if snap.termination_protection:
