@@ -128,9 +128,14 @@ class FakeCloudFormation:
             return page
         return {"Stacks": [self._stack(StackName, "DescribeStacks").describe()]}
 
-    def describe_stack_events(self, StackName: str) -> dict[str, Any]:
-        self._call("describe_stack_events", read=True)
-        return {"StackEvents": list(reversed(self._stack(StackName, "DescribeStackEvents").events))}
+    def describe_stack_events(self, StackName: str, NextToken: str | None = None) -> dict[str, Any]:
+        self._call("describe_stack_events", read=True)  # newest first, in pages of PAGE_SIZE
+        newest_first = list(reversed(self._stack(StackName, "DescribeStackEvents").events))
+        start = int(NextToken or 0)
+        page: dict[str, Any] = {"StackEvents": newest_first[start : start + PAGE_SIZE]}
+        if start + PAGE_SIZE < len(newest_first):
+            page["NextToken"] = str(start + PAGE_SIZE)
+        return page
 
     def list_stack_resources(self, StackName: str, NextToken: str | None = None) -> dict[str, Any]:
         self._call("list_stack_resources", read=True)

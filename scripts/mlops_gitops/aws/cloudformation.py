@@ -187,10 +187,23 @@ class CloudFormationGateway:
         return StackSnapshot.from_api(live[0]) if live else None
 
     def events(self, name: str) -> list[StackEvent]:
-        """New events of the stack since the last call, oldest first."""
+        """New events of the stack since the last call, oldest first. Read only when the stack's
+        status changed, so more pages than the newest (events come newest first) are read while
+        a page holds nothing seen yet: a long operation's events are not lost."""
         seen = self._seen_events.setdefault(name, set())
+        raw: list[dict[str, Any]] = []
+        token = None
         try:
-            raw = self._events_page(name)
+            while True:
+                page = self._patient(
+                    lambda token=token: self.client.describe_stack_events(
+                        StackName=name, **({"NextToken": token} if token else {})
+                    )
+                )
+                raw += page.get("StackEvents", [])
+                token = page.get("NextToken")
+                if not token or not seen or any(e.get("EventId") in seen for e in raw):
+                    break
         except ClientError as exc:
             if _is_missing(exc):
                 return []

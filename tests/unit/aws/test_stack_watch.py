@@ -154,3 +154,25 @@ def test_a_stack_missing_from_the_listing_is_gone() -> None:
         del fake.stacks["c"]
         assert gateway.wait_stable("c") is None  # 3 watched > 1 page: read from the listing
     assert "describe_stacks" in fake.calls
+
+
+def test_events_read_at_a_status_change_span_every_page_since_the_last_read() -> None:
+    """Events are read at status changes only, so a long update's events can fill more than the
+    newest page (DescribeStackEvents returns newest first, paginated): none is lost.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackEvents.html"""
+    clock = Clock()
+    fake = FakeCloudFormation(clock=clock)
+    stack = fake.add(FakeStack("s", "UPDATE_COMPLETE"))
+
+    def event(i: int) -> dict:
+        at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        return {"EventId": f"e{i}", "Timestamp": at, "LogicalResourceId": f"R{i}", "ResourceType": "T"}
+
+    stack.events += [event(i) for i in range(5)]
+    gateway = CloudFormationGateway(fake, sleep=clock.sleep, clock=clock, poll_seconds=POLL)
+    gateway.mark("s")
+    stack.events += [event(i) for i in range(5, 255)]  # 250 new events: 3 pages
+    stack.status, stack.upcoming = "UPDATE_IN_PROGRESS", ["UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"]
+    seen: list[str] = []
+    gateway.wait_stable("s", lambda e: seen.append(e.logical_id))
+    assert seen == [f"R{i}" for i in range(5, 255)]
