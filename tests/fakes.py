@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+PAGE_SIZE = 100  # stacks per DescribeStacks page (what CloudFormationGateway.snapshots assumes)
 NO_CHANGES = (
     "The submitted information didn't contain changes. Submit different information to create a change set."
 )
@@ -77,10 +78,14 @@ class FakeCloudFormation:
 
     ``execute_outcome[stack]`` decides how an executed change set ends: "ok" (default),
     ("fail", reason[, logical id, resource type]) -> rolled back with a failed resource event
-    (of the endpoint unless named), or ("slow", seconds) -> in
-    progress for that long (real time, for the parallelism benchmark)."""
+    (of the endpoint unless named), ("rounds", n) -> in progress for its next n descriptions, or
+    ("slow", seconds) -> in progress for that long (real time, for the parallelism benchmark).
+    ``reads_per_second`` (on ``clock``) makes reads beyond it answer Throttling."""
 
-    def __init__(self) -> None:
+    def __init__(self, reads_per_second: int | None = None, clock: Any = time.monotonic) -> None:
+        self.reads_per_second, self.clock, self.throttled = reads_per_second, clock, 0
+        self.call_times: list[tuple[float, str]] = []  # (the fake's clock, call), for calls per interval
+        self._second, self._in_second = -1, 0
         self.stacks: dict[str, FakeStack] = {}
         self.change_sets: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[str] = []
@@ -97,9 +102,22 @@ class FakeCloudFormation:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def _call(self, name: str) -> None:
+    def _call(self, name: str, read: bool = False) -> None:
         with self._lock:
             self.calls.append(name)
+            self.call_times.append((self.clock(), name))
+            if read and self.reads_per_second is not None:
+                # CloudFormation's API rate limit, on the fake's clock: reads beyond the limit within
+                # one second answer Throttling ("Rate exceeded"), as AWS does. Only reads: a real
+                # client retries any throttled call itself (botocore adaptive mode, aws.clients;
+                # tests/aws/test_deploy.py), which this fake, called directly, does not model.
+                second = int(self.clock())
+                if second != self._second:
+                    self._second, self._in_second = second, 0
+                self._in_second += 1
+                if self._in_second > self.reads_per_second:
+                    self.throttled += 1
+                    raise client_error("Throttling", "Rate exceeded", name)
         for observe in self.observers:
             observe(name)
 
@@ -114,17 +132,27 @@ class FakeCloudFormation:
 
     # -- reading
     def describe_stacks(self, StackName: str | None = None, NextToken: str | None = None) -> dict[str, Any]:
-        self._call("describe_stacks")
-        if StackName is None:
-            return {"Stacks": [s.describe() for s in list(self.stacks.values())]}
+        self._call("describe_stacks", read=True)
+        if StackName is None:  # in pages of PAGE_SIZE, as CloudFormation lists them
+            start = int(NextToken or 0)
+            stacks = list(self.stacks.values())
+            page = {"Stacks": [s.describe() for s in stacks[start : start + PAGE_SIZE]]}
+            if start + PAGE_SIZE < len(stacks):
+                page["NextToken"] = str(start + PAGE_SIZE)
+            return page
         return {"Stacks": [self._stack(StackName, "DescribeStacks").describe()]}
 
-    def describe_stack_events(self, StackName: str) -> dict[str, Any]:
-        self._call("describe_stack_events")
-        return {"StackEvents": list(reversed(self._stack(StackName, "DescribeStackEvents").events))}
+    def describe_stack_events(self, StackName: str, NextToken: str | None = None) -> dict[str, Any]:
+        self._call("describe_stack_events", read=True)  # newest first, in pages of PAGE_SIZE
+        newest_first = list(reversed(self._stack(StackName, "DescribeStackEvents").events))
+        start = int(NextToken or 0)
+        page: dict[str, Any] = {"StackEvents": newest_first[start : start + PAGE_SIZE]}
+        if start + PAGE_SIZE < len(newest_first):
+            page["NextToken"] = str(start + PAGE_SIZE)
+        return page
 
     def list_stack_resources(self, StackName: str, NextToken: str | None = None) -> dict[str, Any]:
-        self._call("list_stack_resources")
+        self._call("list_stack_resources", read=True)
         stack = self.stacks.get(StackName)
         return {
             "StackResourceSummaries": [
@@ -241,7 +269,7 @@ class FakeCloudFormation:
     def describe_change_set(
         self, StackName: str, ChangeSetName: str, NextToken: str | None = None
     ) -> dict[str, Any]:
-        self._call("describe_change_set")
+        self._call("describe_change_set", read=True)
         cs = self.change_sets[(StackName, ChangeSetName)]
         return {
             k: v for k, v in cs.items() if k in ("Status", "StatusReason", "ExecutionStatus", "Changes")
@@ -287,6 +315,10 @@ class FakeCloudFormation:
                 }
             )
             stack.status = "ROLLBACK_COMPLETE" if creating else "UPDATE_ROLLBACK_COMPLETE"
+        elif outcome[0] == "rounds":  # in progress for that many descriptions of the stack, then done
+            stack.status = "CREATE_IN_PROGRESS" if creating else "UPDATE_IN_PROGRESS"
+            stack.upcoming = [stack.status] * outcome[1] + [done]
+            stack.tags, stack.parameters = cs["tags"], cs["parameters"]
         elif outcome[0] == "slow":
             stack.status = "CREATE_IN_PROGRESS" if creating else "UPDATE_IN_PROGRESS"
             finish_at = time.monotonic() + outcome[1]

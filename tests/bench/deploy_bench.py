@@ -3,7 +3,14 @@
 * a no-op deploy over 200 pipelines against a moto server, counting CloudFormation API calls
   (target: at most 5, whatever the number of pipelines);
 * 20 changed pipelines against a fake CloudFormation whose stacks take 1 s each, parallel
-  (--max-parallel 4) vs serial (target: parallel at most a third of serial).
+  (--max-parallel 4) vs serial (target: parallel at most a third of serial);
+* issue 17, at scale against the fake: 1,000 changed pipelines whose stacks take 0.5 s each (a
+  few minutes, scaled down; polls every 0.02 s, 5 s scaled alike), under a read rate limit
+  (Throttling beyond it), --max-parallel 32 vs 8 vs serial: wall time vs the ideal (pipelines x
+  stack time / concurrency; target within 20%), no failed stack, DescribeStacks calls per poll
+  round (target: the same whatever the number of stacks in flight); and a no-op deploy of 5,000
+  pipelines (target: fewer CloudFormation calls than pages of stacks plus two). Serial runs 40
+  pipelines and --max-parallel 8 runs 250, both scaled to 1,000 (serial would take over 500 s).
 """
 
 from __future__ import annotations
@@ -121,6 +128,118 @@ def bench_parallel(count: int = 20, seconds: float = 1.0) -> tuple[float, float]
     return serial, parallel
 
 
+def _clones(tmp: str, count: int):
+    """``count`` specs of one rendered pipeline under names of their own (rendering 1,000 configs
+    is validate's benchmark, not this one's), with the repo and environments to deploy them."""
+    from dataclasses import replace
+
+    from mlops_gitops.config.validate import Validator
+    from mlops_gitops.core.render import render_stage
+    from mlops_gitops.repo import Repo
+
+    repo = Repo(_repo(Path(tmp), 1))
+    env = Validator(repo).environments()
+    specs, errors, _ = render_stage(repo, "dev", "b" * 40)
+    assert not errors and len(specs) == 1
+    one = specs[0]
+    return (
+        repo,
+        env,
+        [replace(one, stack_name=f"mlops-s{i:04d}-dev", pipeline_id=f"s{i:04d}") for i in range(count)],
+    )
+
+
+def _changed_deploy(
+    repo, env, specs, parallel: int, seconds: float, poll: float, reads_per_second: int, others: int
+):
+    from mlops_gitops.aws.cloudformation import CloudFormationGateway
+    from mlops_gitops.ops.deploy import Deployer
+    from tests.fakes import FakeCloudFormation, FakeStack, fake_stage
+
+    fake = FakeCloudFormation(reads_per_second=reads_per_second)
+    for i in range(others):  # the account's other stacks: every run lists as many pages
+        fake.add(FakeStack(f"other-{i:04d}", "UPDATE_COMPLETE"))
+    for spec in specs:
+        fake.execute_outcome[spec.stack_name] = ("slow", seconds)
+    gateway = CloudFormationGateway(fake, poll_seconds=poll)
+    deployer = Deployer(repo, env, fake_stage(gateway), artifact_bucket="bench", max_parallel=parallel)
+    plan = deployer.plan("dev", specs)
+    start = time.perf_counter()
+    outcomes = deployer.apply(plan)
+    wall = time.perf_counter() - start
+    failed = [o.detail for o in outcomes if o.result != "created"]
+    # Rounds start at most once per poll interval (aws.stack_watch): DescribeStacks calls per round
+    # are the calls per poll interval spent on waiting; the other reads are per stack, not per interval.
+    rounds = gateway.watcher._done
+    listing = fake.calls.count("describe_stacks")
+    others = len([c for c in fake.calls if c != "describe_stacks"])
+    return wall, failed, fake.throttled, rounds, listing, others
+
+
+def bench_scale(count: int = 1000, seconds: float = 0.5) -> dict[str, float]:
+    poll, limit = 0.02, 500  # reads per second the fake allows, then Throttling
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        repo, env, specs = _clones(tmp, count)
+        for parallel, n in ((1, count // 25), (8, count // 4), (32, count)):
+            wall, failed, throttled, rounds, listing, others = _changed_deploy(
+                repo, env, specs[:n], parallel, seconds, poll, limit, count - n
+            )
+            scaled = wall * count / n
+            ideal = count * seconds / parallel  # at 1,000 pipelines
+            rows.append((parallel, n, wall, scaled, ideal, len(failed), throttled, rounds, listing, others))
+            assert not failed, failed[:3]
+    serial = rows[0][3]
+    print(
+        f"{count} changed pipelines, {seconds} s per stack, poll {poll} s, fake read limit {limit}/s, "
+        f"an account of {count} stacks ({-(-count // 100)} pages of DescribeStacks) in every run"
+    )
+    print(
+        "| max-parallel | pipelines | wall (s) | wall at 1,000 (s) | ideal (s) | wall/ideal | vs serial "
+        "| failed | throttled reads | poll rounds | DescribeStacks per round | other calls per stack |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for parallel, n, wall, scaled, ideal, failed, throttled, rounds, listing, others in rows:
+        print(
+            f"| {parallel} | {n} | {wall:.1f} | {scaled:.1f}{'' if n == count else f' (x{count // n})'} | {ideal:.1f} "
+            f"| {scaled / ideal:.2f} | {scaled / serial:.3f} | {failed} | {throttled} | {rounds} "
+            f"| {listing / max(rounds, 1):.1f} | {others / n:.1f} |"
+        )
+    return {"ratio32": rows[2][3] / rows[2][4]}
+
+
+def bench_noop_at_scale(count: int = 5000) -> tuple[int, int]:
+    """A no-op deploy: every stack deployed at its spec hash; the calls are the listing's pages."""
+    from mlops_gitops.aws.cloudformation import CloudFormationGateway
+    from mlops_gitops.ops.deploy import Deployer
+    from tests.fakes import PAGE_SIZE, FakeCloudFormation, FakeStack, fake_stage
+
+    with tempfile.TemporaryDirectory() as tmp:
+        repo, env, specs = _clones(tmp, count)
+        fake = FakeCloudFormation()
+        for spec in specs:
+            fake.add(FakeStack(spec.stack_name, "UPDATE_COMPLETE", dict(spec.tags), dict(spec.parameters)))
+        deployer = Deployer(repo, env, fake_stage(CloudFormationGateway(fake)), artifact_bucket="bench")
+        start = time.perf_counter()
+        outcomes = deployer.apply(deployer.plan("dev", specs))
+        wall = time.perf_counter() - start
+    assert {o.result for o in outcomes} == {"unchanged"}
+    pages = -(-count // PAGE_SIZE)
+    calls = len(fake.calls)
+    print(
+        f"no-op deploy of {count} pipelines against the fake: {calls} CloudFormation call(s) "
+        f"({sorted(set(fake.calls))}) for {pages} pages of stacks; target < pages + 2 = {pages + 2}; {wall:.1f} s"
+    )
+    return calls, pages
+
+
 if __name__ == "__main__":
-    bench_noop()
-    bench_parallel()
+    only = sys.argv[1:]
+    if not only or "noop" in only:
+        bench_noop()
+    if not only or "parallel" in only:
+        bench_parallel()
+    if not only or "scale" in only:
+        bench_scale()
+    if not only or "noop-scale" in only:
+        bench_noop_at_scale()

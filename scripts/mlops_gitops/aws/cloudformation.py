@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlops_gitops.aws.stack_states import IN_PROGRESS, NEVER_CREATED
+from mlops_gitops.aws.stack_watch import StackWatcher, throttled
 
 NO_CHANGES = ("The submitted information didn't contain changes", "No updates are to be performed")
 # Progress of a wait, at INFO: the CLI prints this logger's lines to stderr as they are.
@@ -138,6 +139,11 @@ class CloudFormationGateway:
     deadline: float | None = None
     progress: Callable[[str], None] = progress_log.info  # where waits say what they wait for
     _seen_events: dict[str, set[str]] = field(default_factory=dict)
+    watcher: StackWatcher = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # one per gateway, so one per stage's deploy: every thread's waits share its rounds
+        self.watcher = StackWatcher(self.client, self.sleep, self.clock, self.poll_seconds)
 
     # ------------------------------------------------------------------ reading
 
@@ -147,7 +153,9 @@ class CloudFormationGateway:
         out: dict[str, StackSnapshot] = {}
         token = None
         while True:
-            page = self.client.describe_stacks(**({"NextToken": token} if token else {}))
+            page = self._patient(
+                lambda token=token: self.client.describe_stacks(**({"NextToken": token} if token else {}))
+            )
             for raw in page.get("Stacks", []):
                 if raw["StackStatus"] != "DELETE_COMPLETE":
                     out[raw["StackName"]] = StackSnapshot.from_api(raw)
@@ -155,9 +163,22 @@ class CloudFormationGateway:
             if not token:
                 return out
 
+    def current(self, name: str) -> StackSnapshot | None:
+        """The stack as the watcher's next round sees it: during a deploy, the reads of every
+        thread share that round (no call per stack when many are in flight)."""
+        deadline, why = self._deadline()
+        with self.watcher.watching(name) as need:
+            while True:
+                sight = self.watcher.sight(name, need)
+                if sight.fresh:
+                    return StackSnapshot.from_api(sight.raw) if sight.raw is not None else None
+                if self.clock() > deadline:
+                    raise StackError(name, f"CloudFormation throttled every description of the stack {why}")
+                need = sight.number + 1
+
     def snapshot(self, name: str) -> StackSnapshot | None:
         try:
-            stacks = self.client.describe_stacks(StackName=name)["Stacks"]
+            stacks = self._patient(lambda: self.client.describe_stacks(StackName=name))["Stacks"]
         except ClientError as exc:
             if _is_missing(exc):
                 return None
@@ -166,10 +187,23 @@ class CloudFormationGateway:
         return StackSnapshot.from_api(live[0]) if live else None
 
     def events(self, name: str) -> list[StackEvent]:
-        """New events of the stack since the last call, oldest first."""
+        """New events of the stack since the last call, oldest first. Read only when the stack's
+        status changed, so more pages than the newest (events come newest first) are read while
+        a page holds nothing seen yet: a long operation's events are not lost."""
         seen = self._seen_events.setdefault(name, set())
+        raw: list[dict[str, Any]] = []
+        token = None
         try:
-            raw = self.client.describe_stack_events(StackName=name).get("StackEvents", [])
+            while True:
+                page = self._patient(
+                    lambda token=token: self.client.describe_stack_events(
+                        StackName=name, **({"NextToken": token} if token else {})
+                    )
+                )
+                raw += page.get("StackEvents", [])
+                token = page.get("NextToken")
+                if not token or not seen or any(e.get("EventId") in seen for e in raw):
+                    break
         except ClientError as exc:
             if _is_missing(exc):
                 return []
@@ -187,11 +221,27 @@ class CloudFormationGateway:
             for e in reversed(fresh)
         ]
 
+    def _events_page(self, name: str) -> list[dict[str, Any]]:
+        return self._patient(lambda: self.client.describe_stack_events(StackName=name)).get("StackEvents", [])
+
+    def _patient(self, read: Callable[[], Any]) -> Any:
+        """A read, asked again each poll interval while CloudFormation throttles it even after the
+        client's own retries (adaptive mode, aws.clients), until the wait's deadline: a busy API
+        slows a deploy down, it fails no stack. Reads only: they are safe to repeat."""
+        deadline, _ = self._deadline()
+        while True:
+            try:
+                return read()
+            except ClientError as exc:
+                if not throttled(exc) or self.clock() > deadline:
+                    raise
+            self.sleep(self.poll_seconds)
+
     def mark(self, name: str) -> datetime | None:
         """Before an operation: take the stack's existing events as seen (they are history, not
         news) and return the newest one's time, so failures are read from this operation only."""
         try:
-            raw = self.client.describe_stack_events(StackName=name).get("StackEvents", [])
+            raw = self._events_page(name)
         except ClientError:
             return None
         self._seen_events.setdefault(name, set()).update(e.get("EventId") for e in raw)
@@ -200,7 +250,7 @@ class CloudFormationGateway:
     def first_failure(self, name: str, since: datetime | None = None) -> str:
         """The reason of the first FAILED resource event (what a person needs), or ''."""
         try:
-            raw = self.client.describe_stack_events(StackName=name).get("StackEvents", [])
+            raw = self._events_page(name)
         except ClientError:
             return ""
         failed = [
@@ -263,13 +313,15 @@ class CloudFormationGateway:
         deadline, why = self._deadline()
         ticker = ProgressTicker(self.clock, self.progress)
         while True:
-            raw = self.client.describe_change_set(StackName=stack, ChangeSetName=name)
+            raw = self._patient(lambda: self.client.describe_change_set(StackName=stack, ChangeSetName=name))
             if raw["Status"] in ("CREATE_COMPLETE", "FAILED", "DELETE_COMPLETE"):
                 changes = list(raw.get("Changes", []))
                 token = raw.get("NextToken")
                 while token:
-                    more = self.client.describe_change_set(
-                        StackName=stack, ChangeSetName=name, NextToken=token
+                    more = self._patient(
+                        lambda token=token: self.client.describe_change_set(
+                            StackName=stack, ChangeSetName=name, NextToken=token
+                        )
                     )
                     changes += more.get("Changes", [])
                     token = more.get("NextToken")
@@ -459,25 +511,37 @@ class CloudFormationGateway:
     def wait_stable(
         self, name: str, on_event: Callable[[StackEvent], None] | None = None
     ) -> StackSnapshot | None:
-        """Poll until the stack leaves every *_IN_PROGRESS state (or is gone); stream its events,
-        and say what it waits for at least every PROGRESS_SECONDS."""
+        """Poll until the stack leaves every *_IN_PROGRESS state (or is gone), through the shared
+        watcher (one round of DescribeStacks per interval for every stack waited on); read its
+        events when its status or LastUpdatedTime changed, and say what it waits for at least
+        every PROGRESS_SECONDS."""
         deadline, why = self._deadline()
         ticker = ProgressTicker(self.clock, self.progress)
-        while True:
-            snap = self.snapshot(name)
-            if on_event is not None:
-                for event in self.events(name):
-                    on_event(event)
-            # REVIEW_IN_PROGRESS rests until a change set runs: nothing to wait for
-            if snap is None or snap.status not in IN_PROGRESS or snap.status == "REVIEW_IN_PROGRESS":
-                return snap
-            if self.clock() > deadline:
-                raise StackError(
-                    name,
-                    f"still {snap.status} {why}; the next run will wait for it again",
-                )
-            ticker.tick(name, snap.status)
-            self.sleep(self.poll_seconds)
+        marker: Any = None  # events are read when the status changes (the first sight sets it)
+        status = "in progress"
+        with self.watcher.watching(name) as need:
+            while True:
+                sight = self.watcher.sight(name, need)
+                need = sight.number + 1
+                if sight.fresh:
+                    snap = StackSnapshot.from_api(sight.raw) if sight.raw is not None else None
+                    # REVIEW_IN_PROGRESS rests until a change set runs: nothing to wait for
+                    done = (
+                        snap is None or snap.status not in IN_PROGRESS or snap.status == "REVIEW_IN_PROGRESS"
+                    )
+                    if on_event is not None and (done or (marker is not None and sight.marker != marker)):
+                        for event in self.events(name):
+                            on_event(event)
+                    marker = sight.marker
+                    if done:
+                        return snap
+                    status = snap.status
+                if self.clock() > deadline:
+                    raise StackError(
+                        name,
+                        f"still {status} {why}; the next run will wait for it again",
+                    )
+                ticker.tick(name, status)
 
 
 def _changes(raw: list[dict[str, Any]]) -> Iterator[ResourceChange]:

@@ -14,6 +14,7 @@ from mlops_gitops.cli.options import (
     stage_gateways,
     stage_region,
 )
+from mlops_gitops.config.environments import DEFAULT_MAX_PARALLEL
 from mlops_gitops.errors import ExitCode, UsageError
 
 
@@ -32,7 +33,10 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--stage", required=True, metavar="S", help="the stage to deploy, e.g. dev")
     p.add_argument(
-        "--max-parallel", type=int, default=4, metavar="N", help="stacks deployed at once (default: 4)"
+        "--max-parallel",
+        type=int,
+        metavar="N",
+        help=f"stacks deployed at once (default: environments.json deploy.max_parallel, else {DEFAULT_MAX_PARALLEL})",
     )
     p.add_argument(
         "--prune",
@@ -61,7 +65,7 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
     from mlops_gitops.report.events import event_printer
     from mlops_gitops.report.findings import render_text
 
-    if args.max_parallel < 1:
+    if args.max_parallel is not None and args.max_parallel < 1:
         raise UsageError("--max-parallel must be at least 1")
     repo, env, stages, commit = setup(args, environ)
     stage = stages[0]
@@ -83,7 +87,7 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
         artifact_bucket=args.artifact_bucket,
         on_event=event_printer(err),
         on_progress=err.write,
-        max_parallel=args.max_parallel,
+        max_parallel=max_parallel(args.max_parallel, env.max_parallel),
     )
     # One deploy per stage at a time: the lease is held from before the plan to the end (exit 3
     # without touching anything when another run holds it).
@@ -101,3 +105,8 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
         if any(o.result == "blocked" for o in outcomes) or stage_plan.findings
         else ExitCode.OK
     )
+
+
+def max_parallel(flag: int | None, configured: int | None) -> int:
+    """--max-parallel, else environments.json's deploy.max_parallel, else the default."""
+    return flag or configured or DEFAULT_MAX_PARALLEL

@@ -14,6 +14,13 @@ from mlops_gitops.findings import Finding, json_path
 # refuses more stages than this, so validate does too (ops/bootstrap.py holds the same number; a
 # test keeps them equal).
 PIPELINE_STAGES = 3
+# Stacks `deploy` runs at once unless environments.json's deploy.max_parallel or --max-parallel say
+# otherwise. Sized for waiting, not for CPU: a deploy's threads wait on CloudFormation, and their
+# waits share one DescribeStacks round per interval (aws.stack_watch), so stacks in flight add no
+# polling calls; 32 is also the HTTP connections each AWS client keeps (aws.clients), so no thread
+# waits for a connection. CloudFormation's API rate is the bound: the clients' adaptive retry mode
+# slows down on "Rate exceeded" instead of failing.
+DEFAULT_MAX_PARALLEL = 32
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class Environments:
     assets_bucket: str | None = None
     deploy_role: str | None = None  # assumed in stage accounts other than ours
     orchestrator: dict[str, Any] = field(default_factory=dict, compare=False)  # bootstrap's settings
+    max_parallel: int | None = None  # deploy.max_parallel (None: DEFAULT_MAX_PARALLEL)
 
     @property
     def deploy_role_name(self) -> str:
@@ -74,6 +82,8 @@ class Environments:
         region = data.get("region")
         assets = data.get("assets_bucket")
         role = data.get("deploy_role_name")
+        deploy = data.get("deploy") if isinstance(data.get("deploy"), dict) else {}
+        parallel = deploy.get("max_parallel")
         stages = []
         for item in data.get("stages") or []:
             if isinstance(item, dict) and isinstance(item.get("name"), str):
@@ -93,6 +103,9 @@ class Environments:
             assets if isinstance(assets, str) and assets else None,
             role if isinstance(role, str) and role else None,
             data["orchestrator"] if isinstance(data.get("orchestrator"), dict) else {},
+            parallel
+            if isinstance(parallel, int) and not isinstance(parallel, bool) and parallel >= 1
+            else None,
         )
 
 

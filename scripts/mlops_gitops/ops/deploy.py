@@ -34,7 +34,7 @@ from mlops_gitops.aws.s3 import ArtifactMismatch, ArtifactStore  # noqa: F401  (
 from mlops_gitops.aws.sagemaker import SageMakerGateway
 from mlops_gitops.aws.stack_states import STABLE_OK
 from mlops_gitops.aws.stage import StageGateways
-from mlops_gitops.config.environments import Environments
+from mlops_gitops.config.environments import DEFAULT_MAX_PARALLEL, Environments
 from mlops_gitops.core.params.base import with_model_revisions
 from mlops_gitops.core.plan import Deployed, PlanItem, plan_stage
 from mlops_gitops.core.render import StackSpec, repository_identity, spec_hash
@@ -87,7 +87,7 @@ class Deployer:
     artifact_bucket: str | None = None
     on_event: Callable[[str, StackEvent], None] = lambda stack, event: None
     on_progress: Callable[[str], None] = lambda text: None  # a line per wave, per two-step update
-    max_parallel: int = 4
+    max_parallel: int = DEFAULT_MAX_PARALLEL
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _uploaded: set[str] = field(default_factory=set)
     _latest: dict[str, str | None] = field(default_factory=dict)
@@ -264,7 +264,7 @@ class Deployer:
             return self._delete(item, prune, allow_protected)
         spec = item.spec
         assert spec is not None
-        before = self.cfn.snapshot(spec.stack_name)
+        before = self.cfn.current(spec.stack_name)
         snap = self.cfn.settle(spec.stack_name, before, self._events(spec.stack_name))
         if (
             snap is not before
@@ -343,7 +343,7 @@ class Deployer:
     def _sync_protection(self, stack: str, spec: StackSpec, current: bool | None) -> str:
         """Termination protection as the stage (or the config's `protect`) wants it, both ways."""
         if current is None:
-            snap = self.cfn.snapshot(stack)
+            snap = self.cfn.current(stack)
             current = snap.termination_protection if snap else spec.termination_protection
         if current == spec.termination_protection:
             return ""
@@ -362,7 +362,7 @@ class Deployer:
             return Outcome(item, "skipped", "orphan kept: run with --prune to delete it")
         if item.protected and not allow_protected:
             return Outcome(item, "skipped", "protected: add --allow-protected to delete it")
-        snap = self.cfn.snapshot(item.stack_name)
+        snap = self.cfn.current(item.stack_name)
         if snap is None:
             return Outcome(item, "deleted", "already gone")
         if snap.termination_protection:
