@@ -41,7 +41,7 @@ ENV = Environments.from_data(
 
 def test_the_definition_is_the_orchestrator_templates() -> None:
     d = read_definition(
-        REPO_ROOT / ORCHESTRATOR_TEMPLATE, orchestrator_parameters(ENV, []), "111122223333", "eu-west-1"
+        REPO_ROOT / ORCHESTRATOR_TEMPLATE, orchestrator_parameters(ENV), "111122223333", "eu-west-1"
     )
     assert d.name == "mlops-pipeline"
     assert [s.name for s in d.stages] == [
