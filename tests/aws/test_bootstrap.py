@@ -82,7 +82,12 @@ def test_bootstrap_creates_then_finds_nothing_to_change(repo: Path, moto_endpoin
     }
     assert rules["mlops-drift"]["ScheduleExpression"] == "cron(0 6 * * ? *)"
     roles = {r["RoleName"] for r in aws("iam").list_roles()["Roles"]}
-    assert {"mlops-pipeline", "mlops-deploy-build", "mlops-cfn-exec-us-east-1"} <= roles
+    assert {
+        "mlops-pipeline",
+        "mlops-deploy-build-dev",
+        "mlops-deploy-build-prod",
+        "mlops-cfn-exec-us-east-1",
+    } <= roles
     assert "mlops-deploy" not in roles, "single account: the builds deploy directly, no deploy role"
     buckets = {b["Name"] for b in aws("s3").list_buckets()["Buckets"]}
     assert {"mlops-pipeline-123456789012-us-east-1", "mlops-deploy-123456789012-us-east-1"} <= buckets
@@ -117,7 +122,7 @@ def test_two_accounts_bootstrap_then_deploy_lands_in_the_stage_account(
     }
     remote_iam = in_account(aws, moto_endpoint, REMOTE, "iam", role="OrganizationAccountAccessRole")
     for role, trusted in (
-        ("mlops-deploy", "arn:aws:iam::123456789012:role/mlops-deploy-build"),
+        ("mlops-deploy", ["arn:aws:iam::123456789012:role/mlops-deploy-build-dev"]),  # dev alone lives there
         (
             "mlops-review",
             [

@@ -299,10 +299,11 @@ def test_roles_manage_only_our_stacks_and_pass_only_our_roles(body) -> None:
             assert not (action in ("*",) or action.endswith(":*")) or resources != ["*"], (name, action)
     if body is BODY:  # who may assume what in the stage accounts
         assert assume == {  # only prod lives in the other account: only prod's build may go there
-            "Stage3DeployBuildRole": ["arn:aws:iam::111111111111:role/mlops-deploy"],
+            "Stage3AccountPolicy": ["arn:aws:iam::111111111111:role/mlops-deploy"],
             "StageReviewPolicy": ["arn:aws:iam::111111111111:role/mlops-review"],
         }
-        roles = {"StageReviewPolicy": ev.resource("StageReviewPolicy")["Properties"]["Roles"]}
+        roles = {n: ev.resource(n)["Properties"]["Roles"] for n in assume}
+        assert roles["Stage3AccountPolicy"] == ["<Stage3DeployBuildRole>"]
         assert roles["StageReviewPolicy"] == ["<PrCheckBuildRole>", "<DriftBuildRole>"], (
             "pr-check and drift run pull-request code: never the deploy role"
         )
@@ -353,7 +354,14 @@ def test_stage_account_roles_trust_only_their_build_roles_and_come_once_per_acco
 def test_optional_parts_follow_their_parameters() -> None:
     ev = evaluate()
     assert not any(
-        ev.present(n) for n in ("Trail", "EmailSubscription", "RegistryGroup1Resource", "StageReviewPolicy")
+        ev.present(n)
+        for n in (
+            "Trail",
+            "EmailSubscription",
+            "RegistryGroup1Resource",
+            "StageReviewPolicy",
+            "Stage1AccountPolicy",
+        )
     )
     ev = evaluate(
         EnableCloudTrail="true",
