@@ -89,9 +89,13 @@ def role_statements(template: tuple[dict, Evaluator], role: str, account: str) -
         if not ev.present(name) or res["Type"] not in ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy"):
             continue
         props = ev.resource(name)["Properties"]
+        here = role in body["Resources"] and ev.present(role)
+        attached = ev.resource(role)["Properties"].get("ManagedPolicyArns", []) if here else []
         if res["Type"] == "AWS::IAM::Role" and name == role:
             docs = [p["PolicyDocument"] for p in props.get("Policies", [])]
-        elif res["Type"] == "AWS::IAM::ManagedPolicy" and f"<{role}>" in props.get("Roles", []):
+        elif res["Type"] == "AWS::IAM::ManagedPolicy" and (
+            f"<{role}>" in props.get("Roles", []) or f"<{name}>" in attached
+        ):
             docs = [props["PolicyDocument"]]
         else:
             continue
@@ -674,8 +678,12 @@ def test_5_a_stage_build_applies_only_its_own_stages_stacks_here(slot: int) -> N
             assert verdict == (stage == STAGES[slot]), (STAGES[slot], action, stage)
     # a pipeline id ending in another stage's name is still that stage's stack
     assert allowed(sts, "cloudformation:ExecuteChangeSet", stack_arn(ORCH, f"mlops-x-prod-{STAGES[slot]}"))
-    # reads (plan, status) stay across stages
+    # reads (plan, status) stay across stages; every stage's build has the builds' basics
     assert allowed(sts, "cloudformation:DescribeStackEvents", stack_arn(ORCH, "mlops-x-prod"))
+    alarm = f"arn:aws:cloudwatch:{REGION}:{ORCH}:alarm:mlops-x-{STAGES[slot]}-invocation-5xx"
+    assert allowed(sts, "cloudwatch:DescribeAlarmHistory", alarm)
+    group = f"arn:aws:logs:{REGION}:{ORCH}:log-group:/aws/codebuild/mlops-deploy-{STAGES[slot]}:log-stream:x"
+    assert allowed(sts, "logs:PutLogEvents", group)
 
 
 @pytest.mark.parametrize("slot", sorted(STAGES))
