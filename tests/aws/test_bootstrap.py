@@ -89,6 +89,11 @@ def test_bootstrap_creates_then_finds_nothing_to_change(repo: Path, moto_endpoin
         "mlops-cfn-exec-us-east-1",
     } <= roles
     assert "mlops-deploy" not in roles, "single account: the builds deploy directly, no deploy role"
+    # the first stage's build role is in the shared policies' Roles lists; moto ignores a role's
+    # ManagedPolicyArns (how staging's and prod's get them, https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-iam-role.html),
+    # judged in tests/repo/test_iam_policies.py (test_5_a_stage_build_applies_only_its_own_stages_stacks_here)
+    attached = aws("iam").list_attached_role_policies(RoleName="mlops-deploy-build-dev")["AttachedPolicies"]
+    assert len(attached) >= 2, attached
     buckets = {b["Name"] for b in aws("s3").list_buckets()["Buckets"]}
     assert {"mlops-pipeline-123456789012-us-east-1", "mlops-deploy-123456789012-us-east-1"} <= buckets
 
