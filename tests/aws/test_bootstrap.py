@@ -82,8 +82,18 @@ def test_bootstrap_creates_then_finds_nothing_to_change(repo: Path, moto_endpoin
     }
     assert rules["mlops-drift"]["ScheduleExpression"] == "cron(0 6 * * ? *)"
     roles = {r["RoleName"] for r in aws("iam").list_roles()["Roles"]}
-    assert {"mlops-pipeline", "mlops-deploy-build", "mlops-cfn-exec-us-east-1"} <= roles
+    assert {
+        "mlops-pipeline",
+        "mlops-deploy-build-dev",
+        "mlops-deploy-build-prod",
+        "mlops-cfn-exec-us-east-1",
+    } <= roles
     assert "mlops-deploy" not in roles, "single account: the builds deploy directly, no deploy role"
+    # the first stage's build role is in the shared policies' Roles lists; moto ignores a role's
+    # ManagedPolicyArns (how staging's and prod's get them, https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-iam-role.html),
+    # judged in tests/repo/test_iam_policies.py (test_5_a_stage_build_applies_only_its_own_stages_stacks_here)
+    attached = aws("iam").list_attached_role_policies(RoleName="mlops-deploy-build-dev")["AttachedPolicies"]
+    assert len(attached) >= 2, attached
     buckets = {b["Name"] for b in aws("s3").list_buckets()["Buckets"]}
     assert {"mlops-pipeline-123456789012-us-east-1", "mlops-deploy-123456789012-us-east-1"} <= buckets
 
@@ -117,7 +127,7 @@ def test_two_accounts_bootstrap_then_deploy_lands_in_the_stage_account(
     }
     remote_iam = in_account(aws, moto_endpoint, REMOTE, "iam", role="OrganizationAccountAccessRole")
     for role, trusted in (
-        ("mlops-deploy", "arn:aws:iam::123456789012:role/mlops-deploy-build"),
+        ("mlops-deploy", ["arn:aws:iam::123456789012:role/mlops-deploy-build-dev"]),  # dev alone lives there
         (
             "mlops-review",
             [

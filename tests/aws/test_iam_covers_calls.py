@@ -69,7 +69,7 @@ def test_the_build_roles_allow_what_deploy_plan_status_and_drift_call(
     assert ("s3", "PutObject") in calls and ("cloudformation", "ExecuteChangeSet") in calls, (
         "the run did upload and deploy"
     )
-    assert missing(calls, "DeployBuildRole") == []
+    assert missing(calls, "Stage1DeployBuildRole") == []
 
     calls.clear()  # drift: moto has no drift APIs (exit 3), but what it tried to call is recorded
     result = run_cli(*common, "drift", "--stage", "dev", "--endpoint-url", moto_endpoint)

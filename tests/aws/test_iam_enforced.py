@@ -127,7 +127,7 @@ def test_the_escalation_chain_cannot_be_walked_under_iam_enforcement(
         for r in (
             "mlops-pr-check-build",
             "mlops-drift-build",
-            "mlops-deploy-build",
+            "mlops-deploy-build-dev",
             f"mlops-cfn-exec-{REGION}",
         )
     }
@@ -138,7 +138,7 @@ def test_the_escalation_chain_cannot_be_walked_under_iam_enforcement(
 
     # ---- the deploy role deploys (change sets, uploads it verifies, the execution role)
     deploy = cli(
-        roles["mlops-deploy-build"],
+        roles["mlops-deploy-build-dev"],
         monkeypatch,
         *common,
         "deploy",
@@ -194,7 +194,7 @@ def test_the_escalation_chain_cannot_be_walked_under_iam_enforcement(
         assert denied(cfn.update_stack, StackName=STACK, TemplateBody="{}"), role
         assert denied(cfn.delete_stack, StackName=STACK), role
         assert denied(
-            iam.put_role_policy, RoleName="mlops-deploy-build", PolicyName="x", PolicyDocument="{}"
+            iam.put_role_policy, RoleName="mlops-deploy-build-dev", PolicyName="x", PolicyDocument="{}"
         ), role
     pr_s3 = client_as(pr, moto_endpoint, "s3")
     pr_s3.put_object(Bucket=deploy_bucket, Key="review/check-1/t.yaml", Body=b"x")  # its one place
@@ -203,7 +203,7 @@ def test_the_escalation_chain_cannot_be_walked_under_iam_enforcement(
     exec_iam = client_as(roles[f"mlops-cfn-exec-{REGION}"], moto_endpoint, "iam")
     policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
     for bootstrap_role in (
-        "mlops-deploy-build",
+        "mlops-deploy-build-dev",
         "mlops-pr-check-build",
         "mlops-pipeline",
         f"mlops-cfn-exec-{REGION}",
@@ -223,4 +223,4 @@ def test_the_escalation_chain_cannot_be_walked_under_iam_enforcement(
     # (test_3_roles_are_created_and_changed_only_with_the_boundary, test_3_roles_are_passed_only_...).
     trust = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
     assert denied(exec_iam.create_role, RoleName="mlops-churn-dev-Escape", AssumeRolePolicyDocument=trust)
-    assert denied(exec_iam.delete_role_permissions_boundary, RoleName="mlops-deploy-build")
+    assert denied(exec_iam.delete_role_permissions_boundary, RoleName="mlops-deploy-build-dev")

@@ -86,7 +86,7 @@ def test_a_new_pipeline_goes_green_on_two_pushes_to_one_local_aws(repo: Path) ->
             service: local_client(state, service) for service in ("codecommit", "codebuild", "codepipeline")
         }
         assert clients["codecommit"].get_repository(repositoryName="mlops-gitops")["repositoryMetadata"]
-        assert {"mlops-validate", "mlops-deploy"} <= set(clients["codebuild"].list_projects()["projects"])
+        assert {"mlops-validate", "mlops-deploy-dev"} <= set(clients["codebuild"].list_projects()["projects"])
         stages = clients["codepipeline"].get_pipeline(name="mlops-pipeline")["pipeline"]["stages"]
         assert [s["name"] for s in stages][:3] == ["Source", "Validate", "Deploy-dev"]
         for stage in ("dev", "staging", "prod"):

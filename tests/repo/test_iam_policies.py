@@ -69,7 +69,7 @@ def orchestrator(**params: str) -> tuple[dict, Evaluator]:
 def target(**params: str) -> tuple[dict, Evaluator]:
     base = {
         "OrchestratorAccountId": ORCH,
-        "DeployBuildRoleArn": role_arn(ORCH, "mlops-deploy-build"),
+        "DeployBuildRoleArns": role_arn(ORCH, "mlops-deploy-build-prod"),  # prod lives in ACCOUNT
         "ReviewBuildRoleArns": f"{role_arn(ORCH, 'mlops-pr-check-build')},{role_arn(ORCH, 'mlops-drift-build')}",
     }
     return evaluated(TARGET, ACCOUNT, tuple(sorted({**base, **params}.items())))
@@ -89,9 +89,13 @@ def role_statements(template: tuple[dict, Evaluator], role: str, account: str) -
         if not ev.present(name) or res["Type"] not in ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy"):
             continue
         props = ev.resource(name)["Properties"]
+        here = role in body["Resources"] and ev.present(role)
+        attached = ev.resource(role)["Properties"].get("ManagedPolicyArns", []) if here else []
         if res["Type"] == "AWS::IAM::Role" and name == role:
             docs = [p["PolicyDocument"] for p in props.get("Policies", [])]
-        elif res["Type"] == "AWS::IAM::ManagedPolicy" and f"<{role}>" in props.get("Roles", []):
+        elif res["Type"] == "AWS::IAM::ManagedPolicy" and (
+            f"<{role}>" in props.get("Roles", []) or f"<{name}>" in attached
+        ):
             docs = [props["PolicyDocument"]]
         else:
             continue
@@ -223,7 +227,7 @@ def test_2_only_the_deploy_roles_write_where_deploy_reads_bucket_policies() -> N
         role_arn(ACCOUNT, "admin"),
     ):
         assert decide(policy, "s3:PutObject", key, {**tls, "aws:PrincipalArn": who}) == DENY, who
-    for who in (role_arn(ACCOUNT, "mlops-deploy"), role_arn(ORCH, "mlops-deploy-build")):
+    for who in (role_arn(ACCOUNT, "mlops-deploy"), role_arn(ORCH, "mlops-deploy-build-prod")):
         assert decide(policy, "s3:PutObject", key, {**tls, "aws:PrincipalArn": who}) != DENY, who
     review_key = f"{DEPLOY_BUCKET}/review/build-1/abc.yaml"
     assert (
@@ -239,7 +243,12 @@ def test_2_only_the_deploy_roles_write_where_deploy_reads_bucket_policies() -> N
     # the orchestrator's artifact bucket: only CodePipeline (the pipeline role) stores source zips
     policy = resource_policy(orchestrator(), "ArtifactBucketPolicy", ORCH)
     zip_ = f"{ARTIFACTS}/mlops-pipeline/Source/abc.zip"
-    for who in ("mlops-pr-check-build", "mlops-drift-build", "mlops-deploy-build", "mlops-validate-build"):
+    for who in (
+        "mlops-pr-check-build",
+        "mlops-drift-build",
+        "mlops-deploy-build-dev",
+        "mlops-validate-build",
+    ):
         assert decide(policy, "s3:PutObject", zip_, {**tls, "aws:PrincipalArn": role_arn(ORCH, who)}) == DENY
     assert (
         decide(policy, "s3:PutObject", zip_, {**tls, "aws:PrincipalArn": role_arn(ORCH, "mlops-pipeline")})
@@ -256,7 +265,7 @@ def test_2_the_execution_role_reads_only_what_deploy_uploaded() -> None:
 
 def test_2_the_deploy_roles_still_deploy() -> None:
     deploy = role_statements(target(), "DeployRole", ACCOUNT)
-    build = role_statements(orchestrator(), "DeployBuildRole", ORCH)
+    build = role_statements(orchestrator(), "Stage1DeployBuildRole", ORCH)  # dev, deploying mlops-churn-dev
     for sts, account, bucket in ((deploy, ACCOUNT, DEPLOY_BUCKET), (build, ORCH, ORCH_DEPLOY_BUCKET)):
         stack = stack_arn(account, "mlops-churn-dev")
         for action in (
@@ -278,10 +287,15 @@ def test_2_the_deploy_roles_never_touch_a_bootstrap_stack() -> None:
     """Deploy runs merged code: it may apply pipeline stacks, never the stacks bootstrap deploys
     (the assets stack's bucket holds the templates of the next bootstrap)."""
     deploy = role_statements(target(), "DeployRole", ACCOUNT)
-    build = role_statements(orchestrator(), "DeployBuildRole", ORCH)
+    builds = [role_statements(orchestrator(), f"Stage{i}DeployBuildRole", ORCH) for i in (1, 2, 3)]
+    # a stage named "assets" would match <prefix>-bootstrap-assets with its own stacks' pattern
+    assets = role_statements(orchestrator(Stage2Name="assets"), "Stage2DeployBuildRole", ORCH)
     for sts, account, stacks in (
         (deploy, ACCOUNT, ("mlops-target", "mlops-bootstrap-assets")),
-        (build, ORCH, ("mlops-orchestrator", "mlops-target", "mlops-bootstrap-assets")),
+        *[
+            (b, ORCH, ("mlops-orchestrator", "mlops-target", "mlops-bootstrap-assets"))
+            for b in [*builds, assets]
+        ],
     ):
         for stack in stacks:
             for action in (
@@ -302,7 +316,8 @@ BOOTSTRAP_ROLES = [
     "mlops-pipeline",
     "mlops-events",
     "mlops-validate-build",
-    "mlops-deploy-build",
+    "mlops-deploy-build-dev",
+    "mlops-deploy-build-prod",
     "mlops-pr-check-build",
     "mlops-drift-build",
     "mlops-target-ApiGatewayLogsRole-1A2B",
@@ -576,7 +591,7 @@ def test_no_role_of_the_prefix_writes_the_templates_bootstrap_deploys() -> None:
     for who in (
         "mlops-deploy",
         "mlops-cfn-exec-us-east-1",
-        "mlops-deploy-build",
+        "mlops-deploy-build-prod",
         "mlops-churn-dev-JobRole-X",
     ):
         for action in ("s3:PutObject", "s3:DeleteObject", "s3:PutBucketPolicy"):
@@ -621,12 +636,118 @@ def test_a_pipeline_role_never_reaches_stacks_builds_or_bootstrap_roles() -> Non
         "cloudformation:CreateChangeSet",
     ):
         assert decide(sts, action, stack) == DENY, action
-    for project in ("validate", "deploy", "pr-check", "drift"):
+    for project in ("validate", "deploy-dev", "deploy-prod", "pr-check", "drift"):
         arn = f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/mlops-{project}"
         assert decide(sts, "codebuild:StartBuild", arn) == DENY, project
-    for role in ("mlops-cfn-exec-us-east-1", "mlops-deploy-build", "mlops-deploy", "mlops-pipeline"):
+    for role in ("mlops-cfn-exec-us-east-1", "mlops-deploy-build-dev", "mlops-deploy", "mlops-pipeline"):
         for service in ("cloudformation.amazonaws.com", "codebuild.amazonaws.com", "sagemaker.amazonaws.com"):
             ctx = {"iam:PassedToService": service}
             assert decide(sts, "iam:PassRole", role_arn(ACCOUNT, role), ctx) == DENY, (role, service)
     assert not allowed(sts, "iam:PassRole", PIPELINE_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"})
     assert allowed(sts, "iam:PassRole", PIPELINE_ROLE, {"iam:PassedToService": "sagemaker.amazonaws.com"})
+
+
+# ------------------------------------------------------- finding 5: one deploy build per stage
+# Deploy-dev runs code merged to main before any approval: its build role must reach dev alone.
+# dev lives in the orchestrator's account, staging and prod in ACCOUNT (one deploy role there).
+STAGES = {1: "dev", 2: "staging", 3: "prod"}
+SPLIT = {
+    "Stage2DeployRoleArn": role_arn(ACCOUNT, "mlops-deploy"),
+    "Stage3DeployRoleArn": role_arn(ACCOUNT, "mlops-deploy"),
+}
+
+
+def stage_build(slot: int, **params: str) -> list[dict]:
+    return role_statements(orchestrator(**{**SPLIT, **params}), f"Stage{slot}DeployBuildRole", ORCH)
+
+
+@pytest.mark.parametrize("slot", sorted(STAGES))
+def test_5_a_stage_build_applies_only_its_own_stages_stacks_here(slot: int) -> None:
+    """Pipeline stacks are <prefix>-<id>-<stage> (names.stack_name); change-set actions are
+    authorized on the stack ARN (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html)."""
+    sts = stage_build(slot)
+    writes = (
+        "cloudformation:CreateChangeSet",
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:DeleteStack",
+        "cloudformation:ContinueUpdateRollback",
+    )
+    for stage in STAGES.values():
+        for action in writes:
+            verdict = allowed(sts, action, stack_arn(ORCH, f"mlops-x-{stage}"))
+            assert verdict == (stage == STAGES[slot]), (STAGES[slot], action, stage)
+    # a pipeline id ending in another stage's name is still that stage's stack
+    assert allowed(sts, "cloudformation:ExecuteChangeSet", stack_arn(ORCH, f"mlops-x-prod-{STAGES[slot]}"))
+    # reads (plan, status) stay across stages; every stage's build has the builds' basics
+    assert allowed(sts, "cloudformation:DescribeStackEvents", stack_arn(ORCH, "mlops-x-prod"))
+    alarm = f"arn:aws:cloudwatch:{REGION}:{ORCH}:alarm:mlops-x-{STAGES[slot]}-invocation-5xx"
+    assert allowed(sts, "cloudwatch:DescribeAlarmHistory", alarm)
+    group = f"arn:aws:logs:{REGION}:{ORCH}:log-group:/aws/codebuild/mlops-deploy-{STAGES[slot]}:log-stream:x"
+    assert allowed(sts, "logs:PutLogEvents", group)
+
+
+@pytest.mark.parametrize("slot", sorted(STAGES))
+def test_5_a_stage_build_assumes_only_the_deploy_role_of_its_own_account(slot: int) -> None:
+    prod_role = role_arn("333333333333", "mlops-deploy")
+    sts = stage_build(slot, Stage3DeployRoleArn=prod_role)
+    own = {1: None, 2: role_arn(ACCOUNT, "mlops-deploy"), 3: prod_role}[slot]
+    for target_role in (role_arn(ACCOUNT, "mlops-deploy"), prod_role, role_arn(ORCH, "mlops-deploy")):
+        assert allowed(sts, "sts:AssumeRole", target_role) == (target_role == own), (slot, target_role)
+
+
+@pytest.mark.parametrize("slot", sorted(STAGES))
+def test_5_a_stage_build_holds_only_its_own_stages_lease(slot: int) -> None:
+    sts = stage_build(slot)
+    for stage in STAGES.values():
+        key = f"{ORCH_DEPLOY_BUCKET}/locks/{stage}.json"
+        for action in ("s3:PutObject", "s3:DeleteObject"):
+            assert allowed(sts, action, key) == (stage == STAGES[slot]), (STAGES[slot], action, stage)
+    assert allowed(sts, "s3:PutObject", f"{ORCH_DEPLOY_BUCKET}/lambda/f-0123456789abcdef.zip")
+    assert not allowed(sts, "s3:PutObject", f"{ORCH_DEPLOY_BUCKET}/review/build-1/abc.yaml")
+
+
+def test_5_a_stage_accounts_deploy_role_trusts_only_the_builds_of_its_stages() -> None:
+    """The role trusts the orchestrator account, narrowed by aws:PrincipalArn to the build roles
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn)."""
+    builds = f"{role_arn(ORCH, 'mlops-deploy-build-staging')},{role_arn(ORCH, 'mlops-deploy-build-prod')}"
+    statements = trust(target(DeployBuildRoleArns=builds), "DeployRole")
+    role = role_arn(ACCOUNT, "mlops-deploy")
+    for stage in ("dev", "staging", "prod"):
+        ctx = {"aws:PrincipalArn": role_arn(ORCH, f"mlops-deploy-build-{stage}")}
+        assert allowed(statements, "sts:AssumeRole", role, ctx) == (stage != "dev"), stage
+    assert not allowed(statements, "sts:AssumeRole", role, {"aws:PrincipalArn": role_arn(ORCH, "admin")})
+
+
+def test_5_a_deploy_bucket_takes_writes_only_from_the_builds_of_its_stages() -> None:
+    key = "templates/abc.yaml"
+    tls = {"aws:SecureTransport": "true"}
+    # a stage account (prod): its deploy role and prod's build; not dev's build
+    policy = resource_policy(target(), "DeployBucketPolicy", ACCOUNT)
+    for who, ok in (
+        (role_arn(ACCOUNT, "mlops-deploy"), True),
+        (role_arn(ORCH, "mlops-deploy-build-prod"), True),
+        (role_arn(ORCH, "mlops-deploy-build-dev"), False),
+    ):
+        ctx = {**tls, "aws:PrincipalArn": who}
+        assert (decide(policy, "s3:PutObject", f"{DEPLOY_BUCKET}/{key}", ctx) != DENY) == ok, who
+    # the orchestrator's own account, where dev lives: dev's build writes, staging's does not
+    own = evaluated(
+        TARGET,
+        ORCH,
+        tuple(
+            sorted(
+                {
+                    "OrchestratorAccountId": ORCH,
+                    "DeployBuildRoleArns": role_arn(ORCH, "mlops-deploy-build-dev"),
+                    "ReviewBuildRoleArns": role_arn(ORCH, "mlops-pr-check-build"),
+                }.items()
+            )
+        ),
+    )
+    policy = resource_policy(own, "DeployBucketPolicy", ORCH)
+    for who, ok in (
+        (role_arn(ORCH, "mlops-deploy-build-dev"), True),
+        (role_arn(ORCH, "mlops-deploy-build-staging"), False),
+    ):
+        ctx = {**tls, "aws:PrincipalArn": who}
+        assert (decide(policy, "s3:PutObject", f"{ORCH_DEPLOY_BUCKET}/{key}", ctx) != DENY) == ok, who

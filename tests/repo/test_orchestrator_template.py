@@ -28,7 +28,7 @@ INLINE = "pr-check (inline in orchestrator.yaml)"
 BUILDSPECS[INLINE] = yaml.safe_load(BODY["Resources"]["PrCheckProject"]["Properties"]["Source"]["BuildSpec"])
 TARGET_PARAMS = {
     "OrchestratorAccountId": "222222222222",
-    "DeployBuildRoleArn": "arn:aws:iam::222222222222:role/mlops-deploy-build",
+    "DeployBuildRoleArns": "arn:aws:iam::222222222222:role/mlops-deploy-build-prod",
     "ReviewBuildRoleArns": "arn:aws:iam::222222222222:role/mlops-pr-check-build,arn:aws:iam::222222222222:role/mlops-drift-build",
 }
 
@@ -89,12 +89,13 @@ def test_stages_and_approvals_follow_environments_json() -> None:
     env = Environments.from_data(
         {"stack_prefix": "ml", "stages": [{"name": "test"}, {"name": "live", "approval": False}]}
     )
-    params = orchestrator_parameters(env, [])
+    params = orchestrator_parameters(env)
     ev = evaluate(**params)
     assert [s["Name"] for s in stages(ev)] == ["Source", "Validate", "Deploy-test", "Deploy-live"]
     for stage in stages(ev)[2:]:
         (action,) = stage["Actions"]
-        assert action["Configuration"]["ProjectName"] == "ml-deploy"
+        # each stage its own project (and build role): merged code in Deploy-test never holds live's role
+        assert action["Configuration"]["ProjectName"] == f"ml-deploy-{stage['Name'][7:]}"
         variables = json.loads(action["Configuration"]["EnvironmentVariables"])
         assert variables == [{"name": "MLOPS_STAGE", "value": stage["Name"][7:], "type": "PLAINTEXT"}]
         assert action["InputArtifacts"] == [{"Name": "Source"}]
@@ -120,7 +121,14 @@ def test_source_is_codecommit_started_by_the_push_rule_or_a_connection() -> None
 def test_every_project_runs_a_buildspec_of_the_repository_with_the_variables_it_reads() -> None:
     ev = evaluate()
     found = projects(ev)
-    assert set(found) == {"mlops-validate", "mlops-deploy", "mlops-pr-check", "mlops-drift"}
+    deploys = {"mlops-deploy-dev", "mlops-deploy-staging", "mlops-deploy-prod"}  # one per stage
+    assert set(found) == {"mlops-validate", "mlops-pr-check", "mlops-drift"} | deploys
+    for stage in ("dev", "staging", "prod"):
+        deploy = found[f"mlops-deploy-{stage}"]
+        assert (
+            deploy["ServiceRole"]
+            == f"<Stage{['dev', 'staging', 'prod'].index(stage) + 1}DeployBuildRole.Arn>"
+        )
     files = {p["Source"]["BuildSpec"].split("/")[-1] for n, p in found.items() if n != "mlops-pr-check"}
     assert files | {INLINE} == set(BUILDSPECS), "every buildspec file is used, and only those"
     pipeline_vars = {
@@ -255,8 +263,13 @@ def _as_list(value) -> list:
 @pytest.mark.parametrize("body", [BODY, TARGET], ids=["orchestrator", "target-account"])
 def test_roles_manage_only_our_stacks_and_pass_only_our_roles(body) -> None:
     params = {
-        "TargetDeployRoleArns": "arn:aws:iam::111111111111:role/mlops-deploy",
+        "Stage3DeployRoleArn": "arn:aws:iam::111111111111:role/mlops-deploy",
         "TargetReviewRoleArns": "arn:aws:iam::111111111111:role/mlops-review",
+    }
+    stage_of = {
+        "Stage1DeployBuildRole": "dev",
+        "Stage2DeployBuildRole": "staging",
+        "Stage3DeployBuildRole": "prod",
     }
     if body is TARGET:
         params = TARGET_PARAMS
@@ -270,7 +283,10 @@ def test_roles_manage_only_our_stacks_and_pass_only_our_roles(body) -> None:
         resources = _as_list(st["Resource"])
         for action in actions:
             if action.startswith("cloudformation:") and not action.startswith(reads):
-                assert resources == ["arn:aws:cloudformation:*:123456789012:stack/mlops-*/*"], name
+                stacks = (
+                    f"mlops-*-{stage_of[name]}" if name in stage_of else "mlops-*"
+                )  # a stage's own stacks
+                assert resources == [f"arn:aws:cloudformation:*:123456789012:stack/{stacks}/*"], name
             if action == "iam:PassRole" and name not in (
                 "CfnExecutionRole",
                 "PipelineBoundary",
@@ -282,19 +298,21 @@ def test_roles_manage_only_our_stacks_and_pass_only_our_roles(body) -> None:
                 assume[name] = resources
             assert not (action in ("*",) or action.endswith(":*")) or resources != ["*"], (name, action)
     if body is BODY:  # who may assume what in the stage accounts
-        assert assume == {
-            "StageAccountsPolicy": ["arn:aws:iam::111111111111:role/mlops-deploy"],
+        assert assume == {  # only prod lives in the other account: only prod's build may go there
+            "Stage3AccountPolicy": ["arn:aws:iam::111111111111:role/mlops-deploy"],
             "StageReviewPolicy": ["arn:aws:iam::111111111111:role/mlops-review"],
         }
         roles = {n: ev.resource(n)["Properties"]["Roles"] for n in assume}
-        assert roles["StageAccountsPolicy"] == ["<DeployBuildRole>"]
+        assert roles["Stage3AccountPolicy"] == ["<Stage3DeployBuildRole>"]
         assert roles["StageReviewPolicy"] == ["<PrCheckBuildRole>", "<DriftBuildRole>"], (
             "pr-check and drift run pull-request code: never the deploy role"
         )
 
 
-def test_the_deploy_build_can_never_touch_the_bootstrap_stacks() -> None:
-    statements = [s for n, s in _statements(evaluate()) if n == "DeployBuildRole" and s["Effect"] == "Deny"]
+@pytest.mark.parametrize("slot", [1, 2, 3])
+def test_the_deploy_builds_can_never_touch_the_bootstrap_stacks(slot: int) -> None:
+    role = f"Stage{slot}DeployBuildRole"
+    statements = [s for n, s in _statements(evaluate()) if n == role and s["Effect"] == "Deny"]
     (deny,) = statements
     assert deny["Action"] == "cloudformation:*"
     assert set(deny["Resource"]) == {
@@ -308,10 +326,9 @@ def test_stage_account_roles_trust_only_their_build_roles_and_come_once_per_acco
     ev = Evaluator(TARGET, parameter_values(TARGET, TARGET_PARAMS))
     (trust,) = ev.resource("DeployRole")["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"AWS": "arn:aws:iam::222222222222:root"}
-    assert (
-        trust["Condition"]["ArnLike"]["aws:PrincipalArn"]
-        == "arn:aws:iam::222222222222:role/mlops-deploy-build"
-    )
+    assert trust["Condition"]["ArnLike"]["aws:PrincipalArn"] == [
+        "arn:aws:iam::222222222222:role/mlops-deploy-build-prod"
+    ]
     (trust,) = ev.resource("ReviewRole")["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Condition"]["ArnLike"]["aws:PrincipalArn"] == TARGET_PARAMS["ReviewBuildRoleArns"].split(
         ","
@@ -337,13 +354,20 @@ def test_stage_account_roles_trust_only_their_build_roles_and_come_once_per_acco
 def test_optional_parts_follow_their_parameters() -> None:
     ev = evaluate()
     assert not any(
-        ev.present(n) for n in ("Trail", "EmailSubscription", "RegistryGroup1Resource", "StageAccountsPolicy")
+        ev.present(n)
+        for n in (
+            "Trail",
+            "EmailSubscription",
+            "RegistryGroup1Resource",
+            "StageReviewPolicy",
+            "Stage1AccountPolicy",
+        )
     )
     ev = evaluate(
         EnableCloudTrail="true",
         NotificationEmail="a@example.com",
         RegistryGroup1="churn",
-        TargetDeployRoleArns="arn:aws:iam::111111111111:role/mlops-deploy",
+        Stage3DeployRoleArn="arn:aws:iam::111111111111:role/mlops-deploy",
     )
     assert ev.resource("Trail")["Properties"]["EnableLogFileValidation"] is True
     assert ev.resource("EmailSubscription")["Properties"]["Endpoint"] == "a@example.com"

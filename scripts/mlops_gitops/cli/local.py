@@ -203,7 +203,7 @@ def _mirror(repo, env, local, aws, err: TextIO) -> None:
     try:
         mirror(
             repo.root / ORCHESTRATOR_TEMPLATE,
-            orchestrator_parameters(env, []),
+            orchestrator_parameters(env),
             f"{env.stack_prefix}-orchestrator",
             local.account,
             local.region,
@@ -243,7 +243,7 @@ def run_local(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO,
     try:
         if not _bootstrap(repo, env, local, err, args.seed_demo):
             return ExitCode.AWS
-        params = orchestrator_parameters(env, [])
+        params = orchestrator_parameters(env)
         definition = read_definition(repo.root / ORCHESTRATOR_TEMPLATE, params, local.account, local.region)
         with tempfile.TemporaryDirectory(prefix="mlops-source-") as tmp:
             if args.working_tree:

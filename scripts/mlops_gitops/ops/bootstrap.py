@@ -67,9 +67,13 @@ def check_fits(env: Environments) -> None:
 
 
 def orchestrator_parameters(
-    env: Environments, target_role_arns: list[str], review_role_arns: list[str] | None = None
+    env: Environments,
+    stage_role_arns: dict[str, str] | None = None,
+    review_role_arns: list[str] | None = None,
 ) -> dict[str, str]:
-    """The orchestrator's parameters from environments.json (stages, approvals, its settings)."""
+    """The orchestrator's parameters from environments.json (stages, approvals, its settings).
+    stage_role_arns: stage -> the deploy role of the other account it lives in (a stage of the
+    orchestrator's own account is absent); each stage's deploy build may assume that role alone."""
     check_fits(env)
     o = env.orchestrator
     stages = list(env.stages) + [None] * (PIPELINE_STAGES - len(env.stages))
@@ -83,11 +87,11 @@ def orchestrator_parameters(
         "NotificationEmail": o.get("notification_email", ""),
         "DriftSchedule": o.get("drift_schedule", "cron(0 6 * * ? *)"),
         "EnableCloudTrail": "true" if o.get("cloudtrail") else "false",
-        "TargetDeployRoleArns": ",".join(target_role_arns),
         "TargetReviewRoleArns": ",".join(review_role_arns or []),
     }
     for i, stage in enumerate(stages, start=1):
         params[f"Stage{i}Name"] = stage.name if stage else ""
+        params[f"Stage{i}DeployRoleArn"] = (stage_role_arns or {}).get(stage.name, "") if stage else ""
         if i > 1:
             params[f"Stage{i}Approval"] = "true" if stage and stage.approval else "false"
     groups = list(o.get("model_package_groups") or [])
@@ -99,12 +103,18 @@ def orchestrator_parameters(
 def plan_jobs(env: Environments, own_account: str, own_region: str, partition: str) -> list[StackJob]:
     """The orchestrator, then one target-account stack per (account, region) of the stages."""
     places: list[tuple[str, str]] = []
+    stages_of: dict[str, list[str]] = {}  # account -> the stages living there
     for stage in env.stages:
         place = (stage.account_id or own_account, stage.region or env.region or own_region)
         if place not in places:
             places.append(place)
+        stages_of.setdefault(place[0], []).append(stage.name)
     remote = sorted({account for account, _ in places if account != own_account})
-    deploy_roles = [f"arn:{partition}:iam::{a}:role/{env.deploy_role_name}" for a in remote]
+    stage_roles = {
+        stage: f"arn:{partition}:iam::{account}:role/{env.deploy_role_name}"
+        for account in remote
+        for stage in stages_of[account]
+    }
     review_roles = [f"arn:{partition}:iam::{a}:role/{env.review_role_name}" for a in remote]
     own_role = f"arn:{partition}:iam::{own_account}:role/{env.stack_prefix}"
     home = (own_account, env.region or own_region)
@@ -116,7 +126,7 @@ def plan_jobs(env: Environments, own_account: str, own_region: str, partition: s
             own_account,
             env.region or own_region,
             ORCHESTRATOR_TEMPLATE,
-            orchestrator_parameters(env, deploy_roles, review_roles),
+            orchestrator_parameters(env, stage_roles, review_roles),
         ),
     ]
     roles_made: set[str] = set()
@@ -134,7 +144,11 @@ def plan_jobs(env: Environments, own_account: str, own_region: str, partition: s
                     "StackPrefix": env.stack_prefix,
                     "DeployRoleName": env.deploy_role_name,
                     "OrchestratorAccountId": own_account,
-                    "DeployBuildRoleArn": f"{own_role}-deploy-build",
+                    # only the build roles of the stages living in this account (any of its regions)
+                    "DeployBuildRoleArns": ",".join(
+                        deploy_build_role_arn(partition, own_account, env.stack_prefix, s)
+                        for s in stages_of[account]
+                    ),
                     "ReviewBuildRoleArns": ",".join(f"{own_role}-{r}" for r in REVIEW_BUILD_ROLES),
                     # IAM names are account-wide: the account's roles come with its first region
                     "MakeAccountRoles": "false" if account in roles_made else "true",
@@ -143,6 +157,11 @@ def plan_jobs(env: Environments, own_account: str, own_region: str, partition: s
         )
         roles_made.add(account)
     return jobs
+
+
+def deploy_build_role_arn(partition: str, account: str, prefix: str, stage: str) -> str:
+    """The deploy build role of one stage (cloudformation/orchestrator.yaml, Stage<i>DeployBuildRole)."""
+    return f"arn:{partition}:iam::{account}:role/{prefix}-deploy-build-{stage}"
 
 
 def assets_job(env: Environments, account: str, region: str) -> StackJob:

@@ -41,16 +41,17 @@ ENV = Environments.from_data(
 
 def test_the_definition_is_the_orchestrator_templates() -> None:
     d = read_definition(
-        REPO_ROOT / ORCHESTRATOR_TEMPLATE, orchestrator_parameters(ENV, []), "111122223333", "eu-west-1"
+        REPO_ROOT / ORCHESTRATOR_TEMPLATE, orchestrator_parameters(ENV), "111122223333", "eu-west-1"
     )
     assert d.name == "mlops-pipeline"
     assert [s.name for s in d.stages] == [
         "Source", "Validate", "Deploy-dev", "Approve-staging", "Deploy-staging", "Approve-prod", "Deploy-prod"
     ]  # fmt: skip
-    deploy = d.stages[2].actions[0]
-    assert deploy.configuration["ProjectName"] == "mlops-deploy"
-    assert d.projects["mlops-deploy"].buildspec == "buildspecs/deploy.yml"
-    assert d.projects["mlops-deploy"].variables["MLOPS_MAX_PARALLEL"] == "4"
+    for index, stage in ((2, "dev"), (4, "staging"), (6, "prod")):  # each stage its own project
+        deploy = d.stages[index].actions[0]
+        assert deploy.configuration["ProjectName"] == f"mlops-deploy-{stage}"
+        assert d.projects[f"mlops-deploy-{stage}"].buildspec == "buildspecs/deploy.yml"
+        assert d.projects[f"mlops-deploy-{stage}"].variables["MLOPS_MAX_PARALLEL"] == "4"
     approval = d.stages[3].actions[0]
     assert approval.provider == "Manual"
     assert "#{SourceVariables.CommitId}" in approval.configuration["CustomData"], "resolved at run time"
