@@ -2,7 +2,12 @@
 
 * validate 1,000 configs in one run (target: under 2 s on a 2-core machine);
 * cold start of one `mlopsctl validate` of one config, a fresh interpreter each time
-  (target: under 0.5 s wall), median of several runs.
+  (target: under 0.5 s wall), median of several runs;
+* `mlopsctl validate --templates` of this repository, cold (empty cache directory, so every template
+  is linted by cfn-lint) and warm (findings of unchanged templates reused from the cache), median of
+  several runs each (target: cold under 5 s on a 2-core machine), and cfn-lint's time per template.
+
+`python tests/bench/run.py templates` runs only the template benchmarks.
 """
 
 from __future__ import annotations
@@ -99,6 +104,57 @@ def bench_cold_start(runs: int = 7) -> float:
     return median
 
 
+def _validate_templates(root: Path, cache: Path) -> float:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts"), "MLOPS_GITOPS_CACHE_DIR": str(cache)}
+    cmd = [sys.executable, "-m", "mlops_gitops", "validate", "--templates"]
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return elapsed
+
+
+def bench_validate_templates(root: Path = ROOT, runs: int = 3) -> tuple[float, float]:
+    """Cold: a new, empty cache directory each run. Warm: the directory a first run filled."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cold = [_validate_templates(root, Path(tmp) / f"cold{i}") for i in range(runs)]
+        warm_dir = Path(tmp) / "warm"
+        _validate_templates(root, warm_dir)
+        warm = [_validate_templates(root, warm_dir) for _ in range(runs)]
+    print(f"`mlopsctl validate --templates` ({os.cpu_count()} CPUs; runs: {runs})")
+    print("| cache | median s | min s | max s |")
+    print("|---|---|---|---|")
+    for name, times in (("cold (empty)", cold), ("warm (unchanged templates)", warm)):
+        print(f"| {name} | {statistics.median(times):.2f} | {min(times):.2f} | {max(times):.2f} |")
+    return statistics.median(cold), statistics.median(warm)
+
+
+def bench_lint_per_template(root: Path = ROOT) -> dict[str, float]:
+    """cfn-lint (with our rules) of each template alone, in this process, after one warm-up lint."""
+    from mlops_gitops.core import lint
+    from mlops_gitops.repo import Repo
+
+    repo = Repo(root)
+    paths = lint.template_files(repo)
+    job = (repo.display(paths[0]), paths[0].read_text(encoding="utf-8"), lint.DEFAULT_REGIONS)
+    lint._lint_one(job)  # imports and cfn-lint's schema loading: not any one template's cost
+    times = {}
+    for path in paths:
+        job = (repo.display(path), path.read_text(encoding="utf-8"), lint.DEFAULT_REGIONS)
+        start = time.perf_counter()
+        lint._lint_one(job)
+        times[job[0]] = time.perf_counter() - start
+    print("| template (cfn-lint alone, in-process) | s |")
+    print("|---|---|")
+    for name, elapsed in sorted(times.items(), key=lambda kv: -kv[1]):
+        print(f"| {name} | {elapsed:.2f} |")
+    print(f"| total (one process) | {sum(times.values()):.2f} |")
+    return times
+
+
 if __name__ == "__main__":
-    bench_validate_many()
-    bench_cold_start()
+    if sys.argv[1:] != ["templates"]:
+        bench_validate_many()
+        bench_cold_start()
+    bench_lint_per_template()
+    bench_validate_templates()

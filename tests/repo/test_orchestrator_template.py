@@ -5,8 +5,10 @@ here on the template as CloudFormation would evaluate it for given parameters.""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+from unittest import mock
 
 import pytest
 import yaml
@@ -172,7 +174,34 @@ def test_buildspecs_are_one_install_line_and_one_mlopsctl_line(name: str) -> Non
     # The line is one the CLI accepts: every verb and flag exists (numbers stand in for numeric ones).
     argv = ["4" if a == "xmlops_max_parallel" else a for a in argv[1:]]
     build_parser().parse_args(argv)
-    assert set(spec) <= {"version", "phases", "reports"}
+    assert set(spec) <= {"version", "phases", "reports", "cache"}
+    if "cache" in spec:  # only mlopsctl's own cache (template findings), where mlopsctl keeps it
+        assert spec["cache"] == {"paths": ["/root/.cache/mlops-gitops/**/*"]}, name
+
+
+def test_validate_keeps_the_template_findings_cache_across_builds() -> None:
+    """CodeBuild runs the build as root (HOME=/root), so mlopsctl keeps its cache, the template
+    findings among it, under /root/.cache/mlops-gitops: the validate buildspec lists that directory
+    in its cache paths (restored when the project has a cache).
+    https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html#build-spec.cache"""
+    from mlops_gitops.awsdata import cache_dir
+    from mlops_gitops.core import lint
+
+    with mock.patch.dict(os.environ, {"HOME": "/root"}, clear=True):
+        where, lint_entry = cache_dir(), lint._cache_file("0" * 64)
+    assert lint_entry.is_relative_to(where)
+    assert BUILDSPECS["validate.yml"]["cache"] == {"paths": [f"{where}/**/*"]}
+    # and the project keeps the paths between builds (a local custom cache on the build host)
+    (validate,) = [p for name, p in projects(evaluate()).items() if name.endswith("-validate")]
+    assert validate["Cache"] == {"Type": "LOCAL", "Modes": ["LOCAL_CUSTOM_CACHE"]}
+
+
+def test_the_pipeline_leaves_deploy_parallelism_to_environments_json() -> None:
+    """environments.json's deploy.max_parallel (default 32) decides; no flag in the buildspec."""
+    assert "--max-parallel" not in json.dumps(BUILDSPECS["deploy.yml"])
+    for name, project in projects(evaluate()).items():
+        names = {v["Name"] for v in project["Environment"].get("EnvironmentVariables", [])}
+        assert "MLOPS_MAX_PARALLEL" not in names, name
 
 
 def test_rules_match_the_events_they_are_for() -> None:

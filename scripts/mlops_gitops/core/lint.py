@@ -1,9 +1,11 @@
 """`mlopsctl validate --templates`: cfn-lint plus our policy rules, in-process, as Findings.
 
-cfn-lint costs about 0.6 s to import, so it is imported here, only when templates are linted. A
-template with many conditions takes cfn-lint long (data_lake.yaml: ~20 s), so each template's
-findings are cached under its content hash (plus cfn-lint's version, our rules and the settings):
-an unchanged template is linted once per machine. Templates to lint are spread over processes.
+cfn-lint costs about 0.6 s to import, so it is imported here, only when templates are linted. It
+then takes 1-2 s per template, more with many conditions (its solver checks every Fn::If against all
+of them: keep the count of conditions low, as data_lake.yaml's feature slots do), so each template's
+findings are cached under its content hash (plus cfn-lint's version, our rules and the settings) in
+mlopsctl's cache directory ($MLOPS_GITOPS_CACHE_DIR; buildspecs/validate.yml keeps it across
+CodeBuild builds): an unchanged template is linted once. Templates to lint are spread over processes.
 """
 
 from __future__ import annotations

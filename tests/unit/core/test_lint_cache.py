@@ -1,5 +1,5 @@
 """Template lint results are cached by content: an unchanged template is not linted again (cfn-lint
-takes ~20 s on data_lake.yaml), and any change to it is."""
+takes 1-2 s per template), and any change to it is."""
 
 from __future__ import annotations
 

@@ -5,11 +5,11 @@ refusals the builder adds; and the template's fixed slots agree with the builder
 from __future__ import annotations
 
 import json
-import re
 import shutil
 
 import pytest
 
+from mlops_gitops.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.config.validate import PipelineConfig, Validator
 from mlops_gitops.core.params.base import ParamContext
 from mlops_gitops.core.params.lake import MAX_FEATURES, MAX_ZONES, table_mappings
@@ -233,47 +233,41 @@ def test_one_named_bucket_is_fine_for_a_single_stage(tmp_repo: TmpRepo) -> None:
     assert ctx.findings == [] and params["LakeBucketName"] == "acme-lake"
 
 
-def _slots(items: list, kind: str, pattern: str) -> list[tuple[str | None, int]]:
-    """(condition, selected index) of each slot of a list built from Fn::If items."""
-    found = []
-    for item in items:
-        condition = None
-        if "Fn::If" in item:
-            condition, item, no_value = item["Fn::If"]
-            assert no_value == {"Ref": "AWS::NoValue"}, kind
-        indexes = {int(i) for i in re.findall(pattern, json.dumps(item))}
-        assert len(indexes) == 1, (kind, item)
-        found.append((condition, indexes.pop()))
-    return found
+def _evaluated(node: object, **given: str) -> object:
+    """``node`` of the template as CloudFormation evaluates it with the example's parameters and ``given``."""
+    params, _ = _build(CUSTOMER_LAKE, "dev")
+    return Evaluator(BODY, parameter_values(BODY, {**params, **given}))(node)
 
 
 def test_template_slots_match_the_builder_limits() -> None:
-    params, resources, conditions = DECLARED, BODY["Resources"], BODY["Conditions"]
-    assert (params["ZoneCount"]["MaxValue"], params["FeatureCount"]["MaxValue"]) == (MAX_ZONES, MAX_FEATURES)
+    """Every count the builder can pass switches on exactly that many slots, in order: the crawler's
+    targets (Zones/ZoneCount) and the feature definitions (FeatureNames/FeatureTypes/FeatureCount),
+    evaluated for every count, so that how the slots' conditions are written can change freely."""
+    assert DECLARED["ZoneCount"]["MaxValue"] == MAX_ZONES
+    resources = BODY["Resources"]
     targets = resources["Crawler"]["Properties"]["Targets"]["S3Targets"]
-    assert _slots(targets, "zones", r'"Fn::Select": \[(\d+), \{"Ref": "Zones"\}') == [(None, 0)] + [
-        (f"HasZone{k}", k - 1) for k in range(2, MAX_ZONES + 1)
-    ]
+    for n in range(1, MAX_ZONES + 1):
+        zones = [f"zone{i}" for i in range(n)]
+        got = _evaluated(targets, Zones=",".join(zones), ZoneCount=str(n))
+        assert got == [{"Path": f"s3://<LakeBucket>/{z}/"} for z in zones], n
     features = resources["FeatureGroup"]["Properties"]["FeatureDefinitions"]
-    assert _slots(features, "features", r'"Fn::Select": \[(\d+), \{"Ref": "Feature(?:Names|Types)"\}') == [
-        (None, 0)
-    ] + [(f"HasFeature{k}", k - 1) for k in range(2, MAX_FEATURES + 1)]
-    # slot k is on when the count is at least k: a chain of "and not exactly k-1"
-    assert conditions["HasZone2"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ZoneCount"}, 1]}]}
-    for k in range(3, MAX_ZONES + 1):
-        assert conditions[f"HasZone{k}"] == {
-            "Fn::And": [
-                {COND: f"HasZone{k - 1}"},
-                {"Fn::Not": [{"Fn::Equals": [{"Ref": "ZoneCount"}, k - 1]}]},
-            ]
-        }
-    assert conditions["HasFeature2"]["Fn::And"][0] == {COND: "HasFeatureGroup"}
-    for k in range(2, MAX_FEATURES + 1):
-        assert conditions[f"HasFeature{k}"]["Fn::And"][1] == {
-            "Fn::Not": [{"Fn::Equals": [{"Ref": "FeatureCount"}, k - 1]}]
-        }
-        if k > 2:
-            assert conditions[f"HasFeature{k}"]["Fn::And"][0] == {COND: f"HasFeature{k - 1}"}
+    assert resources["FeatureGroup"]["Condition"] == "HasFeatureGroup"
+    for n in range(MAX_FEATURES + 1):
+        names = [f"f{i}" for i in range(max(n, 1))]  # the builder passes a name and a type even for none
+        types = ["Integral", "Fractional", "String"] * MAX_FEATURES
+        given = {"FeatureNames": ",".join(names), "FeatureTypes": ",".join(types[: len(names)])}
+        params, _ = _build(CUSTOMER_LAKE, "dev")
+        ev = Evaluator(BODY, parameter_values(BODY, {**params, **given, "FeatureCount": str(n)}))
+        assert ev.condition("HasFeatureGroup") is (n > 0), n
+        if n:
+            expected = [{"FeatureName": f, "FeatureType": ty} for f, ty in zip(names, types, strict=False)]
+            assert ev(features) == expected, n
+    # FeatureCount keys FeatureCountDigits: every count the builder may pass is a key, nothing else passes
+    digits = BODY["Mappings"]["FeatureCountDigits"]
+    assert set(digits) == {str(n) for n in range(MAX_FEATURES + 1)}
+    for value in (*digits, "101", "01", "-1", "1.0", ""):
+        ok = value in digits
+        assert (parameter_problem(DECLARED["FeatureCount"], value) is None) is ok, value
 
 
 def test_renders_once_the_type_is_mapped(tmp_repo: TmpRepo) -> None:
