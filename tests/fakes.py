@@ -20,6 +20,20 @@ NO_CHANGES = (
 )
 
 
+class Clock:
+    """A test's clock: ``clock()`` reads it, ``clock.sleep(s)`` moves it on at once (no real waiting)."""
+
+    def __init__(self) -> None:
+        self.now, self._lock = 0.0, threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+
 def client_error(code: str, message: str, op: str = "Op") -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": message}}, op)
 

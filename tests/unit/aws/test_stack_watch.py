@@ -16,22 +16,10 @@ from datetime import datetime, timezone
 import pytest
 
 from mlops_gitops.aws.cloudformation import CloudFormationGateway
-from tests.fakes import FakeCloudFormation, FakeStack
+from tests.fakes import Clock, FakeCloudFormation, FakeStack
 
 POLL = 5.0
 ACCOUNT = 250  # stacks in the account: 3 pages of DescribeStacks
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now, self._lock = 0.0, threading.Lock()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
 
 
 def account(in_flight: int, clock: Clock, **fake_kwargs) -> FakeCloudFormation:

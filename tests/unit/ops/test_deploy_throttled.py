@@ -5,7 +5,6 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-li
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 
 from mlops_gitops.aws.cloudformation import CloudFormationGateway
@@ -14,23 +13,11 @@ from mlops_gitops.core.render import render_stage
 from mlops_gitops.ops.deploy import Deployer
 from mlops_gitops.repo import Repo
 from tests.conftest import REPO_ROOT
-from tests.fakes import FakeCloudFormation, fake_stage
+from tests.fakes import Clock, FakeCloudFormation, fake_stage
 
 REPO = Repo(REPO_ROOT)
 ENV = Validator(REPO).environments()
 BATCH = next(s for s in render_stage(REPO, "dev", "c0ffee")[0] if s.pipeline_id == "churn-batch")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now, self._lock = 0.0, threading.Lock()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
 
 
 def test_a_throttled_deploy_of_many_stacks_fails_none() -> None:

@@ -6,7 +6,7 @@ TransformJobName and as the last component of its TransformOutput.S3OutputPath,
 name>.out (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformOutput.html), so
 two runs, or two stages sharing one output location, would otherwise overwrite each other.
 Step Functions' States.Format fills the "{}" (https://docs.aws.amazon.com/step-functions/latest/dg/intrinsic-functions.html).
-moto runs no transform job, so this evaluates the rendered stack offline (local/cfn_eval).
+moto runs no transform job, so this evaluates the rendered stack offline (cfn_eval).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from mlops_gitops.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.config.validate import Validator
 from mlops_gitops.core.templates import load_template
-from mlops_gitops.local.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.repo import Repo
 from tests.conftest import REPO_ROOT, TmpRepo, example
 from tests.params_support import assert_fits, build_params, valid_config
