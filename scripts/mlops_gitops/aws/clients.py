@@ -45,6 +45,15 @@ class AwsContext:
     _credentials: dict[str, str] | None = field(default=None, repr=False)  # assumed-role keys
     _account: str | None = field(default=None, repr=False)
 
+    @property
+    def is_local(self) -> bool:
+        """The endpoint is a stand-in on this machine (moto, the local mode): it answers at once and
+        has no API rate to respect, so waits poll it often."""
+        from urllib.parse import urlparse
+
+        host = urlparse(self.endpoint_url or "").hostname or ""
+        return host in ("localhost", "::1") or host.startswith("127.")
+
     @classmethod
     def from_args(
         cls,

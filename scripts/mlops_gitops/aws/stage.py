@@ -17,6 +17,8 @@ from mlops_gitops.aws.sagemaker import SageMakerGateway
 from mlops_gitops.aws.ssm import ParameterStore
 
 DEFAULT_REGION = "us-east-1"
+# How often waits read a stand-in on this machine (AwsContext.is_local); AWS itself: the gateway's 5 s.
+LOCAL_POLL_SECONDS = 0.2
 
 
 class _Stage(Protocol):
@@ -79,10 +81,17 @@ class StageGateways:
         self.stage, self.region, self.context, self.deadline = stage, region, context, deadline
         self._gateways: dict[str, Any] = dict(gateways)
 
+    @property
+    def _local(self) -> bool:
+        return bool(self.context and self.context.is_local)
+
     def _get(self, name: str) -> Any:
         if name not in self._gateways:
             kind, service = _GATEWAYS[name]
-            made = kind(self.context.client(service, self.region)) if self.context else None
+            extra = (
+                {"poll_seconds": LOCAL_POLL_SECONDS} if kind is CloudFormationGateway and self._local else {}
+            )
+            made = kind(self.context.client(service, self.region), **extra) if self.context else None
             if isinstance(made, CloudFormationGateway):
                 made.deadline = self.deadline
             self._gateways[name] = made

@@ -165,6 +165,7 @@ def _start(repo, env, args: argparse.Namespace, detach: bool):
 
 
 def _bootstrap(repo, env, local, err: TextIO, seed: bool) -> bool:
+    from mlops_gitops.aws.stage import LOCAL_POLL_SECONDS
     from mlops_gitops.ops.bootstrap import DEFAULT_TARGET_ROLE, bootstrap, succeeded, summary
 
     aws = local.context()
@@ -176,7 +177,7 @@ def _bootstrap(repo, env, local, err: TextIO, seed: bool) -> bool:
         "aws",
         DEFAULT_TARGET_ROLE,
         lambda stack, event: None,
-        poll_seconds=0.2,
+        poll_seconds=LOCAL_POLL_SECONDS,
     )
     err.write("bootstrap (local AWS):\n" + summary(results))
     if succeeded(results):
