@@ -661,11 +661,27 @@ def stage_build(slot: int, **params: str) -> list[dict]:
     return role_statements(orchestrator(**{**SPLIT, **params}), f"Stage{slot}DeployBuildRole", ORCH)
 
 
+def test_5_a_remote_stages_build_has_no_deploy_rights_in_the_orchestrators_account() -> None:
+    """A stage in another account deploys through that account's deploy role alone. Otherwise its
+    build could create a new <prefix>-x-<stage> stack here with the shared execution role, and with
+    it resources that reach a stage living here (an attacker's review, session 4)."""
+    for slot in STAGES:
+        sts = stage_build(slot, **{f"Stage{slot}DeployRoleArn": role_arn(ACCOUNT, "mlops-deploy")})
+        stack = stack_arn(ORCH, f"mlops-evil-{STAGES[slot]}")
+        for action in ("cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet"):
+            assert not allowed(sts, action, stack), (slot, action)
+        ctx = {"iam:PassedToService": "cloudformation.amazonaws.com"}
+        assert not allowed(sts, "iam:PassRole", role_arn(ORCH, "mlops-cfn-exec-us-east-1"), ctx), slot
+        assert not allowed(sts, "s3:PutObject", f"{ORCH_DEPLOY_BUCKET}/templates/abc.yaml"), slot
+        assert allowed(sts, "sts:AssumeRole", role_arn(ACCOUNT, "mlops-deploy")), slot
+
+
 @pytest.mark.parametrize("slot", sorted(STAGES))
 def test_5_a_stage_build_applies_only_its_own_stages_stacks_here(slot: int) -> None:
     """Pipeline stacks are <prefix>-<id>-<stage> (names.stack_name); change-set actions are
     authorized on the stack ARN (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html)."""
     sts = stage_build(slot)
+    remote = f"Stage{slot}DeployRoleArn" in SPLIT  # its stacks live in another account
     writes = (
         "cloudformation:CreateChangeSet",
         "cloudformation:ExecuteChangeSet",
@@ -675,9 +691,10 @@ def test_5_a_stage_build_applies_only_its_own_stages_stacks_here(slot: int) -> N
     for stage in STAGES.values():
         for action in writes:
             verdict = allowed(sts, action, stack_arn(ORCH, f"mlops-x-{stage}"))
-            assert verdict == (stage == STAGES[slot]), (STAGES[slot], action, stage)
+            assert verdict == (stage == STAGES[slot] and not remote), (STAGES[slot], action, stage)
     # a pipeline id ending in another stage's name is still that stage's stack
-    assert allowed(sts, "cloudformation:ExecuteChangeSet", stack_arn(ORCH, f"mlops-x-prod-{STAGES[slot]}"))
+    mine = stack_arn(ORCH, f"mlops-x-prod-{STAGES[slot]}")
+    assert allowed(sts, "cloudformation:ExecuteChangeSet", mine) is not remote
     # reads (plan, status) stay across stages; every stage's build has the builds' basics
     assert allowed(sts, "cloudformation:DescribeStackEvents", stack_arn(ORCH, "mlops-x-prod"))
     alarm = f"arn:aws:cloudwatch:{REGION}:{ORCH}:alarm:mlops-x-{STAGES[slot]}-invocation-5xx"
@@ -698,11 +715,13 @@ def test_5_a_stage_build_assumes_only_the_deploy_role_of_its_own_account(slot: i
 @pytest.mark.parametrize("slot", sorted(STAGES))
 def test_5_a_stage_build_holds_only_its_own_stages_lease(slot: int) -> None:
     sts = stage_build(slot)
+    remote = f"Stage{slot}DeployRoleArn" in SPLIT  # its lease is in its own account's bucket
     for stage in STAGES.values():
         key = f"{ORCH_DEPLOY_BUCKET}/locks/{stage}.json"
         for action in ("s3:PutObject", "s3:DeleteObject"):
-            assert allowed(sts, action, key) == (stage == STAGES[slot]), (STAGES[slot], action, stage)
-    assert allowed(sts, "s3:PutObject", f"{ORCH_DEPLOY_BUCKET}/lambda/f-0123456789abcdef.zip")
+            expected = stage == STAGES[slot] and not remote
+            assert allowed(sts, action, key) == expected, (STAGES[slot], action, stage)
+    assert allowed(sts, "s3:PutObject", f"{ORCH_DEPLOY_BUCKET}/lambda/f-0123456789abcdef.zip") is not remote
     assert not allowed(sts, "s3:PutObject", f"{ORCH_DEPLOY_BUCKET}/review/build-1/abc.yaml")
 
 
