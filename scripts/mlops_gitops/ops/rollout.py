@@ -21,6 +21,11 @@ USER_ALARMS = ("RolloutAlarm1", "RolloutAlarm2", "RolloutAlarm3")
 LOGICAL_ENDPOINT = "Endpoint"
 
 
+def endpoint_name(cfn: Any, stack: str) -> str:
+    """The name of the real-time stack's endpoint: the tail of its physical id (an ARN), or ''."""
+    return (cfn.physical_id(stack, LOGICAL_ENDPOINT) or "").rsplit("/", 1)[-1]
+
+
 def rollback_alarms(parameters: dict[str, str]) -> list[str]:
     """The alarms that roll back an update of a stack with these parameters ([] without a rollout)."""
     if not parameters.get("RolloutPolicy"):
@@ -40,8 +45,7 @@ def explain_rollback(gateways: Any, stack: str, parameters: dict[str, str], sinc
     from mlops_gitops.aws.errors import AWS_ERRORS
 
     try:
-        physical = gateways.cfn.physical_id(stack, LOGICAL_ENDPOINT)
-        endpoint = (physical or "").rsplit("/", 1)[-1]
+        endpoint = endpoint_name(gateways.cfn, stack)
         described = gateways.sagemaker.describe_endpoint(endpoint) if endpoint else {}
         fired = gateways.alarms.went_into_alarm(alarms, since) if gateways.alarms else []
     except AWS_ERRORS:

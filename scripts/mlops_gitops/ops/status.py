@@ -10,6 +10,7 @@ from mlops_gitops.aws.stage import StageGateways
 from mlops_gitops.config.environments import Environments
 from mlops_gitops.core.plan import PlanItem
 from mlops_gitops.core.render import StackSpec
+from mlops_gitops.ops.rollout import endpoint_name
 from mlops_gitops.repo import Repo
 
 
@@ -66,8 +67,7 @@ def _health(
         return "unhealthy", f"stack {snap.status}" + (f": {snap.status_reason}" if snap.status_reason else "")
     ptype = snap.tags.get("mlops:pipeline-type", "")
     if ptype.startswith("byom_realtime"):
-        physical = cfn.physical_id(snap.name, "Endpoint")
-        name = (physical or "").rsplit("/", 1)[-1] or snap.outputs.get("SageMakerEndpointName")
+        name = endpoint_name(cfn, snap.name) or snap.outputs.get("SageMakerEndpointName")
         state = sm.endpoint_status(name) if name else None
         if state is None:
             return "unknown", "endpoint not found"
