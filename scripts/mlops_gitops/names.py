@@ -23,6 +23,24 @@ def bootstrap_stacks(prefix: str) -> tuple[str, ...]:
     return (f"{prefix}-orchestrator", f"{prefix}-target", f"{prefix}-bootstrap-assets")
 
 
+# First words of a pipeline id that bootstrap's guards keep for themselves. A pipeline's stack and
+# the names CloudFormation generates from it (roles, buckets, projects) start with
+# <prefix>-<id>-, so an id `deploy-x` would make `<prefix>-deploy-x-dev-...`, which the boundary and
+# the execution role's Deny statements reserve for bootstrap's own (target-account.yaml:
+# role/<prefix>-cfn-*, role/<prefix>-target-*, policy/<prefix>-boundary-*, s3 <prefix>-deploy-*,
+# <prefix>-pipeline-*, <prefix>-bootstrap-*, project/<prefix>-deploy-*). Real IAM would refuse the
+# deploy; moto would not. tests/repo/test_reserved_ids.py keeps this list in step with the templates.
+RESERVED_ID_WORDS = ("bootstrap", "boundary", "cfn", "deploy", "pipeline", "target")
+
+
+def reserved_id_word(pipeline_id: str) -> str | None:
+    """The reserved first word ``pipeline_id`` starts with (``deploy`` or ``deploy-...``), or None."""
+    for word in RESERVED_ID_WORDS:
+        if pipeline_id == word or pipeline_id.startswith(word + "-"):
+            return word
+    return None
+
+
 def resource_base_name(prefix: str, pipeline_id: str, stage: str) -> str:
     """Base of SageMaker names (model, endpoint, jobs, schedules): the stack name."""
     return stack_name(prefix, pipeline_id, stage)

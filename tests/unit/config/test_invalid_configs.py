@@ -2723,6 +2723,21 @@ def test_a_pipeline_whose_stack_would_be_a_bootstrap_stack_is_refused(tmp_repo) 
     config = example("churn-batch")
     config["batch_inference_data"] = "s3://mlops-demo-data/churn/batch/input.csv"
     findings = validate_findings(tmp_repo, config, "bootstrap")
-    assert ("$", "name-collision") in {(f["path"], f["code"]) for f in findings}
-    (finding,) = [f for f in findings if f["code"] == "name-collision"]
-    assert "'mlops-bootstrap-assets' is one of mlopsctl bootstrap's own stacks" in finding["message"]
+    # every id that could name a bootstrap stack starts with a reserved word (names.RESERVED_ID_WORDS)
+    assert ("$", "name-reserved") in {(f["path"], f["code"]) for f in findings}
+    (finding,) = [f for f in findings if f["code"] == "name-reserved"]
+    assert "'mlops-bootstrap-' belong to mlopsctl bootstrap's" in finding["message"]
+
+
+def test_a_pipeline_id_bootstrap_reserves_is_refused(tmp_repo) -> None:
+    """An id `deploy-churn` names its resources mlops-deploy-churn-<stage>-..., which the boundary
+    reserves for bootstrap's deploy projects and buckets (names.RESERVED_ID_WORDS)."""
+    from tests.conftest import example, validate_findings
+
+    findings = validate_findings(tmp_repo, example("churn-batch"), "deploy-churn")
+    reserved = [f for f in findings if f["code"] == "name-reserved"]
+    assert [(f["path"], f["severity"]) for f in reserved] == [("$", "error")]
+    assert "starts with 'deploy'" in reserved[0]["message"]
+    assert "pipeline-configs/deploy-churn/" in reserved[0]["hint"]
+    later = validate_findings(tmp_repo, example("churn-batch"), "deployment-churn")
+    assert not [f for f in later if f["code"] == "name-reserved" and "deployment-churn" in f["file"]]

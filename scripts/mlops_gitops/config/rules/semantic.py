@@ -110,16 +110,21 @@ def built_names(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
     against AWS's limits from the templates themselves (core/physical_names, run by validate)."""
     if not names.PIPELINE_ID.fullmatch(ctx.pipeline_id):
         return
+    word = names.reserved_id_word(ctx.pipeline_id)
+    if word:
+        yield ctx.finding(
+            [],
+            "name-reserved",
+            f"the pipeline id {ctx.pipeline_id!r} starts with {word!r}: names starting with "
+            f"'{ctx.env.stack_prefix}-{word}-' belong to mlopsctl bootstrap's roles, buckets and projects, "
+            "and AWS would refuse this pipeline's resources at deploy",
+            f"rename the folder pipeline-configs/{ctx.pipeline_id}/ so that it does not start with "
+            f"{word!r} (for example '{ctx.pipeline_id.replace(word, word[:3] + 'x', 1)}' or "
+            f"'my-{ctx.pipeline_id}')",
+        )
+        return
     for stage in pipeline_stages(config, ctx.env):
         stack = names.stack_name(ctx.env.stack_prefix, ctx.pipeline_id, stage)
-        if stack in names.bootstrap_stacks(ctx.env.stack_prefix):
-            yield ctx.finding(
-                [],
-                "name-collision",
-                f"stage {stage!r}: the stack name {stack!r} is one of mlopsctl bootstrap's own stacks",
-                "rename the pipeline folder",
-            )
-            return
         if len(stack) > names.STACK_NAME_MAX:
             yield ctx.finding(
                 [],
