@@ -264,6 +264,30 @@ def test_templates_go_through_the_assets_bucket_so_they_may_pass_51200_bytes(
     assert len(orchestrator.read_bytes()) > 51_200
 
 
+def test_every_s3_call_of_bootstrap_names_the_accounts_own_bucket_owner(
+    repo: Path, moto_endpoint: str, aws, monkeypatch
+) -> None:
+    """The assets bucket belongs to the account bootstrap deploys to; naming it as
+    ExpectedBucketOwner makes real S3 refuse a squatted bucket of that name
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html). moto ignores
+    the parameter, so the test records it."""
+    import botocore.client
+
+    owners: list[tuple[str, str | None]] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self, operation, params):
+        if self.meta.service_model.service_name == "s3":
+            owners.append((operation, params.get("ExpectedBucketOwner")))
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    result = bootstrap(repo, moto_endpoint)
+    assert result.code == 0, result.out + result.err
+    assert {op for op, _ in owners} >= {"HeadObject", "PutObject"}
+    assert {owner for _, owner in owners} == {"123456789012"}
+
+
 def test_a_template_object_someone_else_wrote_is_not_used(repo: Path, moto_endpoint: str, aws) -> None:
     assert bootstrap(repo, moto_endpoint).code == 0
     orchestrator = repo / "cloudformation" / "orchestrator.yaml"

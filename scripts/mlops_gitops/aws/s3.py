@@ -33,10 +33,18 @@ def b64sha256(data: bytes) -> str:
 @dataclass
 class ArtifactStore:
     client: Any  # boto3 S3 client (or a fake with the same calls)
+    # The account that must own every bucket this store touches. S3 then refuses (403) a call to a
+    # bucket of that name owned by anyone else, so a bucket name squatted in another account can't
+    # receive our templates or hand us its objects:
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html
+    expected_owner: str | None = None
+
+    def _owner(self) -> dict[str, str]:
+        return {"ExpectedBucketOwner": self.expected_owner} if self.expected_owner else {}
 
     def exists(self, bucket: str, key: str) -> bool:
         try:
-            self.client.head_object(Bucket=bucket, Key=key)
+            self.client.head_object(Bucket=bucket, Key=key, **self._owner())
         except Exception as exc:
             if is_missing(exc):
                 return False
@@ -46,7 +54,12 @@ class ArtifactStore:
     def put(self, bucket: str, key: str, data: bytes) -> None:
         """Write with S3's SHA-256 checksum, which S3 checks against the bytes it receives."""
         self.client.put_object(
-            Bucket=bucket, Key=key, Body=data, ChecksumAlgorithm="SHA256", ChecksumSHA256=b64sha256(data)
+            Bucket=bucket,
+            Key=key,
+            Body=data,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=b64sha256(data),
+            **self._owner(),
         )
 
     def put_verified(self, bucket: str, key: str, data: bytes) -> None:
@@ -61,7 +74,7 @@ class ArtifactStore:
         """
         digest = b64sha256(data)
         try:
-            head = self.client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+            head = self.client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED", **self._owner())
         except Exception as exc:
             if not is_missing(exc):
                 raise
@@ -69,7 +82,7 @@ class ArtifactStore:
             return
         found = head.get("ChecksumSHA256")
         if not found or "-" in found:
-            found = b64sha256(self.client.get_object(Bucket=bucket, Key=key)["Body"].read())
+            found = b64sha256(self.client.get_object(Bucket=bucket, Key=key, **self._owner())["Body"].read())
         if found != digest:
             raise ArtifactMismatch(bucket, key, digest, found)
 
@@ -78,7 +91,9 @@ class ArtifactStore:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
         if not uri.startswith("s3://") or not bucket or not key:
             raise ValueError(f"{uri!r} is not an s3://bucket/key URI")
-        body = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes - 1}")["Body"]
+        body = self.client.get_object(
+            Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes - 1}", **self._owner()
+        )["Body"]
         try:
             return body.read()
         finally:

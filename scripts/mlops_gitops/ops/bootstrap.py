@@ -278,7 +278,8 @@ def bootstrap(
         ctx = aws.for_account(job.account, target_role, "mlopsctl-bootstrap")
         return (
             CloudFormationGateway(ctx.client("cloudformation", job.region), poll_seconds=poll_seconds),
-            ArtifactStore(ctx.client("s3", job.region)),
+            # the assets bucket is the job's account's own (bootstrap-assets.yaml)
+            ArtifactStore(ctx.client("s3", job.region), expected_owner=job.account),
         )
 
     return jobs, run_jobs(jobs, gateway_for, root, on_event)
