@@ -2,7 +2,7 @@
 model, in one commit, by the same targeted edits as a promotion (ops.promote, jsonedit).
 
 A shadow variant gets a copy of the stage's requests and its answers are only captured
-(ShadowProductionVariants: https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests.html).
+(ShadowProductionVariants: https://docs.aws.amazon.com/sagemaker/latest/dg/model-shadow-deployment.html).
 Once it has proved itself, its model (``model_package_name`` or ``model_artifact_location``) and
 its instance settings, when it sets them, move to where the stage's production model is decided,
 and ``shadow_variant`` is set to null for that stage (other stages keep theirs):

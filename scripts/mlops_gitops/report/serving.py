@@ -14,7 +14,7 @@ parameters these fields render into are the template's business. Prices come thr
   may drop to 0 while no requests queue
   (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-autoscale.html);
 - a shadow variant runs its own instances, billed like any production variant, and gets a copy of
-  the sampled requests (https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests.html).
+  the sampled requests (https://docs.aws.amazon.com/sagemaker/latest/dg/model-shadow-deployment.html).
 """
 
 from __future__ import annotations

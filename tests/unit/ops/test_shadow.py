@@ -2,7 +2,7 @@
 commit, by targeted edits (the rest of the file keeps its bytes), and the stage's shadow_variant is
 set to null so the file stays valid for the other stages. A shadow variant receives a copy of the
 requests and its responses are only captured:
-https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests.html
+https://docs.aws.amazon.com/sagemaker/latest/dg/model-shadow-deployment.html
 
 These tests work on config texts: shadow_variant joins the schema with the variant kinds of issue 18
 (another branch), so the CLI's end-to-end run, which validates the promoted config, is tested once

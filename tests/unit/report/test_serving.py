@@ -4,7 +4,7 @@ issue 18 contract's field names), so these run before the schema knows the field
 
 Serverless is priced per use, with no instance-hours (https://aws.amazon.com/sagemaker/ai/pricing/):
 the section says so and never shows a number for it. A shadow variant runs its own instances
-(https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests.html)."""
+(https://docs.aws.amazon.com/sagemaker/latest/dg/model-shadow-deployment.html)."""
 
 from __future__ import annotations
 
