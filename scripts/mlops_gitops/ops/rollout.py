@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mlops_gitops.report.markdown import one_line
+
 # The rollback alarms realtime_inference.yaml always gives a rollout (Invocation5xxAlarm,
 # LatencyAlarm: ${NamePrefix}-invocation-5xx, ${NamePrefix}-model-latency), then the user's.
 OWN_ALARMS = ("invocation-5xx", "model-latency")
@@ -114,8 +116,8 @@ def stage_text(deployment: Any) -> str | None:
     if not deployment.pending_config:
         return None
     policy = POLICY_WORDS.get(deployment.routing, "")
-    prefix = f"{policy}{f' of {deployment.step}' if deployment.step and policy != 'all at once' else ''} — "
-    prefix = prefix if policy else ""
+    step = f" of {deployment.step}" if deployment.step and deployment.routing != "ALL_AT_ONCE" else ""
+    prefix = f"{policy}{step} — " if policy else ""
     statuses = {f.status for f in deployment.pending}
     share = traffic_share(deployment)
     if "Creating" in statuses or (not share and not statuses & {"ActivatingTraffic", "Baking"}):
@@ -178,7 +180,8 @@ class TrafficWatch:
         self.deploying = deployment.pending_config or self.deploying
         if text is not None and text != self.last:
             self.last = text
-            self.write(f"{self.stack}  endpoint {self.endpoint}: {text}\n")
+            # one line, whatever SageMaker's reason holds
+            self.write(one_line(f"{self.stack}  endpoint {self.endpoint}: {text}") + "\n")
 
 
 def traffic_watch(

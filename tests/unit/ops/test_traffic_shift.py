@@ -222,3 +222,11 @@ def test_the_gateway_reads_what_describe_endpoint_returns() -> None:
     assert seen.pending[0].status == "Baking" and seen.pending[0].current_weight == 0.1
     assert (seen.routing, seen.step, seen.wait_seconds) == ("CANARY", "10%", 600)
     assert rollout.traffic_share(seen) == 10.0
+
+
+def test_sagemakers_reason_stays_on_one_line() -> None:
+    forged = described("InService", failure="alarm fired\nmlops-x-prod  endpoint y: update done")
+    _, _, gateways = setup([CANARY_BAKING, forged], rounds=3)
+    _, lines = deploy(gateways)
+    assert lines[-1].endswith("(alarm fired mlops-x-prod  endpoint y: update done)\n")
+    assert all(line.count("\n") == 1 for line in lines)
