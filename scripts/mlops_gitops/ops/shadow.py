@@ -213,9 +213,12 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
 
 
 def model_label(shadow: dict[str, Any]) -> str:
-    value = shadow.get("model_package_name") or shadow.get("model_artifact_location") or "?"
-    group, version = version_label(value)
-    return f"{group} {version}" if group else value
+    """The shadow's model in words: "group v8", "latest approved of group", or its S3 artifact."""
+    package = shadow.get("model_package_name")
+    if package:
+        group, version = version_label(package)
+        return f"{group} {version}" if group else f"latest approved of {package}"
+    return str(shadow.get("model_artifact_location") or "?")
 
 
 @dataclass

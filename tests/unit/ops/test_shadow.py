@@ -197,3 +197,30 @@ def test_the_cli_refuses_a_stage_without_a_shadow(tmp_repo: TmpRepo) -> None:
 
 def git(root: Path, *argv: str) -> str:
     return subprocess.run(["git", *argv], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_the_cli_makes_the_branch_locally(tmp_repo: TmpRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's wiring, with the promoted config's validation skipped: the schema learns
+    shadow_variant on the variant-kinds branch (after the merge this runs unpatched)."""
+    import mlops_gitops.cli.promote as cli_promote
+
+    fraud = json.loads(EXAMPLES["fraud-ab"].read_text())
+    fraud["shadow_variant"] = {"dev": {"model_package_name": "fraud-scorer-b"}, "staging": None, "prod": None}
+    tmp_repo.write("fraud-ab", json.dumps(fraud, indent=2) + "\n")
+    root = git_repo(tmp_repo.root, "base")
+    checked: list[str] = []
+    monkeypatch.setattr(cli_promote, "_check_config", lambda repo, env, pid, text, err: checked.append(text))
+    result = run_cli(
+        "--repo-root", str(root), "promote", "fraud-ab", "--from-shadow", "--stage", "dev", "--local"
+    )
+    assert result.code == 0, result.out + result.err
+    assert (
+        "promote fraud-ab in dev: shadow latest approved of fraud-scorer-b becomes the stage's model"
+        in result.out
+    )
+    assert "created branch promote/fraud-ab-dev-shadow" in result.out
+    promoted = json.loads(git(root, "show", f"promote/fraud-ab-dev-shadow:{PATH}"))
+    assert promoted["model_package_name"]["dev"] == "fraud-scorer-b"
+    assert promoted["shadow_variant"] == {"dev": None, "staging": None, "prod": None}
+    assert checked and json.loads(checked[0]) == promoted  # what is committed is what was checked
+    assert git(root, "status", "--porcelain") == ""
