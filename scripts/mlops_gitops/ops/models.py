@@ -28,10 +28,17 @@ GatewaysFor = Callable[[str], StageGateways]  # stage -> its gateways (made once
 REALTIME_TEMPLATE = "realtime_inference.yaml"
 
 
-def looked_up_models(items: list[PlanItem], gateways_for: GatewaysFor, aws: Any) -> list[ModelChange]:
+def looked_up_models(
+    items: list[PlanItem], gateways_for: GatewaysFor, aws: Any, serving: list[ServingChange] | None = None
+) -> list[ModelChange]:
     """The model section of a plan, with each version's registry approval and metrics read in its
-    stage's account and region, and hourly prices from the AWS Price List (for plan_markdown)."""
+    stage's account and region, and hourly prices from the AWS Price List (for plan_markdown).
+    ``serving`` (looked_up_serving): the pipelines now serverless, whose variants have no
+    instance-hours to price."""
     models = model_changes(items)
+    serverless = {(c.stage, c.pipeline_id) for c in serving or [] if c.new.kind == "serverless"}
+    for change in models:
+        change.per_use = (change.stage, change.pipeline_id) in serverless
     enrich(models, _facts_reader(gateways_for), *_pricer(aws))
     return models
 
