@@ -140,7 +140,7 @@ def deploy(gateways: StageGateways) -> tuple[list[Any], list[str]]:
 def test_deploy_prints_each_stage_of_a_canary_once() -> None:
     # each state is seen on two rounds in a row: the second sight prints nothing
     script = [described(), STARTING, STARTING, STARTED, CANARY_BAKING, CANARY_BAKING, ALL_SHIFTED, DONE, DONE]
-    _, endpoints, gateways = setup(script, rounds=len(script))
+    fake, endpoints, gateways = setup(script, rounds=len(script))
     outcomes, lines = deploy(gateways)
     assert outcomes[0].result == "updated"
     prefix = f"{SPEC.stack_name}  endpoint {ENDPOINT}: "
@@ -154,6 +154,8 @@ def test_deploy_prints_each_stage_of_a_canary_once() -> None:
     ]
     # once the update is seen done, the endpoint is not described again
     assert endpoints.described.count(ENDPOINT) == len(script) - 1
+    # the endpoint's name is read once per update, not once per round
+    assert fake.calls.count("list_stack_resources") == 1
 
 
 def test_an_unchanged_state_prints_nothing() -> None:
