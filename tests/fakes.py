@@ -105,6 +105,9 @@ class FakeCloudFormation:
         self.calls: list[str] = []
         self.change_set_outcome: dict[str, tuple[str, str]] = {}  # stack -> (Status, StatusReason)
         self.execute_outcome: dict[str, Any] = {}
+        # stack -> the (action, logical id, resource type) its next change sets list (default: the
+        # Model modified on update, added on create)
+        self.change_set_changes: dict[str, list[tuple[str, str, str]]] = {}
         self.delete_fails: set[str] = set()  # stacks whose delete ends DELETE_FAILED
         self.history: list[dict[str, Any]] = []  # every change set created: stack, parameters
         self.executed: list[str] = []  # stack names, in the order their change sets were executed
@@ -248,6 +251,14 @@ class FakeCloudFormation:
         changes = (
             []
             if status == "FAILED"
+            else [
+                {
+                    "Type": "Resource",
+                    "ResourceChange": {"Action": a, "LogicalResourceId": lid, "ResourceType": rtype},
+                }
+                for a, lid, rtype in self.change_set_changes[StackName]
+            ]
+            if StackName in self.change_set_changes
             else [
                 {
                     "Type": "Resource",
@@ -403,6 +414,8 @@ class FakeEndpoints:
         self.timeline: dict[str, list[str]] = {}
         self.states: list[tuple[str, str, str | None]] = []  # (call, endpoint, status or None)
         self.deleted: list[str] = []
+        self.script: dict[str, list[dict[str, Any]]] = {}  # endpoint -> DescribeEndpoint responses
+        self.described: list[str] = []  # endpoint_deployment calls
 
     def add(self, name: str, config: str, status: str = "InService") -> None:
         self.endpoints[name] = {
@@ -437,6 +450,17 @@ class FakeEndpoints:
     def endpoint_status(self, name: str) -> str | None:
         return self.endpoints.get(name, {}).get("EndpointStatus")
 
+    def endpoint_deployment(self, name: str):
+        """As SageMakerGateway.endpoint_deployment: ``script[name]`` holds the DescribeEndpoint
+        responses of the next calls (the last one repeats), else the endpoint as added."""
+        from mlops_gitops.aws.sagemaker import endpoint_deployment
+
+        self.described.append(name)
+        script = self.script.get(name)
+        if script:
+            return endpoint_deployment(script.pop(0) if len(script) > 1 else script[0])
+        return endpoint_deployment(self.describe_endpoint(name)) if name in self.endpoints else None
+
 
 class FakeRegistry:
     """Model Registry stand-in for the SageMaker gateway: {arn: status}, {group: latest approved}."""
@@ -464,6 +488,11 @@ class FakeRegistry:
             "EndpointStatus": "InService",
             **({"FailureReason": self.failures[name]} if name in self.failures else {}),
         }
+
+    def endpoint_deployment(self, name: str):
+        from mlops_gitops.aws.sagemaker import endpoint_deployment
+
+        return endpoint_deployment(self.describe_endpoint(name))
 
     def last_transform_job(self, name_prefix: str):
         return None

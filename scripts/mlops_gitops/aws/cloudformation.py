@@ -352,10 +352,13 @@ class CloudFormationGateway:
         tags: dict[str, str],
         on_event: Callable[[StackEvent], None] | None = None,
         role_arn: str | None = None,
+        watch: Callable[[tuple[ResourceChange, ...]], Callable[[StackSnapshot], None] | None] | None = None,
     ) -> Applied:
         """One change set, start to end: create, read, execute (unless CloudFormation found
         nothing to change), wait. Failures raise StackError with the first failed resource's
-        reason; a failed first create leaves no empty shell behind."""
+        reason; a failed first create leaves no empty shell behind. ``watch``, given the change
+        set's changes, may return a callback that sees the stack on each round of the wait (deploy
+        follows an endpoint's traffic shift with it: ops.rollout)."""
         try:
             self.create_change_set(
                 stack, name, "CREATE" if creating else "UPDATE", template, parameters, tags, role_arn
@@ -377,7 +380,7 @@ class CloudFormationGateway:
             raise StackError(stack, "the change set failed", cs.reason)
         since = self.mark(stack)
         self.execute_change_set(stack, name)
-        snap = self.wait_stable(stack, on_event)
+        snap = self.wait_stable(stack, on_event, watch(cs.changes) if watch is not None else None)
         ok = "CREATE_COMPLETE" if creating else "UPDATE_COMPLETE"
         if snap is None or snap.status != ok:
             status = snap.status if snap else "DELETE_COMPLETE"
@@ -509,12 +512,16 @@ class CloudFormationGateway:
         self.client.update_termination_protection(StackName=name, EnableTerminationProtection=enabled)
 
     def wait_stable(
-        self, name: str, on_event: Callable[[StackEvent], None] | None = None
+        self,
+        name: str,
+        on_event: Callable[[StackEvent], None] | None = None,
+        on_round: Callable[[StackSnapshot], None] | None = None,
     ) -> StackSnapshot | None:
         """Poll until the stack leaves every *_IN_PROGRESS state (or is gone), through the shared
         watcher (one round of DescribeStacks per interval for every stack waited on); read its
         events when its status or LastUpdatedTime changed, and say what it waits for at least
-        every PROGRESS_SECONDS."""
+        every PROGRESS_SECONDS. ``on_round`` sees the stack on every fresh round while it is in
+        progress."""
         deadline, why = self._deadline()
         ticker = ProgressTicker(self.clock, self.progress)
         marker: Any = None  # events are read when the status changes (the first sight sets it)
@@ -536,6 +543,8 @@ class CloudFormationGateway:
                     if done:
                         return snap
                     status = snap.status
+                    if on_round is not None:
+                        on_round(snap)
                 if self.clock() > deadline:
                     raise StackError(
                         name,

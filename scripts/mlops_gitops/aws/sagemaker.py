@@ -65,6 +65,15 @@ class SageMakerGateway:
         """The endpoint as SageMaker describes it (drift compares its config and status)."""
         return self.client.describe_endpoint(EndpointName=name)
 
+    def endpoint_deployment(self, name: str) -> EndpointDeployment | None:
+        """The endpoint's deployment as one DescribeEndpoint reads it; None when it does not exist."""
+        try:
+            return endpoint_deployment(self.client.describe_endpoint(EndpointName=name))
+        except ClientError as exc:
+            if _missing(exc) or "could not find" in exc.response.get("Error", {}).get("Message", "").lower():
+                return None
+            raise
+
     def describe_monitoring_schedule(self, name: str) -> dict[str, Any]:
         return self.client.describe_monitoring_schedule(MonitoringScheduleName=name)
 
@@ -179,3 +188,82 @@ def approved_versions(client: Any, group: str, limit: int = 50) -> list[str]:
             break
         kwargs["NextToken"] = page["NextToken"]
     return arns[:limit]
+
+
+# ------------------------------------------------------------------ an endpoint's blue/green update
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """One variant of a fleet, as DescribeEndpoint's ProductionVariants (the fleet serving now) or
+    PendingDeploymentSummary.ProductionVariants (the new fleet of an update in progress) give it.
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_PendingProductionVariantSummary.html"""
+
+    variant: str
+    current_weight: float | None
+    desired_weight: float | None
+    current_instances: int | None
+    desired_instances: int | None
+    status: str = ""  # the newest VariantStatus: Creating|Updating|Deleting|ActivatingTraffic|Baking
+    status_message: str = ""
+
+
+@dataclass(frozen=True)
+class EndpointDeployment:
+    """What DescribeEndpoint says of an endpoint and of the update in progress, if any: the
+    PendingDeploymentSummary is "only returned when the endpoint is creating or updating with a new
+    endpoint configuration", and LastDeploymentConfig is the DeploymentConfig (traffic routing,
+    waits) of the most recent update.
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeEndpoint.html"""
+
+    name: str
+    status: str  # EndpointStatus: Updating, InService, Failed, UpdateRollbackFailed...
+    config: str  # the endpoint configuration serving now
+    failure: str = ""
+    serving: tuple[Fleet, ...] = ()
+    pending_config: str = ""  # the configuration being deployed ("" when no update runs)
+    pending: tuple[Fleet, ...] = ()
+    routing: str = ""  # ALL_AT_ONCE | CANARY | LINEAR ("" without a blue/green policy)
+    step: str = ""  # the canary size or linear step, e.g. "10%" or "1 instance(s)"
+    wait_seconds: int | None = None  # the bake between traffic steps
+
+
+def _fleet(raw: dict[str, Any]) -> Fleet:
+    statuses = raw.get("VariantStatus") or []
+    newest = max(statuses, key=lambda s: str(s.get("StartTime", ""))) if statuses else {}
+    return Fleet(
+        raw.get("VariantName", ""),
+        raw.get("CurrentWeight"),
+        raw.get("DesiredWeight"),
+        raw.get("CurrentInstanceCount"),
+        raw.get("DesiredInstanceCount"),
+        newest.get("Status", ""),
+        newest.get("StatusMessage", ""),
+    )
+
+
+def _size(capacity: dict[str, Any] | None) -> str:
+    if not capacity:
+        return ""
+    value = capacity.get("Value")
+    return f"{value}%" if capacity.get("Type") == "CAPACITY_PERCENT" else f"{value} instance(s)"
+
+
+def endpoint_deployment(raw: dict[str, Any]) -> EndpointDeployment:
+    """An EndpointDeployment of a DescribeEndpoint response."""
+    pending = raw.get("PendingDeploymentSummary") or {}
+    policy = ((raw.get("LastDeploymentConfig") or {}).get("BlueGreenUpdatePolicy") or {}).get(
+        "TrafficRoutingConfiguration"
+    ) or {}
+    return EndpointDeployment(
+        name=raw.get("EndpointName", ""),
+        status=raw.get("EndpointStatus", ""),
+        config=raw.get("EndpointConfigName", ""),
+        failure=raw.get("FailureReason", "") or "",
+        serving=tuple(_fleet(v) for v in raw.get("ProductionVariants") or []),
+        pending_config=pending.get("EndpointConfigName", "") if pending else "",
+        pending=tuple(_fleet(v) for v in pending.get("ProductionVariants") or []),
+        routing=policy.get("Type", ""),
+        step=_size(policy.get("CanarySize") or policy.get("LinearStepSize")),
+        wait_seconds=policy.get("WaitIntervalInSeconds"),
+    )

@@ -31,12 +31,15 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
             "a pull request are made there through the API. Otherwise (or with --local) the branch is\n"
             "made in this git repository, without touching the checkout, and the next steps are printed.\n"
             "Roll back by promoting an older version, or with git revert.\n\n"
+            "--from-shadow: the stage's shadow_variant becomes its production model (its model and\n"
+            "instance settings; with several production variants, the one named by --variant) and\n"
+            "its shadow_variant is set to null, in the same kind of commit.\n\n"
             "Exit 0 when done, 1 if the promotion is refused, 2 on a usage error, 3 if AWS failed."
         ),
     )
     p.add_argument("pipeline_id", metavar="ID", help="the pipeline's folder name under pipeline-configs/")
     p.add_argument(
-        "--to", dest="stage", required=True, metavar="S", help="the stage to promote to, e.g. prod"
+        "--to", "--stage", dest="stage", required=True, metavar="S", help="the stage to promote to, e.g. prod"
     )
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument(
@@ -46,6 +49,11 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         "--latest-approved",
         action="store_true",
         help="the newest Approved version of the group the stage follows now",
+    )
+    which.add_argument(
+        "--from-shadow",
+        action="store_true",
+        help="the stage's shadow_variant becomes its production model (and stops being a shadow)",
     )
     p.add_argument("--variant", metavar="NAME", help="the production variant to pin (default: the first)")
     p.add_argument(
@@ -92,6 +100,8 @@ def run_promote(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
         raise PromotionError(
             f"{args.pipeline_id} does not deploy to {args.stage!r} (its stages: {', '.join(stages)})"
         )
+    if args.from_shadow:
+        return _from_shadow(args, repo, env, aws, data, stages, (text, origin, rel, base, target), out, err)
     site = pin_site(data, args.stage, stages, args.variant)
     registry = Registry(stage_gateways(aws, env, args.stage, args), env.stage(args.stage))
     arn = args.model_package_arn or registry.latest(site, data)
@@ -108,6 +118,45 @@ def run_promote(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
     for line in promotion.metrics():
         out.write(f"  metric: {line}\n")
     out.write(f"  {rel} {site.display}\n")
+    if target is not None:
+        return _open_pull_request(target, origin, promotion, rel, new_text, out)
+    return _local_branch(repo.root, origin, promotion, rel, new_text, out)
+
+
+def _from_shadow(args, repo, env, aws, data, stages, read, out: TextIO, err: TextIO) -> int:
+    """promote --from-shadow: the stage's shadow becomes its production model (ops.shadow)."""
+    from mlops_gitops.ops.promote import PromotionError, Registry
+    from mlops_gitops.ops.shadow import (
+        ShadowPromotion,
+        apply_edits,
+        shadow_edits,
+        shadow_package,
+        stage_shadow,
+    )
+
+    text, origin, rel, base, target = read
+    edits, where = shadow_edits(data, args.stage, stages, args.variant)
+    shadow = stage_shadow(data, args.stage) or {}
+    approval = ""
+    arn = shadow_package(shadow)
+    if arn:  # a version ARN must exist, and be Approved where the stage deploys only approved ones
+        stage = env.stage(args.stage)
+        package, _ = Registry(stage_gateways(aws, env, args.stage, args), stage).facts(arn)
+        if package is None:
+            raise PromotionError(f"{arn} is not in the Model Registry (no such model package version)")
+        approval = package.approval
+        if stage is not None and (stage.approval or stage.protected) and approval != "Approved":
+            raise PromotionError(
+                f"{arn} is {approval}; {args.stage!r} deploys only Approved versions. Approve it first "
+                f"(aws sagemaker update-model-package --model-package-arn {arn} --model-approval-status Approved)"
+            )
+    new_text = apply_edits(text, edits)
+    _check_config(repo, env, args.pipeline_id, new_text, err)
+    promotion = ShadowPromotion(args.pipeline_id, args.stage, rel, shadow, edits, where, base, approval)
+    promotion.branch = args.branch or promotion.default_branch()
+    out.write(f"promote {args.pipeline_id} in {args.stage}: {promotion.versions()}\n")
+    for edit in edits:
+        out.write(f"  {rel} {edit.display}\n")
     if target is not None:
         return _open_pull_request(target, origin, promotion, rel, new_text, out)
     return _local_branch(repo.root, origin, promotion, rel, new_text, out)

@@ -56,7 +56,7 @@ def run_pr_check(args: argparse.Namespace, environ: Mapping[str, str], out: Text
 
     from mlops_gitops.aws.codecommit import CodeCommitGateway
     from mlops_gitops.aws.stage import few_retries
-    from mlops_gitops.ops.models import looked_up_models
+    from mlops_gitops.ops.models import looked_up_models, looked_up_serving
     from mlops_gitops.ops.promote import resolve
     from mlops_gitops.ops.review import HUMAN_RULE, plan_review, publish, render_comment
     from mlops_gitops.report.findings import render_text
@@ -72,7 +72,8 @@ def run_pr_check(args: argparse.Namespace, environ: Mapping[str, str], out: Text
     gateways_for = cache(lambda stage: stage_gateways(aws, env, stage, args))  # a role assumed once a stage
     review = plan_review(repo, env, gateways_for, stages, source, destination, preview=not args.no_preview)
     if review.planned:
-        review.models = looked_up_models(review.items, gateways_for, aws)
+        review.serving = looked_up_serving(review.items, repo.root, destination, aws)
+        review.models = looked_up_models(review.items, gateways_for, aws, review.serving)
     rule = (
         HUMAN_RULE.format(prefix=env.stack_prefix) if env.orchestrator.get("source") != "connection" else None
     )

@@ -320,6 +320,8 @@ class Deployer:
                 spec.tags,
                 self._events(stack),
                 self._exec_role(),
+                # an update's traffic shift, as the endpoint reports it (ops.rollout)
+                watch=None if creating else rollout.traffic_watch(self.gateways, stack, self.on_progress),
             )
         except StackError as exc:
             hint = (

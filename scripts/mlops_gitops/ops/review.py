@@ -19,6 +19,7 @@ from mlops_gitops.report.models import (
     ModelChange,
 )
 from mlops_gitops.report.plan import plan_markdown
+from mlops_gitops.report.serving import ServingChange
 
 log = logging.getLogger(__name__)
 MARKER = "<!-- mlops-gitops:pr-check -->"  # how the check finds its own comment again
@@ -33,6 +34,7 @@ class Review:
     items: list[PlanItem] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     models: list[ModelChange] = field(default_factory=list)
+    serving: list[ServingChange] = field(default_factory=list)  # variant kinds and shadows (configs)
     notes: list[str] = field(default_factory=list)
     protected_touched: list[str] = field(default_factory=list)  # protected stages the change reaches
     planned: bool = True  # False when invalid configs stopped the plan
@@ -137,7 +139,9 @@ def render_comment(review: Review, rule_name: str | None = None, limit: int = CO
         head += ["Nothing was planned: fix the configs first (`mlopsctl validate`).", ""]
     elif not review.items:
         head += ["This pull request changes no pipeline: no stack is created, updated or deleted.", ""]
-    body = plan_markdown(review.items, review.models) if review.planned and review.items else ""
+    body = (
+        plan_markdown(review.items, review.models, review.serving) if review.planned and review.items else ""
+    )
     tail = [f"- {md.text(note)}" for note in review.notes]
     text = "\n".join(head) + "\n" + body + ("\n" + "\n".join(["Notes:", *tail]) + "\n" if tail else "")
     return _fit(text, limit)

@@ -72,6 +72,7 @@ class ModelChange:
     price_note: str = ""
     rollout: str = ""  # real-time: how an update of the endpoint shifts traffic (rollout_text)
     old_rollout: str = ""  # the deployed stack's, when the stack exists
+    per_use: bool = False  # serverless now: no instance-hours to price (report.serving)
 
     @property
     def version_changed(self) -> bool:
@@ -259,7 +260,7 @@ def enrich(
         try:
             if change.old_instances:
                 change.old_price = price(change.old_instances[0], change.region)
-            if change.new_instances:
+            if change.new_instances and not change.per_use:
                 change.new_price = price(change.new_instances[0], change.region)
         except Exception as exc:  # noqa: BLE001 - the reason is shown instead of a price
             change.old_price = change.new_price = None
@@ -386,6 +387,8 @@ def _cost_cell(change: ModelChange) -> str:
         _hourly(change.old_price, change.old_instances),
         _hourly(change.new_price, change.new_instances),
     )
+    if change.per_use:  # serverless: never an estimate
+        return "priced per use" + (f" (was {usd(old)}/h)" if old is not None else "")
     if new is None:
         return "n/a"
     if old is None or change.old_instances is None:

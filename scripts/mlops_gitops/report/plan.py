@@ -7,6 +7,7 @@ import json
 from mlops_gitops.core.plan import ACTIONS, PlanItem
 from mlops_gitops.report.markdown import code, text
 from mlops_gitops.report.models import model_changes, render_models
+from mlops_gitops.report.serving import render_serving
 
 
 def plan_json(items: list[PlanItem], findings: list | None = None) -> str:
@@ -58,10 +59,11 @@ def plan_text(items: list[PlanItem]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plan_markdown(items: list[PlanItem], models: list | None = None) -> str:
+def plan_markdown(items: list[PlanItem], models: list | None = None, serving: list | None = None) -> str:
     """A table per stage, then that stage's model section (versions, registry approval, metrics,
     instances, cost). ``models``: model_report.ModelChange records already looked up in AWS; by
-    default they are derived from the items alone (versions and instances, no registry facts)."""
+    default they are derived from the items alone (versions and instances, no registry facts).
+    ``serving``: report.serving.ServingChange records (variant kinds and shadows, from configs)."""
     if models is None:
         models = model_changes(items)
     by_stage: dict[str, list[PlanItem]] = {}
@@ -105,6 +107,10 @@ def plan_markdown(items: list[PlanItem], models: list | None = None) -> str:
         stage_models = [m for m in models if m.stage == stage]
         if stage_models:
             out += [f"#### Models in {code(stage)}", "", *render_models(stage_models)]
+        stage_serving = render_serving([c for c in serving or [] if c.stage == stage])
+        if stage_serving and not stage_models:
+            out += [f"#### Models in {code(stage)}", ""]
+        out += stage_serving
     return "\n".join(out) if out else "No stacks to deploy.\n"
 
 

@@ -302,7 +302,7 @@ def test_an_unapproved_version_is_refused_before_anything_is_written(local: Path
         (
             ["fraud-ab", "--to", "prod"],
             2,
-            "one of the arguments --model-package-arn --latest-approved is required",
+            "one of the arguments --model-package-arn --latest-approved --from-shadow is required",
         ),
         (["nope", "--to", "prod", "--latest-approved", "--local"], 2, "does not exist at"),
     ],

@@ -222,6 +222,124 @@ def test_an_update_that_moves_no_model_has_no_model_section() -> None:
     assert "#### Models" not in plan_markdown(items)
 
 
+# ------------------------------------------------------------------ variant kinds and shadows (issue 18)
+
+FRAUD_CONFIG = {  # the issue 18 contract's fields, as config dicts (the schema gets them on another branch)
+    "pipeline_type": "byom_realtime_custom",
+    "model_package_name": {"dev": "fraud-scorer", "prod": arn("fraud-scorer", 7)},
+    "inference_instance": "ml.m5.large",
+    "instance_count": {"dev": 1, "prod": 3},
+}
+FRAUD_NEW = {
+    **FRAUD_CONFIG,
+    "inference_instance": "ml.c5.xlarge",
+    "serverless": {"dev": {"memory_size_mb": 2048, "max_concurrency": 10}, "prod": None},
+    "shadow_variant": {"dev": None, "prod": {"model_package_name": arn("fraud-scorer", 8)}},
+}
+CHURN_ASYNC = {
+    "pipeline_type": "byom_realtime_builtin",
+    "inference_instance": {"dev": "ml.m5.large", "prod": "ml.m5.xlarge"},
+    "async_inference": {"output_location": "s3://churn-results/out/", "scale_to_zero": True},
+    "shadow_variant": {"dev": {"model_artifact_location": "s3://models/churn/v4.tar.gz"}, "prod": None},
+}
+
+
+def serving_review() -> Review:
+    """A pull request that makes fraud-ab serverless in dev and adds a shadow in prod, and removes
+    churn's dev shadow; the plan's updates are whatever the template's parameters say."""
+    from mlops_gitops.report.serving import price_all, serving_changes
+
+    items = []
+    for stage in ("dev", "prod"):
+        s = spec("fraud-ab", stage, {"InstanceType": "ml.c5.xlarge"})
+        items += plan_stage(stage, [s], {s.stack_name: deployed(s, InstanceType="ml.m5.large")}, "mlops")
+    churn_old = {**CHURN_ASYNC}
+    churn_new = {**CHURN_ASYNC, "shadow_variant": None}
+    review = Review(SRC, DST, items=items)
+    review.serving = serving_changes(
+        [
+            ("dev", "fraud-ab", REGION, FRAUD_NEW, FRAUD_CONFIG),
+            ("dev", "churn-realtime", REGION, churn_new, churn_old),
+            ("prod", "fraud-ab", REGION, FRAUD_NEW, FRAUD_CONFIG),
+        ]
+    )
+    price_all(review.serving, price)
+    review.models = model_changes(items)
+    serverless = {(c.stage, c.pipeline_id) for c in review.serving if c.new.kind == "serverless"}
+    for change in review.models:  # as ops.models.looked_up_models marks them
+        change.per_use = (change.stage, change.pipeline_id) in serverless
+    enrich(review.models, registry_facts, price)
+    return review
+
+
+def test_variant_kinds_and_shadows_in_the_model_section(update_golden: bool) -> None:
+    body = render_comment(serving_review())
+    check_golden("variant-kinds.md", body, update_golden)
+    assert (
+        "- fraud-ab serves serverless (2048 MB, up to 10 concurrent): priced per use (duration and memory), "
+        "no instance-hours; no estimate (was 1 x ml.m5.large instances)." in body
+    )
+    assert (
+        "- fraud-ab, prod: shadow added: fraud-scorer v8 on 1 x ml.c5.xlarge, 100% of requests copied, $0.238/h."
+        in body
+    )
+    assert "- churn-realtime, dev: shadow removed: s3://models/churn/v4.tar.gz (−$0.115/h)." in body
+    assert "scales to zero when idle" in body
+    # the serverless variant's cost cell: per use, never a number for it
+    assert "| 1 × ml.m5.large → **1 × ml.c5.xlarge** | priced per use (was $0.115/h) |" in body
+    assert "| 1 × ml.m5.large → **1 × ml.c5.xlarge** | $0.115 → $0.238/h (+$0.123/h) |" in body  # prod
+
+
+def test_serverless_variants_are_not_priced_by_the_hour() -> None:
+    from mlops_gitops.ops.models import looked_up_models
+    from mlops_gitops.report.serving import serving_changes
+
+    s = spec("fraud-ab", "dev", {"InstanceType": "ml.c5.xlarge"})
+    items = plan_stage("dev", [s], {s.stack_name: deployed(s, InstanceType="ml.m5.large")}, "mlops")
+    serving = serving_changes([("dev", "fraud-ab", REGION, FRAUD_NEW, FRAUD_CONFIG)])
+
+    class StandIn:  # no Price List: the cell still says per use, not n/a
+        endpoint_url, region = "http://127.0.0.1:5000", REGION
+
+    (change,) = looked_up_models(items, lambda stage: None, StandIn(), serving)
+    assert change.per_use and change.new_price is None
+    assert "| priced per use |" in plan_markdown(items, [change])
+
+
+def test_pr_check_reads_kinds_and_shadows_from_the_configs_here_and_at_the_destination(
+    tmp_repo: TmpRepo,
+) -> None:
+    from mlops_gitops.ops.models import looked_up_serving
+
+    tmp_repo.write("fraud-ab", json.dumps(FRAUD_CONFIG, indent=2))
+    root = tmp_repo.root
+    for argv in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "base"],
+    ):
+        subprocess.run(["git", *argv], cwd=root, check=True, capture_output=True)
+    tmp_repo.write("fraud-ab", json.dumps(FRAUD_NEW, indent=2))  # the pull request's change
+    items = []
+    for stage in ("dev", "prod"):
+        s = spec("fraud-ab", stage, {"InstanceType": "ml.c5.xlarge"})
+        items += plan_stage(stage, [s], {s.stack_name: deployed(s, InstanceType="ml.c5.large")}, "mlops")
+
+    class StandIn:  # an AwsContext pointed at a local stand-in: no Price List
+        endpoint_url, region = "http://127.0.0.1:5000", REGION
+
+    changes = looked_up_serving(items, root, "main", StandIn())
+    assert [(c.stage, c.new.kind, c.old.kind if c.old else None) for c in changes] == [
+        ("dev", "serverless", "instances"),
+        ("prod", "instances", "instances"),
+    ]
+    assert (
+        changes[1].new.shadow == {"model_package_name": arn("fraud-scorer", 8)}
+        and changes[1].old.shadow is None
+    )
+    assert "a stand-in for AWS has no AWS Price List" in changes[1].price_note
+
+
 # ------------------------------------------------------------------ hostile values
 
 
