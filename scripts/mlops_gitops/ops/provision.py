@@ -172,7 +172,7 @@ def _propose(
         head = tip
     commit = git.create_commit(settings.repository, branch, head, {path: text}, message, settings.author)
     description = "\n".join(
-        [message.split("\n", 1)[0] + ".", "", "Merge to deploy it; the pull-request check validates it too."]
+        [message, "", "Merge to deploy it; the pull-request check validates it too."]
         + ([""] + [f"- {n}" for n in notes] if notes else [])
     )
     pr = git.create_pull_request(
