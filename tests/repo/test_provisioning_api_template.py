@@ -173,3 +173,32 @@ def test_only_lambda_in_this_account_assumes_the_role() -> None:
     (trust,) = ev.resource("FunctionRole")["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
     assert trust["Condition"] == {"StringEqualsIfExists": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_the_pipeline_stacks_execution_role_can_neither_rewrite_the_function_nor_its_role() -> None:
+    """A reviewed pipeline template runs with the execution role (target-account.yaml), which may
+    change roles and functions named <prefix>-*: this stack's are outside those names."""
+    from tests.repo.test_iam_policies import ACCOUNT as TARGET_ACCOUNT
+    from tests.repo.test_iam_policies import IAM_WRITES, exec_role
+
+    _, ev = evaluated()
+    function = ev.resource("Function")["Properties"]["FunctionName"]
+    role = ev.resource("FunctionRole")["Properties"]["RoleName"]
+    function_arn = f"arn:aws:lambda:{REGION}:{TARGET_ACCOUNT}:function:{function}"
+    role_arn = f"arn:aws:iam::{TARGET_ACCOUNT}:role/{role}"
+    statements = exec_role()
+    for action in (
+        "lambda:UpdateFunctionCode",
+        "lambda:UpdateFunctionConfiguration",
+        "lambda:DeleteFunction",
+    ):
+        assert not allowed(statements, action, function_arn), action
+    for action in [*IAM_WRITES, "iam:UpdateAssumeRolePolicy"]:
+        assert not allowed(statements, action, role_arn, {"iam:PassedToService": "lambda.amazonaws.com"}), (
+            action
+        )
+    # the names a pipeline's function and role get, for contrast: these the execution role may change
+    assert allowed(
+        statements, "lambda:UpdateFunctionCode", f"arn:aws:lambda:{REGION}:{TARGET_ACCOUNT}:function:mlops-x"
+    )
+    assert allowed(statements, "iam:UpdateAssumeRolePolicy", f"arn:aws:iam::{TARGET_ACCOUNT}:role/mlops-x")

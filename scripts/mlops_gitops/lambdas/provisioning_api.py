@@ -37,6 +37,8 @@ BAD_FORMAT = (
     "for API & config formats."
 )
 
+NO_IDENTITY = "the request carries no IAM identity; the API's methods must use AWS_IAM authorization"
+
 
 def _response(status: int, body: Any) -> dict:
     text = body if isinstance(body, str) else json.dumps(body, indent=2, default=str)
@@ -118,6 +120,11 @@ def route(event: dict, context: Any, clients: Callable[[str], Any], environ: Map
     path = str(event.get("path") or "").rstrip("/")
     if path not in (PROVISION, STATUS) or event.get("httpMethod") != "POST":
         return bad_request(BAD_PATH)
+    if not _caller(event):
+        # API Gateway's AWS_IAM authorization fills requestContext.identity; without it the method's
+        # authorization was changed (AuthorizationType NONE), and no change is made in nobody's name
+        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html#context-variable-reference).
+        return _response(403, {"message": "Forbidden", "detailedMessage": NO_IDENTITY})
     settings = settings_from(environ)
     git = CodeCommitGateway(clients("codecommit"))
     try:

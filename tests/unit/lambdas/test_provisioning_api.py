@@ -199,6 +199,17 @@ def test_an_unexpected_failure_answers_mwos_500_without_a_traceback(remote: Path
     assert json.loads(answer["body"]) == {"message": "An Unexpected Server side exception occurred"}
 
 
+def test_a_request_without_an_iam_identity_is_refused_whatever_the_api_says(remote: Path) -> None:
+    """Defence in depth: if the method's AWS_IAM authorization were switched off, API Gateway would
+    pass no identity, and nothing is committed in nobody's name."""
+    git = codecommit(remote)
+    event = api_event("/provisionpipeline", BODY)
+    event["requestContext"]["identity"] = {"userArn": None, "caller": None}
+    status, body = call(event, git)
+    assert status == 403 and body["detailedMessage"] == api.NO_IDENTITY
+    assert git.calls == []
+
+
 # ------------------------------------------------------------------ POST /pipelinestatus
 
 
