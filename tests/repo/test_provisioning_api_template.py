@@ -202,3 +202,22 @@ def test_the_pipeline_stacks_execution_role_can_neither_rewrite_the_function_nor
         statements, "lambda:UpdateFunctionCode", f"arn:aws:lambda:{REGION}:{TARGET_ACCOUNT}:function:mlops-x"
     )
     assert allowed(statements, "iam:UpdateAssumeRolePolicy", f"arn:aws:iam::{TARGET_ACCOUNT}:role/mlops-x")
+
+
+def test_the_callers_policy_in_the_operators_guide_invokes_both_routes_and_nothing_else() -> None:
+    """docs/operators.md, "Who may call it": the policy an operator copies."""
+    import json
+
+    from tests.conftest import REPO_ROOT
+
+    text = (REPO_ROOT / "docs" / "operators.md").read_text()
+    block = text.split("### Who may call it", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    statements = json.loads(block)["Statement"]
+    api = "arn:aws:execute-api:us-east-1:111122223333:a1b2c3d4e5/v1"
+    for route in ("POST/provisionpipeline", "POST/pipelinestatus"):
+        assert allowed(statements, "execute-api:Invoke", f"{api}/{route}")
+    assert not allowed(statements, "execute-api:Invoke", f"{api}/GET/provisionpipeline")
+    assert not allowed(
+        statements, "execute-api:Invoke", "arn:aws:execute-api:us-east-1:111122223333:other/v1/POST/x"
+    )
+    assert not allowed(statements, "execute-api:ManageConnections", f"{api}/POST/pipelinestatus")
