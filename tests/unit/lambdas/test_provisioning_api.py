@@ -187,6 +187,15 @@ def test_requests_mwo_refused_answer_mwos_400(remote: Path, event: dict, detail:
     assert writes(git) == []
 
 
+def test_the_pipeline_id_may_be_given_in_the_query_and_must_be_one(remote: Path) -> None:
+    git = codecommit(remote)
+    status, body = call(api_event("/provisionpipeline", BODY, query={"id": "churn-nightly"}), git)
+    assert status == 200 and body["pipeline_id"] == "churn-nightly"
+    assert show(remote, body["branch"], "pipeline-configs/churn-nightly/mlops-config.json")
+    status, body = call(api_event("/provisionpipeline", BODY, query={"id": "Churn_Nightly"}), git)
+    assert status == 400 and "can't be a pipeline id" in body["detailedMessage"]
+
+
 def test_an_unexpected_failure_answers_mwos_500_without_a_traceback(remote: Path) -> None:
     class Broken:
         def __getattr__(self, name):
