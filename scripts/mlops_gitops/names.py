@@ -19,8 +19,14 @@ def stack_name(prefix: str, pipeline_id: str, stage: str) -> str:
 
 
 def bootstrap_stacks(prefix: str) -> tuple[str, ...]:
-    """The stacks `mlopsctl bootstrap` deploys (ops/bootstrap.py names them from these)."""
-    return (f"{prefix}-orchestrator", f"{prefix}-target", f"{prefix}-bootstrap-assets")
+    """The stacks `mlopsctl bootstrap` deploys (ops/bootstrap.py names them from these); the last,
+    the provisioning API's, only when environments.json asks for it."""
+    return (
+        f"{prefix}-orchestrator",
+        f"{prefix}-target",
+        f"{prefix}-bootstrap-assets",
+        f"{prefix}-provisioning-api",
+    )
 
 
 # First words of a pipeline id that bootstrap's guards keep for themselves. A pipeline's stack and

@@ -316,3 +316,32 @@ def test_a_missing_bootstrap_template_is_said_before_anything_is_deployed(
         and "Nothing was deployed" in result.err
     )
     assert aws("cloudformation").describe_stacks()["Stacks"] == []
+
+
+def test_the_provisioning_api_stack_deploys_when_environments_json_asks(
+    repo: Path, moto_endpoint: str, aws
+) -> None:
+    """What validate accepts deploys: orchestrator.provisioning_api brings the companion stack,
+    its function's code uploaded beside the templates under its SHA-256."""
+    from mlops_gitops import lambdas
+
+    set_environments(repo, orchestrator={"provisioning_api": True})
+    shutil_copy = (
+        Path(__file__).resolve().parents[2] / "cloudformation" / "provisioning-api.yaml"
+    ).read_bytes()
+    (repo / "cloudformation" / "provisioning-api.yaml").write_bytes(shutil_copy)
+    assert run_cli("--repo-root", str(repo), "validate").code == 0
+    first = bootstrap(repo, moto_endpoint)
+    assert first.code == 0, first.out + first.err
+    assert by_stack(first)[("mlops-provisioning-api", "123456789012")] == "created"
+    code = lambdas.package_provisioning()
+    body = aws("s3").get_object(Bucket="mlops-bootstrap-123456789012-us-east-1", Key=code.key)["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == code.sha256
+    function = aws("lambda").get_function(FunctionName="mlops_provisioning-api")["Configuration"]
+    assert function["Handler"] == "mlops_gitops.lambdas.provisioning_api.handler"
+    assert function["Environment"]["Variables"]["DIRECT_COMMIT"] == "No"
+    apis = [a for a in aws("apigateway").get_rest_apis()["items"] if a["name"] == "mlops-provisioning-api"]
+    paths = {r["path"] for r in aws("apigateway").get_resources(restApiId=apis[0]["id"])["items"]}
+    assert {"/provisionpipeline", "/pipelinestatus"} <= paths
+    second = bootstrap(repo, moto_endpoint)
+    assert by_stack(second)[("mlops-provisioning-api", "123456789012")] == "unchanged"

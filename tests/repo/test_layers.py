@@ -33,7 +33,14 @@ BOTO_ALLOWED = ("aws", "lambdas", "awsdata")
 BOTO = ("boto3", "botocore")
 
 
+# Lambda functions that run the package's workflows are the top of their own program, as the CLI
+# is of its own; the other functions in lambdas/ are standalone (standard library and boto3).
+ENTRY_POINTS = {"mlops_gitops.lambdas.provisioning_api": "cli"}
+
+
 def _layer(module: str) -> str:
+    if module in ENTRY_POINTS:
+        return ENTRY_POINTS[module]
     part = module.split(".")[1] if "." in module else ""
     return part if part in LAYERS else "leaf"
 

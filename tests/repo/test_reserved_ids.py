@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from mlops_gitops import names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,12 +34,20 @@ def test_reserved_words_match_whole_words_only() -> None:
     assert names.reserved_id_word("cfn-x") == "cfn"
 
 
-def test_no_unreserved_id_can_name_a_bootstrap_stack() -> None:
-    """A pipeline's stack is <prefix>-<id>-<stage>; a bootstrap stack's name can only come out of an id
-    that starts with a reserved word, so the reserved-id finding covers stack collisions too."""
-    prefix = "mlops"
-    for stack in names.bootstrap_stacks(prefix):
-        rest = stack[len(prefix) + 1 :]
-        for cut in [i for i, ch in enumerate(rest) if ch == "-"]:
-            pipeline_id = rest[:cut]
-            assert names.reserved_id_word(pipeline_id), (stack, pipeline_id)
+@pytest.mark.parametrize("stack", names.bootstrap_stacks("mlops"))
+def test_no_pipeline_can_name_a_bootstrap_stack(stack: str, tmp_path) -> None:
+    """A pipeline's stack is <prefix>-<id>-<stage>: every (id, stage) split of a bootstrap stack's name
+    is refused by validate, through the reserved first word or the stack-name check."""
+    from tests.conftest import TmpRepo, example, validate_findings
+
+    rest = stack[len("mlops") + 1 :]
+    for cut in [i for i, ch in enumerate(rest) if ch == "-"]:
+        pipeline_id, stage = rest[:cut], rest[cut + 1 :]
+        repo = TmpRepo(tmp_path / f"{pipeline_id}-{stage}")
+        repo.write_environments(
+            {"stack_prefix": "mlops", "region": "us-east-1", "stages": [{"name": stage}, {"name": "prod"}]}
+        )
+        config = example("churn-batch")
+        config["batch_inference_data"] = "s3://mlops-demo-data/churn/batch/input.csv"
+        codes = {f["code"] for f in validate_findings(repo, config, pipeline_id) if f["severity"] == "error"}
+        assert codes & {"name-reserved", "name-collision"}, (stack, pipeline_id, stage)

@@ -53,7 +53,14 @@ def test_validate_templates_passes_on_the_repository() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", [*TEMPLATE_NAMES, "../orchestrator.yaml", "../target-account.yaml", "../bootstrap-assets.yaml"]
+    "name",
+    [
+        *TEMPLATE_NAMES,
+        "../orchestrator.yaml",
+        "../target-account.yaml",
+        "../bootstrap-assets.yaml",
+        "../provisioning-api.yaml",
+    ],
 )
 def test_template_style(name: str) -> None:
     if name.startswith("../"):  # the bootstrap templates sit beside pipelines/, not in it

@@ -188,3 +188,72 @@ class CodeCommitGateway:
         self.client.associate_approval_rule_template_with_repository(
             approvalRuleTemplateName=name, repositoryName=repository
         )
+
+    # ------------------------------------------------------------ commits (the provisioning API)
+
+    def tip_or_none(self, repository: str, branch: str) -> str | None:
+        """The branch's head commit, or None when there is no such branch (GetBranch:
+        https://docs.aws.amazon.com/codecommit/latest/APIReference/API_GetBranch.html)."""
+        try:
+            return self.branch_tip(repository, branch)
+        except ClientError as exc:
+            if error_code(exc) == "BranchDoesNotExistException":
+                return None
+            raise
+
+    def file_or_none(self, repository: str, path: str, commit: str) -> bytes | None:
+        """The file's bytes at ``commit``, or None when it does not exist there (GetFile)."""
+        try:
+            raw = self.client.get_file(repositoryName=repository, filePath=path, commitSpecifier=commit)
+        except ClientError as exc:
+            if error_code(exc) in ("FileDoesNotExistException", "FolderDoesNotExistException"):
+                return None
+            raise
+        return raw["fileContent"]
+
+    def files_under(self, repository: str, folder: str, commit: str) -> list[str]:
+        """Every regular file's path under ``folder`` at ``commit``, recursively (GetFolder:
+        https://docs.aws.amazon.com/codecommit/latest/APIReference/API_GetFolder.html). Symbolic
+        links and submodules are not files and are left out (the repository is a boundary)."""
+        out: list[str] = []
+        pending = [folder]
+        while pending:
+            here = pending.pop()
+            try:
+                raw = self.client.get_folder(
+                    repositoryName=repository, commitSpecifier=commit, folderPath=here
+                )
+            except ClientError as exc:
+                if error_code(exc) == "FolderDoesNotExistException":
+                    continue
+                raise
+            out += [f["absolutePath"] for f in raw.get("files", [])]
+            pending += [d["absolutePath"] for d in raw.get("subFolders", [])]
+        return sorted(p.lstrip("/") for p in out)
+
+    def create_commit(
+        self,
+        repository: str,
+        branch: str,
+        parent: str,
+        files: dict[str, bytes],
+        message: str,
+        author: str,
+    ) -> str | None:
+        """One commit putting ``files`` on ``branch`` after ``parent``; None when it would change
+        nothing (CreateCommit answers NoChangeException rather than make an empty commit:
+        https://docs.aws.amazon.com/codecommit/latest/APIReference/API_CreateCommit.html)."""
+        try:
+            done = self.client.create_commit(
+                repositoryName=repository,
+                branchName=branch,
+                parentCommitId=parent,
+                authorName=author,
+                commitMessage=message,
+                putFiles=[{"filePath": path, "fileContent": data} for path, data in sorted(files.items())],
+            )
+        except ClientError as exc:
+            if error_code(exc) == "NoChangeException":
+                return None
+            raise
+        return done["commitId"]

@@ -162,6 +162,16 @@ def check_environments(data: dict[str, Any], display: str) -> list[Finding]:
     arn = orchestrator.get("connection_arn")
     if isinstance(arn, str):
         findings += _connection_findings(arn, data.get("region"), display)
+    if (
+        orchestrator.get("provisioning_api") not in (None, False)
+        and orchestrator.get("source") == "connection"
+    ):
+        add(
+            ["orchestrator", "provisioning_api"],
+            "provisioning-api",
+            "the provisioning API commits with CodeCommit's API, and orchestrator.source is connection",
+            "drop provisioning_api, or keep the configs in the orchestrator's CodeCommit repository",
+        )
     schedule = orchestrator.get("drift_schedule")
     if isinstance(schedule, str):
         try:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # botocore stays unimported until AWS is reached (mlopsctl va
 ORCHESTRATOR_TEMPLATE = Path("cloudformation") / "orchestrator.yaml"
 TARGET_TEMPLATE = Path("cloudformation") / "target-account.yaml"
 ASSETS_TEMPLATE = Path("cloudformation") / "bootstrap-assets.yaml"
+PROVISIONING_TEMPLATE = Path("cloudformation") / "provisioning-api.yaml"  # optional companion stack
 REVIEW_BUILD_ROLES = ("pr-check-build", "drift-build")  # they run pull-request code: read-only roles only
 DEFAULT_TARGET_ROLE = "OrganizationAccountAccessRole"  # what AWS Organizations puts in new accounts
 
@@ -42,7 +43,7 @@ class BootstrapError(GitOpsError):
 
 @dataclass(frozen=True)
 class StackJob:
-    kind: str  # assets | orchestrator | target-account
+    kind: str  # assets | orchestrator | target-account | provisioning-api
     stack_name: str
     account: str
     region: str
@@ -156,7 +157,7 @@ def plan_jobs(env: Environments, own_account: str, own_region: str, partition: s
             )
         )
         roles_made.add(account)
-    return jobs
+    return jobs + provisioning_jobs(env, *home)
 
 
 def deploy_build_role_arn(partition: str, account: str, prefix: str, stage: str) -> str:
@@ -173,6 +174,41 @@ def assets_job(env: Environments, account: str, region: str) -> StackJob:
         ASSETS_TEMPLATE,
         {"StackPrefix": env.stack_prefix},
     )
+
+
+def provisioning_jobs(env: Environments, account: str, region: str) -> list[StackJob]:
+    """The provisioning API's companion stack (cloudformation/provisioning-api.yaml) in the
+    orchestrator's account and region, when environments.json's orchestrator.provisioning_api asks
+    for it: true, or an object with direct_commit and dependencies_layer_arn."""
+    from mlops_gitops import lambdas
+
+    setting = env.orchestrator.get("provisioning_api")
+    if not setting:
+        return []
+    options = setting if isinstance(setting, dict) else {}
+    if env.orchestrator.get("source") == "connection":
+        raise BootstrapError(
+            "orchestrator.provisioning_api commits with CodeCommit's API, and orchestrator.source is "
+            "connection: drop provisioning_api, or use a CodeCommit source. Nothing was deployed"
+        )
+    return [
+        StackJob(
+            "provisioning-api",
+            names.bootstrap_stacks(env.stack_prefix)[3],
+            account,
+            region,
+            PROVISIONING_TEMPLATE,
+            {
+                "StackPrefix": env.stack_prefix,
+                "RepositoryName": env.orchestrator.get("repository_name", "mlops-gitops"),
+                "BranchName": env.orchestrator.get("branch", "main"),
+                "DirectCommit": "Yes" if options.get("direct_commit") is True else "No",
+                "CodeBucket": assets_bucket(env.stack_prefix, account, region),
+                "CodeKey": lambdas.package_provisioning().key,
+                "DependenciesLayerArn": options.get("dependencies_layer_arn", ""),
+            },
+        )
+    ]
 
 
 def assets_bucket(prefix: str, account: str, region: str) -> str:
@@ -207,6 +243,11 @@ def apply_job(
     snap = cfn.settle(job.stack_name, snap, on_event)
     snap = cfn.recover(job.stack_name, snap, on_event)
     tags = {"mlops:managed-by": MANAGED_BY, "mlops:role": job.kind}
+    if job.kind == "provisioning-api" and store is not None:  # the function's code, beside the templates
+        from mlops_gitops import lambdas
+
+        code = lambdas.package_provisioning()
+        store.put_verified(job.parameters["CodeBucket"], job.parameters["CodeKey"], code.data)
     if job.kind == "orchestrator":
         tags[REPOSITORY_TAG] = owner_of(job.parameters)
     applied = cfn.apply(
@@ -310,7 +351,7 @@ def run_jobs(
     failed_assets: set[tuple[str, str]] = set()
     for job in jobs:
         place = (job.account, job.region)
-        if job.kind == "target-account" and any(
+        if job.kind in ("target-account", "provisioning-api") and any(
             r.job.kind == "orchestrator" and not succeeded([r]) for r in results
         ):
             results.append(StackResult(job, "skipped", "the orchestrator stack did not deploy"))

@@ -125,6 +125,14 @@ def built_names(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
         return
     for stage in pipeline_stages(config, ctx.env):
         stack = names.stack_name(ctx.env.stack_prefix, ctx.pipeline_id, stage)
+        if stack in names.bootstrap_stacks(ctx.env.stack_prefix):  # e.g. 'provisioning' in stage 'api'
+            yield ctx.finding(
+                [],
+                "name-collision",
+                f"stage {stage!r}: the stack name {stack!r} is one of mlopsctl bootstrap's own stacks",
+                "rename the pipeline folder",
+            )
+            return
         if len(stack) > names.STACK_NAME_MAX:
             yield ctx.finding(
                 [],
