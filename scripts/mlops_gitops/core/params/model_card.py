@@ -1,0 +1,50 @@
+"""The model card parameters of the inference templates (issue 19): one template parameter per card
+field, read from the stage's ``model_card``. A stage without a card passes ModelCardStatus "" alone
+(the template then leaves the card out): said explicitly, so that removing a card is a parameter
+change the plan shows and deploy applies (the plan compares only the keys a spec sets).
+
+Why a parameter per field rather than one JSON parameter: AWS::SageMaker::ModelCard's Content is an
+object in CloudFormation (cfn-lint's bundled provider schema; CloudFormation has no intrinsic that
+parses JSON), so a JSON string can't become the card. The template holds one condition for the card
+and one for its optional evaluation, not one per field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops_gitops.core.params.base import ParamContext, Params
+
+# template parameter -> (section, field) of the config's model_card
+FIELDS: dict[str, tuple[str, str]] = {
+    "ModelCardPurpose": ("intended_uses", "purpose_of_model"),
+    "ModelCardIntendedUses": ("intended_uses", "intended_uses"),
+    "ModelCardFactors": ("intended_uses", "factors_affecting_model_efficiency"),
+    "ModelCardRiskExplanation": ("intended_uses", "explanations_for_risk_rating"),
+    "ModelCardBusinessProblem": ("business_details", "business_problem"),
+    "ModelCardBusinessStakeholders": ("business_details", "business_stakeholders"),
+    "ModelCardLineOfBusiness": ("business_details", "line_of_business"),
+    "ModelCardEthicalConsiderations": ("additional_information", "ethical_considerations"),
+    "ModelCardCaveats": ("additional_information", "caveats_and_recommendations"),
+}
+
+
+def _section(card: dict[str, Any], name: str) -> dict[str, Any]:
+    value = card.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def model_card_parameters(ctx: ParamContext) -> Params:
+    card = ctx.value("model_card")
+    if not isinstance(card, dict):
+        return {"ModelCardStatus": ""}
+    params = {
+        "ModelCardStatus": str(card.get("status") or "Draft"),
+        "ModelCardRiskRating": str(_section(card, "intended_uses").get("risk_rating") or "Unknown"),
+    }
+    for parameter, (section, field) in FIELDS.items():
+        params[parameter] = str(_section(card, section).get(field) or "")
+    evaluations = card.get("evaluation_details") or [{}]
+    first = evaluations[0] if isinstance(evaluations, list) and isinstance(evaluations[0], dict) else {}
+    params["ModelCardEvaluationName"] = str(first.get("name") or "")
+    params["ModelCardEvaluationObservation"] = str(first.get("evaluation_observation") or "")
+    return params
