@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 CARD_FIELDS: dict[str, str] = {
     "ModelCardStatus": "status",
+    "ModelCardKeyRevision": "kms_key_arn (a new card replaces it)",
     "ModelCardRiskRating": "intended_uses.risk_rating",
     **{parameter: f"{section}.{field}" for parameter, (section, field) in FIELDS.items()},
     "ModelCardEvaluationName": "evaluation_details[0].name",

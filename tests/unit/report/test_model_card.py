@@ -40,6 +40,11 @@ def _item(old: dict | None, new: dict, stage: str = "prod") -> PlanItem:
         ),
         (CARD, {**CARD, "ModelCardEvaluationName": "holdout"}, "changed: evaluation_details[0].name"),
         ({"InstanceType": "ml.m5.xlarge", **CARD}, CARD, None),
+        (
+            {**CARD, "ModelCardKeyRevision": ""},
+            {**CARD, "ModelCardKeyRevision": "-0a1b2c"},
+            "changed: kms_key_arn (a new card replaces it)",
+        ),
     ],
     ids=[
         "create-with",
@@ -51,6 +56,7 @@ def _item(old: dict | None, new: dict, stage: str = "prod") -> PlanItem:
         "changed",
         "evaluation",
         "other-param",
+        "new-key",
     ],
 )
 def test_card_change(old, new, expected) -> None:

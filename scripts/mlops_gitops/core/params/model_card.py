@@ -10,6 +10,7 @@ and one for its optional evaluation, not one per field."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from mlops_gitops.core.params.base import ParamContext, Params
@@ -37,8 +38,11 @@ def model_card_parameters(ctx: ParamContext) -> Params:
     card = ctx.value("model_card")
     if not isinstance(card, dict):
         return {"ModelCardStatus": ""}
+    kms = ctx.value("kms_key_arn", "") or ""
     params = {
         "ModelCardStatus": str(card.get("status") or "Draft"),
+        # the key is create-only on a card: a new key names a new card (see the template)
+        "ModelCardKeyRevision": "-" + hashlib.sha256(kms.encode()).hexdigest()[:6] if kms else "",
         "ModelCardRiskRating": str(_section(card, "intended_uses").get("risk_rating") or "Unknown"),
     }
     for parameter, (section, field) in FIELDS.items():

@@ -6,6 +6,7 @@ and cfn-lint's bundled provider schema of the type, which tests/repo lints the t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -96,6 +97,11 @@ def test_a_registry_version_is_named_on_the_card_and_the_key_encrypts_it(tmp_rep
     assert card["Content"]["ModelPackageDetails"] == {"ModelPackageArn": V7}
     assert "ModelArtifact" not in card["Content"]["ModelOverview"]
     assert card["SecurityConfig"] == {"KmsKeyId": KMS}
+    # the key is create-only on a card, and a custom-named resource can't be replaced under its name
+    # (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-name.html)
+    assert re.fullmatch(r"mlops-p-prod-card-[0-9a-f]{6}", card["ModelCardName"])
+    longest = "x" * 51 + params["ModelCardKeyRevision"].join(["-card", ""])
+    assert len(longest) <= 63, "SageMaker's 63 characters hold the longest NamePrefix"
     assert card["ModelCardStatus"] == "Approved" and "EvaluationDetails" not in card["Content"]
 
 
