@@ -6,7 +6,15 @@ change the plan shows and deploy applies (the plan compares only the keys a spec
 Why a parameter per field rather than one JSON parameter: AWS::SageMaker::ModelCard's Content is an
 object in CloudFormation (cfn-lint's bundled provider schema; CloudFormation has no intrinsic that
 parses JSON), so a JSON string can't become the card. The template holds one condition for the card
-and one for its optional evaluation, not one per field."""
+and one for its optional evaluation, not one per field.
+
+Why a card resource in the stage's stack rather than CreateModelPackage's ModelCard
+(https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModelPackage.html): the
+inference stacks don't own the registry version they serve (training registers it; git pins it),
+so its card could only be set by an UpdateModelPackage call outside CloudFormation, on a version
+every stage shares (one status for dev and prod), invisible to plan, drift and rollback. A card per
+stage's stack is created, updated and deleted with what the stage serves, and names that version
+in its model_package_details (or the artifact in model_overview)."""
 
 from __future__ import annotations
 
