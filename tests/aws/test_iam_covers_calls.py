@@ -31,7 +31,7 @@ def allowed_actions(role: str) -> list[str]:
         props = ev.resource(name)["Properties"]
         if resource["Type"] == "AWS::IAM::Role" and name == role:
             docs = [p["PolicyDocument"] for p in props.get("Policies", [])]
-        elif resource["Type"] == "AWS::IAM::ManagedPolicy" and f"<{role}>" in props["Roles"]:
+        elif resource["Type"] == "AWS::IAM::ManagedPolicy" and f"<{role}>" in props.get("Roles", []):
             docs = [props["PolicyDocument"]]
         else:
             continue

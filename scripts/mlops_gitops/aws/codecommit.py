@@ -26,6 +26,10 @@ class PullRequest:
     source_commit: str
     destination_commit: str
     merged: bool = False
+    merge_base: str = ""
+    merge_commit: str = ""  # mergeMetadata.mergeCommitId: the destination's commit after the merge
+    merged_by: str = ""  # mergeMetadata.mergedBy: an ARN
+    author_arn: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,33 @@ class CodeCommitGateway:
             source_commit=target.get("sourceCommit", ""),
             destination_commit=target.get("destinationCommit", ""),
             merged=bool((target.get("mergeMetadata") or {}).get("isMerged")),
+            merge_base=target.get("mergeBase", ""),
+            merge_commit=(target.get("mergeMetadata") or {}).get("mergeCommitId", ""),
+            merged_by=(target.get("mergeMetadata") or {}).get("mergedBy", ""),
+            author_arn=raw.get("authorArn", ""),
         )
+
+    def closed_pull_request_ids(self, repository: str, limit: int = 100) -> list[str]:
+        """The newest ``limit`` closed (merged or abandoned) pull requests' ids; ListPullRequests
+        lists ids only, so each one's targets cost a GetPullRequest:
+        https://docs.aws.amazon.com/codecommit/latest/APIReference/API_ListPullRequests.html"""
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {"repositoryName": repository, "pullRequestStatus": "CLOSED"}
+        while len(ids) < limit:
+            page = self.client.list_pull_requests(**kwargs)
+            ids += page.get("pullRequestIds", [])
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        return ids[:limit]
+
+    def approvals(self, pull_request_id: str, revision_id: str) -> list[str]:
+        """The ARNs that approved this revision of the pull request:
+        https://docs.aws.amazon.com/codecommit/latest/APIReference/API_GetPullRequestApprovalStates.html"""
+        raw = self.client.get_pull_request_approval_states(
+            pullRequestId=pull_request_id, revisionId=revision_id
+        )
+        return [a["userArn"] for a in raw.get("approvals", []) if a.get("approvalState") == "APPROVE"]
 
     def comments(self, pull_request_id: str) -> list[Comment]:
         """Every live comment on the pull request, over all its revisions, oldest first."""

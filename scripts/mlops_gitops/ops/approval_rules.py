@@ -168,3 +168,13 @@ def ensure(
     except AWS_ERRORS as exc:
         code = error_code(exc) or type(exc).__name__
         return RuleResult(name, "failed", f"{code}: {exc}; run mlopsctl bootstrap again once fixed")
+
+
+def is_check_build(arn: str, env: Environments) -> bool:
+    """Whether an approver's ARN is a session of the pr-check build's role (the check's approval),
+    not a person: the role's sessions are arn:<partition>:sts::<account>:assumed-role/<role>/<session>."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[2] != "sts":
+        return False
+    kind, _, rest = parts[5].partition("/")
+    return kind == "assumed-role" and rest.split("/", 1)[0] == f"{env.stack_prefix}-pr-check-build"

@@ -10,12 +10,20 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
-from mlops_gitops.aws.errors import AWS_ERRORS, reason
+from mlops_gitops.aws.codecommit import CodeCommitGateway
+from mlops_gitops.aws.codepipeline import CodePipelineGateway
+from mlops_gitops.aws.errors import AWS_ERRORS, reason, stand_in_lacks
 from mlops_gitops.aws.stage import StageGateways
 from mlops_gitops.config.environments import Environments
 from mlops_gitops.config.rules.base import pipeline_stages
 from mlops_gitops.errors import GitOpsError, UsageError
 from mlops_gitops.names import stack_name
+from mlops_gitops.ops.history_approvals import (
+    PullRequestApproval,
+    StageApproval,
+    pull_requests,
+    stage_approvals,
+)
 from mlops_gitops.ops.promote import git, pin_site
 from mlops_gitops.repo import CONFIG_FILE, CONFIGS_DIR, Repo
 from mlops_gitops.report.models import version_label
@@ -47,6 +55,11 @@ class History:
     changes: list[ConfigChange]
     live: list[Live] = field(default_factory=list)
     serving: dict[str, str] = field(default_factory=dict)  # stage -> the config change it runs
+    # Who approved: change commit -> its pull request; stage -> the pipeline's approval of it.
+    # None: not read (offline, or AWS did not answer: approvals_note says why).
+    pull_requests: dict[str, PullRequestApproval] | None = None
+    approvals: dict[str, StageApproval] | None = None
+    approvals_note: str = "unknown (offline: read without --offline for pull requests and pipeline approvals)"
 
     def to_dict(self) -> dict:
         return {
@@ -54,6 +67,14 @@ class History:
             "changes": [asdict(c) for c in self.changes],
             "live": [asdict(item) for item in self.live],
             "serving": dict(self.serving),
+            "approvals_known": not self.approvals_note,
+            "approvals_note": self.approvals_note,
+            "pull_requests": None
+            if self.pull_requests is None
+            else {c: asdict(p) for c, p in self.pull_requests.items()},
+            "approvals": None
+            if self.approvals is None
+            else {s: asdict(a) for s, a in self.approvals.items()},
         }
 
     def live_in(self, commit: str) -> list[str]:
@@ -151,3 +172,40 @@ def _is_ancestor(repo: Repo, older: str, newer: str) -> bool:
     except UsageError:  # not an ancestor (exit 1), or a commit git does not have
         return False
     return True
+
+
+def _why(exc: Exception, what: str) -> str:
+    return f"the endpoint does not implement {what}" if stand_in_lacks(exc) else reason(exc)
+
+
+def add_approvals(
+    history: History,
+    repo: Repo,
+    env: Environments,
+    codecommit: CodeCommitGateway,
+    codepipeline: CodePipelineGateway,
+) -> None:
+    """Who approved: the pull request of each change, the pipeline approval of each live stage. A
+    part AWS can't answer (no permission, a stand-in without the API) is named as unknown, and the
+    rest of the history stands."""
+    notes = []
+    if env.orchestrator.get("source") == "connection":
+        notes.append("pull requests unknown (the repository is reached through a connection)")
+    else:
+        try:
+            history.pull_requests = pull_requests(
+                codecommit,
+                repo,
+                env,
+                env.orchestrator.get("repository_name", "mlops-gitops"),
+                [c.commit for c in history.changes],
+            )
+        except AWS_ERRORS as exc:
+            notes.append(f"pull requests unknown ({_why(exc, 'CodeCommit pull requests')})")
+    try:
+        history.approvals = stage_approvals(
+            codepipeline, env, {item.stage: item.commit for item in history.live}
+        )
+    except AWS_ERRORS as exc:
+        notes.append(f"pipeline approvals unknown ({_why(exc, 'CodePipeline action executions')})")
+    history.approvals_note = "; ".join(notes)

@@ -10,6 +10,7 @@ from mlops_gitops.report.table import table
 
 if TYPE_CHECKING:
     from mlops_gitops.ops.history import History
+    from mlops_gitops.ops.history_approvals import PullRequestApproval, StageApproval
 
 
 def _one_line(text: str) -> str:
@@ -39,7 +40,41 @@ def history_text(history: History) -> str:
             + (f", {where}" if item.status[:1].isupper() else "")
             + "\n"
         )
-    return lines
+    return lines + "".join(line + "\n" for line in approval_lines(history, _one_line))
+
+
+def _pull_request(pr: PullRequestApproval) -> tuple[str, str]:
+    """(the pull request, who approved it): people apart from the pr-check build's check."""
+    people = ", ".join(pr.people) or "no person"
+    check = "the pr-check build" if pr.check else "not the pr-check build"
+    merged = f", merged by {pr.merged_by}" if pr.merged_by else ""
+    return f"pull request {pr.pull_request_id} {pr.title!r}{merged}", f"approved by {people}; check: {check}"
+
+
+def _stage_approval(a: StageApproval) -> str:
+    if a.status in ("no approval step", "no live commit", "not found"):
+        where = f" for commit {a.commit[:12]}" if a.commit and a.status == "not found" else ""
+        return f"{a.status}{where}" + (" among the pipeline's newest executions" if where else "")
+    said = f", comment {a.summary!r}" if a.summary else ""
+    return f"{a.status} by {a.by or 'unknown'} at {a.at or 'unknown'}{said} (execution {a.execution_id})"
+
+
+def approval_lines(history: History, escape) -> list[str]:
+    """Who approved, one line each: every change's pull request, every stage's pipeline approval;
+    ``escape`` makes a value from AWS or git safe where the line goes."""
+    out = []
+    for c in history.changes if history.pull_requests is not None else ():
+        pr = history.pull_requests.get(c.commit)
+        if pr is None:
+            out.append(f"{c.commit[:12]}: " + escape("no merged pull request found"))
+        else:
+            what, who = _pull_request(pr)
+            out.append(f"{c.commit[:12]}: " + escape(f"{what}: {who}"))
+    for stage, approval in (history.approvals or {}).items():
+        out.append(escape(f"{stage} pipeline approval: {_stage_approval(approval)}"))
+    if history.approvals_note:
+        out.append(escape(f"approvals: {history.approvals_note}"))
+    return out
 
 
 def history_json(history: History) -> str:
@@ -68,4 +103,5 @@ def history_markdown(history: History) -> str:
             "",
             *(f"- {text(item.stage)}: {code(item.stack)} {text(item.status)}" for item in history.live),
         ]
+    out += ["", "#### Approvals", "", *(f"- {line}" for line in approval_lines(history, text))]
     return "\n".join(out) + "\n"

@@ -6,6 +6,7 @@ import json
 
 from mlops_gitops.core.plan import ACTIONS, PlanItem
 from mlops_gitops.report.markdown import code, text
+from mlops_gitops.report.model_card import card_change
 from mlops_gitops.report.models import model_changes, render_models
 from mlops_gitops.report.serving import render_serving
 
@@ -104,6 +105,14 @@ def plan_markdown(items: list[PlanItem], models: list | None = None, serving: li
                 f"| {'<br>'.join(x for x in (details, changes) if x)} |"
             )
         out.append("")
+        cards = [(item, card_change(item)) for item in stage_items]
+        out += [
+            f"- model card of {text(item.pipeline_id or item.stack_name)}: {text(what)}"
+            for item, what in cards
+            if what
+        ]
+        if any(what for _, what in cards):
+            out.append("")
         stage_models = [m for m in models if m.stage == stage]
         if stage_models:
             out += [f"#### Models in {code(stage)}", "", *render_models(stage_models)]

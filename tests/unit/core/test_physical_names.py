@@ -71,6 +71,7 @@ NAME_PROPERTIES = {
     "AWS::SageMaker::FeatureGroup": "FeatureGroupName",
     "AWS::SageMaker::Model": "ModelName",
     "AWS::SageMaker::ModelBiasJobDefinition": "JobDefinitionName",
+    "AWS::SageMaker::ModelCard": "ModelCardName",
     "AWS::SageMaker::ModelExplainabilityJobDefinition": "JobDefinitionName",
     "AWS::SageMaker::ModelPackageGroup": "ModelPackageGroupName",
     "AWS::SageMaker::ModelQualityJobDefinition": "JobDefinitionName",

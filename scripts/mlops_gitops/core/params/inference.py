@@ -13,6 +13,7 @@ from mlops_gitops.core.params.base import (
     number,
     s3_uri,
 )
+from mlops_gitops.core.params.model_card import model_card_parameters
 
 
 def realtime_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
@@ -76,6 +77,7 @@ def realtime_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
             }
         )
     params.update(rollout_parameters(ctx))
+    params.update(model_card_parameters(ctx))
     return params, deferred
 
 
@@ -148,6 +150,7 @@ def batch_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
             "Schedule": ctx.value("batch_schedule", "") or "",
         }
     )
+    params.update(model_card_parameters(ctx))
     return params, deferred
 
 
