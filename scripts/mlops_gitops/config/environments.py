@@ -41,6 +41,7 @@ class Environments:
     deploy_role: str | None = None  # assumed in stage accounts other than ours
     orchestrator: dict[str, Any] = field(default_factory=dict, compare=False)  # bootstrap's settings
     max_parallel: int | None = None  # deploy.max_parallel (None: DEFAULT_MAX_PARALLEL)
+    shards: int = 1  # deploy.shards: builds of each stage's deploy batch (ops.shards); 1 = no batch
 
     @property
     def deploy_role_name(self) -> str:
@@ -106,7 +107,14 @@ class Environments:
             parallel
             if isinstance(parallel, int) and not isinstance(parallel, bool) and parallel >= 1
             else None,
+            _shards(deploy.get("shards")),
         )
+
+
+def _shards(value: Any) -> int:
+    """deploy.shards when it is one the schema allows (1..8), else 1 (the schema reports it)."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 8
+    return value if ok else 1
 
 
 DEFAULT = Environments(
