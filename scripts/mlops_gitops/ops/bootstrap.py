@@ -88,6 +88,7 @@ def orchestrator_parameters(
         "DriftSchedule": o.get("drift_schedule", "cron(0 6 * * ? *)"),
         "EnableCloudTrail": "true" if o.get("cloudtrail") else "false",
         "TargetReviewRoleArns": ",".join(review_role_arns or []),
+        "DeployShards": str(env.shards),  # each stage's deploy as a batch of N shards (ops.shards)
     }
     for i, stage in enumerate(stages, start=1):
         params[f"Stage{i}Name"] = stage.name if stage else ""

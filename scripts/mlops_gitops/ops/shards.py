@@ -294,3 +294,54 @@ def load_records(deployer: Any, stage: str, batch: str, count: int) -> dict[int,
         found = ShardRecord.from_json(data)
         out[index] = found if found and found.batch == batch and found.stage == stage else None
     return out
+
+
+# ------------------------------------------------------------------ the batch's buildspec
+
+SHARD_BUILDSPEC = "buildspecs/deploy-shards-{count}.yml"
+SUMMARY_BUILDSPEC = "buildspecs/deploy-summary.yml"
+
+
+def batch_buildspec(count: int) -> str:
+    """buildspecs/deploy-shards-<count>.yml: a build graph of ``count`` shards and the final step.
+
+    A buildspec's batch list is static, so the number of shards can't come from environments.json
+    at run time: there is one file per N, and bootstrap points each deploy project at the one
+    deploy.shards names (orchestrator.yaml, DeployShards). Each shard's N is in its own variables,
+    so a changed deploy.shards before the next bootstrap still runs a consistent batch (the old N).
+    Builds: https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.html -
+    task ``env.variables`` override the buildspec's; ``depend-on`` starts the final step after
+    every shard; no ``ignore-failure``: a shard that could not record its outcome fails the batch
+    even if the final step never runs. tests/repo/test_deploy_batch.py keeps the files current."""
+    check_count(count)
+    shards = "".join(
+        f'    - identifier: shard{i}\n      env:\n        variables:\n          MLOPS_SHARD: "{i}/{count}"\n'
+        for i in range(1, count + 1)
+    )
+    after = ", ".join(f"shard{i}" for i in range(1, count + 1))
+    return (
+        f"# Generated (mlops_gitops.ops.shards.batch_buildspec({count})): a stage's deploy fanned out over\n"
+        f"# {count} shards and a final step, for environments.json deploy.shards = {count}. A shard deploys\n"
+        "# its part of stage $MLOPS_STAGE and records the outcome; the final step prunes, prints one\n"
+        "# table for the stage and gives the batch its exit status.\n"
+        "version: 0.2\n\n"
+        "batch:\n"
+        "  fast-fail: false\n"
+        "  build-graph:\n"
+        f"{shards}"
+        "    - identifier: summary\n"
+        f"      buildspec: {SUMMARY_BUILDSPEC}\n"
+        f"      depend-on: [{after}]\n"
+        "      env:\n"
+        "        variables:\n"
+        f'          MLOPS_SHARDS: "{count}"\n\n'
+        "phases:\n"
+        "  install:\n"
+        "    runtime-versions:\n"
+        '      python: "3.11"\n'
+        "    commands:\n"
+        "      - command -v mlopsctl >/dev/null 2>&1 || python -m pip install --quiet --disable-pip-version-check .\n"
+        "  build:\n"
+        "    commands:\n"
+        '      - mlopsctl deploy --stage "$MLOPS_STAGE" --prune --shard "$MLOPS_SHARD"\n'
+    )
