@@ -10,18 +10,20 @@ https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.htm
 - a build of a graph starts once every build it ``depend-on``\\s has completed; one whose
   dependency failed (without ``ignore-failure``) does not run (UNCONFIRMED: the page says only that
   it "will not run until these tasks are completed");
-- ``fast-fail: true`` stops what has not run after the first failure that counts;
+- ``fast-fail: true`` stops what has not started after the first failure that counts (builds
+  already running finish here; CodeBuild stops them);
 - the batch fails when a build without ``ignore-failure`` fails or does not run; the project's
   ``BuildBatchConfig.Restrictions.MaximumBuildsAllowed`` caps the number of builds.
 
-Here the builds run one after another in dependency order (CodeBuild runs those that are ready at
-once): the order of independent builds is not something a buildspec may rely on either way.
+Builds whose dependencies have completed run at once (threads here, containers in CodeBuild);
+their log lines are prefixed with their identifier.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from mlops_gitops.errors import GitOpsError
@@ -87,30 +89,37 @@ def run_batch(
             "(Restrictions.MaximumBuildsAllowed)"
         )
     result = BatchResult(f"{project}:{uuid.uuid4()}", SUCCEEDED)
-    status: dict[str, str] = {}
-    stop = False
-    for task in tasks:
-        bad = [d for d in task.depend_on if status.get(d) != SUCCEEDED and not _ignored(batch, d)]
-        if stop or bad:
-            why = "stopped: fast-fail" if stop else f"not run: {', '.join(bad)} did not succeed"
-            build = BatchBuild(task.identifier, STOPPED if stop else NOT_RUN, why, task.ignore_failure)
-        else:
-            log(f"batch {result.batch_id}: build {task.identifier}")
-            variables = {
-                **task.variables,
-                "CODEBUILD_BATCH_BUILD_IDENTIFIER": task.identifier,
-                "CODEBUILD_INITIATOR": result.batch_id,
-            }
-            ok, detail = run_one(task, variables)
-            build = BatchBuild(task.identifier, SUCCEEDED if ok else FAILED, detail, task.ignore_failure)
-        status[task.identifier] = build.status
-        result.builds.append(build)
-        if build.status == FAILED and not task.ignore_failure and batch.fast_fail:
-            stop = True
+    built: dict[str, BatchBuild] = {}
+    pending, stop = list(tasks), False
+
+    def run(task: BatchTask) -> BatchBuild:
+        log(f"batch {result.batch_id}: build {task.identifier}")
+        variables = {
+            **task.variables,
+            "CODEBUILD_BATCH_BUILD_IDENTIFIER": task.identifier,
+            "CODEBUILD_INITIATOR": result.batch_id,
+        }
+        ok, detail = run_one(task, variables)
+        return BatchBuild(task.identifier, SUCCEEDED if ok else FAILED, detail, task.ignore_failure)
+
+    while pending:  # every build whose dependencies have completed starts, those together
+        ready = [t for t in pending if all(d in built for d in t.depend_on)]
+        todo = []
+        for task in ready:
+            bad = [d for d in task.depend_on if built[d].status != SUCCEEDED and not built[d].ignore_failure]
+            if stop or bad:
+                why = "stopped: fast-fail" if stop else f"not run: {', '.join(bad)} did not succeed"
+                built[task.identifier] = BatchBuild(
+                    task.identifier, STOPPED if stop else NOT_RUN, why, task.ignore_failure
+                )
+            else:
+                todo.append(task)
+        with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
+            for build in pool.map(run, todo):
+                built[build.identifier] = build
+                stop = stop or (build.status == FAILED and not build.ignore_failure and batch.fast_fail)
+        pending = [t for t in pending if t.identifier not in built]
+    result.builds = [built[t.identifier] for t in tasks]
     if any(b.status != SUCCEEDED and not b.ignore_failure for b in result.builds):
         result.status = FAILED
     return result
-
-
-def _ignored(batch: BatchSpec, identifier: str) -> bool:
-    return any(t.identifier == identifier and t.ignore_failure for t in batch.tasks)
