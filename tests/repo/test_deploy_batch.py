@@ -1,5 +1,5 @@
-"""A fanned-out deploy at template level (issue 17): environments.json deploy.shards reaches the
-orchestrator through bootstrap's DeployShards; with N > 1 each deploy project is a CodeBuild batch
+"""A fanned-out deploy at template level (issue 17): environments.json stages[].shards (else
+deploy.shards) reaches the orchestrator through bootstrap's Stage<k>DeployShards; with N > 1 each deploy project is a CodeBuild batch
 (BuildBatchConfig, https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-codebuild-project-projectbuildbatchconfig.html)
 running buildspecs/deploy-shards-<N>.yml, the pipeline's deploy actions are BatchEnabled
 (https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodeBuild.html), and
@@ -32,14 +32,30 @@ def deploy_actions(ev) -> list[dict]:
     return [a for s in stages(ev) if s["Name"].startswith("Deploy-") for a in s["Actions"]]
 
 
-def test_bootstrap_passes_deploy_shards() -> None:
+def test_bootstrap_passes_each_stages_shards() -> None:
     env = Environments.from_data(
-        {"stack_prefix": "mlops", "stages": [{"name": "dev"}], "deploy": {"shards": 3}}
+        {"stages": [{"name": "dev", "shards": 4}, {"name": "prod"}], "deploy": {"shards": 3}}
     )
-    assert orchestrator_parameters(env)["DeployShards"] == "3"
-    assert (
-        orchestrator_parameters(Environments.from_data({"stages": [{"name": "dev"}]}))["DeployShards"] == "1"
-    )
+    params = orchestrator_parameters(env)
+    assert [params[f"Stage{k}DeployShards"] for k in (1, 2, 3)] == ["4", "3", "1"]
+    plain = orchestrator_parameters(Environments.from_data({"stages": [{"name": "dev"}]}))
+    assert plain["Stage1DeployShards"] == "1"
+
+
+def all_stages(count: int) -> dict[str, str]:
+    return {f"Stage{k}DeployShards": str(count) for k in (1, 2, 3)}
+
+
+def test_only_the_stages_that_fan_out_are_batches() -> None:
+    ev = evaluate(Stage1DeployShards="2")
+    found = projects(ev)
+    assert "BuildBatchConfig" in found["mlops-deploy-dev"]
+    assert "BuildBatchConfig" not in found["mlops-deploy-staging"]
+    assert "BuildBatchConfig" not in found["mlops-deploy-prod"]
+    assert [a["Configuration"].get("BatchEnabled") for a in deploy_actions(ev)] == ["true", None, None]
+    statements = role_statements(orchestrator(Stage1DeployShards="2"), "DeployBatchRole", ORCH)
+    assert allowed(statements, "codebuild:StartBuild", project_arn("mlops-deploy-dev"))
+    assert not allowed(statements, "codebuild:StartBuild", project_arn("mlops-deploy-prod"))
 
 
 def test_one_shard_is_one_build_as_before() -> None:
@@ -53,7 +69,7 @@ def test_one_shard_is_one_build_as_before() -> None:
 
 @pytest.mark.parametrize("count", range(2, MAX_SHARDS + 1))
 def test_n_shards_make_each_deploy_a_batch_of_n_shards_and_a_final_step(count: int) -> None:
-    ev = evaluate(DeployShards=str(count))
+    ev = evaluate(**all_stages(count))
     for name in DEPLOYS:
         project = projects(ev)[name]
         path = project["Source"]["BuildSpec"]
@@ -84,7 +100,7 @@ def test_the_batch_graph_runs_every_shard_then_the_summary(count: int) -> None:
 
 
 def test_the_batch_role_runs_the_deploy_projects_builds_and_nothing_else() -> None:
-    template = orchestrator(DeployShards="4")
+    template = orchestrator(**all_stages(4))
     statements = role_statements(template, "DeployBatchRole", ORCH)
     for name in DEPLOYS:
         for action in ("codebuild:StartBuild", "codebuild:StopBuild", "codebuild:RetryBuild"):
@@ -107,7 +123,7 @@ def test_the_batch_role_runs_the_deploy_projects_builds_and_nothing_else() -> No
 
 def test_the_build_roles_cannot_start_builds_themselves() -> None:
     """The batch role, not the build's, starts a batch's builds: a build can't start more."""
-    template = orchestrator(DeployShards="4")
+    template = orchestrator(**all_stages(4))
     for role in ("Stage1DeployBuildRole", "Stage2DeployBuildRole", "Stage3DeployBuildRole"):
         statements = role_statements(template, role, ORCH)
         for action in ("codebuild:StartBuild", "codebuild:StartBuildBatch", "codebuild:RetryBuild"):
@@ -115,7 +131,7 @@ def test_the_build_roles_cannot_start_builds_themselves() -> None:
 
 
 def test_the_pipeline_starts_and_reads_the_deploy_batches_only_when_fanned_out() -> None:
-    fanned = role_statements(orchestrator(DeployShards="2"), "PipelineRole", ORCH)
+    fanned = role_statements(orchestrator(**all_stages(2)), "PipelineRole", ORCH)
     single = role_statements(orchestrator(), "PipelineRole", ORCH)
     for name in DEPLOYS:
         for action in ("codebuild:StartBuildBatch", "codebuild:BatchGetBuildBatches"):
@@ -125,7 +141,7 @@ def test_the_pipeline_starts_and_reads_the_deploy_batches_only_when_fanned_out()
 
 
 def test_each_stage_writes_its_own_shard_records_only() -> None:
-    statements = role_statements(orchestrator(DeployShards="2"), "Stage1DeployBuildRole", ORCH)
+    statements = role_statements(orchestrator(**all_stages(2)), "Stage1DeployBuildRole", ORCH)
     bucket = f"arn:aws:s3:::mlops-deploy-{ORCH}-us-east-1"
     assert allowed(statements, "s3:PutObject", f"{bucket}/shards/dev/b-1/1-of-2.json")
     assert allowed(statements, "s3:GetObject", f"{bucket}/shards/dev/b-1/2-of-2.json")

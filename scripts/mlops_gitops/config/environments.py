@@ -30,6 +30,7 @@ class Stage:
     region: str | None = None
     approval: bool = False
     protected: bool = False
+    shards: int | None = None  # stages[].shards: this stage's deploy shards (else deploy.shards)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,11 @@ class Environments:
     @property
     def names(self) -> list[str]:
         return [s.name for s in self.stages]
+
+    def shards_of(self, name: str) -> int:
+        """Builds the stage's deploy is fanned out over: stages[].shards, else deploy.shards."""
+        stage = self.stage(name)
+        return (stage.shards if stage and stage.shards else None) or self.shards
 
     def stage(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)
@@ -95,6 +101,7 @@ class Environments:
                         item.get("region") if isinstance(item.get("region"), str) else None,
                         item.get("approval") is True,
                         item.get("protected") is True,
+                        _shards(item["shards"]) if "shards" in item else None,
                     )
                 )
         return cls(
