@@ -307,7 +307,7 @@ def batch_buildspec(count: int) -> str:
 
     A buildspec's batch list is static, so the number of shards can't come from environments.json
     at run time: there is one file per N, and bootstrap points each deploy project at the one
-    deploy.shards names (orchestrator.yaml, DeployShards). Each shard's N is in its own variables,
+    its stage's shards name (orchestrator.yaml, Stage<k>DeployShards). Each shard's N is in its own variables,
     so a changed deploy.shards before the next bootstrap still runs a consistent batch (the old N).
     Builds: https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.html -
     task ``env.variables`` override the buildspec's; ``depend-on`` starts the final step after
