@@ -11,6 +11,9 @@
   round (target: the same whatever the number of stacks in flight); and a no-op deploy of 5,000
   pipelines (target: fewer CloudFormation calls than pages of stacks plus two). Serial runs 40
   pipelines and --max-parallel 8 runs 250, both scaled to 1,000 (serial would take over 500 s).
+  The "fanned out" row (issue 17, ops.shards): the same 1,000 over 4 shards of --max-parallel 32
+  each, run at once against the one fake (one account's rate limit); ideal = pipelines x stack time
+  / (4 x 32); DescribeStacks per round counts each shard's own rounds.
 """
 
 from __future__ import annotations
@@ -176,6 +179,43 @@ def _changed_deploy(
     return wall, failed, fake.throttled, rounds, listing, others
 
 
+def _fanned_deploy(
+    repo, env, specs, shards: int, parallel: int, seconds: float, poll: float, reads_per_second: int
+):
+    """``specs`` deployed by ``shards`` shards at once (each its own Deployer, gateway and stack
+    watcher, as each build of a batch has), against one fake CloudFormation."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlops_gitops.aws.cloudformation import CloudFormationGateway
+    from mlops_gitops.ops import shards as sharding
+    from mlops_gitops.ops.deploy import Deployer
+    from tests.fakes import FakeCloudFormation, fake_stage
+
+    fake = FakeCloudFormation(reads_per_second=reads_per_second)
+    for spec in specs:
+        fake.execute_outcome[spec.stack_name] = ("slow", seconds)
+    gateways = [CloudFormationGateway(fake, poll_seconds=poll) for _ in range(shards)]
+
+    def one(index: int):
+        deployer = Deployer(
+            repo, env, fake_stage(gateways[index - 1]), artifact_bucket="bench", max_parallel=parallel
+        )
+        plan = deployer.plan("dev", specs)
+        part = sharding.with_items(plan, sharding.owned(plan.items, sharding.Shard(index, shards)))
+        return deployer.apply(part)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=shards) as pool:
+        outcomes = [o for done in pool.map(one, range(1, shards + 1)) for o in done]
+    wall = time.perf_counter() - start
+    assert len(outcomes) == len(specs), "every pipeline in exactly one shard"
+    failed = [o.detail for o in outcomes if o.result != "created"]
+    rounds = sum(g.watcher._done for g in gateways)
+    listing = fake.calls.count("describe_stacks")
+    others = len([c for c in fake.calls if c != "describe_stacks"])
+    return wall, failed, fake.throttled, rounds, listing, others
+
+
 def bench_scale(count: int = 1000, seconds: float = 0.5) -> dict[str, float]:
     poll, limit = 0.02, 500  # reads per second the fake allows, then Throttling
     rows = []
@@ -189,6 +229,14 @@ def bench_scale(count: int = 1000, seconds: float = 0.5) -> dict[str, float]:
             ideal = count * seconds / parallel  # at 1,000 pipelines
             rows.append((parallel, n, wall, scaled, ideal, len(failed), throttled, rounds, listing, others))
             assert not failed, failed[:3]
+        fan, per_shard = 4, 32
+        wall, failed, throttled, rounds, listing, others = _fanned_deploy(
+            repo, env, specs, fan, per_shard, seconds, poll, limit
+        )
+        ideal = count * seconds / (fan * per_shard)
+        label = f"{per_shard} x {fan} shards (fanned out)"
+        rows.append((label, count, wall, wall, ideal, len(failed), throttled, rounds, listing, others))
+        assert not failed, failed[:3]
     serial = rows[0][3]
     print(
         f"{count} changed pipelines, {seconds} s per stack, poll {poll} s, fake read limit {limit}/s, "
@@ -205,7 +253,7 @@ def bench_scale(count: int = 1000, seconds: float = 0.5) -> dict[str, float]:
             f"| {scaled / ideal:.2f} | {scaled / serial:.3f} | {failed} | {throttled} | {rounds} "
             f"| {listing / max(rounds, 1):.1f} | {others / n:.1f} |"
         )
-    return {"ratio32": rows[2][3] / rows[2][4]}
+    return {"ratio32": rows[2][3] / rows[2][4], "ratio_fanned": rows[3][3] / rows[3][4]}
 
 
 def bench_noop_at_scale(count: int = 5000) -> tuple[int, int]:

@@ -132,7 +132,9 @@ def test_every_project_runs_a_buildspec_of_the_repository_with_the_variables_it_
             == f"<Stage{['dev', 'staging', 'prod'].index(stage) + 1}DeployBuildRole.Arn>"
         )
     files = {p["Source"]["BuildSpec"].split("/")[-1] for n, p in found.items() if n != "mlops-pr-check"}
-    assert files | {INLINE} == set(BUILDSPECS), "every buildspec file is used, and only those"
+    # deploy-shards-<N>.yml and deploy-summary.yml: a fanned-out deploy's (tests/repo/test_deploy_batch.py)
+    batch = {n for n in BUILDSPECS if n.startswith("deploy-shards-")} | {"deploy-summary.yml"}
+    assert files | {INLINE} | batch == set(BUILDSPECS), "every buildspec file is used, and only those"
     pipeline_vars = {
         v["name"]
         for s in stages(ev)
@@ -172,9 +174,10 @@ def test_buildspecs_are_one_install_line_and_one_mlopsctl_line(name: str) -> Non
     argv = shlex.split(re.sub(r"\$\{?(\w+)\}?", lambda m: f"x{m.group(1).lower()}", line))
     assert argv[0] == "mlopsctl"
     # The line is one the CLI accepts: every verb and flag exists (numbers stand in for numeric ones).
-    argv = ["4" if a == "xmlops_max_parallel" else a for a in argv[1:]]
+    argv = ["4" if a in ("xmlops_max_parallel", "xmlops_shards") else a for a in argv[1:]]
     build_parser().parse_args(argv)
-    assert set(spec) <= {"version", "phases", "reports", "cache"}
+    assert set(spec) <= {"version", "phases", "reports", "cache", "batch"}
+    assert "batch" not in spec or name.startswith("deploy-shards-"), name
     if "cache" in spec:  # only mlopsctl's own cache (template findings), where mlopsctl keeps it
         assert spec["cache"] == {"paths": ["/root/.cache/mlops-gitops/**/*"]}, name
 

@@ -74,6 +74,7 @@ class Taken:
     etag: str = ""  # of our lease object, when ours: what a renewal is conditional on
     took_over: LeaseRecord | None = None
     unreadable: bool = False  # an object at the key that is not a lease record was replaced
+    joined: bool = False  # a live lease of the same holder (another build of one batch) was joined
 
 
 @dataclass
@@ -86,10 +87,12 @@ class LeaseStore:
         key: str,
         record: LeaseRecord,
         abandoned: Callable[[LeaseRecord], bool] = lambda found: False,
+        joinable: Callable[[LeaseRecord], bool] = lambda found: False,
     ) -> Taken:
         """Write ``record`` at ``key`` only if no live lease is there. An expired lease, one
         ``abandoned`` says is a dead run's, or an object that is no lease record is replaced with a
-        put conditional on its ETag."""
+        put conditional on its ETag. A live lease ``joinable`` accepts (the same batch's) is shared:
+        nothing is written, and the caller holds it with the builds that took it."""
         etag = self._put(bucket, key, record, IfNoneMatch="*")
         if etag is not None:
             return Taken(True, etag=etag)
@@ -97,6 +100,8 @@ class LeaseStore:
         if current is None:  # released between our put and our read: try once more
             return self.take_once_more(bucket, key, record)
         found, old = current
+        if found is not None and not found.expired(record.started_at) and joinable(found):
+            return Taken(True, held_by=found, etag=old, joined=True)
         if found is not None and not found.expired(record.started_at) and not abandoned(found):
             return Taken(False, held_by=found)
         etag = self._put(bucket, key, record, IfMatch=old)
@@ -134,6 +139,16 @@ class LeaseStore:
             if is_missing(exc):  # deleted meanwhile: not ours any more
                 return None
             raise
+
+    def renew_joint(self, bucket: str, key: str, record: LeaseRecord) -> str | None:
+        """Extend a lease several builds share (same token): read it, and write ``record`` only
+        if it is still that lease and unchanged since the read. The new ETag; "" when another
+        member renewed it in between (it is extended either way); None when it is not ours."""
+        current = self._read(bucket, key)
+        if current is None or current[0] is None or current[0].token != record.token:
+            return None
+        etag = self._put(bucket, key, record, IfMatch=current[1])
+        return "" if etag is None else etag
 
     def release(self, bucket: str, key: str, token: str) -> bool:
         """Delete the lease if it is still ours (same token); False when it is not (taken over

@@ -56,10 +56,33 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         metavar="SHA",
         help="commit recorded on the stacks (default: $CODEBUILD_RESOLVED_SOURCE_VERSION, else git HEAD)",
     )
+    fan = p.add_mutually_exclusive_group()
+    fan.add_argument(
+        "--shard",
+        metavar="I/N",
+        help=(
+            "one build of the stage's fanned-out deploy (environments.json deploy.shards; a CodeBuild "
+            "batch build): plan the whole stage, apply only shard I of N - the pipelines whose "
+            "dependency group hashes to I - and record the outcome in the deploy bucket under the "
+            "batch's id. Deletes are left to --summary. Exits 0 once recorded (3 if it can't record): "
+            "the stage's exit status is --summary's"
+        ),
+    )
+    fan.add_argument(
+        "--summary",
+        type=int,
+        metavar="N",
+        help=(
+            "the batch's final step, after its N shards: prune (with --prune), read the shards' "
+            "records, print one table for the stage and exit 3 when a shard failed or left no record "
+            "(naming its pipelines), 1 when a pipeline was refused, else 0; releases the stage's lease"
+        ),
+    )
     p.set_defaults(run=run_deploy)
 
 
 def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    from mlops_gitops.ops import shards
     from mlops_gitops.ops.deploy import Deployer, deletions_note
     from mlops_gitops.report.deploy import deploy_summary
     from mlops_gitops.report.events import event_printer
@@ -67,6 +90,9 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
 
     if args.max_parallel is not None and args.max_parallel < 1:
         raise UsageError("--max-parallel must be at least 1")
+    shard = shards.parse_shard(args.shard) if args.shard is not None else None
+    count = shards.check_count(args.summary) if args.summary is not None else None
+    batch = shards.batch_id(environ) if shard or count else None
     repo, env, stages, commit = setup(args, environ)
     stage = stages[0]
     aws = aws_context(args, environ)
@@ -91,11 +117,29 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
     )
     # One deploy per stage at a time: the lease is held from before the plan to the end (exit 3
     # without touching anything when another run holds it).
-    with deployer.lease(stage, commit, environ, err.write):
+    # A batch's builds share the lease under the batch's id; only its final step releases it.
+    with deployer.lease(stage, commit, environ, err.write, joint=batch, release=shard is None):
         stage_plan = deployer.plan(stage, specs)
+        if shard is not None:
+            stage_plan = shards.with_items(stage_plan, shards.owned(stage_plan.items, shard))
+        elif count is not None:
+            whole, stage_plan = stage_plan, shards.with_items(stage_plan, shards.deletes(stage_plan.items))
         if stage_plan.findings:
             err.write(render_text(stage_plan.findings))
         outcomes = deployer.apply(stage_plan, prune=args.prune, allow_protected=args.allow_protected)
+        if count is not None:
+            records = shards.load_records(deployer, stage, batch or "", count)
+    if shard is not None:
+        return _recorded(deployer, shards, stage, shard, batch or "", commit, outcomes, stage_plan, out)
+    if count is not None:
+        summary = shards.summarize(whole.items, count, records, commit, outcomes)
+        out.write(deploy_summary(summary.outcomes))
+        out.write(deletions_note(outcomes))
+        out.write(shards.summary_lines(summary, count))
+        if summary.failed:
+            return ExitCode.AWS
+        refused = any(o.result == "blocked" for o in summary.outcomes)
+        return ExitCode.FINDINGS if refused or summary.findings or stage_plan.findings else ExitCode.OK
     out.write(deploy_summary(outcomes))
     out.write(deletions_note(outcomes))
     if any(o.result == "failed" for o in outcomes):
@@ -110,3 +154,27 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
 def max_parallel(flag: int | None, configured: int | None) -> int:
     """--max-parallel, else environments.json's deploy.max_parallel, else the default."""
     return flag or configured or DEFAULT_MAX_PARALLEL
+
+
+def _recorded(deployer, shards, stage, shard, batch, commit, outcomes, part, out: TextIO) -> int:
+    """A shard's end: its table, then its record for the batch's final step."""
+    from mlops_gitops.aws.errors import AWS_ERRORS, reason
+    from mlops_gitops.report.deploy import deploy_summary
+
+    if not part.items:
+        out.write(f"deploy: shard {shard} of stage {stage}: nothing to do (no pipeline hashes here)\n")
+    else:
+        out.write(deploy_summary(outcomes))
+    record = shards.ShardRecord.of(stage, shard, batch, commit, outcomes, len(part.findings))
+    try:
+        where = shards.save_record(deployer, record)
+    except AWS_ERRORS as exc:
+        out.write(f"deploy: shard {shard}: its outcome could not be recorded ({reason(exc)})\n")
+        return ExitCode.AWS
+    failed = sum(1 for o in outcomes if o.failed)
+    out.write(
+        f"deploy: shard {shard} recorded at {where}"
+        + (f" ({failed} failed or refused)" if failed else "")
+        + "; the stage's exit status is the summary step's (deploy --summary)\n"
+    )
+    return ExitCode.OK

@@ -30,6 +30,7 @@ class Stage:
     region: str | None = None
     approval: bool = False
     protected: bool = False
+    shards: int | None = None  # stages[].shards: this stage's deploy shards (else deploy.shards)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Environments:
     deploy_role: str | None = None  # assumed in stage accounts other than ours
     orchestrator: dict[str, Any] = field(default_factory=dict, compare=False)  # bootstrap's settings
     max_parallel: int | None = None  # deploy.max_parallel (None: DEFAULT_MAX_PARALLEL)
+    shards: int = 1  # deploy.shards: builds of each stage's deploy batch (ops.shards); 1 = no batch
 
     @property
     def deploy_role_name(self) -> str:
@@ -54,6 +56,11 @@ class Environments:
     @property
     def names(self) -> list[str]:
         return [s.name for s in self.stages]
+
+    def shards_of(self, name: str) -> int:
+        """Builds the stage's deploy is fanned out over: stages[].shards, else deploy.shards."""
+        stage = self.stage(name)
+        return (stage.shards if stage and stage.shards else None) or self.shards
 
     def stage(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)
@@ -94,6 +101,7 @@ class Environments:
                         item.get("region") if isinstance(item.get("region"), str) else None,
                         item.get("approval") is True,
                         item.get("protected") is True,
+                        _shards(item["shards"]) if "shards" in item else None,
                     )
                 )
         return cls(
@@ -106,7 +114,14 @@ class Environments:
             parallel
             if isinstance(parallel, int) and not isinstance(parallel, bool) and parallel >= 1
             else None,
+            _shards(deploy.get("shards")),
         )
+
+
+def _shards(value: Any) -> int:
+    """deploy.shards when it is one the schema allows (1..8), else 1 (the schema reports it)."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 8
+    return value if ok else 1
 
 
 DEFAULT = Environments(

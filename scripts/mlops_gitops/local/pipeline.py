@@ -58,6 +58,9 @@ class Project:
     buildspec: str  # path in the source, or inline YAML
     variables: dict[str, str]
     timeout_minutes: int = 60
+    # BuildBatchConfig: whether the project runs batch builds, and Restrictions.MaximumBuildsAllowed
+    batch: bool = False
+    max_batch_builds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ def read_definition(
                 p["Source"].get("BuildSpec", "buildspec.yml"),
                 {v["Name"]: str(v["Value"]) for v in p["Environment"].get("EnvironmentVariables", [])},
                 int(p.get("TimeoutInMinutes", 60)),
+                "BuildBatchConfig" in p,
+                _max_builds(p.get("BuildBatchConfig")),
             )
     definition = PipelineDefinition(str(props["Name"]), stages, projects)
     check_structure(definition)
@@ -342,6 +347,8 @@ class LocalPipeline:
             if item.get("type", "PLAINTEXT") != "PLAINTEXT":
                 raise PipelineError(f"{stage.name}.{action.name}: {item['type']} variables can't run locally")
             overrides[item["name"]] = item["value"]
+        if config.get("BatchEnabled", "").lower() == "true":
+            return self._batch(stage, action, project, artifacts[primary], src, overrides, tmp)
         seen: list[str] = []
 
         def log(line: str) -> None:
@@ -376,8 +383,75 @@ class LocalPipeline:
         self._why[(stage.name, action.name)] = failure_lines(seen)
         return "Failed", f"build {result.status} in {where}" + (f"; {reports}" if reports else "")
 
+    def _batch(
+        self,
+        stage: Stage,
+        action: Action,
+        project: Project,
+        source: Path,
+        first: Path,
+        overrides: dict[str, str],
+        tmp: Path,
+    ) -> tuple[str, str]:
+        """A BatchEnabled action: the project's buildspec's batch, each build with its own copy of
+        the source (local.batch has CodeBuild's rules)."""
+        from mlops_gitops.local.batch import BatchError, run_batch
+        from mlops_gitops.local.buildspec import BuildspecError, load_buildspec, run_build
 
-_DEPLOY_ROW = re.compile(r"^\S+\s+\S+\s+\S+\s+(failed|blocked)\b")
+        if not project.batch:
+            return "Failed", f"BatchEnabled, but project {project.name} has no BuildBatchConfig"
+        spec = load_buildspec(first / project.buildspec)
+        if spec.batch is None:
+            return "Failed", f"BatchEnabled, but {project.buildspec} has no batch section"
+        seen: list[str] = []
+
+        def one(task, variables: dict[str, str]) -> tuple[bool, str]:  # noqa: ANN001 - a BatchTask
+            src = tmp / "builds" / f"{stage.name}-{action.name}-{task.identifier}"
+            shutil.copytree(source, src, dirs_exist_ok=True)
+            initiator = variables.pop("CODEBUILD_INITIATOR")
+
+            def log(line: str) -> None:
+                seen.append(line)
+                self.log(f"[{stage.name}:{task.identifier}] {line}")
+
+            try:
+                buildspec = load_buildspec(src / (task.buildspec or project.buildspec))
+            except BuildspecError as exc:
+                return False, str(exc)
+            result = run_build(
+                buildspec,
+                src_dir=src,
+                project_name=project.name,
+                env={**overrides, **variables},
+                base_env=self.environment,
+                source_version=self.source.commit,
+                resolved_source_version=self.source.commit,
+                initiator=initiator,
+                ssm_client=self.ssm_client,
+                log=log,
+                region=self.region,
+                account_id=self.account,
+                timeout=project.timeout_minutes * 60.0,
+            )
+            return result.succeeded, result.status
+
+        try:
+            batch = run_batch(spec.batch, one, project.name, project.max_batch_builds, self.log)
+        except BatchError as exc:
+            return "Failed", str(exc)
+        if batch.status == "SUCCEEDED":
+            return "Succeeded", batch.summary()
+        self._why[(stage.name, action.name)] = failure_lines(seen)
+        return "Failed", batch.summary()
+
+
+def _max_builds(config: Any) -> int | None:
+    restrictions = config.get("Restrictions") if isinstance(config, dict) else None
+    value = restrictions.get("MaximumBuildsAllowed") if isinstance(restrictions, dict) else None
+    return int(value) if value is not None else None
+
+
+_DEPLOY_ROW = re.compile(r"^\S+\s+\S+\s+\S+\s+(failed|blocked|unknown)\b")
 
 
 def failure_lines(lines: list[str], limit: int = 12) -> list[str]:
@@ -386,7 +460,8 @@ def failure_lines(lines: list[str], limit: int = 12) -> list[str]:
     keep = [
         line.rstrip()
         for line in lines
-        if _DEPLOY_ROW.match(line) or line.startswith(("pipeline-configs/", "mlopsctl: ", "cloudformation/"))
+        if _DEPLOY_ROW.match(line)
+        or line.startswith(("pipeline-configs/", "mlopsctl: ", "cloudformation/", "deploy: shard "))
     ]
     return keep[-limit:]
 

@@ -93,6 +93,8 @@ def orchestrator_parameters(
     for i, stage in enumerate(stages, start=1):
         params[f"Stage{i}Name"] = stage.name if stage else ""
         params[f"Stage{i}DeployRoleArn"] = (stage_role_arns or {}).get(stage.name, "") if stage else ""
+        # the stage's deploy as a batch of N shards and a final step (ops.shards)
+        params[f"Stage{i}DeployShards"] = str(env.shards_of(stage.name)) if stage else "1"
         if i > 1:
             params[f"Stage{i}Approval"] = "true" if stage and stage.approval else "false"
     groups = list(o.get("model_package_groups") or [])

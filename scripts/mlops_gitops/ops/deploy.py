@@ -294,7 +294,12 @@ class Deployer:
         return outcome
 
     def lease(
-        self, stage: str, commit: str, environ: Any, note: Callable[[str], None] = lambda text: None
+        self,
+        stage: str,
+        commit: str,
+        environ: Any,
+        note: Callable[[str], None] = lambda text: None,
+        **batch: Any,  # ops.lease.stage_lease's joint= and release= (a fanned-out batch's builds)
     ) -> AbstractContextManager[Any]:
         """The stage's deploy lease (ops.lease) in the deploy bucket: hold it around plan and apply."""
         from mlops_gitops.ops.lease import stage_lease
@@ -305,7 +310,7 @@ class Deployer:
             raise AwsError(
                 f"stage {stage!r}: no deploy bucket for the deploy lease ({exc}); nothing was deployed"
             ) from exc
-        return stage_lease(self.gateways.lease, bucket, stage, commit, environ, note)
+        return stage_lease(self.gateways.lease, bucket, stage, commit, environ, note, **batch)
 
     def _change_set(self, item: PlanItem, spec: StackSpec, creating: bool) -> Outcome:
         stack = spec.stack_name

@@ -7,6 +7,12 @@ or one a killed process on this machine left, may be taken over, with a note. A 
 that finds the lease held says who holds it and since when, and stops (exit 3) before touching
 anything.
 
+The builds of one CodeBuild batch (issue 17: a stage's deploy fanned out over shards) share one
+lease: its holder is the batch's id, a build of the same batch joins a live lease of that holder
+instead of being refused, every member renews it, and only the batch's final step releases it
+(a shard that ends early must not free the stage while others still deploy). Any other run, a
+plain deploy or another batch, still finds the stage busy.
+
 Holding the lease is what makes deploy's recovery safe: a stack left in REVIEW_IN_PROGRESS or
 ROLLBACK_COMPLETE is deleted and recreated only by the run holding the stage's lease, so it can't
 be a stack another run is still creating.
@@ -91,6 +97,7 @@ def _keep_renewed(
     seconds: float,
     stop: threading.Event,
     note: Callable[[str], None],
+    joint: bool = False,
 ) -> None:
     """While the run lasts, push the lease's expiry out every quarter of its length, so a long
     deploy keeps it and a dead one loses it within ``seconds``. Stops (with a warning) if the
@@ -98,7 +105,11 @@ def _keep_renewed(
     while not stop.wait(seconds / 4):
         extended = replace(mine, expires_at=expiry(utc_now(), seconds))
         try:
-            etag = store.renew(bucket, key, extended, etag) or ""
+            if joint:
+                renewed = store.renew_joint(bucket, key, extended)
+                etag = "-" if renewed is not None else ""
+            else:
+                etag = store.renew(bucket, key, extended, etag) or ""
         except AWS_ERRORS as exc:
             note(
                 f"warning: the deploy lease s3://{bucket}/{key} was not renewed ({reason(exc)}); will retry\n"
@@ -120,17 +131,29 @@ def stage_lease(
     environ: Mapping[str, str],
     note: Callable[[str], None] = lambda text: None,
     seconds: float = LEASE_SECONDS,
+    joint: str | None = None,
+    release: bool = True,
 ) -> Iterator[LeaseRecord]:
-    """Hold ``stage``'s lease for the ``with`` block; StageBusy when another run holds it."""
+    """Hold ``stage``'s lease for the ``with`` block; StageBusy when another run holds it.
+
+    ``joint``: a batch's id: the lease is held in that name and shared with the batch's other
+    builds (joined when one of them holds it). ``release``: False for a batch's shards, whose
+    lease the batch's final step releases."""
     if store is None:
         raise AwsError(f"stage {stage!r}: no S3 access for the deploy lease; nothing was deployed")
     key = lease_key(stage)
     now = utc_now()
     mine = LeaseRecord(
-        holder_identity(environ), os.getpid(), commit, now, expiry(now, seconds), uuid.uuid4().hex
+        joint or holder_identity(environ), os.getpid(), commit, now, expiry(now, seconds), uuid.uuid4().hex
     )
     try:
-        taken = store.take(bucket, key, mine, abandoned_here(environ))
+        taken = store.take(
+            bucket,
+            key,
+            mine,
+            abandoned_here(environ),
+            joinable=lambda found: joint is not None and found.holder == joint,
+        )
     except AWS_ERRORS as exc:
         raise AwsError(
             f"stage {stage!r}: could not take the deploy lease s3://{bucket}/{key} ({reason(exc)}); nothing was deployed"
@@ -141,7 +164,10 @@ def stage_lease(
             f"stage {stage!r} is being deployed by {who}; nothing was changed. Wait for that run to end "
             f"(or, if it is dead, delete s3://{bucket}/{key} or wait for the lease to expire)"
         )
-    if taken.took_over is not None:
+    if taken.joined and taken.held_by is not None:
+        mine = taken.held_by  # the batch's lease: its token is what renewals and the release match
+        note(f"note: joined batch {joint}'s deploy lease of stage {stage!r}\n")
+    elif taken.took_over is not None:
         why = "expired" if taken.took_over.expired(now) else "abandoned (its process is gone)"
         note(
             f"note: took over the {why} deploy lease of stage {stage!r} held by {describe(taken.took_over)}\n"
@@ -151,7 +177,7 @@ def stage_lease(
     stop = threading.Event()
     renewer = threading.Thread(
         target=_keep_renewed,
-        args=(store, bucket, key, mine, taken.etag, seconds, stop, note),
+        args=(store, bucket, key, mine, taken.etag, seconds, stop, note, joint is not None),
         name=f"lease-{stage}",
         daemon=True,
     )
@@ -161,11 +187,18 @@ def stage_lease(
     finally:
         stop.set()
         renewer.join(timeout=30)
-        try:
-            if not store.release(bucket, key, mine.token):
-                note(f"warning: the deploy lease of stage {stage!r} was no longer ours when released\n")
-        except AWS_ERRORS as exc:
-            note(
-                f"warning: the deploy lease s3://{bucket}/{key} was not released ({reason(exc)}); "
-                f"it expires at {mine.expires_at.strftime('%Y-%m-%d %H:%M:%S UTC')}\n"
-            )
+        if release:
+            _release(store, bucket, key, stage, mine, note)
+
+
+def _release(
+    store: LeaseStore, bucket: str, key: str, stage: str, mine: LeaseRecord, note: Callable[[str], None]
+) -> None:
+    try:
+        if not store.release(bucket, key, mine.token):
+            note(f"warning: the deploy lease of stage {stage!r} was no longer ours when released\n")
+    except AWS_ERRORS as exc:
+        note(
+            f"warning: the deploy lease s3://{bucket}/{key} was not released ({reason(exc)}); "
+            f"it expires at {mine.expires_at.strftime('%Y-%m-%d %H:%M:%S UTC')}\n"
+        )

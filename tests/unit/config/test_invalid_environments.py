@@ -20,6 +20,15 @@ def orch(**settings: Any) -> dict[str, Any]:
 
 
 CASES = [
+    pytest.param({"deploy": {"shards": 9}}, ("$.deploy.shards", "range"), None, id="shards-over-8"),
+    pytest.param({"deploy": {"shards": 0}}, ("$.deploy.shards", "range"), None, id="shards-zero"),
+    pytest.param({"deploy": {"shards": "2"}}, ("$.deploy.shards", "type"), None, id="shards-a-string"),
+    pytest.param(
+        {"stages": [{"name": "dev", "shards": 12}]},
+        ("$.stages[0].shards", "range"),
+        None,
+        id="stage-shards-over-8",
+    ),
     pytest.param(
         {"stages": FOUR}, ("$.stages", "size"), "at most 3", id="more-stages-than-bootstrap-deploys"
     ),

@@ -94,6 +94,28 @@ class ArtifactSpec:
 
 
 @dataclass(frozen=True)
+class BatchTask:
+    """One build of a batch (``batch.build-graph`` / ``build-list`` entry): its identifier, its
+    own buildspec (else the batch's), variables that override the buildspec's, what it waits for."""
+
+    identifier: str
+    buildspec: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    depend_on: tuple[str, ...] = ()
+    ignore_failure: bool = False
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """The buildspec's ``batch`` section. ``kind``: build-graph, build-list, build-matrix or
+    build-fanout; ``tasks`` hold the builds of a graph or a list (the kinds the local runner runs)."""
+
+    kind: str
+    tasks: tuple[BatchTask, ...] = ()
+    fast_fail: bool = False
+
+
+@dataclass(frozen=True)
 class Buildspec:
     source: str  # the file name, or "<buildspec>" for text
     version: str
@@ -103,6 +125,7 @@ class Buildspec:
     reports: tuple[ReportSpec, ...] = ()
     artifacts: ArtifactSpec | None = None
     secondary_artifacts: Mapping[str, ArtifactSpec] = field(default_factory=dict)
+    batch: BatchSpec | None = None  # used only when the build is started as a batch
 
 
 # --------------------------------------------------------------------------------------------------

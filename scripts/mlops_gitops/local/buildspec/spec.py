@@ -17,6 +17,8 @@ from mlops_gitops.local.buildspec.model import (
     PHASES,
     TEST_REPORT_FORMATS,
     ArtifactSpec,
+    BatchSpec,
+    BatchTask,
     Buildspec,
     EnvSpec,
     PhaseSpec,
@@ -207,9 +209,9 @@ class _Parser:
             cache = self.mapping(top["cache"], "cache", _CACHE_KEYS, required=("paths",))
             if "paths" in cache:
                 self.strings(cache["paths"], "cache.paths")
-        for key in ("proxy", "batch"):
-            if key in top:
-                self.mapping(top[key], key)
+        if "proxy" in top:
+            self.mapping(top["proxy"], "proxy")
+        batch = _batch(self, top["batch"]) if "batch" in top else None
         if self.problems:
             raise BuildspecError(self.problems)
         return Buildspec(
@@ -221,6 +223,7 @@ class _Parser:
             reports=reports,
             artifacts=artifacts,
             secondary_artifacts=secondary,
+            batch=batch,
         )
 
     def version(self, value: Any) -> str:
@@ -403,3 +406,61 @@ class _Parser:
             enable_symlinks=flag("enable-symlinks"),
             s3_prefix=text("s3-prefix"),
         )
+
+
+_BATCH_KINDS = ("build-graph", "build-list", "build-matrix", "build-fanout")
+_TASK_KEYS = ("identifier", "buildspec", "env", "depend-on", "ignore-failure", "debug-session")
+
+
+def _batch(parser: _Parser, value: Any) -> BatchSpec | None:
+    """``batch``: fast-fail and one kind of batch; for a graph or a list, its builds.
+    https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.html"""
+    top = parser.mapping(value, "batch", ("fast-fail", *_BATCH_KINDS))
+    kinds = [k for k in _BATCH_KINDS if k in top]
+    if len(kinds) != 1:
+        parser.problem("batch", f"expected exactly one of {', '.join(_BATCH_KINDS)}")
+        return None
+    kind = kinds[0]
+    fast_fail = top.get("fast-fail", False)
+    if not isinstance(fast_fail, bool):
+        parser.problem("batch.fast-fail", f"expected true or false, got {_kind(fast_fail)}")
+    if kind not in ("build-graph", "build-list"):
+        return BatchSpec(kind, (), fast_fail is True)
+    entries = top[kind]
+    if not isinstance(entries, list) or not entries:
+        parser.problem(f"batch.{kind}", f"expected a non-empty list of builds, got {_kind(entries)}")
+        return None
+    tasks = []
+    for index, entry in enumerate(entries):
+        path = f"batch.{kind}[{index}]"
+        task = parser.mapping(entry, path, _TASK_KEYS)
+        ident = task.get("identifier")
+        if not isinstance(ident, str) or not _NAME.match(ident):
+            parser.problem(
+                f"{path}.identifier", "required: letters, digits and underscores, not starting with a digit"
+            )
+            continue
+        env = task.get("env") if isinstance(task.get("env"), dict) else {}
+        variables = env.get("variables") if isinstance(env.get("variables"), dict) else {}
+        depend = task.get("depend-on", [])
+        if kind == "build-list" and "depend-on" in task:
+            parser.problem(f"{path}.depend-on", "only a build-graph's builds depend on others")
+        tasks.append(
+            BatchTask(
+                ident,
+                task.get("buildspec") if isinstance(task.get("buildspec"), str) else None,
+                {str(k): str(v) for k, v in variables.items()},
+                tuple(str(d) for d in depend) if isinstance(depend, list) else (),
+                task.get("ignore-failure") is True,
+            )
+        )
+    known = [t.identifier for t in tasks]
+    if len(set(known)) != len(known):
+        parser.problem(f"batch.{kind}", f"identifiers repeat: {known}")
+    for t in tasks:
+        for dep in t.depend_on:
+            if dep not in known:
+                parser.problem(
+                    f"batch.{kind}", f"{t.identifier} depends on {dep!r}, which is no build of the batch"
+                )
+    return BatchSpec(kind, tuple(tasks), fast_fail is True)
