@@ -51,6 +51,11 @@ class FakeStack:
     outputs: dict[str, str] = field(default_factory=dict)
     template: Any = None  # as GetTemplate returns it: a dict (JSON) or text
     resources: list[tuple[str, str, str]] = field(default_factory=list)  # logical, type, physical
+    # DriftInformation as DescribeStacks lists it, and what the next drift detection finds:
+    # {logical id: MODIFIED | DELETED | IN_SYNC | NOT_CHECKED} (a resource absent: not supported)
+    drift: str = "NOT_CHECKED"
+    drift_checked: datetime | None = None
+    drift_found: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         if self.upcoming:
@@ -64,6 +69,8 @@ class FakeStack:
             "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()],
             "EnableTerminationProtection": self.protected,
             "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()],
+            "DriftInformation": {"StackDriftStatus": self.drift}
+            | ({"LastCheckTimestamp": self.drift_checked} if self.drift_checked else {}),
         }
 
     def deletion_policy(self, logical_id: str) -> str:

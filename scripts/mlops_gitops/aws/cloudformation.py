@@ -65,6 +65,12 @@ class StackSnapshot:
     outputs: dict[str, str]
     termination_protection: bool
     status_reason: str = ""
+    # The stack's last known drift, as every DescribeStacks page carries it (no call of its own):
+    # StackDriftStatus (DRIFTED | IN_SYNC | UNKNOWN | NOT_CHECKED; "" if absent) and
+    # LastCheckTimestamp, when a detection was last *initiated* on it.
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackDriftInformation.html
+    drift_status: str = ""
+    drift_checked: datetime | None = None
 
     @property
     def spec_hash(self) -> str | None:
@@ -81,6 +87,8 @@ class StackSnapshot:
             outputs={o["OutputKey"]: o.get("OutputValue", "") for o in raw.get("Outputs", [])},
             termination_protection=bool(raw.get("EnableTerminationProtection", False)),
             status_reason=raw.get("StackStatusReason", ""),
+            drift_status=(raw.get("DriftInformation") or {}).get("StackDriftStatus", ""),
+            drift_checked=(raw.get("DriftInformation") or {}).get("LastCheckTimestamp"),
         )
 
 
@@ -148,8 +156,12 @@ class CloudFormationGateway:
     # ------------------------------------------------------------------ reading
 
     def snapshots(self) -> dict[str, StackSnapshot]:
-        """Every live stack of the account and region, in as few calls as the API allows
-        (one page per 100 stacks). This is what makes a no-op deploy O(1) in AWS calls."""
+        """Every live stack of the account and region, in as few calls as the API allows: one
+        DescribeStacks per page (the API reference bounds a page by size, 1 MB, not by a count;
+        about 100 stacks a page is what AWS answers), each stack with its Outputs, Tags,
+        Parameters and DriftInformation. This is what makes a no-op deploy, status and drift's
+        listing O(pages) in AWS calls, not O(stacks).
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStacks.html"""
         out: dict[str, StackSnapshot] = {}
         token = None
         while True:
