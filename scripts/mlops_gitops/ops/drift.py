@@ -218,10 +218,13 @@ class DriftDetector:
 
     def _wait(self, detections: dict[str, _Detection]) -> None:
         """Poll the running detections until none is in progress or the time is up: each
-        interval at most ``poll_budget`` status reads, the longest unread first."""
-        deadline = self.clock() + self.timeout_seconds
+        interval at most ``poll_budget`` status reads, the longest unread first. The timeout
+        counts from when the budget has read every detection once (a stage of more stacks than
+        the budget takes that many intervals to read), so no stack times out unread."""
         ticker = ProgressTicker(self.clock)
         queue = deque(d for d in detections.values() if d.status == "DETECTION_IN_PROGRESS")
+        passes = -(-len(queue) // self.poll_budget)  # intervals one read of each takes
+        deadline = self.clock() + self.timeout_seconds + max(passes - 1, 0) * self.poll_seconds
         while True:
             for _ in range(min(self.poll_budget, len(queue))):
                 det = queue.popleft()

@@ -92,6 +92,12 @@ def test_status_reads_per_poll_interval_are_bounded_whatever_the_number_of_stack
     assert sum(per_interval.values()) == 250 * 4  # every status read is needed: none is repeated early
 
 
+def test_a_stage_larger_than_the_poll_budget_is_read_to_the_end_before_its_timeout_counts() -> None:
+    fake = stage(250)  # 7 intervals of 40 reads: longer than the 10 s timeout
+    reports = detector(fake, poll_budget=40, timeout_seconds=10).check_stage("dev", "mlops")
+    assert {r.state for r in reports} == {"in-sync"}
+
+
 def test_detections_start_several_at_a_time() -> None:
     fake = stage(4)
     both = threading.Barrier(2, timeout=10)  # broken (an error) unless two starts are in flight at once
