@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mlops_gitops.aws.drift_reads import DetectionResult, ResourceVerdict, detection_result, resource_verdicts
 from mlops_gitops.aws.stack_states import IN_PROGRESS, NEVER_CREATED
 from mlops_gitops.aws.stack_watch import StackWatcher, throttled
 
@@ -444,10 +445,13 @@ class CloudFormationGateway:
         """Start CloudFormation drift detection on a stack; its detection id."""
         return self.client.detect_stack_drift(StackName=stack)["StackDriftDetectionId"]
 
-    def drift_detection_status(self, detection_id: str) -> tuple[str, str]:
-        """(DetectionStatus, DetectionStatusReason) of a running or finished detection."""
-        raw = self.client.describe_stack_drift_detection_status(StackDriftDetectionId=detection_id)
-        return raw["DetectionStatus"], raw.get("DetectionStatusReason", "")
+    def drift_detection(self, detection_id: str) -> DetectionResult:
+        """Where a running or finished detection stands, and what it found (aws.drift_reads)."""
+        return detection_result(self.client, detection_id)
+
+    def resource_verdicts(self, stack: str) -> list[ResourceVerdict]:
+        """Every resource of the stack with the last detection's verdict on it (aws.drift_reads)."""
+        return resource_verdicts(self.client, stack)
 
     def resource_drifts(self, stack: str) -> dict[str, dict[str, Any]]:
         """Every drift record of the stack's last detection by logical id, unfiltered: IN_SYNC and

@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlops_gitops.aws.cloudformation import CloudFormationGateway, ProgressTicker, StackSnapshot
-from mlops_gitops.aws.drift_reads import detection_result, resource_verdicts
 from mlops_gitops.aws.errors import AWS_ERRORS
 from mlops_gitops.aws.errors import reason as _why
 from mlops_gitops.aws.events import EventsGateway
@@ -245,7 +244,7 @@ class DriftDetector:
 
     def _poll(self, det: _Detection) -> None:
         try:
-            result = detection_result(self.cfn.client, det.detection_id)
+            result = self.cfn.drift_detection(det.detection_id)
             det.status, det.reason, det.stack_drift = result.status, result.reason, result.stack_drift
         except AWS_ERRORS as exc:
             det.status, det.reason = "error", f"describe_stack_drift_detection_status failed: {_why(exc)}"
@@ -259,7 +258,7 @@ class DriftDetector:
         each with the last detection's verdict (used when the stack is in sync)."""
         return [
             _Resource(r.logical_id, r.resource_type, r.physical_id, r.drift)
-            for r in resource_verdicts(self.cfn.client, stack)
+            for r in self.cfn.resource_verdicts(stack)
         ]
 
     # ------------------------------------------------------------------ one stack's report
