@@ -13,7 +13,7 @@ help:
 	@echo "make validate  validate every config and lint every template"
 	@echo "make golden    rewrite tests/golden/ (render and pr comments) from the current output (then review git diff)"
 	@echo "make docs      regenerate the config references in docs/ from the JSON Schemas"
-	@echo "make bench     benchmarks (not run in CI)"
+	@echo "make bench     benchmarks (not run in CI; QUICK=1: the scale table stops at 1,000 pipelines)"
 	@echo "make aws-smoke opt-in: deploy one cheap pipeline of each template to a REAL account, then delete all (costs money)"
 	@echo "make lint      ruff over scripts/ and tests/"
 	@echo "make clean     remove .venv and caches"
@@ -53,6 +53,7 @@ docs:
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench/run.py
+	$(BIN)/python tests/bench/scale_bench.py $(if $(QUICK),--quick)
 	$(BIN)/python tests/bench/deploy_bench.py
 	$(BIN)/python tests/bench/demo_bench.py
 

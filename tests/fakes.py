@@ -51,6 +51,11 @@ class FakeStack:
     outputs: dict[str, str] = field(default_factory=dict)
     template: Any = None  # as GetTemplate returns it: a dict (JSON) or text
     resources: list[tuple[str, str, str]] = field(default_factory=list)  # logical, type, physical
+    # DriftInformation as DescribeStacks lists it, and what the next drift detection finds:
+    # {logical id: MODIFIED | DELETED | IN_SYNC | NOT_CHECKED} (a resource absent: not supported)
+    drift: str = "NOT_CHECKED"
+    drift_checked: datetime | None = None
+    drift_found: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         if self.upcoming:
@@ -64,6 +69,8 @@ class FakeStack:
             "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()],
             "EnableTerminationProtection": self.protected,
             "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()],
+            "DriftInformation": {"StackDriftStatus": self.drift}
+            | ({"LastCheckTimestamp": self.drift_checked} if self.drift_checked else {}),
         }
 
     def deletion_policy(self, logical_id: str) -> str:
@@ -118,6 +125,10 @@ class FakeCloudFormation:
         self.observers: list[Any] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        # drift detection: id -> [stack, status reads left IN_PROGRESS]; each detection stays in
+        # progress for ``detection_rounds`` reads of its status, then completes
+        self.detections: dict[str, list[Any]] = {}
+        self.detection_rounds = 0
 
     def _call(self, name: str, read: bool = False) -> None:
         with self._lock:
@@ -173,8 +184,66 @@ class FakeCloudFormation:
         stack = self.stacks.get(StackName)
         return {
             "StackResourceSummaries": [
-                {"LogicalResourceId": lid, "ResourceType": rtype, "PhysicalResourceId": pid}
+                {
+                    "LogicalResourceId": lid,
+                    "ResourceType": rtype,
+                    "PhysicalResourceId": pid,
+                    # each resource's verdict of the last detection (StackResourceDriftInformationSummary)
+                    "DriftInformation": {
+                        "StackResourceDriftStatus": stack.drift_found.get(lid, "NOT_CHECKED")
+                        if stack.drift_checked
+                        else "NOT_CHECKED"
+                    },
+                }
                 for lid, rtype, pid in (stack.resources if stack else [])
+            ]
+        }
+
+    # -- drift detection (what moto does not implement)
+    def detect_stack_drift(self, StackName: str) -> dict[str, Any]:
+        self._call("detect_stack_drift")
+        stack = self._stack(StackName, "DetectStackDrift")
+        stack.drift_checked = datetime.now(timezone.utc)  # LastCheckTimestamp: when one was initiated
+        detection = f"det-{next(self._ids)}"
+        with self._lock:
+            self.detections[detection] = [StackName, self.detection_rounds]
+        return {"StackDriftDetectionId": detection}
+
+    def describe_stack_drift_detection_status(self, StackDriftDetectionId: str) -> dict[str, Any]:
+        self._call("describe_stack_drift_detection_status", read=True)
+        entry = self.detections[StackDriftDetectionId]
+        stack = self.stacks[entry[0]]
+        out = {
+            "StackId": f"arn:aws:cloudformation:us-east-1:111122223333:stack/{stack.name}/1",
+            "StackDriftDetectionId": StackDriftDetectionId,
+            "Timestamp": datetime.now(timezone.utc),
+        }
+        if entry[1] > 0:
+            entry[1] -= 1
+            return out | {"DetectionStatus": "DETECTION_IN_PROGRESS"}
+        drifted = sum(1 for v in stack.drift_found.values() if v in ("MODIFIED", "DELETED"))
+        stack.drift = "DRIFTED" if drifted else "IN_SYNC"
+        return out | {
+            "DetectionStatus": "DETECTION_COMPLETE",
+            "StackDriftStatus": stack.drift,
+            "DriftedStackResourceCount": drifted,
+        }
+
+    def describe_stack_resource_drifts(self, StackName: str, NextToken: str | None = None) -> dict[str, Any]:
+        self._call("describe_stack_resource_drifts", read=True)
+        stack = self._stack(StackName, "DescribeStackResourceDrifts")
+        return {
+            "StackResourceDrifts": [
+                {
+                    "StackId": f"arn:aws:cloudformation:us-east-1:111122223333:stack/{stack.name}/1",
+                    "LogicalResourceId": lid,
+                    "PhysicalResourceId": pid,
+                    "ResourceType": rtype,
+                    "StackResourceDriftStatus": stack.drift_found[lid],
+                    "Timestamp": datetime.now(timezone.utc),
+                }
+                for lid, rtype, pid in stack.resources
+                if lid in stack.drift_found
             ]
         }
 

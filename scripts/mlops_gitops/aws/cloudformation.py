@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mlops_gitops.aws.drift_reads import DetectionResult, ResourceVerdict, detection_result, resource_verdicts
 from mlops_gitops.aws.stack_states import IN_PROGRESS, NEVER_CREATED
 from mlops_gitops.aws.stack_watch import StackWatcher, throttled
 
@@ -65,6 +66,12 @@ class StackSnapshot:
     outputs: dict[str, str]
     termination_protection: bool
     status_reason: str = ""
+    # The stack's last known drift, as every DescribeStacks page carries it (no call of its own):
+    # StackDriftStatus (DRIFTED | IN_SYNC | UNKNOWN | NOT_CHECKED; "" if absent) and
+    # LastCheckTimestamp, when a detection was last *initiated* on it.
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackDriftInformation.html
+    drift_status: str = ""
+    drift_checked: datetime | None = None
 
     @property
     def spec_hash(self) -> str | None:
@@ -81,6 +88,8 @@ class StackSnapshot:
             outputs={o["OutputKey"]: o.get("OutputValue", "") for o in raw.get("Outputs", [])},
             termination_protection=bool(raw.get("EnableTerminationProtection", False)),
             status_reason=raw.get("StackStatusReason", ""),
+            drift_status=(raw.get("DriftInformation") or {}).get("StackDriftStatus", ""),
+            drift_checked=(raw.get("DriftInformation") or {}).get("LastCheckTimestamp"),
         )
 
 
@@ -148,8 +157,12 @@ class CloudFormationGateway:
     # ------------------------------------------------------------------ reading
 
     def snapshots(self) -> dict[str, StackSnapshot]:
-        """Every live stack of the account and region, in as few calls as the API allows
-        (one page per 100 stacks). This is what makes a no-op deploy O(1) in AWS calls."""
+        """Every live stack of the account and region, in as few calls as the API allows: one
+        DescribeStacks per page (the API reference bounds a page by size, 1 MB, not by a count;
+        about 100 stacks a page is what AWS answers), each stack with its Outputs, Tags,
+        Parameters and DriftInformation. This is what makes a no-op deploy, status and drift's
+        listing O(pages) in AWS calls, not O(stacks).
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStacks.html"""
         out: dict[str, StackSnapshot] = {}
         token = None
         while True:
@@ -435,10 +448,13 @@ class CloudFormationGateway:
         """Start CloudFormation drift detection on a stack; its detection id."""
         return self.client.detect_stack_drift(StackName=stack)["StackDriftDetectionId"]
 
-    def drift_detection_status(self, detection_id: str) -> tuple[str, str]:
-        """(DetectionStatus, DetectionStatusReason) of a running or finished detection."""
-        raw = self.client.describe_stack_drift_detection_status(StackDriftDetectionId=detection_id)
-        return raw["DetectionStatus"], raw.get("DetectionStatusReason", "")
+    def drift_detection(self, detection_id: str) -> DetectionResult:
+        """Where a running or finished detection stands, and what it found (aws.drift_reads)."""
+        return detection_result(self.client, detection_id)
+
+    def resource_verdicts(self, stack: str) -> list[ResourceVerdict]:
+        """Every resource of the stack with the last detection's verdict on it (aws.drift_reads)."""
+        return resource_verdicts(self.client, stack)
 
     def resource_drifts(self, stack: str) -> dict[str, dict[str, Any]]:
         """Every drift record of the stack's last detection by logical id, unfiltered: IN_SYNC and

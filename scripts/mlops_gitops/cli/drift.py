@@ -15,7 +15,8 @@ from mlops_gitops.errors import ExitCode
 DESCRIPTION = """\
 For every stack of ours (tag mlops:managed-by, name <stack_prefix>-<id>-<stage>) in each stage:
 
-  * CloudFormation drift detection (started on all stacks at once, then polled): resources
+  * CloudFormation drift detection (started on all stacks, several at a time, then polled, a
+    bounded number of status reads per poll interval): resources
     MODIFIED (with each property path, expected and actual value) or DELETED outside
     CloudFormation;
   * resources CloudFormation cannot check (types without drift support, NOT_CHECKED, UNKNOWN,
@@ -40,6 +41,12 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--stage", metavar="S", help="one stage (default: every stage, in order)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
+    p.add_argument(
+        "--no-detect",
+        action="store_true",
+        help="start no detection: each stack's last known drift as the stack listing carries it "
+        "(one call per page of stacks); resources and live state read only for stacks that drifted",
+    )
     p.set_defaults(run=run_drift)
 
 
@@ -54,7 +61,9 @@ def run_drift(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO,
     failure: Exception | None = None
     for stage in stages:
         try:
-            reports += check_stage(stage_gateways(aws, env, stage, args), env.stack_prefix)
+            reports += check_stage(
+                stage_gateways(aws, env, stage, args), env.stack_prefix, not args.no_detect
+            )
         except (*AWS_ERRORS, DriftUnavailable) as exc:
             failure = exc  # what was read so far is still printed: it is true
             break

@@ -111,9 +111,13 @@ class Deployer:
 
     # ------------------------------------------------------------------ planning
 
-    def plan(self, stage: str, specs: list[StackSpec]) -> StagePlan:
+    def plan(
+        self, stage: str, specs: list[StackSpec], snaps: dict[str, StackSnapshot] | None = None
+    ) -> StagePlan:
+        """``snaps``: the stage's listing when the caller has read it already (status), so the
+        stacks are listed once per run."""
         specs, unresolved = self._resolve_deferred(specs)
-        snaps = self.cfn.snapshots()
+        snaps = self.cfn.snapshots() if snaps is None else snaps
         st = self.env.stage(stage)
         items = plan_stage(
             stage,

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,6 +34,7 @@ from mlops_gitops.aws.stage import StageGateways
 from mlops_gitops.core.plan import plan_stage
 from mlops_gitops.errors import AwsError
 from mlops_gitops.ops.deploy import deployed
+from mlops_gitops.ops.status import last_drift
 from mlops_gitops.report.drift import shorten
 
 KINDS = ("modified", "deleted", "live-drift", "not-checked", "in-sync")
@@ -39,6 +42,13 @@ DRIFT_KINDS = frozenset({"modified", "deleted", "live-drift"})
 STACK_TYPE = "AWS::CloudFormation::Stack"
 DONE = ("DETECTION_COMPLETE", "DETECTION_FAILED")
 UNCHECKED = ("NOT_CHECKED", "UNKNOWN", "UNSUPPORTED")
+LAST_KNOWN = "last-known"  # detection: not run (--no-detect); the listing's DriftInformation says
+# Issue 17: DetectStackDrift has no bulk form. Starts run this many at a time (the CLI's; the
+# adaptive client paces them to CloudFormation's rate, aws.clients), and each poll interval reads
+# at most POLL_BUDGET detection statuses, oldest first, so calls per interval stay bounded
+# whatever the number of stacks.
+START_WORKERS = 8
+POLL_BUDGET = 50
 
 
 class DriftUnavailable(AwsError):
@@ -79,7 +89,7 @@ class StackDrift:
     stage: str
     pipeline_id: str
     stack_status: str
-    detection: str  # DETECTION_COMPLETE | DETECTION_FAILED | not-run | timed-out | error
+    detection: str  # DETECTION_COMPLETE | DETECTION_FAILED | not-run | timed-out | error | last-known
     items: list[DriftItem] = field(default_factory=list)
 
     @property
@@ -91,7 +101,7 @@ class StackDrift:
         """drifted | not-checked (detection never gave results) | in-sync (no drift found)."""
         if self.drifted:
             return "drifted"
-        return "in-sync" if self.detection in DONE else "not-checked"
+        return "in-sync" if self.detection in (*DONE, LAST_KNOWN) else "not-checked"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +122,7 @@ class _Detection:
     detection_id: str | None = None
     status: str = "not-run"
     reason: str = ""
+    stack_drift: str = ""  # what the finished detection (or, last-known, the listing) says
 
 
 @dataclass(frozen=True)
@@ -119,6 +130,27 @@ class _Resource:
     logical_id: str
     resource_type: str
     physical_id: str
+    drift: str = ""  # the last detection's verdict, as ListStackResources lists it
+
+
+def _verdict_record(res: _Resource) -> dict[str, Any]:
+    """A drift record made of a listed verdict (no properties: the stack is in sync)."""
+    return {
+        "LogicalResourceId": res.logical_id,
+        "ResourceType": res.resource_type,
+        "PhysicalResourceId": res.physical_id,
+        "StackResourceDriftStatus": res.drift,
+        "Listed": True,
+    }
+
+
+def _last_known(snap: StackSnapshot) -> _Detection:
+    """--no-detect: what the listing's DriftInformation says of the stack."""
+    if snap.drift_status in ("DRIFTED", "IN_SYNC"):
+        return _Detection(status=LAST_KNOWN, stack_drift=snap.drift_status)
+    return _Detection(
+        reason=_not_detectable(snap.status) or f"not detected (--no-detect); last known: {last_drift(snap)}"
+    )
 
 
 def our_stacks(snaps: dict[str, StackSnapshot], stage: str, stack_prefix: str) -> list[StackSnapshot]:
@@ -138,11 +170,16 @@ class DriftDetector:
     clock: Callable[[], float] = time.monotonic
     poll_seconds: float = 5.0
     timeout_seconds: float = 900.0
+    detect: bool = True  # False: each stack's last known drift, from the listing (--no-detect)
+    start_workers: int = 1  # detections started at once (check_stage: START_WORKERS)
+    poll_budget: int = POLL_BUDGET
 
     def check_stage(self, stage: str, stack_prefix: str) -> list[StackDrift]:
         """The drift report of every stack of ours in the stage. Listing the stacks failing
         raises (the caller's exit 3); every later failure is reported per stack or resource."""
         stacks = our_stacks(self.cfn.snapshots(), stage, stack_prefix)
+        if not self.detect:
+            return [self._report(snap, stage, _last_known(snap)) for snap in stacks]
         detections = self._start(stacks)
         self._wait(detections)
         return [self._report(snap, stage, detections[snap.name]) for snap in stacks]
@@ -153,19 +190,25 @@ class DriftDetector:
         """Start detection on every stack before waiting on any: CloudFormation runs them side
         by side, so a stage takes as long as its slowest stack, not the sum of all."""
         out: dict[str, _Detection] = {}
-        errors = []
-        for snap in stacks:
-            why_not = _not_detectable(snap.status)
-            if why_not:
-                out[snap.name] = _Detection(reason=why_not)
-                continue
+        for snap in stacks:  # in the stacks' order: the order they are polled in
+            out[snap.name] = _Detection(reason=_not_detectable(snap.status))
+        todo = [snap.name for snap in stacks if not out[snap.name].reason]
+
+        def start(name: str) -> Exception | None:
             try:
-                detection_id = self.cfn.start_drift_detection(snap.name)
+                out[name].detection_id = self.cfn.start_drift_detection(name)
             except AWS_ERRORS as exc:
-                errors.append(exc)
-                out[snap.name] = _Detection(status="error", reason=f"detect_stack_drift failed: {_why(exc)}")
-                continue
-            out[snap.name] = _Detection(detection_id, "DETECTION_IN_PROGRESS")
+                out[name].status, out[name].reason = "error", f"detect_stack_drift failed: {_why(exc)}"
+                return exc
+            out[name].status = "DETECTION_IN_PROGRESS"
+            return None
+
+        if self.start_workers > 1 and len(todo) > 1:
+            with ThreadPoolExecutor(self.start_workers) as pool:
+                started = list(pool.map(start, todo))
+        else:
+            started = [start(name) for name in todo]
+        errors = [exc for exc in started if exc is not None]
         if errors and all(d.status == "error" for d in out.values() if d.status != "not-run"):
             raise DriftUnavailable(
                 f"drift detection could not start on any stack ({len(errors)} tried): {_why(errors[0])}"
@@ -173,13 +216,20 @@ class DriftDetector:
         return out
 
     def _wait(self, detections: dict[str, _Detection]) -> None:
-        """Poll every running detection until none is in progress or the time is up."""
-        deadline = self.clock() + self.timeout_seconds
+        """Poll the running detections until none is in progress or the time is up: each
+        interval at most ``poll_budget`` status reads, the longest unread first. The timeout
+        counts from when the budget has read every detection once (a stage of more stacks than
+        the budget takes that many intervals to read), so no stack times out unread."""
         ticker = ProgressTicker(self.clock)
+        queue = deque(d for d in detections.values() if d.status == "DETECTION_IN_PROGRESS")
+        passes = -(-len(queue) // self.poll_budget)  # intervals one read of each takes
+        deadline = self.clock() + self.timeout_seconds + max(passes - 1, 0) * self.poll_seconds
         while True:
-            pending = [d for d in detections.values() if d.status == "DETECTION_IN_PROGRESS"]
-            for det in pending:
+            for _ in range(min(self.poll_budget, len(queue))):
+                det = queue.popleft()
                 self._poll(det)
+                if det.status == "DETECTION_IN_PROGRESS":
+                    queue.append(det)
             if not any(d.status == "DETECTION_IN_PROGRESS" for d in detections.values()):
                 return
             if self.clock() >= deadline:
@@ -194,7 +244,8 @@ class DriftDetector:
 
     def _poll(self, det: _Detection) -> None:
         try:
-            det.status, det.reason = self.cfn.drift_detection_status(det.detection_id)
+            result = self.cfn.drift_detection(det.detection_id)
+            det.status, det.reason, det.stack_drift = result.status, result.reason, result.stack_drift
         except AWS_ERRORS as exc:
             det.status, det.reason = "error", f"describe_stack_drift_detection_status failed: {_why(exc)}"
             return
@@ -203,8 +254,12 @@ class DriftDetector:
         return self.cfn.resource_drifts(stack)
 
     def _resources(self, stack: str) -> list[_Resource]:
-        """Every resource of the stack: the denominator that makes unsupported types visible."""
-        return [_Resource(*r) for r in self.cfn.resources(stack)]
+        """Every resource of the stack: the denominator that makes unsupported types visible;
+        each with the last detection's verdict (used when the stack is in sync)."""
+        return [
+            _Resource(r.logical_id, r.resource_type, r.physical_id, r.drift)
+            for r in self.cfn.resource_verdicts(stack)
+        ]
 
     # ------------------------------------------------------------------ one stack's report
 
@@ -230,20 +285,29 @@ class DriftDetector:
         if _not_detectable(snap.status):  # resources in flux or absent: nothing to compare yet
             item("", STACK_TYPE, "not-checked", det.reason)
             return report
+        if not self.detect and det.stack_drift != "DRIFTED":  # the listing said it all: no call
+            if det.status == LAST_KNOWN:
+                item("", STACK_TYPE, "in-sync", f"{last_drift(snap)}; not detected again (--no-detect)")
+            else:
+                item("", STACK_TYPE, "not-checked", det.reason)
+            return report
         drifts: dict[str, dict[str, Any]] | None = None
-        if det.status in DONE:
+        resources: list[_Resource] | None = None
+        if det.status == "DETECTION_COMPLETE" and det.stack_drift == "IN_SYNC":
+            # nothing drifted: each resource's verdict is in the listing of its resources
+            resources = self._listed_resources(snap.name, item)
+            drifts = {r.logical_id: _verdict_record(r) for r in resources if r.drift}
+        elif det.status in (*DONE, LAST_KNOWN):
             try:
                 drifts = self._resource_drifts(snap.name)
             except AWS_ERRORS as exc:
                 report.detection = "error"
                 det.reason = f"describe_stack_resource_drifts failed: {_why(exc)}"
         if drifts is None:
-            item("", STACK_TYPE, "not-checked", det.reason)
-        try:
-            resources = self._resources(snap.name)
-        except AWS_ERRORS as exc:
-            item("", STACK_TYPE, "not-checked", f"list_stack_resources failed: {_why(exc)}")
-            resources = []
+            known = f"; last known: {last_drift(snap)}" if snap.drift_status else ""
+            item("", STACK_TYPE, "not-checked", det.reason + known)
+        if resources is None:
+            resources = self._listed_resources(snap.name, item)
         if drifts is not None:
             if det.status == "DETECTION_FAILED":
                 checked = sum(1 for r in drifts.values() if r["StackResourceDriftStatus"] not in UNCHECKED)
@@ -262,6 +326,13 @@ class DriftDetector:
             detail = f"{in_sync} resource{'s' * (in_sync != 1)} in sync"
             item("", STACK_TYPE, "in-sync", detail + (f", {unchecked} not checked" if unchecked else ""))
         return report
+
+    def _listed_resources(self, stack: str, item: Callable[..., None]) -> list[_Resource]:
+        try:
+            return self._resources(stack)
+        except AWS_ERRORS as exc:
+            item("", STACK_TYPE, "not-checked", f"list_stack_resources failed: {_why(exc)}")
+            return []
 
     def _cfn_items(
         self,
@@ -412,6 +483,8 @@ class DriftDetector:
         status = (record or {}).get("StackResourceDriftStatus")
         if status in ("MODIFIED", "DELETED") or not res.physical_id:
             return
+        if status == "IN_SYNC" and (record or {}).get("Listed"):
+            return  # the detection that just ended compared its State (every template sets it)
         expected = _json((record or {}).get("ExpectedProperties"))
         if str(expected.get("State", "")).upper() == "DISABLED":
             return
@@ -472,9 +545,13 @@ def _json(text: str | None) -> dict[str, Any]:
 # ------------------------------------------------------------------ reports
 
 
-def check_stage(gateways: StageGateways, stack_prefix: str) -> list[StackDrift]:
+def check_stage(gateways: StageGateways, stack_prefix: str, detect: bool = True) -> list[StackDrift]:
     """The drift reports of one stage's stacks, read through its gateways."""
     assert gateways.events is not None
-    return DriftDetector(gateways.cfn, gateways.sagemaker, gateways.events).check_stage(
-        gateways.stage, stack_prefix
-    )
+    return DriftDetector(
+        gateways.cfn,
+        gateways.sagemaker,
+        gateways.events,
+        detect=detect,
+        start_workers=START_WORKERS,
+    ).check_stage(gateways.stage, stack_prefix)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timezone
 
 from mlops_gitops.aws.cloudformation import CloudFormationGateway, StackSnapshot
 from mlops_gitops.aws.sagemaker import SageMakerGateway
@@ -23,16 +24,24 @@ class PipelineStatus:
     stack_status: str
     health: str  # healthy | unhealthy | unknown | - ; with detail
     detail: str = ""
+    # the stack's last known drift, from the listing (no detection is run): DRIFTED | IN_SYNC |
+    # UNKNOWN | NOT_CHECKED, with the time the last detection started; "-" if not deployed
+    drift: str = "-"
 
 
 def stage_status(
     repo: Repo, env: Environments, gateways: StageGateways, specs: list[StackSpec]
 ) -> list[PipelineStatus]:
-    """Every pipeline of one stage: its plan against what is deployed, and the health of each stack."""
+    """Every pipeline of one stage: its plan against what is deployed, and the health of each stack.
+    CloudFormation is read in bulk: one listing of the stacks (a DescribeStacks per page, with
+    outputs, tags, parameters and drift information) serves both the plan and every row; a
+    stack costs a call of its own only where the listing lacks what health needs (a real-time
+    stack without its SageMakerEndpointName output)."""
     from mlops_gitops.ops.deploy import Deployer
 
-    stage_plan = Deployer(repo, env, gateways).plan(gateways.stage, specs)
-    return status_of(stage_plan.items, gateways.cfn.snapshots(), gateways.cfn, gateways.sagemaker)
+    snaps = gateways.cfn.snapshots()
+    stage_plan = Deployer(repo, env, gateways).plan(gateways.stage, specs, snaps)
+    return status_of(stage_plan.items, snaps, gateways.cfn, gateways.sagemaker)
 
 
 def status_of(
@@ -54,10 +63,28 @@ def status_of(
         health, detail = _health(item, snap, cfn, sm)
         out.append(
             PipelineStatus(
-                item.pipeline_id or "?", item.stage, item.stack_name, sync, snap.status, health, detail
+                item.pipeline_id or "?",
+                item.stage,
+                item.stack_name,
+                sync,
+                snap.status,
+                health,
+                detail,
+                last_drift(snap),
             )
         )
     return out
+
+
+def last_drift(snap: StackSnapshot) -> str:
+    """``IN_SYNC (checked 2026-03-01 06:00 UTC)``: the stack's DriftInformation as listed.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackDriftInformation.html"""
+    status = snap.drift_status or "NOT_CHECKED"
+    checked = snap.drift_checked
+    if checked is None:
+        return status
+    checked = checked.astimezone(timezone.utc) if checked.tzinfo else checked
+    return f"{status} (checked {checked:%Y-%m-%d %H:%M} UTC)"
 
 
 def _health(
@@ -67,7 +94,10 @@ def _health(
         return "unhealthy", f"stack {snap.status}" + (f": {snap.status_reason}" if snap.status_reason else "")
     ptype = snap.tags.get("mlops:pipeline-type", "")
     if ptype.startswith("byom_realtime"):
-        name = endpoint_name(cfn, snap.name) or snap.outputs.get("SageMakerEndpointName")
+        # the output the listing carries first (realtime_inference.yaml: !GetAtt Endpoint.EndpointName,
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sagemaker-endpoint.html);
+        # the physical id (a ListStackResources call) only for a stack deployed without it
+        name = snap.outputs.get("SageMakerEndpointName") or endpoint_name(cfn, snap.name)
         state = sm.endpoint_status(name) if name else None
         if state is None:
             return "unknown", "endpoint not found"

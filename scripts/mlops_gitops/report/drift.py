@@ -40,6 +40,9 @@ def summary_line(reports: list[StackDrift]) -> str:
     )
     if states.count("not-checked"):
         line += f", {_plural(states.count('not-checked'), 'stack')} not checked"
+    known = sum(1 for r in reports if r.detection == "last-known")
+    if known:  # --no-detect: what the stack listing says of the last detection
+        line += f" ({known} as last detected, not detected again)"
     return line
 
 

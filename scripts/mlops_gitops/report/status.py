@@ -13,11 +13,14 @@ if TYPE_CHECKING:
 
 
 def status_text(rows: list[PipelineStatus]) -> str:
-    header = ("PIPELINE", "STAGE", "STACK", "SYNC", "STACK STATUS", "HEALTH", "DETAIL")
+    header = ("PIPELINE", "STAGE", "STACK", "SYNC", "STACK STATUS", "HEALTH", "LAST DRIFT", "DETAIL")
     return table(
         [
             header,
-            *((r.pipeline_id, r.stage, r.stack, r.sync, r.stack_status, r.health, r.detail) for r in rows),
+            *(
+                (r.pipeline_id, r.stage, r.stack, r.sync, r.stack_status, r.health, r.drift, r.detail)
+                for r in rows
+            ),
         ]
     )
 

@@ -79,14 +79,16 @@ def test_progress_lines_reach_the_runs_stderr(monkeypatch: pytest.MonkeyPatch) -
 
 
 class SlowDetection:
-    """drift_detection_status of a CloudFormation whose detections run for ``polls`` polls."""
+    """drift_detection of a CloudFormation whose detections run for ``polls`` polls."""
 
     def __init__(self, polls: int) -> None:
         self.polls = polls
 
-    def drift_detection_status(self, detection_id: str) -> tuple[str, str]:
+    def drift_detection(self, detection_id: str):
+        from mlops_gitops.aws.drift_reads import DetectionResult
+
         self.polls -= 1
-        return ("DETECTION_IN_PROGRESS", "") if self.polls > 0 else ("DETECTION_COMPLETE", "")
+        return DetectionResult("DETECTION_IN_PROGRESS" if self.polls > 0 else "DETECTION_COMPLETE", "", "")
 
 
 def test_a_drift_wait_reports_how_many_detections_run(caplog: pytest.LogCaptureFixture) -> None:
