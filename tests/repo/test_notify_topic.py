@@ -49,6 +49,8 @@ def test_each_email_slot_becomes_one_email_subscription(name: str, count: int) -
 @pytest.mark.parametrize("name", TEMPLATES)
 def test_notify_email_parameters_are_constrained_emails(name: str) -> None:
     declared = load_template(REPO_ROOT, name).body["Parameters"]
+    slots = sorted(p for p in declared if p.startswith("NotifyEmail"))
+    assert slots == [f"NotifyEmail{i}" for i in range(1, NOTIFY_EMAIL_SLOTS + 1)], "validate's slot count"
     for i in range(1, NOTIFY_EMAIL_SLOTS + 1):
         spec = declared[f"NotifyEmail{i}"]
         pattern = re.compile(spec["AllowedPattern"])

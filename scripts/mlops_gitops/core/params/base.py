@@ -9,6 +9,7 @@ from typing import Any
 
 from mlops_gitops import images, names
 from mlops_gitops.config.environments import Environments
+from mlops_gitops.config.rules.notify import EMAIL_SLOTS
 from mlops_gitops.config.s3 import S3Error, S3Location, parse_asset, parse_location
 from mlops_gitops.config.validate import PipelineConfig
 from mlops_gitops.findings import Finding, json_path
@@ -85,8 +86,8 @@ def image(ctx: ParamContext, instance_type: str) -> str:
 
 
 # How many e-mail subscriptions a pipeline template's notify topic has slots for (NotifyEmail1..N);
-# validate refuses more (config/rules/notify.py), so none is dropped.
-NOTIFY_EMAIL_SLOTS = 3
+# validate refuses more, so none is dropped.
+NOTIFY_EMAIL_SLOTS = EMAIL_SLOTS
 
 
 def notify_entries(data: dict[str, Any]) -> tuple[list[str], list[str]]:
