@@ -96,6 +96,8 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
         if stage_plan.findings:
             err.write(render_text(stage_plan.findings))
         outcomes = deployer.apply(stage_plan, prune=args.prune, allow_protected=args.allow_protected)
+    for line in deployer.told:
+        err.write(f"{line}\n")
     out.write(deploy_summary(outcomes))
     out.write(deletions_note(outcomes))
     if any(o.result == "failed" for o in outcomes):
