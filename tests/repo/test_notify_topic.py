@@ -152,3 +152,39 @@ def test_the_topic_name_is_checked_against_snss_limit() -> None:
         assert topic.resource_type == "AWS::SNS::Topic", name
         assert topic.value == f"{spec.parameters['NamePrefix']}-notify", name
         assert "NamePrefix" in topic.parameters, name
+
+
+def test_the_training_pipelines_outcome_reaches_the_notify_topic() -> None:
+    """The event SageMaker sends when a pipeline execution ends
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html),
+    matched as EventBridge does (moto's implementation of its patterns)."""
+    import json
+
+    from moto.events.models import EventPattern
+
+    ev = _evaluator("model_training_pipeline.yaml")
+    rule = ev.resource("TrainingOutcome")["Properties"]
+    pipeline = f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{PREFIX}"
+    event = {
+        "source": "aws.sagemaker",
+        "detail-type": "SageMaker Model Building Pipeline Execution Status Change",
+        "detail": {
+            "pipelineArn": pipeline,
+            "pipelineExecutionArn": f"{pipeline}/execution/abc123",
+            "currentPipelineExecutionStatus": "Failed",
+            "previousPipelineExecutionStatus": "Executing",
+        },
+    }
+    matches = EventPattern.load(json.dumps(rule["EventPattern"])).matches_event
+    assert matches(event)
+    assert not matches(
+        {**event, "detail": {**event["detail"], "currentPipelineExecutionStatus": "Executing"}}
+    )
+    assert not matches({**event, "detail": {**event["detail"], "pipelineArn": pipeline + "-other"}})
+    (target,) = rule["Targets"]
+    assert target["Arn"] == "<NotifyTopic>"
+    assert target["InputTransformer"]["InputPathsMap"] == {
+        "execution": "$.detail.pipelineExecutionArn",
+        "status": "$.detail.currentPipelineExecutionStatus",
+    }
+    assert "Next: " in target["InputTransformer"]["InputTemplate"]

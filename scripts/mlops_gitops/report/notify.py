@@ -70,7 +70,11 @@ def rolled_back(where: Where, explanation: str) -> Message:
 
 
 def drifted(where: Where, resources: list[str]) -> Message:
-    """``resources``: one line per drifted resource, e.g. "Endpoint (AWS::SageMaker::Endpoint): MODIFIED"."""
+    """``resources``: one line per drifted resource, e.g. "Endpoint (AWS::SageMaker::Endpoint): MODIFIED".
+
+    NOT WIRED YET: the drift build runs with read-only roles (DESIGN §9; tests/repo/test_notify_policies.py
+    asserts it publishes nothing), so drift is still reported on the orchestrator's topic only. Letting
+    it publish to `<prefix>-*-notify` is a decision for the platform's security model, not made here."""
     shown = [f"- {_one_line(r)}" for r in resources[:DRIFT_SHOWN]]
     if len(resources) > DRIFT_SHOWN:
         shown.append(f"- and {len(resources) - DRIFT_SHOWN} more")
