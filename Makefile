@@ -44,7 +44,7 @@ validate: $(STAMP)
 	$(BIN)/mlopsctl validate --templates
 
 golden: $(STAMP)
-	$(BIN)/python -m pytest -q tests/unit/core/test_render.py tests/unit/ops/test_review.py tests/unit/config/test_mwo_migrate.py tests/unit/report/test_history.py --update-golden
+	$(BIN)/python -m pytest -q tests/unit/core/test_render.py tests/unit/ops/test_review.py tests/unit/config/test_mwo_migrate.py tests/unit/report/test_history.py tests/unit/report/test_notify_messages.py --update-golden
 	git diff --stat -- tests/golden
 
 # The config references in docs/ are generated from the schemas' descriptions (stdlib only, no .venv).

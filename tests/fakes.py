@@ -601,7 +601,9 @@ def count_api_calls(service: str):
         botocore.client.BaseClient._make_api_call = original
 
 
-def fake_stage(cfn: Any, registry: Any = None, s3: Any = None, stage: str = "dev", region: str = "us-east-1"):
+def fake_stage(
+    cfn: Any, registry: Any = None, s3: Any = None, stage: str = "dev", region: str = "us-east-1", **more: Any
+):
     """A StageGateways over fakes: the CloudFormation gateway given, a FakeRegistry and a FakeS3
     unless others are given, no Parameter Store (so no execution role)."""
     from mlops_gitops.aws.s3 import ArtifactStore
@@ -613,4 +615,5 @@ def fake_stage(cfn: Any, registry: Any = None, s3: Any = None, stage: str = "dev
         cfn=cfn,
         sagemaker=registry if registry is not None else FakeRegistry(),
         artifacts=ArtifactStore(s3 if s3 is not None else FakeS3()),
+        **more,
     )

@@ -7,7 +7,7 @@ What moto's evaluator can and cannot judge (moto 5.2, moto/iam/access_control.py
 - it evaluates Allow/Deny, Action/NotAction wildcards, and the resource ARN for S3 (bucket/key), IAM
   calls naming a role, and sts:AssumeRole;
 - every other call is matched against resource "*", so a grant scoped to stack/mlops-*/* would never
-  apply: this test gives CloudFormation and SSM requests their real ARN (``_real_resource_arns``),
+  apply: this test gives CloudFormation, SSM and SNS requests their real ARN (``_real_resource_arns``),
   as IAM does;
 - it ignores Condition blocks (an Allow under a condition allows, a Deny under one denies), implies
   no iam:PassRole check when a role is handed to a service, judges trust policies by string
@@ -40,6 +40,7 @@ STACK = "mlops-churn-realtime-dev"
 
 def _real_resource_arns(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.cloudformation.responses import CloudFormationResponse
+    from moto.sns.responses import SNSResponse
     from moto.ssm.responses import SimpleSystemManagerResponse
 
     def stack(self) -> str:
@@ -56,8 +57,12 @@ def _real_resource_arns(monkeypatch: pytest.MonkeyPatch) -> None:
             return "*"
         return f"arn:aws:ssm:{self.region}:{self.current_account}:parameter/{name.lstrip('/')}"
 
+    def topic(self) -> str:  # SNS Publish is authorised on the topic's ARN (deploy tells owners)
+        return self._get_param("TopicArn") or "*"
+
     monkeypatch.setattr(CloudFormationResponse, "_determine_resource", stack, raising=False)
     monkeypatch.setattr(SimpleSystemManagerResponse, "_determine_resource", parameter, raising=False)
+    monkeypatch.setattr(SNSResponse, "_determine_resource", topic, raising=False)
 
 
 def _auth(endpoint: str, count: str) -> None:
@@ -151,6 +156,8 @@ def test_the_escalation_chain_cannot_be_walked_under_iam_enforcement(
     )
     assert deploy.code == 0, deploy.out + deploy.err
     assert "AccessDenied" not in deploy.out + deploy.err
+    # the owners are told (ops/notify) with the build's own rights: its stage's notify topics
+    assert f"{STACK}: told its owners: [mlops] churn-realtime: staging waits for approval" in deploy.err
 
     # ---- pr-check: plan (with previews) and status read; drift reads (moto has no drift API: exit 3)
     pr = roles["mlops-pr-check-build"]

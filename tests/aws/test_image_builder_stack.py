@@ -134,7 +134,7 @@ def test_stack_is_created_in_moto(aws, stage: str) -> None:
         "build-status": ["SUCCEEDED", "FAILED", "STOPPED"],
     }
     (target,) = events.list_targets_by_rule(Rule=f"{prefix}-build-outcome")["Targets"]
-    topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{prefix}-image-build"
+    topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{prefix}-notify"  # the pipeline's notify topic (issue 19)
     assert target["Arn"] == outputs["NotificationTopic"] == topic_arn
     assert set(target["InputTransformer"]["InputPathsMap"]) == {"project", "status", "build"}
 
@@ -156,12 +156,14 @@ def test_a_key_and_a_topic_of_the_config(aws) -> None:
     _, outputs = _create(aws, "mlops-fraud-image-kms", params)
     (repository,) = aws("ecr").describe_repositories(repositoryNames=["fraud-scorer"])["repositories"]
     assert repository["imageTagMutability"] == "MUTABLE"
-    # no topic nor key of the stack's own; the outcomes go to the config's topic
-    assert [t["TopicArn"] for t in aws("sns").list_topics()["Topics"]] == [TOPIC_ARN]
+    # no key of the stack's own (the config's key encrypts its notify topic); the outcomes go to
+    # the pipeline's notify topic and to the config's topic
+    notify = f"arn:aws:sns:{REGION}:{ACCOUNT}:{params['NamePrefix']}-notify"
+    assert sorted(t["TopicArn"] for t in aws("sns").list_topics()["Topics"]) == sorted([TOPIC_ARN, notify])
     assert aws("kms").list_keys()["Keys"] == []
-    assert outputs["NotificationTopic"] == TOPIC_ARN
-    (target,) = aws("events").list_targets_by_rule(Rule=f"{params['NamePrefix']}-build-outcome")["Targets"]
-    assert target["Arn"] == TOPIC_ARN
+    assert outputs["NotificationTopic"] == notify
+    targets = aws("events").list_targets_by_rule(Rule=f"{params['NamePrefix']}-build-outcome")["Targets"]
+    assert sorted(t["Arn"] for t in targets) == sorted([TOPIC_ARN, notify])
     iam = aws("iam")
     grants = {
         s["Sid"]: s for s in inline_policy(iam, _role_trusting(iam, "codebuild.amazonaws.com"))["Statement"]
@@ -283,17 +285,17 @@ def test_buildspec_logs_in_builds_tags_and_pushes() -> None:
 
 
 def test_own_topic_lets_eventbridge_publish() -> None:
-    policy = RESOURCES["OutcomeTopicPolicy"]
-    assert policy["Condition"] == RESOURCES["OutcomeTopic"]["Condition"] == "OwnTopic"
-    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    """The pipeline's notify topic (issue 19; every template: tests/repo/test_notify_topic.py)."""
+    policy = RESOURCES["NotifyTopicPolicy"]
+    (statement,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert "events.amazonaws.com" in statement["Principal"]["Service"]
     assert statement["Action"] == "sns:Publish"
-    assert statement["Resource"] == {"Ref": "OutcomeTopic"}
-    assert RESOURCES["OutcomeTopic"]["Properties"]["KmsMasterKeyId"] == {
-        "Fn::If": ["HasKms", {"Ref": "KmsKeyArn"}, {"Ref": "TopicKey"}]
+    assert statement["Resource"] == {"Ref": "NotifyTopic"}
+    assert RESOURCES["NotifyTopic"]["Properties"]["KmsMasterKeyId"] == {
+        "Fn::If": ["HasKms", {"Ref": "KmsKeyArn"}, {"Ref": "NotifyKey"}]
     }
-    key_policy = RESOURCES["TopicKey"]["Properties"]["KeyPolicy"]["Statement"]
-    assert {"Service": "events.amazonaws.com"} in [s["Principal"] for s in key_policy]
+    key_policy = RESOURCES["NotifyKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert any("events.amazonaws.com" in s["Principal"].get("Service", []) for s in key_policy)
 
 
 def test_template_keeps_the_house_style() -> None:

@@ -112,7 +112,9 @@ def test_monitor_stack_is_created_in_moto(aws, cfg: PipelineConfig, stage: str) 
         "BaselineTrigger",
         "ReportTrigger",
         *(["ModelTrigger"] if params["MonitoringType"] in ("ModelBias", "ModelExplainability") else []),
-    }, "moto skips the job definition, the schedule and the alarms"
+        "NotifyTopic",  # the pipeline's notify topic and its key (issue 19)
+        *([] if params.get("KmsKeyArn") else ["NotifyKey"]),
+    }, "moto skips the job definition, the schedule, the alarms and the topic policy"
 
     # the state machine: names, role, logs and the definition it was given
     sfn = aws("stepfunctions")
@@ -346,7 +348,11 @@ def test_alarms_watch_violations_and_failures() -> None:
     assert metrics["failedExecutions"]["MetricStat"]["Metric"]["MetricName"] == "FailedExecutions"
     for props in alarms.values():
         assert props["AlarmActions"] == {
-            "Fn::If": ["HasTopic", [{"Ref": "NotificationTopicArn"}], {"Ref": "AWS::NoValue"}]
+            "Fn::If": [
+                "HasTopic",
+                [{"Ref": "NotifyTopic"}, {"Ref": "NotificationTopicArn"}],
+                [{"Ref": "NotifyTopic"}],
+            ]
         }
     # the state machine publishes exactly what the alarms read
     text = RESOURCES["StateMachine"]["Properties"]["DefinitionString"]["Fn::Sub"][0]

@@ -232,7 +232,11 @@ def test_alarms_watch_errors_lag_and_failed_batches() -> None:
     ]
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == {
-            "Fn::If": ["HasTopic", [{"Ref": "NotificationTopicArn"}], {"Ref": "AWS::NoValue"}]
+            "Fn::If": [
+                "HasTopic",
+                [{"Ref": "NotifyTopic"}, {"Ref": "NotificationTopicArn"}],
+                [{"Ref": "NotifyTopic"}],
+            ]
         }
 
 

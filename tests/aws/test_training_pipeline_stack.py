@@ -112,6 +112,7 @@ def test_training_pipeline_stack_is_created_in_moto(aws, cfg, stage) -> None:
         f"{prefix}-new-data-check",
         f"{prefix}-schedule",
         f"{prefix}-monitor-violation",
+        f"{prefix}-training-outcome",  # to the notify topic (issue 19; tests/repo/test_notify_topic.py)
     }
     assert rules[f"{prefix}-schedule"]["ScheduleExpression"] == "rate(7 days)"
     new_data = json.loads(rules[f"{prefix}-new-data"]["EventPattern"])

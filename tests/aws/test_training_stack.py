@@ -126,9 +126,8 @@ def test_training_stack_is_created_in_moto(aws, cfg, stage) -> None:
         ".sync's managed rule, not for the polled Autopilot"
     )
     topics = [t["TopicArn"] for t in aws("sns").list_topics()["Topics"]]
-    assert outputs["OutcomeTopicArn"] in topics and outputs["OutcomeTopicArn"].endswith(
-        f"{prefix}-{short}-outcome"
-    )
+    # without a topic of the config's, outcomes go to the pipeline's notify topic (issue 19)
+    assert outputs["OutcomeTopicArn"] in topics and outputs["OutcomeTopicArn"] == outputs["NotifyTopicArn"]
     assert machine["Report"]["Resource"] == outputs["OutcomeTopicArn"]
 
     # the rule starting a run when the stack is created or updated
@@ -169,6 +168,8 @@ def test_no_custom_resource_and_no_resource_tags() -> None:
         "AWS::IAM::Role",
         "AWS::IAM::Policy",
         "AWS::SNS::Topic",
+        "AWS::SNS::TopicPolicy",  # the notify topic's, and its key (issue 19)
+        "AWS::KMS::Key",
         "AWS::Logs::LogGroup",
         "AWS::StepFunctions::StateMachine",
         "AWS::Events::Rule",

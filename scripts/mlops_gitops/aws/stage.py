@@ -14,6 +14,7 @@ from mlops_gitops.aws.events import EventsGateway
 from mlops_gitops.aws.lease import LeaseStore
 from mlops_gitops.aws.s3 import ArtifactStore
 from mlops_gitops.aws.sagemaker import SageMakerGateway
+from mlops_gitops.aws.sns import NotifyGateway
 from mlops_gitops.aws.ssm import ParameterStore
 
 DEFAULT_REGION = "us-east-1"
@@ -57,6 +58,7 @@ _GATEWAYS: dict[str, tuple[type, str]] = {
     "events": (EventsGateway, "events"),
     "lease": (LeaseStore, "s3"),
     "alarms": (AlarmHistory, "cloudwatch"),
+    "notify": (NotifyGateway, "sns"),
 }
 
 
@@ -124,6 +126,10 @@ class StageGateways:
     @property
     def alarms(self) -> AlarmHistory | None:
         return self._get("alarms")
+
+    @property
+    def notify(self) -> NotifyGateway | None:
+        return self._get("notify")
 
     @classmethod
     def for_stage(

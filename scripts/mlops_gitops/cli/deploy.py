@@ -129,6 +129,8 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
         outcomes = deployer.apply(stage_plan, prune=args.prune, allow_protected=args.allow_protected)
         if count is not None:
             records = shards.load_records(deployer, stage, batch or "", count)
+    for line in deployer.told:  # what the pipelines' owners were told (or why not)
+        err.write(f"{line}\n")
     if shard is not None:
         return _recorded(deployer, shards, stage, shard, batch or "", commit, outcomes, stage_plan, out)
     if count is not None:

@@ -22,7 +22,12 @@ from mlops_gitops.suggest import closest, did_you_mean, one_of
 
 CURRENT_PIPELINE_TYPE: ContextVar[str | None] = ContextVar("CURRENT_PIPELINE_TYPE", default=None)
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+# RFC 5322's dot-atom form (no quoted local parts, no comments), a domain of LDH labels and a
+# letters-only top-level label: what an SNS email subscription takes and a person can confirm.
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
 _ECR_URI = re.compile(  # fullmatch: "\n" at the end is not accepted
     r"^(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
     r"/(?P<repo>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
@@ -168,14 +173,31 @@ def fmt(validator: Any, kind: str, instance: Any, schema: dict[str, Any]):
                 parse_arn(instance, "sns", ["topic"])
             except ArnError as exc:
                 yield problem("arn", exc.message, exc.hint)
-        elif not _EMAIL.fullmatch(instance):
-            yield problem(
-                "notify",
-                f"{instance!r} is neither an e-mail address nor an SNS topic ARN",
-                "e.g. team@example.com",
-            )
+        elif not _EMAIL.fullmatch(instance) or len(instance) > 254:
+            yield problem("notify", *_notify_problem(instance))
     elif kind == "ecr-image-uri":
         yield from _ecr_uri(instance)
+
+
+def _notify_problem(instance: str) -> tuple[str, str]:
+    """(message, hint) for a ``notify`` entry that is neither an e-mail address nor a topic ARN."""
+    lowered = instance.lower()
+    if lowered.startswith(("https://", "http://")):
+        # https://docs.aws.amazon.com/chatbot/latest/adminguide/what-is.html
+        what = "a Slack webhook URL" if "hooks.slack.com" in lowered else "a URL"
+        return (
+            f"{instance!r} is {what}; notify takes e-mail addresses and SNS topic ARNs",
+            "use an SNS topic with AWS Chatbot (Slack, Microsoft Teams, Chime) and list the topic's ARN",
+        )
+    if "@" in instance:
+        return (
+            f"{instance!r} is not an e-mail address SNS can subscribe",
+            "write one address, name@domain.tld, without spaces, quotes, commas or a display name",
+        )
+    return (
+        f"{instance!r} is neither an e-mail address nor an SNS topic ARN",
+        "e.g. team@example.com or arn:aws:sns:us-east-1:111122223333:team-alerts",
+    )
 
 
 def _ecr_uri(instance: str):

@@ -24,7 +24,7 @@ from mlops_gitops.config.rules.base import image_builder_stage
 from mlops_gitops.config.validate import PipelineConfig, Validator, validate
 from mlops_gitops.core import templates
 from mlops_gitops.core.params import builder_for
-from mlops_gitops.core.params.base import ParamContext, with_model_revisions
+from mlops_gitops.core.params.base import ParamContext, notify_parameters, with_model_revisions
 from mlops_gitops.core.physical_names import (
     EvalError,
     PhysicalName,
@@ -210,6 +210,7 @@ def stack_inputs(
         ) from exc
     ctx = ParamContext(cfg, stage, env, region)
     params, deferred = builder_for(name)(ctx)
+    params = {**params, **notify_parameters(ctx)}  # every pipeline template has the notify topic
     if "ModelRevision" in template.parameters:  # templates that name SageMaker models by revision
         params = with_model_revisions(params)
     check_parameters(ctx, template, params, deferred)

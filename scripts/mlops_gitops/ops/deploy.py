@@ -93,6 +93,8 @@ class Deployer:
     _latest: dict[str, str | None] = field(default_factory=dict)
     _role: Any = _UNSET
     _preview: Any = _UNSET
+    _rollbacks: dict[str, str] = field(default_factory=dict)  # stack -> why SageMaker rolled it back
+    told: list[str] = field(default_factory=list)  # what apply told the owners (ops.notify)
     # Previews upload large templates under review/<check>/, a prefix deploy never reads (the only
     # place review roles may write; target-account.yaml).
     review_prefix: str = field(default_factory=lambda: review_prefix(os.environ))
@@ -255,7 +257,20 @@ class Deployer:
                 return Outcome(item, "failed", f"{type(exc).__name__}: {exc}")
 
         # in dependency waves (core.plan.assign_waves), parallel within a wave (ops.waves)
-        return run_in_waves(plan.items, one, self.max_parallel, self.on_progress)
+        outcomes = run_in_waves(plan.items, one, self.max_parallel, self.on_progress)
+        self.told = self._tell_owners(outcomes)
+        return outcomes
+
+    def _tell_owners(self, outcomes: list[Outcome]) -> list[str]:
+        """Each pipeline's owners hear of its failure, rollback or pending approval (ops.notify);
+        best-effort: what can't be told is a warning line, never a failed deploy."""
+        from mlops_gitops.ops.notify import Notifier
+
+        try:
+            return Notifier(self.repo, self.env, self.gateways, self._rollbacks).after_apply(outcomes)
+        except Exception as exc:  # noqa: BLE001 - telling owners must never fail the deploy
+            log.debug("telling owners", exc_info=True)
+            return [f"WARNING: owners not told: {type(exc).__name__}: {exc}"]
 
     def _apply_one(self, item: PlanItem, prune: bool, allow_protected: bool) -> Outcome:
         if item.action == "unchanged":
@@ -340,6 +355,8 @@ class Deployer:
             )
             if hint is None:
                 raise
+            if not creating:
+                self._rollbacks[stack] = hint  # the owners' message says "rolled back" (ops.notify)
             return Outcome(item, "failed", f"{exc}; {hint}")
         if applied.result == "unchanged":
             detail = self._sync_protection(stack, spec, None)

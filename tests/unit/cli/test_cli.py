@@ -194,10 +194,11 @@ def test_findings_are_sorted_by_file_then_path_with_numeric_indexes(tmp_repo: Tm
     result = validate(tmp_repo, "--format", "json")
     assert result.code == 1
     got = [(f["file"], f["path"]) for f in result.json["findings"]]
+    # [2] and [10] are not addresses; [4]..[9] and [11] are e-mails beyond the topic's 3 slots
+    second = [2, 4, 5, 6, 7, 8, 9, 10, 11]  # numeric order: 9 before 10, 2 before 10
     assert got == [
         ("pipeline-configs/a-first/mlops-config.json", "$.inference_instance"),
-        ("pipeline-configs/b-second/mlops-config.json", "$.notify[2]"),
-        ("pipeline-configs/b-second/mlops-config.json", "$.notify[10]"),
+        *[("pipeline-configs/b-second/mlops-config.json", f"$.notify[{i}]") for i in second],
         ("pipeline-configs/c-third/mlops-config.json", "$"),
     ]
     text = validate(tmp_repo)

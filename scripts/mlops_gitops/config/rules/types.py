@@ -286,9 +286,21 @@ def regional_arns(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
             list(path),
             "region",
             f"{what} is in {own} but {stages_text(stages)} {verb} to {region}",
-            f"use one in {region}: the stage's resources reach it only in their own region "
+            _SNS_REGION_HINT.format(region=region)
+            if what == _REGIONAL[("sns", "")]
+            else f"use one in {region}: the stage's resources reach it only in their own region "
             "(copy the model package or image there, or give that stage its own value)",
         )
+
+
+# CloudWatch alarm actions name a topic of the alarm's region; EventBridge delivers to SNS targets
+# of the rule's region:
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
+# https://repost.aws/knowledge-center/sns-not-getting-eventbridge-notification
+_SNS_REGION_HINT = (
+    "use a topic in {region}: alarm actions and EventBridge targets must be in the stage's own "
+    "region (or rely on the e-mails in notify, which the pipeline's own topic subscribes)"
+)
 
 
 @check

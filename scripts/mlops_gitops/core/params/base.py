@@ -9,6 +9,7 @@ from typing import Any
 
 from mlops_gitops import images, names
 from mlops_gitops.config.environments import Environments
+from mlops_gitops.config.rules.notify import EMAIL_SLOTS
 from mlops_gitops.config.s3 import S3Error, S3Location, parse_asset, parse_location
 from mlops_gitops.config.validate import PipelineConfig
 from mlops_gitops.findings import Finding, json_path
@@ -84,11 +85,27 @@ def image(ctx: ParamContext, instance_type: str) -> str:
         return ""
 
 
+# How many e-mail subscriptions a pipeline template's notify topic has slots for (NotifyEmail1..N);
+# validate refuses more, so none is dropped.
+NOTIFY_EMAIL_SLOTS = EMAIL_SLOTS
+
+
+def notify_entries(data: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(e-mail addresses, SNS topic ARNs) of a config's ``notify``, in the config's order."""
+    items = [i for i in data.get("notify", []) if isinstance(i, str)]
+    return [i for i in items if not i.startswith("arn:")], [i for i in items if i.startswith("arn:")]
+
+
 def notification_topic(ctx: ParamContext) -> str:
-    for item in ctx.cfg.data.get("notify", []):
-        if item.startswith("arn:"):
-            return item
-    return ""
+    """The user's SNS topic (validate allows at most one, so nothing is dropped here)."""
+    topics = notify_entries(ctx.cfg.data)[1]
+    return topics[0] if topics else ""
+
+
+def notify_parameters(ctx: ParamContext) -> Params:
+    """NotifyEmail1..N of every pipeline template: the e-mails subscribed to its notify topic."""
+    emails = notify_entries(ctx.cfg.data)[0]
+    return {f"NotifyEmail{i + 1}": e for i, e in enumerate(emails[:NOTIFY_EMAIL_SLOTS])}
 
 
 def common_model_params(

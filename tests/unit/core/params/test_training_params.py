@@ -47,7 +47,7 @@ def _evaluator(params: dict[str, str]) -> Evaluator:
         BODY,
         parameter_values(BODY, params),
         {"AWS::AccountId": "111122223333"},
-        lambda name, attr: TOPIC_ARN if name == "OutcomeTopic" and attr is None else ROLE_ARN,
+        lambda name, attr: TOPIC_ARN if name == "NotifyTopic" and attr is None else ROLE_ARN,
     )
 
 
