@@ -97,11 +97,28 @@ def test_rendered_stack_is_created_in_moto(aws, cfg, stage) -> None:
         ]
         assert sorted(variants) == sorted(expected)
         first = variants[expected[0]]
-        assert first["InstanceType"] == params["InstanceType"]
-        assert first["InitialInstanceCount"] == int(params["InstanceCount"])
-        capture = config["DataCaptureConfig"]
-        assert capture["DestinationS3Uri"] == params["DataCaptureUri"]
-        assert capture["InitialSamplingPercentage"] == int(params["DataCaptureSamplingPercentage"])
+        if params.get("ServerlessMemorySizeMb"):  # serverless: no instances and no data capture
+            assert "InstanceType" not in first and "InitialInstanceCount" not in first
+            assert first["ServerlessConfig"]["MemorySizeInMB"] == int(params["ServerlessMemorySizeMb"])
+            assert first["ServerlessConfig"]["MaxConcurrency"] == int(params["ServerlessMaxConcurrency"])
+            assert not config.get("DataCaptureConfig")
+        else:
+            assert first["InstanceType"] == params["InstanceType"]
+            assert first["InitialInstanceCount"] == int(params["InstanceCount"])
+            capture = config["DataCaptureConfig"]
+            assert capture["DestinationS3Uri"] == params["DataCaptureUri"]
+            assert capture["InitialSamplingPercentage"] == int(params["DataCaptureSamplingPercentage"])
+        # moto drops ShadowProductionVariants (its shape is asserted offline in
+        # tests/unit/core/params/test_realtime_kinds_params.py); the shadow's model is created
+        shadow_models = [
+            r["PhysicalResourceId"]
+            for r in cfn.list_stack_resources(StackName=spec.stack_name)["StackResourceSummaries"]
+            if r["LogicalResourceId"] == "ShadowModel"
+        ]
+        assert len(shadow_models) == (1 if params.get("ShadowVariantName") else 0)
+        for name in shadow_models:
+            shadow = sm.describe_model(ModelName=name.rsplit("/", 1)[-1])  # Ref of a model: its ARN
+            assert shadow["PrimaryContainer"]["ModelPackageName"] == params["ShadowModelPackageArn"]
         apis = aws("apigateway").get_rest_apis()["items"]
         assert [a["name"] for a in apis] == [f"{params['NamePrefix']}-inference"]
         resources = aws("apigateway").get_resources(restApiId=apis[0]["id"])["items"]

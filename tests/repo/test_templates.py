@@ -103,7 +103,9 @@ def test_realtime_template_wires_what_moto_does_not_create() -> None:
     } == {"SageMakerVariantInvocationsPerInstance"}
     method = resources["InferenceMethod"]["Properties"]
     assert method["AuthorizationType"] == "AWS_IAM" and method["HttpMethod"] == "POST"
-    capture = resources["EndpointConfig"]["Properties"]["DataCaptureConfig"]
+    # a serverless endpoint captures no data (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html)
+    off, capture = resources["EndpointConfig"]["Properties"]["DataCaptureConfig"]["Fn::If"][1:]
+    assert off == {"Ref": "AWS::NoValue"}
     assert capture["KmsKeyId"] == {"Fn::If": ["HasKms", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
     assert resources["InferenceFunction"]["Properties"]["Code"] == {
         "S3Bucket": {"Ref": "ArtifactBucket"},

@@ -382,8 +382,8 @@ def rollout_limits(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
         return
     found: dict[tuple[tuple, str, str, str], list[str]] = {}  # (path, code, message, hint) -> stages
     for stage, value, path in per_stage(config, ctx, "rollout"):
-        if not isinstance(value, dict):
-            continue
+        if not isinstance(value, dict) or isinstance(stage_value(config, ctx, "serverless", stage), dict):
+            continue  # a serverless stage's rollout is checked in rules/variants.py
         policy = _rollout_policy(value, ctx, stage)
         fleets = _variant_fleets(config, ctx, stage)
         key = {"canary": "canary_size", "linear": "linear_step"}.get(policy)

@@ -152,6 +152,10 @@ def with_model_revisions(params: dict[str, str]) -> dict[str, str]:
             out[f"Variant{n}Revision"] = revision(
                 params.get(f"Variant{n}ModelPackageArn", ""), params.get(f"Variant{n}ModelArtifactUrl", "")
             )
+    if params.get("ShadowVariantName"):
+        out["ShadowRevision"] = revision(
+            params.get("ShadowModelPackageArn", ""), params.get("ShadowModelArtifactUrl", "")
+        )
     return out
 
 

@@ -13,6 +13,7 @@ from mlops_gitops.core.params.base import (
     number,
     s3_uri,
 )
+from mlops_gitops.core.params.realtime_kinds import serverless_of, serverless_parameters, shadow_parameters
 
 
 def realtime_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
@@ -75,7 +76,16 @@ def realtime_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
                 "AutoscalingScaleOutCooldown": str(scaling.get("scale_out_cooldown", 60)),
             }
         )
-    params.update(rollout_parameters(ctx))
+    params.update(serverless_parameters(ctx))
+    shadow, later = shadow_parameters(ctx, params.get("Variant1Weight", "1"))
+    params.update(shadow)
+    deferred.update(later)
+    if has_local_storage(shadow.get("ShadowInstanceType", "")):
+        params["VolumeKmsKeyArn"] = ""  # the shadow's instances share the endpoint config's volume key
+    if (
+        serverless_of(ctx) is None
+    ):  # a serverless endpoint gets no DeploymentConfig (config/rules/variants.py)
+        params.update(rollout_parameters(ctx))
     return params, deferred
 
 
