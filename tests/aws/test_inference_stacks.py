@@ -108,6 +108,12 @@ def test_rendered_stack_is_created_in_moto(aws, cfg, stage) -> None:
             capture = config["DataCaptureConfig"]
             assert capture["DestinationS3Uri"] == params["DataCaptureUri"]
             assert capture["InitialSamplingPercentage"] == int(params["DataCaptureSamplingPercentage"])
+        if params.get("AsyncOutputUri"):  # moto keeps the output config, without checking it
+            output = config["AsyncInferenceConfig"]["OutputConfig"]
+            assert output["S3OutputPath"] == params["AsyncOutputUri"]
+            assert output.get("S3FailurePath", "") == params["AsyncFailureUri"]
+        else:
+            assert not config.get("AsyncInferenceConfig")
         # moto drops ShadowProductionVariants (its shape is asserted offline in
         # tests/unit/core/params/test_realtime_kinds_params.py); the shadow's model is created
         shadow_models = [

@@ -1,4 +1,5 @@
-"""Checks of the real-time endpoint's variant kinds (issue 18): `serverless` and `shadow_variant`.
+"""Checks of the real-time endpoint's variant kinds (issue 18): `serverless`, `shadow_variant` and
+`async_inference`.
 Each refuses, before any deploy, a combination SageMaker refuses (or silently ignores), citing the
 SageMaker page that says so:
 
@@ -11,6 +12,8 @@ SageMaker page that says so:
   endpoints: https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-exclusions.html
 - with ShadowProductionVariants, one production variant and one shadow:
   https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html
+- asynchronous endpoints scale to zero instances through autoscaling (no other kind can):
+  https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-autoscale.html
 
 Rollouts and serverless: deployment guardrails size canary and linear steps in instances of the
 variant (API_TrafficRoutingConfig), which a serverless variant doesn't have; this project therefore
@@ -45,6 +48,8 @@ SHADOW_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-exclu
 ENDPOINT_CONFIG_DOC = (
     "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html"
 )
+ASYNC_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference.html"
+ASYNC_SCALE_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-autoscale.html"
 TRAFFIC_DOC = "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html"
 
 Found = dict[tuple[tuple, str, str, str, str], list[str]]  # (path, code, message, hint, severity) -> stages
@@ -109,17 +114,25 @@ def serverless_exclusions(config: dict[str, Any], ctx: Context) -> Iterator[Find
                 f"keep one variant, or serve this stage on instances (serverless null); see {SERVERLESS_DOC}",
                 stage,
             )
-        for other, what in (
-            ("shadow_variant", "a shadow variant (SageMaker runs no shadow test on serverless endpoints)"),
-            ("autoscaling", "autoscaling, which scales instances: a serverless variant has none"),
+        for other, what, hint in (
+            (
+                "shadow_variant",
+                "a shadow variant (SageMaker runs no shadow test on serverless endpoints)",
+                f"try the challenger on an instance-based stage; see {SHADOW_DOC}",
+            ),
+            (
+                "autoscaling",
+                "autoscaling, which scales instances: a serverless variant has none",
+                "use serverless.provisioned_concurrency and max_concurrency instead",
+            ),
+            (
+                "async_inference",
+                "asynchronous inference, which queues requests for instances: a serverless variant has none",
+                f"serve this stage on instances for asynchronous requests; see {ASYNC_DOC}",
+            ),
         ):
             if isinstance(stage_value(config, ctx, other, stage), dict):
                 where = _field_path(config, ctx, other, stage)
-                hint = (
-                    "use serverless.provisioned_concurrency and max_concurrency instead"
-                    if other == "autoscaling"
-                    else f"try the challenger on an instance-based stage; see {SHADOW_DOC}"
-                )
                 _add(
                     found,
                     where,
@@ -235,6 +248,15 @@ def shadow_rules(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
                 "give the shadow variant its own name",
                 stage,
             )
+        if isinstance(stage_value(config, ctx, "async_inference", stage), dict):
+            _add(
+                found,
+                path,
+                "shadow-excluded",
+                "SageMaker runs no shadow test on an asynchronous endpoint",
+                f"try the challenger in a stage without async_inference; see {SHADOW_DOC}",
+                stage,
+            )
         main = stage_value(config, ctx, "inference_instance", stage)
         types = {value.get("inference_instance") or main, main}
         inf1 = sorted(t for t in types if isinstance(t, str) and t.startswith("ml.inf1."))
@@ -245,6 +267,40 @@ def shadow_rules(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
                 "shadow-excluded",
                 f"SageMaker runs no shadow test on Inf1 instances ({', '.join(inf1)})",
                 f"choose another instance family; see {SHADOW_DOC}",
+                stage,
+            )
+    yield from _emit(found, ctx)
+
+
+@check
+def async_scaling(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """scale_to_zero is autoscaling down to 0 instances, which only an asynchronous endpoint may
+    have (its requests wait in the queue): it needs autoscaling in the stage, whose minimum it sets."""
+    if pipeline_type(config, ctx) not in _REALTIME:
+        return
+    found: Found = {}
+    for stage, value, path in per_stage(config, ctx, "async_inference"):
+        if not isinstance(value, dict) or value.get("scale_to_zero") is not True:
+            continue
+        scaling = stage_value(config, ctx, "autoscaling", stage)
+        if not isinstance(scaling, dict):
+            _add(
+                found,
+                (*path, "scale_to_zero"),
+                "async-scale-to-zero",
+                "scale_to_zero needs autoscaling, which removes and adds the instances",
+                f"add autoscaling with max_capacity for this stage, or drop scale_to_zero; see {ASYNC_SCALE_DOC}",
+                stage,
+            )
+        elif "min_capacity" in scaling:
+            where = _field_path(config, ctx, "autoscaling", stage)
+            _add(
+                found,
+                (*where, "min_capacity"),
+                "async-scale-to-zero",
+                f"min_capacity {scaling['min_capacity']!r} contradicts async_inference.scale_to_zero, "
+                "which scales to 0 instances",
+                "remove min_capacity, or drop scale_to_zero",
                 stage,
             )
     yield from _emit(found, ctx)

@@ -13,7 +13,12 @@ from mlops_gitops.core.params.base import (
     number,
     s3_uri,
 )
-from mlops_gitops.core.params.realtime_kinds import serverless_of, serverless_parameters, shadow_parameters
+from mlops_gitops.core.params.realtime_kinds import (
+    async_parameters,
+    serverless_of,
+    serverless_parameters,
+    shadow_parameters,
+)
 
 
 def realtime_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
@@ -77,6 +82,7 @@ def realtime_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
             }
         )
     params.update(serverless_parameters(ctx))
+    params.update(async_parameters(ctx))
     shadow, later = shadow_parameters(ctx, params.get("Variant1Weight", "1"))
     params.update(shadow)
     deferred.update(later)

@@ -1,12 +1,13 @@
 """Parameters of the real-time endpoint's variant kinds (issue 18): `serverless` (a ServerlessConfig
-instead of instances) and `shadow_variant` (ShadowProductionVariants). validate has refused the
+instead of instances), `shadow_variant` (ShadowProductionVariants) and `async_inference`
+(AsyncInferenceConfig). validate has refused the
 combinations SageMaker refuses (config/rules/variants.py); these builders only translate."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mlops_gitops.core.params.base import Deferred, ParamContext, Params, model_source, number
+from mlops_gitops.core.params.base import Deferred, ParamContext, Params, model_source, number, s3_uri
 
 DEFAULT_SHADOW_NAME = "shadow"
 
@@ -58,3 +59,24 @@ def shadow_parameters(ctx: ParamContext, primary_weight: str) -> tuple[Params, D
         "ShadowWeight": number(round(weight, 6)),
     }
     return params, ({"ShadowModelPackageArn": later} if later else {})
+
+
+def async_parameters(ctx: ParamContext) -> Params:
+    """The Async* parameters of AsyncInferenceConfig
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AsyncInferenceConfig.html); the
+    template encrypts the results with KmsKeyArn. With scale_to_zero, autoscaling's minimum becomes
+    0: only an asynchronous endpoint may have no instance, its requests wait in the queue
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-autoscale.html)."""
+    value = ctx.value("async_inference")
+    if not isinstance(value, dict):
+        return {}
+    params = {
+        "AsyncOutputUri": s3_uri(ctx, "async_inference", value.get("output_location"), asset=False),
+        "AsyncFailureUri": s3_uri(ctx, "async_inference", value.get("failure_location"), asset=False),
+        "AsyncSuccessTopicArn": value.get("success_topic_arn", ""),
+        "AsyncErrorTopicArn": value.get("error_topic_arn", ""),
+        "AsyncMaxConcurrentInvocations": str(value.get("max_concurrent_invocations_per_instance", 0)),
+    }
+    if value.get("scale_to_zero") and isinstance(ctx.value("autoscaling"), dict):
+        params["AutoscalingMinCapacity"] = "0"
+    return params
