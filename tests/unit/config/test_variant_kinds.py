@@ -1,10 +1,11 @@
-"""validate on `serverless` and `shadow_variant` (config/rules/variants.py): each row changes an
+"""validate on `serverless`, `shadow_variant` and `async_inference` (config/rules/variants.py): each row changes an
 example and names the exact (path, code, severity) findings of those rules, and a word of the hint.
 What SageMaker refuses is cited at each rule:
 https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html (feature exclusions),
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariantServerlessConfig.html,
 https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-exclusions.html,
-https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html,
+https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-autoscale.html
 """
 
 from __future__ import annotations
@@ -29,12 +30,24 @@ CODES = {
     "unpinned-model",
     "duplicate",
     "range",
+    "async-scale-to-zero",
 }
+ASYNC = {"output_location": "s3://mlops-demo-results/p/output"}
 
 
 def serverless(**changes: Any) -> dict[str, Any]:
     """churn-serverless with top-level changes (None removes a key)."""
     config = example("churn-serverless")
+    for key, value in changes.items():
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = value
+    return config
+
+
+def async_(**changes: Any) -> dict[str, Any]:
+    config = example("claims-async")
     for key, value in changes.items():
         if value is None:
             config.pop(key, None)
@@ -184,6 +197,45 @@ CASES = [
         {("$.shadow_variant.model_artifact_location", "model-source", "error")},
         "custom_image_uri",
         id="shadow-artifact-without-an-image",
+    ),
+]
+
+CASES += [
+    pytest.param(async_(), set(), None, id="the-async-example-is-clean"),
+    pytest.param(
+        async_(async_inference={**ASYNC, "scale_to_zero": True}, autoscaling=None),
+        {("$.async_inference.scale_to_zero", "async-scale-to-zero", "error")},
+        "async-inference-autoscale",
+        id="scale-to-zero-without-autoscaling",
+    ),
+    pytest.param(
+        async_(
+            async_inference={**ASYNC, "scale_to_zero": True},
+            autoscaling={"min_capacity": 1, "max_capacity": 2},
+        ),
+        {("$.autoscaling.min_capacity", "async-scale-to-zero", "error")},
+        "remove min_capacity",
+        id="scale-to-zero-with-a-minimum",
+    ),
+    pytest.param(
+        async_(async_inference={**ASYNC, "scale_to_zero": False}, autoscaling=None),
+        set(),
+        None,
+        id="async-without-scale-to-zero-needs-no-autoscaling",
+    ),
+    pytest.param(
+        async_(
+            serverless={"memory_size_mb": 1024, "max_concurrency": 1}, autoscaling=None, async_inference=ASYNC
+        ),
+        {("$.async_inference", "serverless-excluded", "error")},
+        "async-inference.html",
+        id="async-with-serverless",
+    ),
+    pytest.param(
+        async_(shadow_variant={"model_artifact_location": "s3://models/next/model.tar.gz"}),
+        {("$.shadow_variant", "shadow-excluded", "error")},
+        "shadow-tests-exclusions",
+        id="async-with-shadow",
     ),
 ]
 

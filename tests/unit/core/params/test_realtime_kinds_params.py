@@ -1,4 +1,4 @@
-"""Serverless and shadow variants of the real-time endpoint: the parameters render gives, and the
+"""Serverless, shadow and asynchronous variants of the real-time endpoint: the parameters render gives, and the
 EndpointConfig and models CloudFormation would make of them.
 
 moto ignores what matters here: it drops ShadowProductionVariants, checks no ServerlessConfig range
@@ -6,8 +6,9 @@ and doesn't record EnableNetworkIsolation (tests/aws/test_inference_stacks.py cr
 So these tests evaluate the template offline (cfn_eval) for a config and assert the shapes of
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariant.html,
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariantServerlessConfig.html
-and ShadowProductionVariants of
-https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html
+ShadowProductionVariants of
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html and
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AsyncInferenceConfig.html
 """
 
 from __future__ import annotations
@@ -50,7 +51,14 @@ def evaluated(params: dict[str, str]) -> dict[str, Any]:
     values = parameter_values(BODY, {k: v for k, v in given.items() if k in DECLARED})
     evaluate = Evaluator(BODY, values, resources=lambda name, attr: f"<{name}.{attr}>")
     out = {}
-    for name in ("EndpointConfig", "Endpoint", "Model", "ShadowModel"):
+    for name in (
+        "EndpointConfig",
+        "Endpoint",
+        "Model",
+        "ShadowModel",
+        "ModelRole",
+        "Variant1ScalableTarget",
+    ) + ("Variant1ScalingPolicy",):
         if evaluate.present(name):
             out[name] = evaluate.resource(name).get("Properties", {})
     return out
@@ -198,3 +206,70 @@ def test_a_shadow_artifact_in_another_bucket_widens_the_model_roles_read() -> No
     """ReadModelArtifacts is scoped to the one artifact's bucket only without variants or a shadow."""
     condition = BODY["Conditions"]["ArtifactInS3"]["Fn::And"]
     assert {"Fn::Not": [{"Condition": "HasShadow"}]} in condition
+
+
+KMS = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def _statements(role: dict) -> dict[str, dict]:
+    (policy,) = role["Policies"]
+    return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"] if "Sid" in s}
+
+
+def test_async_prod_config_role_and_encryption(tmp_repo: TmpRepo) -> None:
+    config = example("claims-async")
+    config["kms_key_arn"] = KMS
+    params, _ = rendered(tmp_repo, config, "prod")
+    res = evaluated(params)
+    assert res["EndpointConfig"]["AsyncInferenceConfig"] == {
+        "OutputConfig": {
+            "S3OutputPath": "s3://mlops-demo-results/claims/prod/output",
+            "S3FailurePath": "s3://mlops-demo-results/claims/prod/failures",
+            "KmsKeyId": KMS,  # results encrypted with the pipeline's key
+            "NotificationConfig": {
+                "SuccessTopic": "arn:aws:sns:us-east-1:111122223333:claims-results",
+                "ErrorTopic": "arn:aws:sns:us-east-1:111122223333:claims-errors",
+            },
+        },
+        "ClientConfig": {"MaxConcurrentInvocationsPerInstance": "4"},
+    }
+    statements = _statements(res["ModelRole"])
+    assert statements["WriteAsyncResults"]["Action"] == ["s3:PutObject"]
+    assert statements["WriteAsyncResults"]["Resource"] == [
+        "arn:aws:s3:::mlops-demo-results/claims/prod/output*",
+        "arn:aws:s3:::mlops-demo-results/claims/prod/failures*",
+    ]
+    assert statements["PublishAsyncNotifications"]["Resource"] == [
+        "arn:aws:sns:us-east-1:111122223333:claims-results",
+        "arn:aws:sns:us-east-1:111122223333:claims-errors",
+    ]
+    assert statements["UseTheStackKey"]["Resource"] == KMS  # SageMaker encrypts the results as this role
+    tracking = res["Variant1ScalingPolicy"]["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["CustomizedMetricSpecification"]["MetricName"] == "ApproximateBacklogSizePerInstance"
+    assert "PredefinedMetricSpecification" not in tracking
+    assert res["Variant1ScalableTarget"]["MinCapacity"] == "1"
+
+
+def test_async_dev_scales_to_zero_with_only_an_output(tmp_repo: TmpRepo) -> None:
+    params, _ = rendered(tmp_repo, example("claims-async"), "dev")
+    res = evaluated(params)
+    assert res["EndpointConfig"]["AsyncInferenceConfig"] == {
+        "OutputConfig": {"S3OutputPath": "s3://mlops-demo-results/claims/dev/output"}
+    }
+    assert res["Variant1ScalableTarget"]["MinCapacity"] == "0"  # scale_to_zero
+    statements = _statements(res["ModelRole"])
+    assert statements["WriteAsyncResults"]["Resource"] == [
+        "arn:aws:s3:::mlops-demo-results/claims/dev/output*"
+    ]
+    assert "PublishAsyncNotifications" not in statements
+
+
+def test_a_synchronous_endpoint_has_no_async_config_nor_its_permissions(tmp_repo: TmpRepo) -> None:
+    params, _ = rendered(tmp_repo, example("churn-realtime"), "prod")
+    res = evaluated(params)
+    assert "AsyncInferenceConfig" not in res["EndpointConfig"]
+    assert not {"WriteAsyncResults", "PublishAsyncNotifications"} & set(_statements(res["ModelRole"]))
+    tracking = res["Variant1ScalingPolicy"]["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["PredefinedMetricSpecification"] == {
+        "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+    }
