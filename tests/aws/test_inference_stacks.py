@@ -166,3 +166,34 @@ def test_rendered_stack_is_created_in_moto(aws, cfg, stage) -> None:
         assert json.loads(rules[f"{params['NamePrefix']}-batch-deployed"]["EventPattern"])["detail-type"] == [
             "CloudFormation Stack Status Change"
         ]
+
+
+def test_a_multi_model_stack_is_created_in_moto(aws, tmp_repo) -> None:
+    """A multi-model endpoint (no example pipeline has one): the model's container runs in Mode
+    MultiModel on the prefix. moto records the container; SageMaker's checks of the image's
+    multi-model contract happen only on AWS."""
+    from tests.conftest import example
+
+    config = example("claims-async")
+    del config["async_inference"], config["autoscaling"]
+    config["multi_model"] = {"model_prefix": "s3://mlops-demo-models/claims/tenants/"}
+    tmp_repo.write("claims-mme", config)
+    repo = Repo(tmp_repo.root)
+    cfg, findings = Validator(repo).check_config(repo.configs_dir / "claims-mme" / "mlops-config.json", ENV)
+    assert cfg is not None, [f.text() for f in findings]
+    spec = render(REPO_ROOT, cfg, "dev", ENV, commit="0" * 40)
+    _prepare(aws)
+    cfn = aws("cloudformation")
+    cfn.create_stack(
+        StackName=spec.stack_name,
+        TemplateBody=(REPO_ROOT / spec.template).read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in spec.parameters.items()],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in cfn.describe_stacks(StackName=spec.stack_name)["Stacks"][0]["Outputs"]
+    }
+    container = aws("sagemaker").describe_model(ModelName=outputs["SageMakerModelName"])["PrimaryContainer"]
+    assert container["ModelDataUrl"] == "s3://mlops-demo-models/claims/tenants/"
+    assert container["Mode"] == "MultiModel"

@@ -1,4 +1,4 @@
-"""validate on `serverless`, `shadow_variant` and `async_inference` (config/rules/variants.py): each row changes an
+"""validate on `serverless`, `shadow_variant`, `async_inference` and `multi_model` (config/rules/variants.py): each row changes an
 example and names the exact (path, code, severity) findings of those rules, and a word of the hint.
 What SageMaker refuses is cited at each rule:
 https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html (feature exclusions),
@@ -31,7 +31,11 @@ CODES = {
     "duplicate",
     "range",
     "async-scale-to-zero",
+    "multi-model-source",
+    "multi-model-excluded",
+    "multi-model-gpu",
 }
+MME = {"model_prefix": "s3://mlops-demo-models/claims/tenants/"}
 ASYNC = {"output_location": "s3://mlops-demo-results/p/output"}
 
 
@@ -238,6 +242,62 @@ CASES += [
         id="async-with-shadow",
     ),
 ]
+
+
+def mme(**changes: Any) -> dict[str, Any]:
+    """claims-async as a synchronous multi-model endpoint, with changes."""
+    return async_(
+        async_inference=None, autoscaling=None, model_artifact_location=None, multi_model=MME, **changes
+    )
+
+
+CASES += [
+    pytest.param(mme(), set(), None, id="multi-model-needs-no-artifact"),
+    pytest.param(
+        mme(model_package_name=MP7),
+        {("$.multi_model", "multi-model-source", "error")},
+        "model_package_name",
+        id="multi-model-with-a-registry-package",
+    ),
+    pytest.param(
+        mme(custom_image_uri=None, model_package_name=MP7),
+        {("$.multi_model", "multi-model-source", "error")},
+        "multi-model contract",
+        id="multi-model-without-an-image",
+    ),
+    pytest.param(
+        mme(production_variants=[{"name": "a"}, {"name": "b"}]),
+        {("$.production_variants", "multi-model-excluded", "error")},
+        "one production variant",
+        id="multi-model-with-two-variants",
+    ),
+    pytest.param(
+        mme(inference_instance="ml.g5.xlarge"),
+        {("$.inference_instance", "multi-model-gpu", "warning")},
+        "multi-model-support",
+        id="multi-model-on-a-gpu-warns",
+    ),
+    pytest.param(
+        mme(serverless={"memory_size_mb": 1024, "max_concurrency": 1}),
+        {("$.multi_model", "serverless-excluded", "error")},
+        "serverless-endpoints",
+        id="multi-model-with-serverless",
+    ),
+    pytest.param(
+        mme(shadow_variant={"model_artifact_location": "s3://models/next/model.tar.gz"}),
+        {("$.shadow_variant", "shadow-excluded", "error")},
+        "shadow-tests-exclusions",
+        id="multi-model-with-shadow",
+    ),
+]
+
+
+def test_multi_model_is_for_custom_containers_only(tmp_repo: TmpRepo) -> None:
+    config = serverless(serverless=None, multi_model=MME)
+    findings = validate_findings(tmp_repo, config)
+    assert [f for f in findings if f["severity"] == "error"] == []
+    (ignored,) = [f for f in findings if f["path"] == "$.multi_model"]
+    assert ignored["severity"] == "warning" and "is ignored" in ignored["message"]
 
 
 @pytest.mark.parametrize("config, expected, hint", CASES)

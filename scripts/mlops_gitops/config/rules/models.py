@@ -53,7 +53,10 @@ def model_source(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
         return
     stages = pipeline_stages(config, ctx.env)
     needy = [
-        s for s in stages if not _variants_bring_packages(stage_value(config, ctx, "production_variants", s))
+        s
+        for s in stages
+        if not _variants_bring_packages(stage_value(config, ctx, "production_variants", s))
+        and not isinstance(stage_value(config, ctx, "multi_model", s), dict)  # its prefix holds the models
     ]
     missing = [k for k in ["model_artifact_location", *image] if k not in config]
     if needy and missing:

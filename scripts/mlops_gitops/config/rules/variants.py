@@ -1,5 +1,5 @@
-"""Checks of the real-time endpoint's variant kinds (issue 18): `serverless`, `shadow_variant` and
-`async_inference`.
+"""Checks of the real-time endpoint's variant kinds (issue 18): `serverless`, `shadow_variant`,
+`async_inference` and `multi_model`.
 Each refuses, before any deploy, a combination SageMaker refuses (or silently ignores), citing the
 SageMaker page that says so:
 
@@ -12,6 +12,8 @@ SageMaker page that says so:
   endpoints: https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-exclusions.html
 - with ShadowProductionVariants, one production variant and one shadow:
   https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html
+- multi-model endpoints: every CPU instance type; GPU ones only with the Triton image:
+  https://docs.aws.amazon.com/sagemaker/latest/dg/multi-model-support.html
 - asynchronous endpoints scale to zero instances through autoscaling (no other kind can):
   https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-autoscale.html
 
@@ -48,6 +50,7 @@ SHADOW_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-exclu
 ENDPOINT_CONFIG_DOC = (
     "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html"
 )
+MME_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/multi-model-support.html"
 ASYNC_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference.html"
 ASYNC_SCALE_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-autoscale.html"
 TRAFFIC_DOC = "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html"
@@ -124,6 +127,11 @@ def serverless_exclusions(config: dict[str, Any], ctx: Context) -> Iterator[Find
                 "autoscaling",
                 "autoscaling, which scales instances: a serverless variant has none",
                 "use serverless.provisioned_concurrency and max_concurrency instead",
+            ),
+            (
+                "multi_model",
+                "a multi-model endpoint (SageMaker excludes it for serverless)",
+                f"serve this stage on instances, or one model; see {SERVERLESS_DOC}",
             ),
             (
                 "async_inference",
@@ -248,6 +256,15 @@ def shadow_rules(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
                 "give the shadow variant its own name",
                 stage,
             )
+        if isinstance(stage_value(config, ctx, "multi_model", stage), dict):
+            _add(
+                found,
+                path,
+                "shadow-excluded",
+                "SageMaker runs no shadow test on a multi-model endpoint",
+                f"try the challenger in a stage without multi_model; see {SHADOW_DOC}",
+                stage,
+            )
         if isinstance(stage_value(config, ctx, "async_inference", stage), dict):
             _add(
                 found,
@@ -302,5 +319,61 @@ def async_scaling(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
                 "which scales to 0 instances",
                 "remove min_capacity, or drop scale_to_zero",
                 stage,
+            )
+    yield from _emit(found, ctx)
+
+
+_GPU = ("ml.g", "ml.p")  # GPU instance families (ml.g4dn, ml.g5, ml.p3...)
+
+
+@check
+def multi_model_rules(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """A multi-model endpoint runs the pipeline's own image on the models under its prefix."""
+    if pipeline_type(config, ctx) != "byom_realtime_custom":
+        return  # the schema names multi_model an unknown key elsewhere
+    found: Found = {}
+    for stage, value, path in per_stage(config, ctx, "multi_model"):
+        if not isinstance(value, dict):
+            continue
+        path = tuple(path)
+        if stage_value(config, ctx, "model_package_name", stage):
+            _add(
+                found,
+                path,
+                "multi-model-source",
+                "a multi-model endpoint serves the models under model_prefix, but model_package_name is set "
+                "for this stage (a registry package is one model with its own image)",
+                "set model_package_name to null for this stage, or drop multi_model there",
+                stage,
+            )
+        if "custom_image_uri" not in config:
+            _add(
+                found,
+                path,
+                "multi-model-source",
+                "a multi-model endpoint runs the pipeline's image, but custom_image_uri is not set",
+                f"set custom_image_uri to an image implementing SageMaker's multi-model contract; see {MME_DOC}",
+                stage,
+            )
+        if _variant_count(config, ctx, stage) > 1:
+            _add(
+                found,
+                _field_path(config, ctx, "production_variants", stage),
+                "multi-model-excluded",
+                "this template serves a multi-model endpoint from one production variant, but this stage has several",
+                "keep one production variant in the stages with multi_model",
+                stage,
+            )
+        instance = stage_value(config, ctx, "inference_instance", stage)
+        if isinstance(instance, str) and instance.startswith(_GPU):
+            _add(
+                found,
+                _field_path(config, ctx, "inference_instance", stage),
+                "multi-model-gpu",
+                f"{instance} is a GPU instance: SageMaker serves multi-model endpoints on GPUs only with its "
+                "NVIDIA Triton image, and only on some types",
+                f"use custom_image_uri of the Triton image and a GPU type SageMaker lists, or a CPU type; see {MME_DOC}",
+                stage,
+                WARNING,
             )
     yield from _emit(found, ctx)

@@ -147,6 +147,8 @@ def with_model_revisions(params: dict[str, str]) -> dict[str, str]:
         )  # a package brings its own image
 
     out["ModelRevision"] = revision(params.get("ModelPackageArn", ""), params.get("ModelArtifactUrl", ""))
+    if params.get("ModelMode", "SingleModel") != "SingleModel":  # the mode is create-only too
+        out["ModelRevision"] = _revision(out["ModelRevision"], params["ModelMode"])
     for n in (2, 3):
         if params.get(f"Variant{n}Name"):
             out[f"Variant{n}Revision"] = revision(

@@ -15,6 +15,7 @@ from mlops_gitops.core.params.base import (
 )
 from mlops_gitops.core.params.realtime_kinds import (
     async_parameters,
+    multi_model_parameters,
     serverless_of,
     serverless_parameters,
     shadow_parameters,
@@ -83,6 +84,7 @@ def realtime_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
         )
     params.update(serverless_parameters(ctx))
     params.update(async_parameters(ctx))
+    params.update(multi_model_parameters(ctx))
     shadow, later = shadow_parameters(ctx, params.get("Variant1Weight", "1"))
     params.update(shadow)
     deferred.update(later)

@@ -1,6 +1,6 @@
 """Parameters of the real-time endpoint's variant kinds (issue 18): `serverless` (a ServerlessConfig
 instead of instances), `shadow_variant` (ShadowProductionVariants) and `async_inference`
-(AsyncInferenceConfig). validate has refused the
+(AsyncInferenceConfig) and `multi_model` (the model container's Mode MultiModel). validate has refused the
 combinations SageMaker refuses (config/rules/variants.py); these builders only translate."""
 
 from __future__ import annotations
@@ -80,3 +80,16 @@ def async_parameters(ctx: ParamContext) -> Params:
     if value.get("scale_to_zero") and isinstance(ctx.value("autoscaling"), dict):
         params["AutoscalingMinCapacity"] = "0"
     return params
+
+
+def multi_model_parameters(ctx: ParamContext) -> Params:
+    """A multi-model endpoint: the pipeline's image in Mode MultiModel, with the models' prefix as
+    its ModelDataUrl (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ContainerDefinition.html).
+    validate has refused a registry package beside it."""
+    value = ctx.value("multi_model")
+    if not isinstance(value, dict) or ctx.cfg.pipeline_type != "byom_realtime_custom":
+        return {}  # validate warns that other types ignore it
+    prefix = s3_uri(ctx, "multi_model", value.get("model_prefix"), asset=False)
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"  # SageMaker reads the models below this prefix
+    return {"ModelPackageArn": "", "ModelArtifactUrl": prefix, "ModelMode": "MultiModel"}

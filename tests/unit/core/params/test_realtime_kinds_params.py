@@ -8,7 +8,8 @@ https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariant.
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariantServerlessConfig.html
 ShadowProductionVariants of
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html and
-https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AsyncInferenceConfig.html
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AsyncInferenceConfig.html and the
+Mode of https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ContainerDefinition.html
 """
 
 from __future__ import annotations
@@ -273,3 +274,46 @@ def test_a_synchronous_endpoint_has_no_async_config_nor_its_permissions(tmp_repo
     assert tracking["PredefinedMetricSpecification"] == {
         "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
     }
+
+
+def multi_model_config() -> dict:
+    config = example("claims-async")
+    for key in ("async_inference", "autoscaling"):
+        del config[key]
+    config["multi_model"] = {
+        "dev": {"model_prefix": "s3://mlops-demo-models/claims/tenants"},
+        "staging": None,
+    }
+    config["multi_model"]["prod"] = None
+    return config
+
+
+def test_multi_model_container_serves_the_prefix(tmp_repo: TmpRepo) -> None:
+    params, _ = rendered(tmp_repo, multi_model_config(), "dev")
+    assert params["ModelMode"] == "MultiModel"
+    model = evaluated(params)["Model"]
+    assert model["PrimaryContainer"] == {
+        "Image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/claims-reader:1.4.0",
+        "ModelDataUrl": "s3://mlops-demo-models/claims/tenants/",  # a prefix: SageMaker loads below it
+        "Mode": "MultiModel",
+    }
+    assert model["EnableNetworkIsolation"] is True
+
+
+def test_a_stage_without_multi_model_serves_one_model(tmp_repo: TmpRepo) -> None:
+    params, _ = rendered(tmp_repo, multi_model_config(), "prod")
+    assert "ModelMode" not in params
+    container = evaluated(params)["Model"]["PrimaryContainer"]
+    assert container["Mode"] == "SingleModel"
+    assert container["ModelDataUrl"] == "s3://mlops-demo-models/claims/model.tar.gz"
+
+
+def test_switching_to_multi_model_names_a_new_model() -> None:
+    """Mode is create-only: a new mode must give a new model name (as a new artifact does)."""
+    base = {"ImageUri": "i", "ModelArtifactUrl": "s3://b/p/"}
+    assert (
+        with_model_revisions({**base, "ModelMode": "MultiModel"})["ModelRevision"]
+        != with_model_revisions(base)["ModelRevision"]
+    )
+    single = with_model_revisions({**base, "ModelMode": "SingleModel"})["ModelRevision"]
+    assert single == with_model_revisions(base)["ModelRevision"]  # existing models keep their names
