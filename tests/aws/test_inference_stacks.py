@@ -97,11 +97,34 @@ def test_rendered_stack_is_created_in_moto(aws, cfg, stage) -> None:
         ]
         assert sorted(variants) == sorted(expected)
         first = variants[expected[0]]
-        assert first["InstanceType"] == params["InstanceType"]
-        assert first["InitialInstanceCount"] == int(params["InstanceCount"])
-        capture = config["DataCaptureConfig"]
-        assert capture["DestinationS3Uri"] == params["DataCaptureUri"]
-        assert capture["InitialSamplingPercentage"] == int(params["DataCaptureSamplingPercentage"])
+        if params.get("ServerlessMemorySizeMb"):  # serverless: no instances and no data capture
+            assert "InstanceType" not in first and "InitialInstanceCount" not in first
+            assert first["ServerlessConfig"]["MemorySizeInMB"] == int(params["ServerlessMemorySizeMb"])
+            assert first["ServerlessConfig"]["MaxConcurrency"] == int(params["ServerlessMaxConcurrency"])
+            assert not config.get("DataCaptureConfig")
+        else:
+            assert first["InstanceType"] == params["InstanceType"]
+            assert first["InitialInstanceCount"] == int(params["InstanceCount"])
+            capture = config["DataCaptureConfig"]
+            assert capture["DestinationS3Uri"] == params["DataCaptureUri"]
+            assert capture["InitialSamplingPercentage"] == int(params["DataCaptureSamplingPercentage"])
+        if params.get("AsyncOutputUri"):  # moto keeps the output config, without checking it
+            output = config["AsyncInferenceConfig"]["OutputConfig"]
+            assert output["S3OutputPath"] == params["AsyncOutputUri"]
+            assert output.get("S3FailurePath", "") == params["AsyncFailureUri"]
+        else:
+            assert not config.get("AsyncInferenceConfig")
+        # moto drops ShadowProductionVariants (its shape is asserted offline in
+        # tests/unit/core/params/test_realtime_kinds_params.py); the shadow's model is created
+        shadow_models = [
+            r["PhysicalResourceId"]
+            for r in cfn.list_stack_resources(StackName=spec.stack_name)["StackResourceSummaries"]
+            if r["LogicalResourceId"] == "ShadowModel"
+        ]
+        assert len(shadow_models) == (1 if params.get("ShadowVariantName") else 0)
+        for name in shadow_models:
+            shadow = sm.describe_model(ModelName=name.rsplit("/", 1)[-1])  # Ref of a model: its ARN
+            assert shadow["PrimaryContainer"]["ModelPackageName"] == params["ShadowModelPackageArn"]
         apis = aws("apigateway").get_rest_apis()["items"]
         assert [a["name"] for a in apis] == [f"{params['NamePrefix']}-inference"]
         resources = aws("apigateway").get_resources(restApiId=apis[0]["id"])["items"]
@@ -143,3 +166,34 @@ def test_rendered_stack_is_created_in_moto(aws, cfg, stage) -> None:
         assert json.loads(rules[f"{params['NamePrefix']}-batch-deployed"]["EventPattern"])["detail-type"] == [
             "CloudFormation Stack Status Change"
         ]
+
+
+def test_a_multi_model_stack_is_created_in_moto(aws, tmp_repo) -> None:
+    """A multi-model endpoint (no example pipeline has one): the model's container runs in Mode
+    MultiModel on the prefix. moto records the container; SageMaker's checks of the image's
+    multi-model contract happen only on AWS."""
+    from tests.conftest import example
+
+    config = example("claims-async")
+    del config["async_inference"], config["autoscaling"]
+    config["multi_model"] = {"model_prefix": "s3://mlops-demo-models/claims/tenants/"}
+    tmp_repo.write("claims-mme", config)
+    repo = Repo(tmp_repo.root)
+    cfg, findings = Validator(repo).check_config(repo.configs_dir / "claims-mme" / "mlops-config.json", ENV)
+    assert cfg is not None, [f.text() for f in findings]
+    spec = render(REPO_ROOT, cfg, "dev", ENV, commit="0" * 40)
+    _prepare(aws)
+    cfn = aws("cloudformation")
+    cfn.create_stack(
+        StackName=spec.stack_name,
+        TemplateBody=(REPO_ROOT / spec.template).read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in spec.parameters.items()],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in cfn.describe_stacks(StackName=spec.stack_name)["Stacks"][0]["Outputs"]
+    }
+    container = aws("sagemaker").describe_model(ModelName=outputs["SageMakerModelName"])["PrimaryContainer"]
+    assert container["ModelDataUrl"] == "s3://mlops-demo-models/claims/tenants/"
+    assert container["Mode"] == "MultiModel"

@@ -102,15 +102,21 @@ def test_realtime_template_wires_what_moto_does_not_create() -> None:
     assert alarms == {"Invocation5XXErrors", "ModelLatency"}
     policies = [r for r in resources.values() if r["Type"] == "AWS::ApplicationAutoScaling::ScalingPolicy"]
     assert len(policies) == 3
-    assert {
-        p["Properties"]["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
-            "PredefinedMetricType"
-        ]
-        for p in policies
-    } == {"SageMakerVariantInvocationsPerInstance"}
+    # an asynchronous endpoint tracks its queue per instance, the others their invocations
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-autoscale.html)
+    for p in policies:
+        condition, queued, invoked = p["Properties"]["TargetTrackingScalingPolicyConfiguration"]["Fn::If"]
+        assert condition == "Async"
+        assert queued["CustomizedMetricSpecification"]["MetricName"] == "ApproximateBacklogSizePerInstance"
+        assert queued["CustomizedMetricSpecification"]["Dimensions"][0]["Name"] == "EndpointName"
+        assert invoked["PredefinedMetricSpecification"] == {
+            "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+        }
     method = resources["InferenceMethod"]["Properties"]
     assert method["AuthorizationType"] == "AWS_IAM" and method["HttpMethod"] == "POST"
-    capture = resources["EndpointConfig"]["Properties"]["DataCaptureConfig"]
+    # a serverless endpoint captures no data (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html)
+    off, capture = resources["EndpointConfig"]["Properties"]["DataCaptureConfig"]["Fn::If"][1:]
+    assert off == {"Ref": "AWS::NoValue"}
     assert capture["KmsKeyId"] == {"Fn::If": ["HasKms", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
     assert resources["InferenceFunction"]["Properties"]["Code"] == {
         "S3Bucket": {"Ref": "ArtifactBucket"},

@@ -53,7 +53,12 @@ ARTIFACT_BUCKET_PARAMETER = (
 EXEC_ROLE_PARAMETER = "/mlops/cfn-exec-role-arn"  # CloudFormation's role for pipeline stacks, if bootstrapped
 PREVIEW_ROLE_PARAMETER = "/mlops/cfn-preview-role-arn"  # read-only role of change-set previews
 _UNSET = object()
-PACKAGE_PARAMS = ("ModelPackageArn", "Variant2ModelPackageArn", "Variant3ModelPackageArn")
+PACKAGE_PARAMS = (
+    "ModelPackageArn",
+    "Variant2ModelPackageArn",
+    "Variant3ModelPackageArn",
+    "ShadowModelPackageArn",
+)
 
 
 @dataclass

@@ -92,6 +92,15 @@ ENDPOINT_CONFIG = {
         },
     },
 }
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AsyncInferenceOutputConfig.html
+ASYNC = {
+    "AsyncInferenceConfig": {
+        "OutputConfig": {
+            "S3OutputPath": "s3://b-b-b/out",
+            "KmsKeyId": "alias/ml",
+        }
+    }
+}
 MODEL = {
     "Type": "AWS::SageMaker::Model",
     "Properties": {
@@ -167,6 +176,24 @@ LOGS = {
             },
             {("E9105", "$.Resources.Ec.Properties.DataCaptureConfig")},
             id="capture-unencrypted",
+        ),
+        pytest.param(
+            {"Ec": {**ENDPOINT_CONFIG, "Properties": {**ENDPOINT_CONFIG["Properties"], **ASYNC}}},
+            set(),
+            id="async-results-encrypted",
+        ),
+        pytest.param(
+            {
+                "Ec": {
+                    **ENDPOINT_CONFIG,
+                    "Properties": {
+                        **ENDPOINT_CONFIG["Properties"],
+                        "AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": "s3://b-b-b/out"}},
+                    },
+                }
+            },
+            {("E9105", "$.Resources.Ec.Properties.AsyncInferenceConfig")},
+            id="async-results-unencrypted",
         ),
         pytest.param({"Logs": LOGS}, set(), id="good-log-group"),
         pytest.param(

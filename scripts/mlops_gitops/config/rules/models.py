@@ -53,7 +53,10 @@ def model_source(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
         return
     stages = pipeline_stages(config, ctx.env)
     needy = [
-        s for s in stages if not _variants_bring_packages(stage_value(config, ctx, "production_variants", s))
+        s
+        for s in stages
+        if not _variants_bring_packages(stage_value(config, ctx, "production_variants", s))
+        and not isinstance(stage_value(config, ctx, "multi_model", s), dict)  # its prefix holds the models
     ]
     missing = [k for k in ["model_artifact_location", *image] if k not in config]
     if needy and missing:
@@ -382,8 +385,8 @@ def rollout_limits(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
         return
     found: dict[tuple[tuple, str, str, str], list[str]] = {}  # (path, code, message, hint) -> stages
     for stage, value, path in per_stage(config, ctx, "rollout"):
-        if not isinstance(value, dict):
-            continue
+        if not isinstance(value, dict) or isinstance(stage_value(config, ctx, "serverless", stage), dict):
+            continue  # a serverless stage's rollout is checked in rules/variants.py
         policy = _rollout_policy(value, ctx, stage)
         fleets = _variant_fleets(config, ctx, stage)
         key = {"canary": "canary_size", "linear": "linear_step"}.get(policy)

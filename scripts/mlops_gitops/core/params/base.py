@@ -164,11 +164,17 @@ def with_model_revisions(params: dict[str, str]) -> dict[str, str]:
         )  # a package brings its own image
 
     out["ModelRevision"] = revision(params.get("ModelPackageArn", ""), params.get("ModelArtifactUrl", ""))
+    if params.get("ModelMode", "SingleModel") != "SingleModel":  # the mode is create-only too
+        out["ModelRevision"] = _revision(out["ModelRevision"], params["ModelMode"])
     for n in (2, 3):
         if params.get(f"Variant{n}Name"):
             out[f"Variant{n}Revision"] = revision(
                 params.get(f"Variant{n}ModelPackageArn", ""), params.get(f"Variant{n}ModelArtifactUrl", "")
             )
+    if params.get("ShadowVariantName"):
+        out["ShadowRevision"] = revision(
+            params.get("ShadowModelPackageArn", ""), params.get("ShadowModelArtifactUrl", "")
+        )
     return out
 
 

@@ -14,6 +14,13 @@ from mlops_gitops.core.params.base import (
     s3_uri,
 )
 from mlops_gitops.core.params.model_card import model_card_parameters
+from mlops_gitops.core.params.realtime_kinds import (
+    async_parameters,
+    multi_model_parameters,
+    serverless_of,
+    serverless_parameters,
+    shadow_parameters,
+)
 
 
 def realtime_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
@@ -76,7 +83,18 @@ def realtime_parameters(ctx: ParamContext) -> tuple[Params, Deferred]:
                 "AutoscalingScaleOutCooldown": str(scaling.get("scale_out_cooldown", 60)),
             }
         )
-    params.update(rollout_parameters(ctx))
+    params.update(serverless_parameters(ctx))
+    params.update(async_parameters(ctx))
+    params.update(multi_model_parameters(ctx))
+    shadow, later = shadow_parameters(ctx, params.get("Variant1Weight", "1"))
+    params.update(shadow)
+    deferred.update(later)
+    if has_local_storage(shadow.get("ShadowInstanceType", "")):
+        params["VolumeKmsKeyArn"] = ""  # the shadow's instances share the endpoint config's volume key
+    if (
+        serverless_of(ctx) is None
+    ):  # a serverless endpoint gets no DeploymentConfig (config/rules/variants.py)
+        params.update(rollout_parameters(ctx))
     params.update(model_card_parameters(ctx))
     return params, deferred
 

@@ -14,7 +14,8 @@ class SageMakerKms(CloudFormationLintRule):
     id = "E9105"
     shortdesc = "SageMaker volumes and captured data take the pipeline's KMS key"
     description = (
-        "EndpointConfig sets KmsKeyId (and DataCaptureConfig.KmsKeyId when capturing); monitoring job "
+        "EndpointConfig sets KmsKeyId (and DataCaptureConfig.KmsKeyId when capturing, "
+        "AsyncInferenceConfig.OutputConfig.KmsKeyId when asynchronous); monitoring job "
         "definitions set ClusterConfig.VolumeKmsKeyId. A conditional value (Fn::If with AWS::NoValue for "
         "'no key configured') counts: the template must wire the key through."
     )
@@ -36,6 +37,17 @@ class SageMakerKms(CloudFormationLintRule):
                     RuleMatch(
                         ["Resources", name, "Properties", "DataCaptureConfig"],
                         f"{name} captures data without DataCaptureConfig.KmsKeyId",
+                    )
+                )
+            # asynchronous results land in S3 too:
+            # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AsyncInferenceOutputConfig.html
+            if present(props, "AsyncInferenceConfig") and not present(
+                props, "AsyncInferenceConfig", "OutputConfig", "KmsKeyId"
+            ):
+                matches.append(
+                    RuleMatch(
+                        ["Resources", name, "Properties", "AsyncInferenceConfig"],
+                        f"{name} writes asynchronous results without AsyncInferenceConfig.OutputConfig.KmsKeyId",
                     )
                 )
         for name, resource in cfn.get_resources(_JOB_DEFINITIONS).items():

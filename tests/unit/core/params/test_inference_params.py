@@ -119,7 +119,9 @@ def deployment_config(params: dict[str, str]) -> Any:
     """The endpoint's DeploymentConfig as CloudFormation would evaluate it (None when left out)."""
     given = {"NamePrefix": "mlops-p-prod", "ImageUri": "", "ModelArtifactUrl": "", "ModelRevision": "0" * 8}
     given.update({"DataCaptureUri": "s3://capture/p", "Variant2Name": "", "Variant3Name": ""})
-    given.update({"Variant2ModelArtifactUrl": "", "Variant3ModelArtifactUrl": ""})
+    given.update(
+        {"Variant2ModelArtifactUrl": "", "Variant3ModelArtifactUrl": "", "ShadowModelArtifactUrl": ""}
+    )
     given.update({"InstanceType": "ml.m5.large", "PermissionsBoundaryArn": "", "ArtifactBucket": "b"})
     given.update({"InferenceLambdaKey": "k", **params})
     values = parameter_values(BODY, {k: v for k, v in given.items() if k in DECLARED})
