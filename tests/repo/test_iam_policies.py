@@ -50,6 +50,7 @@ def evaluated(path: Path, account: str, params: tuple[tuple[str, str], ...]) -> 
         ("ArtifactBucket", "Arn"): ARTIFACTS if account == ORCH else None,
         ("DeployBucket", "Arn"): f"arn:aws:s3:::mlops-deploy-{account}-{REGION}",
         ("PipelineRole", "Arn"): role_arn(account, "mlops-pipeline"),
+        ("ValidateBuildRole", "Arn"): role_arn(account, "mlops-validate-build"),
         ("TemplateBucket", "Arn"): f"arn:aws:s3:::mlops-bootstrap-{account}-{REGION}",
     }
     ev = Evaluator(body, parameter_values(body, dict(params)))
@@ -254,6 +255,16 @@ def test_2_only_the_deploy_roles_write_where_deploy_reads_bucket_policies() -> N
         decide(policy, "s3:PutObject", zip_, {**tls, "aws:PrincipalArn": role_arn(ORCH, "mlops-pipeline")})
         != DENY
     )
+    # the validate project's S3 cache (template findings): the validate build writes it, nobody else
+    # (https://docs.aws.amazon.com/codebuild/latest/userguide/caching-s3.html)
+    entry = f"{ARTIFACTS}/build-cache/validate/cache.zip"
+    for who in ("mlops-pr-check-build", "mlops-drift-build", "mlops-deploy-build-dev", "mlops-pipeline"):
+        assert decide(policy, "s3:PutObject", entry, {**tls, "aws:PrincipalArn": role_arn(ORCH, who)}) == DENY
+    validate_build = {**tls, "aws:PrincipalArn": role_arn(ORCH, "mlops-validate-build")}
+    assert decide(policy, "s3:PutObject", entry, validate_build) != DENY
+    sts = role_statements(orchestrator(), "ValidateBuildRole", ORCH)
+    assert allowed(sts, "s3:PutObject", entry)
+    assert not allowed(sts, "s3:PutObject", zip_)
 
 
 def test_2_the_execution_role_reads_only_what_deploy_uploaded() -> None:

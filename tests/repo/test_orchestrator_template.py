@@ -194,9 +194,12 @@ def test_validate_keeps_the_template_findings_cache_across_builds() -> None:
         where, lint_entry = cache_dir(), lint._cache_file("0" * 64)
     assert lint_entry.is_relative_to(where)
     assert BUILDSPECS["validate.yml"]["cache"] == {"paths": [f"{where}/**/*"]}
-    # and the project keeps the paths between builds (a local custom cache on the build host)
-    (validate,) = [p for name, p in projects(evaluate()).items() if name.endswith("-validate")]
-    assert validate["Cache"] == {"Type": "LOCAL", "Modes": ["LOCAL_CUSTOM_CACHE"]}
+    # and the project keeps the paths between builds in S3, across build hosts (a LOCAL cache is one
+    # host's: https://docs.aws.amazon.com/codebuild/latest/userguide/caching-s3.html)
+    ev = evaluate()
+    (validate,) = [p for name, p in projects(ev).items() if name.endswith("-validate")]
+    bucket = ev.resource("ArtifactBucket")["Properties"]["BucketName"]
+    assert validate["Cache"] == {"Type": "S3", "Location": f"{bucket}/build-cache/validate"}
 
 
 def test_the_pipeline_leaves_deploy_parallelism_to_environments_json() -> None:

@@ -76,7 +76,10 @@ def run_validate(args: argparse.Namespace, environ: Mapping[str, str], out: Text
         from mlops_gitops.core.lint import lint_templates
         from mlops_gitops.findings import sort_findings
 
-        template_findings, linted = lint_templates(repo)
+        lint_notes: list[str] = []
+        template_findings, linted = lint_templates(repo, notes=lint_notes)
+        for note in lint_notes:
+            err.write(f"note: {note}\n")
         report.findings = sort_findings([*report.findings, *template_findings])
         report.checked.extend(linted)
     if args.format == "json":

@@ -190,6 +190,45 @@ def _referenced_parameters(node: Any, parameters: Mapping[str, Any]) -> Iterator
                 yield from _referenced_parameters(value, parameters)
 
 
+@dataclass(frozen=True)
+class _NameSite:
+    """What a template says about one named resource, whatever the parameters."""
+
+    resource_type: str
+    rule: NameRule | None
+    node: Any  # the name property's value (None: CloudFormation generates the name)
+    parameters: tuple[str, ...]  # the template parameters the name is built from
+    mentions_account: bool
+    from_parameter_store: bool  # built from an SSM parameter: not known offline
+
+
+def _name_sites(body: Mapping[str, Any]) -> dict[str, _NameSite]:
+    resources = body.get("Resources") or {}
+    declared = body.get("Parameters") or {}
+    sites = {}
+    for logical_id, spec in resources.items():
+        spec = spec if isinstance(spec, dict) else {}
+        rule = name_rule(str(spec.get("Type", "")))
+        node: Any = spec.get("Properties") or {}
+        for part in rule.prop if rule else ():
+            node = node.get(part) if isinstance(node, dict) else None
+        if rule is None:
+            node = None
+        used = tuple(dict.fromkeys(_referenced_parameters(node, declared))) if node is not None else ()
+        sites[logical_id] = _NameSite(
+            str(spec.get("Type", "")),
+            rule,
+            node,
+            used,
+            node is not None and _mentions(node, "AWS::AccountId"),
+            any(str(declared[p].get("Type", "")).startswith("AWS::SSM::") for p in used),
+        )
+    return sites
+
+
+_SITES: dict[str, dict[str, _NameSite]] = {}  # template text -> its name sites (validate: 1,000s of stacks)
+
+
 def physical_names(
     body: Mapping[str, Any],
     params: Mapping[str, str],
@@ -197,11 +236,22 @@ def physical_names(
     region: str,
     account_id: str | None,
     stack_name: str,
+    template_text: str | None = None,
 ) -> list[PhysicalName]:
     """The name of every resource the stack creates with ``params`` that sets its name property.
-    EvalError when the template uses what the offline evaluator can't resolve."""
+    EvalError when the template uses what the offline evaluator can't resolve. ``template_text``
+    (the text ``body`` was read from) lets the parameter-independent part be reused across stacks
+    of the same template: validate evaluates names for every stage of every config."""
     resources = body.get("Resources") or {}
     declared = body.get("Parameters") or {}
+    if template_text is None:
+        sites = _name_sites(body)
+    else:
+        sites = _SITES.get(template_text) or {}
+        if not sites:
+            if len(_SITES) > 64:
+                _SITES.clear()
+            sites = _SITES[template_text] = _name_sites(body)
     values: dict[str, Any] = {}
     for name, spec in declared.items():
         value = params.get(name, spec.get("Default", ""))
@@ -235,40 +285,33 @@ def physical_names(
     )
 
     def _name_of(logical_id: str) -> str | None:
-        spec = resources.get(logical_id) or {}
-        rule = name_rule(str(spec.get("Type", "")))
-        node: Any = spec.get("Properties") or {}
-        for part in rule.prop if rule else ():
-            node = node.get(part) if isinstance(node, dict) else None
-        if rule is None or node is None or logical_id in evaluating:
+        site = sites.get(logical_id)
+        if site is None or site.node is None or logical_id in evaluating:
             return None
         evaluating.add(logical_id)
         try:
-            value = evaluator(node)
+            value = evaluator(site.node)
         finally:
             evaluating.discard(logical_id)
         return None if value is NO_VALUE or value is None else str(value)
 
     out: list[PhysicalName] = []
-    for logical_id, spec in resources.items():
-        rule = name_rule(str(spec.get("Type", "")))
-        if rule is None or not evaluator.present(logical_id):
+    for logical_id, site in sites.items():
+        if site.rule is None or not evaluator.present(logical_id):
             continue
-        node: Any = spec.get("Properties") or {}
-        for part in rule.prop:
-            node = node.get(part) if isinstance(node, dict) else None
-        if node is None:
+        if site.node is None:
             continue  # CloudFormation generates the name
         estimated.clear()
         value = _name_of(logical_id)
         if value is None:
             continue
-        if account_id is None and _mentions(node, "AWS::AccountId"):
+        if account_id is None and site.mentions_account:
             estimated.add("account")
-        used = tuple(dict.fromkeys(_referenced_parameters(node, declared)))
-        if any(str(declared[p].get("Type", "")).startswith("AWS::SSM::") for p in used):
+        if site.from_parameter_store:
             continue  # a value read from Parameter Store at deploy: not known offline
-        out.append(PhysicalName(logical_id, str(spec["Type"]), rule, value, used, bool(estimated)))
+        out.append(
+            PhysicalName(logical_id, site.resource_type, site.rule, value, site.parameters, bool(estimated))
+        )
     return out
 
 

@@ -226,6 +226,7 @@ def _names(template: templates.Template, params: dict[str, str], ctx: ParamConte
             region=ctx.region,
             account_id=st.account_id if st else None,
             stack_name=names.stack_name(ctx.env.stack_prefix, ctx.cfg.pipeline_id, ctx.stage),
+            template_text=template.text,
         )
     except EvalError as exc:  # a template the offline evaluator can't read: CloudFormation judges
         log.warning("%s: physical names not checked: %s", template.relpath, exc)

@@ -316,3 +316,34 @@ def test_a_name_breaking_the_schemas_pattern_is_refused_as_name_form() -> None:
     (finding,) = name_findings(cfg, {"prod": ({"NamePrefix": "mlops-fraud-ab-prod"}, [name])})
     assert (finding.path, finding.code) == ("$", "name-form")
     assert "does not match the form AWS allows for its Name" in finding.message
+
+
+def test_names_reuse_each_templates_name_sites_across_stacks(monkeypatch) -> None:
+    """validate evaluates the names of every stage of every config (1,000s of stacks): what a
+    template says about its names, whatever the parameters (which resources are named, by which
+    property, from which parameters), is read once per template text, and the names are the same
+    as when it is read for each stack."""
+    from mlops_gitops.core import physical_names as module
+
+    repo = Repo(REPO_ROOT)
+    _, configs = validate(repo)
+    env = Validator(repo).environments()
+    module._SITES.clear()
+    reads = []
+    real = module._name_sites
+    monkeypatch.setattr(module, "_name_sites", lambda body: reads.append(1) or real(body))
+    stacks, texts = 0, set()
+    for cfg in configs:
+        name = templates.template_name(repo.root, cfg.pipeline_type)
+        template = templates.load_template(repo.root, name)
+        texts.add(template.text)
+        for stage in cfg.stages:
+            spec = render(repo.root, cfg, stage, env)
+            kwargs = dict(region=spec.region, account_id=spec.account_id, stack_name=spec.stack_name)
+            before = len(reads)
+            fresh = physical_names(template.body, spec.parameters, **kwargs)
+            assert len(reads) == before + 1, "no template text: read for this stack"
+            reused = physical_names(template.body, spec.parameters, template_text=template.text, **kwargs)
+            assert reused == fresh and fresh, (cfg.pipeline_id, stage)
+            stacks += 1
+    assert len(reads) == stacks + len(texts), "with the text: once per template"
