@@ -52,8 +52,11 @@ def test_create_then_nothing_then_one_update_then_prune(repo: Path, moto_endpoin
     assert set(stacks) == {f"mlops-{p}-dev" for p in PIPELINES}
     tags = {t["Key"]: t["Value"] for t in stacks["mlops-churn-realtime-dev"]["Tags"]}
     assert tags["mlops:commit"] == "1" * 40 and tags["mlops:managed-by"] == "mlops-gitops"
-    zips = [o["Key"] for o in aws("s3").list_objects_v2(Bucket=ARTIFACTS)["Contents"]]
+    keys = [o["Key"] for o in aws("s3").list_objects_v2(Bucket=ARTIFACTS)["Contents"]]
+    zips = [key for key in keys if key.startswith("lambda/")]
     assert len(zips) == 1 and zips[0].startswith("lambda/inference-api-")
+    # the real-time template is over 51,200 bytes: it goes up content-addressed (TemplateURL)
+    assert all(key.startswith(("lambda/", "templates/")) for key in keys)
 
     status = mlopsctl(repo, moto_endpoint, "status", "--stage", "dev", "--format", "json")
     rows = {r["stack"]: r for r in status.json["pipelines"]}
