@@ -29,6 +29,7 @@ from mlops_gitops.errors import GitOpsError, UsageError
 from mlops_gitops.ops.promote import VERSION_ARN, PromotionError
 from mlops_gitops.report import markdown as md
 from mlops_gitops.report.models import version_label
+from mlops_gitops.report.serving import shadow_model
 
 # The keys of one shadow_variant (the issue 18 config contract); an object with none of them is
 # a per-stage map.
@@ -213,12 +214,8 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
 
 
 def model_label(shadow: dict[str, Any]) -> str:
-    """The shadow's model in words: "group v8", "latest approved of group", or its S3 artifact."""
-    package = shadow.get("model_package_name")
-    if package:
-        group, version = version_label(package)
-        return f"{group} {version}" if group else f"latest approved of {package}"
-    return str(shadow.get("model_artifact_location") or "?")
+    """The shadow's model in words (the words pr-check uses for it)."""
+    return shadow_model(shadow, otherwise="?")
 
 
 @dataclass

@@ -165,12 +165,14 @@ def price_all(
 # ------------------------------------------------------------------ rendering
 
 
-def _model(shadow: Mapping[str, Any]) -> str:
+def shadow_model(shadow: Mapping[str, Any], otherwise: str = "the pipeline's model") -> str:
+    """A shadow's model in words: "group v8", "latest approved of group", or its S3 artifact
+    (pr-check here, and `promote --from-shadow`'s commit)."""
     package = shadow.get("model_package_name")
     if package:
         group, version = version_label(package)
         return f"{group} {version}" if group else f"latest approved of {package}"
-    return str(shadow.get("model_artifact_location") or "the pipeline's model")
+    return str(shadow.get("model_artifact_location") or otherwise)
 
 
 def _hourly(change: ServingChange, instances: tuple[str, int] | None) -> str:
@@ -185,7 +187,7 @@ def _shadow_text(change: ServingChange, shadow: Mapping[str, Any], serving: Serv
     where = f" on {instances[1]} x {instances[0]}" if instances else ""
     copied = shadow.get("sampling_percent", 100)
     cost = _hourly(change, instances)
-    return f"{_model(shadow)}{where}, {copied}% of requests copied" + (f", {cost}" if cost else "")
+    return f"{shadow_model(shadow)}{where}, {copied}% of requests copied" + (f", {cost}" if cost else "")
 
 
 def _shadow_line(change: ServingChange) -> str | None:
@@ -199,7 +201,7 @@ def _shadow_line(change: ServingChange) -> str | None:
     assert change.old is not None
     if new is None:
         cost = _hourly(change, change.old.shadow_instances)
-        return f"{stage}: shadow removed: {_model(old)}" + (f" (−{cost})" if cost else "")
+        return f"{stage}: shadow removed: {shadow_model(old)}" + (f" (−{cost})" if cost else "")
     return f"{stage}: shadow changed: {_shadow_text(change, old, change.old)} → {_shadow_text(change, new, change.new)}"
 
 
