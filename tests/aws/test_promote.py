@@ -223,3 +223,51 @@ def test_pr_check_does_not_approve_what_runs_with_the_deploy_role(repo: Path, mo
     git(repo, "commit", "-qam", "reword")
     clean = mlopsctl(repo, moto_endpoint, "pr-check", "--base", "main", "--no-preview")
     assert clean.code == 0 and "maintainer" not in clean.out + clean.err, clean.out + clean.err
+
+
+SHADOW_CONFIG = CONFIG.replace(
+    '  "data_capture_location"',
+    '  "shadow_variant": {"dev": null, "staging": null, "prod": '
+    f'{{"name": "challenger", "model_package_name": "{arn(2)}", "inference_instance": "ml.m5.large", '
+    '"sampling_percent": 50}},\n  "data_capture_location"',
+)
+
+
+def test_promote_from_shadow_end_to_end_makes_a_valid_config_whose_pull_request_shows_the_shadow_going(
+    repo: Path, moto_endpoint: str, aws
+) -> None:
+    """The CLI with the real validator (no patches): prod's shadow (v2 on ml.m5.large) becomes prod's
+    model in one commit on a branch; the result validates, and pr-check's model section of that
+    branch says the shadow is removed and prod now serves v2."""
+    config = repo / "pipeline-configs" / "scorer" / "mlops-config.json"
+    config.write_text(SHADOW_CONFIG)
+    git(repo, "commit", "-qam", "a shadow in prod")
+    assert run_cli("--repo-root", str(repo), "validate").code == 0
+    deployed = mlopsctl(repo, moto_endpoint, "deploy", "--stage", "prod")
+    assert deployed.code == 0, deployed.out + deployed.err
+
+    promoted = mlopsctl(repo, moto_endpoint, "promote", "scorer", "--to", "prod", "--from-shadow")
+    assert promoted.code == 0, promoted.out + promoted.err
+    branch = git(repo, "branch", "--format=%(refname:short)").split()
+    (made,) = [b for b in branch if b != git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip()]
+    after = json.loads(git(repo, "show", f"{made}:pipeline-configs/scorer/mlops-config.json"))
+    assert after["model_package_name"]["prod"] == arn(2)
+    assert after["shadow_variant"] == {"dev": None, "staging": None, "prod": None}
+    assert after["inference_instance"]["prod"] == "ml.m5.large"
+    assert git(repo, "diff", "--name-only", f"HEAD..{made}").split() == [
+        "pipeline-configs/scorer/mlops-config.json"
+    ]
+
+    git(repo, "checkout", "-q", made)
+    checked = run_cli("--repo-root", str(repo), "validate")
+    assert checked.code == 0, checked.out + checked.err
+    review = mlopsctl(repo, moto_endpoint, "pr-check", "--base", "main", "--no-preview")
+    assert review.code == 0, review.out + review.err
+    assert "prod: shadow removed: scorer v2" in review.out, review.out
+    assert "`scorer` v1 → **v2**" in review.out
+
+    # from the promoted branch there is no shadow left in prod to promote
+    again = mlopsctl(
+        repo, moto_endpoint, "promote", "scorer", "--to", "prod", "--from-shadow", "--base", made
+    )
+    assert again.code == 1 and "shadow" in (again.out + again.err), again.out + again.err
