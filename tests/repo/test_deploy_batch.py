@@ -147,3 +147,24 @@ def test_each_stage_writes_its_own_shard_records_only() -> None:
     assert allowed(statements, "s3:GetObject", f"{bucket}/shards/dev/b-1/2-of-2.json")
     assert not allowed(statements, "s3:PutObject", f"{bucket}/shards/prod/b-1/1-of-2.json")
     assert not allowed(statements, "s3:DeleteObject", f"{bucket}/shards/dev/b-1/1-of-2.json")
+
+
+def test_only_the_deploy_projects_batches_may_act_as_the_batch_role() -> None:
+    """The batch role may start prod's deploy build; a CodeBuild project a pipeline stack makes
+    (mlops-x-dev-...) must not be able to run as it (an attacker's review: dev's template could
+    otherwise reach prod without approval). CodeBuild names the project or batch as aws:SourceArn:
+    https://docs.aws.amazon.com/codebuild/latest/userguide/cross-service-confused-deputy-prevention.html"""
+    template = orchestrator(**all_stages(2))
+    trust = template[1].resource("DeployBatchRole")["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    account = trust[0]["Condition"]["StringEquals"]["aws:SourceAccount"]  # the evaluated account
+    role = f"arn:aws:iam::{account}:role/mlops-deploy-batch"
+
+    def may_assume(source_arn: str) -> bool:
+        ctx = {"aws:SourceAccount": account, "aws:SourceArn": source_arn}
+        # a trust policy has no Resource: it is the role's own
+        return allowed([{**t, "Resource": role} for t in trust], "sts:AssumeRole", role, ctx)
+
+    assert may_assume(project_arn("mlops-deploy-prod", account))
+    assert may_assume(f"arn:aws:codebuild:us-east-1:{account}:build-batch/mlops-deploy-dev:1b2c")
+    assert not may_assume(project_arn("mlops-x-dev-evil", account))
+    assert not may_assume(project_arn("mlops-deploy-prod", account="999999999999"))

@@ -329,6 +329,7 @@ BOOTSTRAP_ROLES = [
     "mlops-validate-build",
     "mlops-deploy-build-dev",
     "mlops-deploy-build-prod",
+    "mlops-deploy-batch",  # a fanned-out stage's batch role: it starts any stage's deploy builds
     "mlops-pr-check-build",
     "mlops-drift-build",
     "mlops-target-ApiGatewayLogsRole-1A2B",
@@ -650,7 +651,13 @@ def test_a_pipeline_role_never_reaches_stacks_builds_or_bootstrap_roles() -> Non
     for project in ("validate", "deploy-dev", "deploy-prod", "pr-check", "drift"):
         arn = f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/mlops-{project}"
         assert decide(sts, "codebuild:StartBuild", arn) == DENY, project
-    for role in ("mlops-cfn-exec-us-east-1", "mlops-deploy-build-dev", "mlops-deploy", "mlops-pipeline"):
+    for role in (
+        "mlops-cfn-exec-us-east-1",
+        "mlops-deploy-build-dev",
+        "mlops-deploy-batch",
+        "mlops-deploy",
+        "mlops-pipeline",
+    ):
         for service in ("cloudformation.amazonaws.com", "codebuild.amazonaws.com", "sagemaker.amazonaws.com"):
             ctx = {"iam:PassedToService": service}
             assert decide(sts, "iam:PassRole", role_arn(ACCOUNT, role), ctx) == DENY, (role, service)
