@@ -8,7 +8,7 @@ stays the only truth, and the pipeline deploys it as it deploys any other commit
 Where the commit goes (DESIGN §9: the API is no way around review):
 - by default, a branch ``provision/<id>-<8 hex of the config>`` and a pull request into the deployed
   branch, so the pull-request check and a reviewer see it like any other change;
-- onto the deployed branch itself only when the operator opted in (``direct_commit``) AND the
+- onto the deployed branch itself only for a NEW pipeline, when the operator opted in (``direct_commit``) AND the
   repository has no approval rule template associated with it (bootstrap associates
   ``<prefix>-check-approval`` and ``<prefix>-human-approval``; with either, the team reviews every
   change to the branch, so a direct push is not what it wants).
@@ -109,7 +109,8 @@ def provision(
     if tip is None:
         raise ProvisionError(f"the branch {settings.branch!r} does not exist in {settings.repository}")
     notes = tuple(migration.notes + migration.decide)
-    if _same(git.file_or_none(settings.repository, path, tip), migration.config):
+    current = git.file_or_none(settings.repository, path, tip)
+    if _same(current, migration.config):
         return Provisioned(
             "unchanged", pid, f"Pipeline {pid} is already provisioned, no changes.", notes=notes
         )
@@ -122,7 +123,9 @@ def provision(
     message = f"provision {pid}: {migration.config['pipeline_type']} through the provisioning API" + (
         f"\n\nRequested by {who}" if who else ""
     )
-    if settings.direct_commit and not git.associated_templates(settings.repository):
+    # A direct commit only adds a pipeline: a change to an existing one (whoever provisioned it) is
+    # proposed for review like any other change to it.
+    if current is None and settings.direct_commit and not git.associated_templates(settings.repository):
         commit = git.create_commit(
             settings.repository, settings.branch, tip, {path: text}, message, settings.author
         )

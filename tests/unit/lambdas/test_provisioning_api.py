@@ -254,3 +254,16 @@ def _branches(bare: Path) -> list[str]:
         text=True,
     ).stdout
     return out.split()
+
+
+def test_direct_commit_adds_pipelines_but_a_change_to_an_existing_one_is_proposed(remote: Path) -> None:
+    """With the opt-in, any caller holding execute-api:Invoke could otherwise replace another team's
+    pipeline config unreviewed (an attacker's review); a change to an existing config is a pull request."""
+    git = codecommit(remote, direct_commit="Yes")
+    status, first = call(api_event("/provisionpipeline", BODY), git, direct="Yes")
+    assert status == 200 and first["branch"] == "main"
+    changed = {**BODY, "inference_instance": "ml.m5.xlarge"}
+    status, body = call(api_event("/provisionpipeline", changed), git, direct="Yes")
+    assert status == 200, body
+    assert body["pull_request_id"] == "1" and body["branch"].startswith("provision/churn-batch-")
+    assert tip(remote) == first["commit_id"], "main is unchanged"
