@@ -237,9 +237,14 @@ def test_async_prod_config_role_and_encryption(tmp_repo: TmpRepo) -> None:
     statements = _statements(res["ModelRole"])
     assert statements["WriteAsyncResults"]["Action"] == ["s3:PutObject"]
     assert statements["WriteAsyncResults"]["Resource"] == [
-        "arn:aws:s3:::mlops-demo-results/claims/prod/output*",
-        "arn:aws:s3:::mlops-demo-results/claims/prod/failures*",
+        "arn:aws:s3:::mlops-demo-results/claims/prod/output/*",
+        "arn:aws:s3:::mlops-demo-results/claims/prod/failures/*",
     ]
+    # not a prefix match that reaches other buckets or prefixes (an attacker's review: "s3://mlops-d"
+    # granted mlops-data-lake-...), and only in this account's buckets
+    assert statements["WriteAsyncResults"]["Condition"] == {
+        "StringEquals": {"s3:ResourceAccount": "123456789012"}
+    }
     assert statements["PublishAsyncNotifications"]["Resource"] == [
         "arn:aws:sns:us-east-1:111122223333:claims-results",
         "arn:aws:sns:us-east-1:111122223333:claims-errors",
@@ -260,7 +265,7 @@ def test_async_dev_scales_to_zero_with_only_an_output(tmp_repo: TmpRepo) -> None
     assert res["Variant1ScalableTarget"]["MinCapacity"] == "0"  # scale_to_zero
     statements = _statements(res["ModelRole"])
     assert statements["WriteAsyncResults"]["Resource"] == [
-        "arn:aws:s3:::mlops-demo-results/claims/dev/output*"
+        "arn:aws:s3:::mlops-demo-results/claims/dev/output/*"
     ]
     assert "PublishAsyncNotifications" not in statements
 
