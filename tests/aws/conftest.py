@@ -15,6 +15,8 @@ REGION = "us-east-1"
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
 BOUNDARY_PARAMETER = "/mlops/permissions-boundary-arn"
 BOUNDARY_ARN = "arn:aws:iam::123456789012:policy/mlops-boundary-us-east-1"
+NOTIFY_KEY_PARAMETER = "/mlops/notify-key-arn"
+NOTIFY_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 BOOTSTRAPPING_MODULES = {"test_bootstrap", "test_iam_covers_calls", "test_iam_enforced"}
 
 
@@ -49,11 +51,18 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.Fix
     def client(service: str):
         return boto3.client(service, region_name=REGION, endpoint_url=moto_endpoint, config=NO_RETRY)
 
-    # What target-account.yaml publishes and every pipeline template reads: the roles' boundary
-    # (tests that bootstrap get it from the target-account stack itself).
+    # What target-account.yaml publishes and every pipeline template reads: the roles' boundary and
+    # the account's notify key (tests that bootstrap get them from the target-account stack itself).
     if not _bootstraps(request):
-        client("ssm").put_parameter(Name=BOUNDARY_PARAMETER, Value=BOUNDARY_ARN, Type="String")
+        stage_account_parameters(client("ssm"))
     return client
+
+
+def stage_account_parameters(ssm) -> None:
+    """The SSM parameters target-account.yaml publishes that pipeline templates read as
+    AWS::SSM::Parameter::Value<String> (CloudFormation fails a stack whose parameter is missing)."""
+    ssm.put_parameter(Name=BOUNDARY_PARAMETER, Value=BOUNDARY_ARN, Type="String")
+    ssm.put_parameter(Name=NOTIFY_KEY_PARAMETER, Value=NOTIFY_KEY_ARN, Type="String")
 
 
 def _bootstraps(request: pytest.FixtureRequest) -> bool:

@@ -72,6 +72,7 @@ def test_bootstrap_creates_then_finds_nothing_to_change(repo: Path, moto_endpoin
     assert ssm["/mlops/artifact-bucket"] == "mlops-deploy-123456789012-us-east-1"
     assert ssm["/mlops/cfn-exec-role-arn"] == "arn:aws:iam::123456789012:role/mlops-cfn-exec-us-east-1"
     assert ssm["/mlops/repository-name"] == "mlops-gitops"
+    assert ssm["/mlops/notify-key-arn"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
     rules = {r["Name"]: r for r in aws("events").list_rules(NamePrefix="mlops-")["Rules"]}
     assert set(rules) == {
         "mlops-push",
@@ -163,6 +164,21 @@ def test_two_accounts_bootstrap_then_deploy_lands_in_the_stage_account(
     assert own == {"mlops-bootstrap-assets", "mlops-orchestrator", "mlops-target"}, (
         "no pipeline stack in the orchestrator's account"
     )
+
+    # One notify key in the stage account (its target stack's), encrypting every dev pipeline's topic
+    # there: no key per pipeline stack (issue 19).
+    key = in_account(aws, moto_endpoint, REMOTE, "ssm").get_parameter(Name="/mlops/notify-key-arn")
+    key_arn = key["Parameter"]["Value"]
+    remote_kms = in_account(aws, moto_endpoint, REMOTE, "kms")
+    assert [k["KeyArn"] for k in remote_kms.list_keys()["Keys"]] == [key_arn]
+    assert key_arn.startswith(f"arn:aws:kms:us-east-1:{REMOTE}:key/")
+    assert remote_kms.get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"]
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in remote_kms.list_aliases()["Aliases"]}
+    assert key_arn.endswith(aliases["alias/mlops-notify"])
+    remote_sns = in_account(aws, moto_endpoint, REMOTE, "sns")
+    for pipeline in pipelines:
+        topic = f"arn:aws:sns:us-east-1:{REMOTE}:{pipeline}-notify"
+        assert remote_sns.get_topic_attributes(TopicArn=topic)["Attributes"]["KmsMasterKeyId"] == key_arn
 
 
 def test_one_account_with_stages_in_two_regions(repo: Path, moto_endpoint: str, aws, monkeypatch) -> None:

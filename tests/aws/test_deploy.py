@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.aws.conftest import BOUNDARY_ARN, BOUNDARY_PARAMETER, orchestrator_basics
 from tests.aws.conftest import in_account as in_account_of
+from tests.aws.conftest import orchestrator_basics, stage_account_parameters
 from tests.conftest import REPO_ROOT, repo_copy, run_cli
 from tests.fakes import count_api_calls
 
@@ -298,7 +298,7 @@ def test_each_stage_deploys_into_its_own_account(repo: Path, moto_endpoint: str,
 
     for account in ("111111111111", "222222222222"):  # what target-account.yaml provides per account
         in_account(account, "s3").create_bucket(Bucket=f"art-{account}")
-        in_account(account, "ssm").put_parameter(Name=BOUNDARY_PARAMETER, Value=BOUNDARY_ARN, Type="String")
+        stage_account_parameters(in_account(account, "ssm"))
         in_account(account, "ssm").put_parameter(
             Name="/mlops/artifact-bucket", Value=f"art-{account}", Type="String"
         )

@@ -23,7 +23,7 @@ from mlops_gitops.core.params import builder_for
 from mlops_gitops.core.params.base import ParamContext
 from mlops_gitops.core.templates import PIPELINES_DIR, load_template
 from mlops_gitops.repo import Repo
-from tests.aws.conftest import REGION, inline_policy, orchestrator_basics
+from tests.aws.conftest import NOTIFY_KEY_ARN, REGION, inline_policy, orchestrator_basics
 from tests.conftest import REPO_ROOT
 
 TEMPLATE = "image_builder.yaml"
@@ -138,10 +138,11 @@ def test_stack_is_created_in_moto(aws, stage: str) -> None:
     assert target["Arn"] == outputs["NotificationTopic"] == topic_arn
     assert set(target["InputTransformer"]["InputPathsMap"]) == {"project", "status", "build"}
 
-    # the stack's topic, under the key the stack made for it (EventBridge can't use alias/aws/sns)
+    # the stack's topic, under the account's notify key (EventBridge can't use alias/aws/sns); the
+    # stack makes no key of its own
     attributes = aws("sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]
-    (key_id,) = [k["KeyId"] for k in aws("kms").list_keys()["Keys"]]
-    assert attributes["KmsMasterKeyId"] == key_id
+    assert attributes["KmsMasterKeyId"] == NOTIFY_KEY_ARN
+    assert aws("kms").list_keys()["Keys"] == []
 
 
 def test_a_key_and_a_topic_of_the_config(aws) -> None:
@@ -291,11 +292,10 @@ def test_own_topic_lets_eventbridge_publish() -> None:
     assert "events.amazonaws.com" in statement["Principal"]["Service"]
     assert statement["Action"] == "sns:Publish"
     assert statement["Resource"] == {"Ref": "NotifyTopic"}
+    # the account's notify key, whose policy lets EventBridge use it (tests/repo/test_notify_key.py)
     assert RESOURCES["NotifyTopic"]["Properties"]["KmsMasterKeyId"] == {
-        "Fn::If": ["HasKms", {"Ref": "KmsKeyArn"}, {"Ref": "NotifyKey"}]
+        "Fn::If": ["HasKms", {"Ref": "KmsKeyArn"}, {"Ref": "NotifyKeyArn"}]
     }
-    key_policy = RESOURCES["NotifyKey"]["Properties"]["KeyPolicy"]["Statement"]
-    assert any("events.amazonaws.com" in s["Principal"].get("Service", []) for s in key_policy)
 
 
 def test_template_keeps_the_house_style() -> None:

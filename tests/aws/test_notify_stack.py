@@ -1,6 +1,7 @@
 """The fraud-ab example's e-mail receives notifications in the rendered stack (issue 19): its stack,
 created in moto from the rendered parameters, has the pipeline's notify topic, encrypted with the
-stack's own key, with the e-mail subscribed (pending its owner's confirmation, as on AWS:
+account's notify key (the SSM parameter target-account.yaml publishes; no key per stack), with the
+e-mail subscribed (pending its owner's confirmation, as on AWS:
 https://docs.aws.amazon.com/sns/latest/dg/sns-email-notifications.html).
 
 moto creates the topic's embedded subscriptions but no CloudWatch alarm, so the alarms' wiring to
@@ -19,7 +20,7 @@ from mlops_gitops.core.render import render
 from mlops_gitops.ops.notify import Notifier
 from mlops_gitops.ops.waves import Outcome
 from mlops_gitops.repo import Repo
-from tests.aws.conftest import orchestrator_basics
+from tests.aws.conftest import NOTIFY_KEY_ARN, orchestrator_basics
 from tests.conftest import REPO_ROOT
 
 REPO = Repo(REPO_ROOT)
@@ -50,14 +51,16 @@ def test_fraud_ab_stack_subscribes_its_owner_to_the_notify_topic(aws, stage: str
     cfn = aws("cloudformation")
     stack = cfn.describe_stacks(StackName=spec.stack_name)["Stacks"][0]
     topic_arn = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["NotifyTopicArn"]
-    resources = {
-        r["LogicalResourceId"]: r["PhysicalResourceId"]
+    types = {
+        r["ResourceType"]
         for r in cfn.list_stack_resources(StackName=spec.stack_name)["StackResourceSummaries"]
     }
+    assert "AWS::KMS::Key" not in types
+    assert aws("kms").list_keys()["Keys"] == []
     sns = aws("sns")
     assert topic_arn.endswith(f":{spec.stack_name}-notify")
     attributes = sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]
-    assert attributes["KmsMasterKeyId"] == resources["NotifyKey"]
+    assert attributes["KmsMasterKeyId"] == NOTIFY_KEY_ARN
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
     assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", "risk-ml@example.com")]
 

@@ -168,8 +168,7 @@ def test_no_custom_resource_and_no_resource_tags() -> None:
         "AWS::IAM::Role",
         "AWS::IAM::Policy",
         "AWS::SNS::Topic",
-        "AWS::SNS::TopicPolicy",  # the notify topic's, and its key (issue 19)
-        "AWS::KMS::Key",
+        "AWS::SNS::TopicPolicy",  # the notify topic's (issue 19); its key is the account's
         "AWS::Logs::LogGroup",
         "AWS::StepFunctions::StateMachine",
         "AWS::Events::Rule",

@@ -77,9 +77,15 @@ def bench_noop(count: int = 200) -> int:
                 "--commit",
                 "b" * 40,
             ]
-            boto3.client("ssm", endpoint_url=endpoint).put_parameter(  # what target-account.yaml publishes
+            ssm = boto3.client("ssm", endpoint_url=endpoint)
+            ssm.put_parameter(  # what target-account.yaml publishes
                 Name="/mlops/permissions-boundary-arn",
                 Value="arn:aws:iam::123456789012:policy/mlops-boundary-us-east-1",
+                Type="String",
+            )
+            ssm.put_parameter(
+                Name="/mlops/notify-key-arn",
+                Value="arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
                 Type="String",
             )
             devnull = open(os.devnull, "w")  # noqa: SIM115

@@ -83,9 +83,16 @@ def test_the_topic_takes_alarms_and_rules_of_its_own_account_only(service: str) 
     statements = _topic_policy(ACCOUNT)
     arn = topic(ACCOUNT, "mlops-fraud-ab-prod-notify")
     tls = {"aws:SecureTransport": "true", "aws:PrincipalServiceName": service}
-    ours = {**tls, "aws:SourceAccount": ACCOUNT}
+    source = {  # what each service names as aws:SourceArn: the stack's own alarm or rule
+        "cloudwatch.amazonaws.com": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:mlops-fraud-ab-prod-5xx",
+        "events.amazonaws.com": f"arn:aws:events:us-east-1:{ACCOUNT}:rule/mlops-fraud-ab-prod-outcome",
+    }[service]
+    ours = {**tls, "aws:SourceAccount": ACCOUNT, "aws:SourceArn": source}
     assert _service_allowed(statements, service, arn, ours)
-    assert not _service_allowed(statements, service, arn, {**tls, "aws:SourceAccount": "999999999999"})
+    assert not _service_allowed(statements, service, arn, {**ours, "aws:SourceAccount": "999999999999"})
+    # another pipeline's alarm or rule in the same account can't write to these owners
+    other = source.replace("mlops-fraud-ab-prod-", "mlops-churn-prod-")
+    assert not _service_allowed(statements, service, arn, {**ours, "aws:SourceArn": other})
     assert decide(statements, "sns:Publish", arn, {**ours, "aws:SecureTransport": "false"}) == DENY
 
 

@@ -66,23 +66,14 @@ def test_notify_email_parameters_are_constrained_emails(name: str) -> None:
 )
 def test_topic_is_encrypted_with_a_key_alarms_and_rules_may_use(name: str, kms: str) -> None:
     """CloudWatch and EventBridge can't publish to a topic under alias/aws/sns:
-    https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services"""
-    ev = _evaluator(name, KmsKeyArn=kms)
-    key_id = ev.resource("NotifyTopic")["Properties"]["KmsMasterKeyId"]
-    if kms:
-        assert key_id == kms and not ev.present("NotifyKey")
-        return
-    assert key_id == "<NotifyKey>"
-    statements = ev.resource("NotifyKey")["Properties"]["KeyPolicy"]["Statement"]
-    services = [s for s in statements if "Service" in s["Principal"]]
-    assert len(services) == 1
-    assert sorted(services[0]["Principal"]["Service"]) == ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
-    assert sorted(services[0]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
-    via_sns = next(s for s in statements if s["Principal"] == {"AWS": "*"})
-    assert via_sns["Condition"]["StringEquals"] == {
-        "kms:CallerAccount": "123456789012",
-        "kms:ViaService": "sns.us-east-1.amazonaws.com",
-    }
+    https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+    Without a key of the config's, the account's notify key (NotifyKeyArn, as CloudFormation resolves
+    its SSM parameter /mlops/notify-key-arn); its key policy: tests/repo/test_notify_key.py."""
+    account_key = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-aaaa-bbbb-cccc-1234567890ab"
+    ev = _evaluator(name, KmsKeyArn=kms, NotifyKeyArn=account_key)
+    assert ev.resource("NotifyTopic")["Properties"]["KmsMasterKeyId"] == (kms or account_key)
+    body = load_template(REPO_ROOT, name).body
+    assert not [n for n, r in body["Resources"].items() if r["Type"] == "AWS::KMS::Key"], "no key per stack"
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
@@ -93,7 +84,15 @@ def test_topic_policy_lets_only_this_accounts_alarms_and_rules_publish(name: str
     allows = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
     assert len(allows) == 1
     assert allows[0]["Action"] == "sns:Publish"
-    assert allows[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    assert allows[0]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {  # this stack's alarms and rules only (an attacker's review: forged messages)
+            "aws:SourceArn": [
+                f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{PREFIX}-*",
+                f"arn:aws:events:us-east-1:123456789012:rule/{PREFIX}-*",
+            ]
+        },
+    }
     denies = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
     assert denies and denies[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
@@ -111,6 +110,16 @@ def test_every_alarm_and_sns_rule_target_reaches_the_notify_topic(name: str, own
     for logical_id, resource in body["Resources"].items():
         if not ev.present(logical_id):
             continue
+        if resource["Type"] in ("AWS::CloudWatch::Alarm", "AWS::Events::Rule"):
+            # the topic policy admits alarms and rules named <stack>-*; CloudFormation's generated
+            # names start with the stack's name too
+            key = "AlarmName" if resource["Type"] == "AWS::CloudWatch::Alarm" else "Name"
+            given_name = resource["Properties"].get(key)
+            if isinstance(given_name, dict) and "Fn::Sub" in given_name:
+                sub = given_name["Fn::Sub"]
+                assert (sub if isinstance(sub, str) else sub[0]).startswith("${NamePrefix}-"), logical_id
+            elif given_name is not None:
+                assert str(ev(given_name)).startswith(f"{PREFIX}-"), (logical_id, given_name)
         if resource["Type"] == "AWS::CloudWatch::Alarm":
             actions = ev(resource["Properties"].get("AlarmActions", []))
             assert "<NotifyTopic>" in actions, logical_id

@@ -221,7 +221,7 @@ class Smoke:
             self.say("  removed the prefix's IAM roles and policies that moto left")
         for what, deleted in self._sweep():
             self.say(f"  deleted {what} {deleted}")
-        for key in keys:  # the orchestrator keeps its key; a key can only be scheduled for deletion
+        for key in keys:  # the orchestrator and target stacks keep theirs; only a scheduled deletion ends one
             try:
                 self.clients("kms").schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
             except ClientError as exc:  # gone, or already pending (a stack's own key, deleted with it)
