@@ -67,6 +67,10 @@ def check_fits(env: Environments) -> None:
         )
 
 
+# environments.json orchestrator.provider -> the orchestrator's ConnectionProvider
+PROVIDERS = {"github": "GitHub", "gitlab": "GitLab", "bitbucket": "Bitbucket"}
+
+
 def orchestrator_parameters(
     env: Environments,
     stage_role_arns: dict[str, str] | None = None,
@@ -85,6 +89,7 @@ def orchestrator_parameters(
         "BranchName": o.get("branch", "main"),
         "ConnectionArn": o.get("connection_arn", ""),
         "FullRepositoryId": o.get("full_repository_id", ""),
+        "ConnectionProvider": PROVIDERS[o.get("provider", "github")],
         "NotificationEmail": o.get("notification_email", ""),
         "DriftSchedule": o.get("drift_schedule", "cron(0 6 * * ? *)"),
         "EnableCloudTrail": "true" if o.get("cloudtrail") else "false",
