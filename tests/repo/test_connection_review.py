@@ -34,13 +34,14 @@ CONNECTION = f"arn:aws:codeconnections:us-east-1:{ORCH}:connection/0a1b2c3d-aaaa
 OTHER_CONNECTION = f"arn:aws:codeconnections:us-east-1:{ORCH}:connection/ffffffff-aaaa-bbbb-cccc-0123456789ab"
 
 
-def connected(provider: str = "GitHub", branch: str = "release"):
+def connected(provider: str = "GitHub", branch: str = "release", **more: str):
     return orchestrator(
         SourceProvider="CodeStarSourceConnection",
         ConnectionArn=CONNECTION,
         FullRepositoryId="org/ml-configs",
         ConnectionProvider=provider,
         BranchName=branch,
+        **more,
     )
 
 
@@ -119,8 +120,57 @@ def test_connection_pr_check_keeps_the_inline_buildspec_and_takes_mlopsctl_from_
     assert build.startswith("mlopsctl pr-check ")
     assert '--destination-commit "$(git -C /tmp/mlops-trusted rev-parse HEAD)"' in build
     assert "--pull-request-id" not in build  # CodeCommit's API: not this repository's
+    # the comment's provider, repository and token secret come from the project, not the checkout
+    for option in (
+        '--provider-pull-request "${CODEBUILD_WEBHOOK_TRIGGER#pr/}"',
+        '--provider "$MLOPS_PROVIDER"',
+        '--provider-repository "$MLOPS_REPOSITORY_ID"',
+        '--provider-token-secret "$MLOPS_TOKEN_SECRET"',
+    ):
+        assert option in build, option
+    assert "--provider-api-url" not in build  # the token goes to the provider's own API only
     env = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
-    assert env == {"MLOPS_BRANCH": "release"}
+    assert env == {
+        "MLOPS_BRANCH": "release",
+        "MLOPS_PROVIDER": "GitHub",
+        "MLOPS_REPOSITORY_ID": "org/ml-configs",
+        "MLOPS_TOKEN_SECRET": "",
+    }
+
+
+def test_the_pr_check_role_may_read_the_provider_token_secret_and_no_other() -> None:
+    # https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_iam-policies.html
+    secret = f"arn:aws:secretsmanager:us-east-1:{ORCH}:secret:mlops/github-token"
+    for template in (connected(), connected(ProviderTokenSecret="")):
+        sts = role_statements(template, "PrCheckBuildRole", ORCH)
+        assert not allowed(sts, "secretsmanager:GetSecretValue", f"{secret}-AbCdEf")
+    body, ev = with_token = connected(ProviderTokenSecret="mlops/github-token")
+    sts = role_statements(with_token, "PrCheckBuildRole", ORCH)
+    assert allowed(sts, "secretsmanager:GetSecretValue", f"{secret}-AbCdEf")
+    for other in (
+        f"{secret}-admin-AbCdEf",
+        f"{secret}x-AbCdEf",
+        f"arn:aws:secretsmanager:us-east-1:{ORCH}:secret:db-AbCdEf",
+    ):
+        assert not allowed(sts, "secretsmanager:GetSecretValue", other), other
+    for action in (
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecret",
+        "secretsmanager:DeleteSecret",
+    ):
+        assert not allowed(sts, action, f"{secret}-AbCdEf"), action
+    for role in ("DriftBuildRole", "ValidateBuildRole", "Stage1DeployBuildRole"):
+        assert not allowed(
+            role_statements(with_token, role, ORCH), "secretsmanager:GetSecretValue", f"{secret}-AbCdEf"
+        )
+    env = {
+        v["Name"]: v["Value"]
+        for v in ev.resource("ConnectionPrCheckProject")["Properties"]["Environment"]["EnvironmentVariables"]
+    }
+    assert env["MLOPS_TOKEN_SECRET"] == "mlops/github-token"
+    # a CodeCommit source reads no token
+    _, plain = orchestrator(ProviderTokenSecret="mlops/github-token")
+    assert not plain.present("ProviderTokenPolicy")
 
 
 def test_connection_pr_check_runs_with_the_read_only_pr_check_role() -> None:
@@ -190,3 +240,15 @@ def test_environments_provider_becomes_the_connection_provider_parameter(given, 
         orch["provider"] = given
     env = Environments.from_data({"stages": [{"name": "dev"}], "orchestrator": orch})
     assert orchestrator_parameters(env)["ConnectionProvider"] == parameter
+
+
+def test_environments_provider_token_secret_becomes_the_parameter_for_connections_only() -> None:
+    orch = {"source": "connection", "connection_arn": CONNECTION, "full_repository_id": "org/ml-configs"}
+    env = Environments.from_data(
+        {"stages": [{"name": "dev"}], "orchestrator": {**orch, "provider_token_secret": "mlops/gh"}}
+    )
+    assert orchestrator_parameters(env)["ProviderTokenSecret"] == "mlops/gh"
+    plain = Environments.from_data(
+        {"stages": [{"name": "dev"}], "orchestrator": {"provider_token_secret": "x"}}
+    )
+    assert orchestrator_parameters(plain)["ProviderTokenSecret"] == ""

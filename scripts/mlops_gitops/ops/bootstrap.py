@@ -90,6 +90,7 @@ def orchestrator_parameters(
         "ConnectionArn": o.get("connection_arn", ""),
         "FullRepositoryId": o.get("full_repository_id", ""),
         "ConnectionProvider": PROVIDERS[o.get("provider", "github")],
+        "ProviderTokenSecret": o.get("provider_token_secret", "") if o.get("source") == "connection" else "",
         "NotificationEmail": o.get("notification_email", ""),
         "DriftSchedule": o.get("drift_schedule", "cron(0 6 * * ? *)"),
         "EnableCloudTrail": "true" if o.get("cloudtrail") else "false",
