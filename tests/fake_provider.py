@@ -17,7 +17,7 @@ COMMENTS = re.compile(
     r"|repos/(?P<ghe>[^/]+/[^/]+)/issues/comments/(?P<ghid>\d+)"
     r"|projects/(?P<gl>[^/]+)/merge_requests/(?P<gln>\d+)/notes(?:/(?P<glid>\d+))?"
     r"|repositories/(?P<bb>[^/]+/[^/]+)/pullrequests/(?P<bbn>\d+)/comments(?:/(?P<bbid>\d+))?"
-    r"|repos/(?P<ref>[^/]+/[^/]+)/git/refs(?:/(?P<refname>.+))?"
+    r"|repos/(?P<ref>[^/]+/[^/]+)/git/refs?(?:/(?P<refname>.+))?"
     r"|repos/(?P<ct>[^/]+/[^/]+)/contents/(?P<path>.+)"
     r"|repos/(?P<pr>[^/]+/[^/]+)/pulls)$"
 )
@@ -32,7 +32,7 @@ class FakeProvider:
     comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # "<pr>" -> comments
     next_id: int = 100
     refs: dict[str, str] = field(default_factory=lambda: {"heads/main": "c" * 40})
-    files: dict[tuple[str, str], str] = field(default_factory=dict)  # (branch, path) -> text
+    files: dict[tuple[str, str], str] = field(default_factory=dict)  # (commit, path) -> text
     pulls: list[dict[str, Any]] = field(default_factory=list)
 
     def authorized(self, headers: Any) -> bool:
@@ -112,11 +112,10 @@ def fake_provider(**kwargs: Any) -> Iterator[FakeProvider]:
             return self._answer(404, {"message": "Not Found"})
 
         def _refs(self, g: dict[str, Any]) -> None:
-            name = (g["refname"] or "").removeprefix("heads/")
             if self.command == "GET":
-                sha = state.refs.get(f"heads/{name}")
+                sha = state.refs.get(g["refname"] or "")
                 return self._answer(200, {"object": {"sha": sha}}) if sha else self._answer(404, {})
-            body = json.loads(json.dumps(state.requests[-1]["body"]))
+            body = state.requests[-1]["body"]
             ref = body["ref"].removeprefix("refs/")
             if ref in state.refs:
                 return self._answer(422, {"message": "Reference already exists"})
@@ -125,18 +124,26 @@ def fake_provider(**kwargs: Any) -> Iterator[FakeProvider]:
 
         def _contents(self, g: dict[str, Any], body: Any) -> None:
             import base64
+            import urllib.parse
 
-            params = dict(p.split("=") for p in state.requests[-1]["query"].split("&") if "=" in p)
+            path = urllib.parse.unquote(g["path"])
+            query = dict(p.split("=") for p in state.requests[-1]["query"].split("&") if "=" in p)
             if self.command == "GET":
-                key = (params.get("ref", "main"), g["path"])
-                if key not in state.files:
+                ref = query.get("ref", "main")
+                commit = state.refs.get(f"heads/{ref}", ref)
+                if (commit, path) not in state.files:
                     return self._answer(404, {})
-                content = base64.b64encode(state.files[key].encode()).decode()
-                return self._answer(200, {"sha": "f" * 40, "content": content, "encoding": "base64"})
+                content = base64.b64encode(state.files[(commit, path)].encode()).decode()
+                return self._answer(200, {"sha": f"blob-{commit}", "content": content, "encoding": "base64"})
             branch = body["branch"]
-            state.files[(branch, g["path"])] = base64.b64decode(body["content"]).decode()
-            state.refs[f"heads/{branch}"] = "d" * 40
-            return self._answer(200, {"commit": {"sha": "d" * 40}})
+            parent = state.refs[f"heads/{branch}"]
+            if body.get("sha") != f"blob-{parent}":
+                return self._answer(409, {"message": "sha does not match"})
+            new = f"{len(state.refs):040d}"
+            state.files |= {(new, p): t for (c, p), t in list(state.files.items()) if c == parent}
+            state.files[(new, path)] = base64.b64decode(body["content"]).decode()
+            state.refs[f"heads/{branch}"] = new
+            return self._answer(200, {"commit": {"sha": new, "message": body["message"]}})
 
         do_GET = do_POST = do_PATCH = do_PUT = _handle
 

@@ -12,12 +12,15 @@ Bitbucket Cloud: pull request comments
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+
+from mlops_gitops.errors import ExitCode, GitOpsError
 
 API_URLS = {
     "github": "https://api.github.com",
@@ -28,8 +31,28 @@ NAMES = {"github": "GitHub", "gitlab": "GitLab", "bitbucket": "Bitbucket"}
 TIMEOUT = 30  # seconds per request
 
 
-class ProviderError(Exception):
-    """The provider refused or could not be reached; the message never holds the token."""
+def _quote(text: str) -> str:
+    return urllib.parse.quote(text, safe="/")
+
+
+def new_pull_request_url(provider: str, repository: str, branch: str, base: str) -> str:
+    """Where a person opens the pull request in the browser after pushing the branch."""
+    b, d = urllib.parse.quote(branch, safe=""), urllib.parse.quote(base, safe="")
+    if provider == "gitlab":
+        return (
+            f"https://gitlab.com/{repository}/-/merge_requests/new"
+            f"?merge_request[source_branch]={b}&merge_request[target_branch]={d}"
+        )
+    if provider == "bitbucket":
+        return f"https://bitbucket.org/{repository}/pull-requests/new?source={b}&dest={d}"
+    return f"https://github.com/{repository}/compare/{urllib.parse.quote(base, safe='/')}...{urllib.parse.quote(branch, safe='/')}?expand=1"
+
+
+class ProviderError(GitOpsError):
+    """The provider refused or could not be reached; the message never holds the token. Exit 3,
+    as for AWS: a remote service failed, not the input."""
+
+    exit_code = ExitCode.AWS
 
 
 @dataclass
@@ -59,6 +82,45 @@ class ProviderAPI:
             return f"updated {comment_id}"
         created = self._request("POST", self._comments_url(number), body)
         return f"posted {created.get('id')}"
+
+    # --- promote on GitHub: a branch, one file changed through the contents API, a pull request
+    # (https://docs.github.com/en/rest/git/refs, https://docs.github.com/en/rest/repos/contents,
+    # https://docs.github.com/en/rest/pulls/pulls#create-a-pull-request); the same calls as
+    # aws.codecommit.CodeCommitGateway's, so promote opens either kind the same way.
+    pull_request_url: str = ""
+
+    def branch_tip(self, repository: str, branch: str) -> str:
+        answer = self._request("GET", f"/repos/{repository}/git/ref/heads/{_quote(branch)}")
+        return str(answer["object"]["sha"])
+
+    def file_text(self, repository: str, path: str, commit: str) -> str:
+        answer = self._request("GET", f"/repos/{repository}/contents/{_quote(path)}?ref={_quote(commit)}")
+        return base64.b64decode(answer["content"]).decode("utf-8")
+
+    def create_branch(self, repository: str, branch: str, commit: str) -> None:
+        self._request(
+            "POST", f"/repos/{repository}/git/refs", payload={"ref": f"refs/heads/{branch}", "sha": commit}
+        )
+
+    def put_file(self, repository: str, branch: str, path: str, text: str, parent: str, message: str) -> str:
+        """Commit text as path on branch (the file exists: its blob sha is required); the commit id."""
+        here = self._request("GET", f"/repos/{repository}/contents/{_quote(path)}?ref={_quote(branch)}")
+        payload = {
+            "message": message,
+            "content": base64.b64encode(text.encode("utf-8")).decode(),
+            "sha": here["sha"],
+            "branch": branch,
+        }
+        answer = self._request("PUT", f"/repos/{repository}/contents/{_quote(path)}", payload=payload)
+        return str(answer["commit"]["sha"])
+
+    def create_pull_request(
+        self, repository: str, title: str, description: str, branch: str, base: str
+    ) -> str:
+        payload = {"title": title, "body": description, "head": branch, "base": base}
+        answer = self._request("POST", f"/repos/{repository}/pulls", payload=payload)
+        self.pull_request_url = str(answer.get("html_url") or "")
+        return str(answer["number"])
 
     def _comments_url(self, number: str) -> str:
         repo = self.repository
@@ -95,7 +157,7 @@ class ProviderAPI:
     def _payload(self, body: str) -> dict[str, Any]:
         return {"content": {"raw": body}} if self.provider == "bitbucket" else {"body": body}
 
-    def _request(self, method: str, path: str, body: str | None = None) -> Any:
+    def _request(self, method: str, path: str, body: str | None = None, payload: dict | None = None) -> Any:
         headers = {"Accept": "application/json", "User-Agent": "mlops-gitops"}
         if self.provider == "github":
             headers |= {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
@@ -104,8 +166,8 @@ class ProviderAPI:
         else:
             headers["Authorization"] = f"Bearer {self.token}"
         data = None
-        if body is not None:
-            data = json.dumps(self._payload(body)).encode()
+        if body is not None or payload is not None:
+            data = json.dumps(payload if payload is not None else self._payload(body or "")).encode()
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(self.base_url + path, data=data, headers=headers, method=method)
         where = f"{NAMES[self.provider]} {method} {path.split('?')[0]}"
