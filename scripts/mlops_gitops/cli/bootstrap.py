@@ -64,6 +64,9 @@ def run_bootstrap(args: argparse.Namespace, environ: Mapping[str, str], out: Tex
     region = getattr(args, "region", None) or env.region or aws.region or "us-east-1"
     aws.region = aws.region or region  # STS needs one, even when only environments.json names it
     partition = partition_of_region(region) or "aws"
+    arn = env.orchestrator.get("connection_arn")
+    if env.orchestrator.get("source") == "connection" and arn:
+        _check_connection(aws, arn, region, err)
 
     jobs, results = bootstrap(
         aws, env, repo.root, region, partition, args.target_account_role, event_printer(err)
@@ -95,3 +98,19 @@ def run_bootstrap(args: argparse.Namespace, environ: Mapping[str, str], out: Tex
         out.write("".join(rule.line() for rule in rules))
         out.write(steps)
     return ExitCode.OK if ok else ExitCode.AWS
+
+
+def _check_connection(aws, arn: str, region: str, err: TextIO) -> None:
+    """Refuse a connection that is not AVAILABLE yet; an endpoint without the API (moto) or a
+    caller that may not read it gets a note, and bootstrap goes on."""
+    from mlops_gitops.aws.connections import ConnectionGateway
+    from mlops_gitops.aws.errors import AWS_ERRORS, reason
+    from mlops_gitops.aws.stage import few_retries
+    from mlops_gitops.ops.bootstrap import check_connection
+
+    try:
+        status = ConnectionGateway.for_arn(few_retries(aws, attempts=1), arn, region).status(arn)
+    except AWS_ERRORS as exc:
+        err.write(f"note: the connection's status is unknown ({reason(exc)}); it must be AVAILABLE\n")
+        return
+    check_connection(arn, status)

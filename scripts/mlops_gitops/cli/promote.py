@@ -70,6 +70,15 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--local", action="store_true", help="make the branch in this git repository, not in CodeCommit"
     )
+    p.add_argument(
+        "--provider-token-secret",
+        metavar="NAME",
+        help="source connection: the Secrets Manager secret with the provider's API token "
+        "(default: environments.json orchestrator.provider_token_secret)",
+    )
+    p.add_argument(
+        "--provider-api-url", metavar="URL", default="", help=argparse.SUPPRESS
+    )  # tests, stand-ins
     p.set_defaults(run=run_promote)
 
 
@@ -87,7 +96,7 @@ def run_promote(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
     rel = f"{CONFIGS_DIR}/{args.pipeline_id}/{CONFIG_FILE}"
     aws = aws_context(args, environ)
     base = args.base or env.orchestrator.get("branch", "main")
-    target = _target(args, aws, err)
+    target = _provider_target(args, env, aws, err) if _connection(args, env) else _target(args, aws, err)
     text, origin = _read_config(repo.root, target, base, rel, args.base is None, err)
     if target is not None and target.gateway is None:  # the endpoint had no CodeCommit content
         target = None
@@ -120,7 +129,7 @@ def run_promote(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
     out.write(f"  {rel} {site.display}\n")
     if target is not None:
         return _open_pull_request(target, origin, promotion, rel, new_text, out)
-    return _local_branch(repo.root, origin, promotion, rel, new_text, out)
+    return _local_branch(repo.root, origin, promotion, rel, new_text, out, _push_steps(args, env, repo.root))
 
 
 def _from_shadow(args, repo, env, aws, data, stages, read, out: TextIO, err: TextIO) -> int:
@@ -159,7 +168,7 @@ def _from_shadow(args, repo, env, aws, data, stages, read, out: TextIO, err: Tex
         out.write(f"  {rel} {edit.display}\n")
     if target is not None:
         return _open_pull_request(target, origin, promotion, rel, new_text, out)
-    return _local_branch(repo.root, origin, promotion, rel, new_text, out)
+    return _local_branch(repo.root, origin, promotion, rel, new_text, out, _push_steps(args, env, repo.root))
 
 
 @dataclasses.dataclass
@@ -245,23 +254,103 @@ def _check_config(repo, env, pipeline_id: str, text: str, err: TextIO) -> None:
         raise PromotionError("the promoted config would be invalid; nothing was changed")
 
 
-def _local_branch(root: Path, base_commit: str, promotion, rel: str, text: str, out: TextIO) -> int:
+def _local_branch(
+    root: Path,
+    base_commit: str,
+    promotion,
+    rel: str,
+    text: str,
+    out: TextIO,
+    push: tuple[str, str] | None = None,
+) -> int:
     from mlops_gitops.ops.promote import commit_on_branch, file_at
 
     _, mode = file_at(root, base_commit, rel)
     commit = commit_on_branch(root, base_commit, rel, text, mode, promotion.branch, promotion.message())
     b = promotion.branch
+    remote, provider_repo = push or ("<remote>", "")
+    step4 = (
+        f"  4. open the pull request: {_new_pr_url(provider_repo, b, promotion.base)}\n"
+        f"     its pr-check build reports the plan on it, and a person approves it\n"
+        if provider_repo
+        else f"  4. open a pull request from {b} into {promotion.base}; its pr-check build comments the plan\n"
+        f"     and the model diff, and a person approves it\n"
+    )
     out.write(
         f"created branch {b} (commit {commit[:12]}) from {promotion.base}; your checkout is unchanged\n"
         "next steps:\n"
         f"  1. check the change:  git diff {base_commit[:12]} {b}\n"
         f"  2. see its plan:      git switch {b} && mlopsctl plan --base {promotion.base} --format markdown\n"
-        f"  3. push it:           git push <remote> {b}\n"
-        f"  4. open a pull request from {b} into {promotion.base}; its pr-check build comments the plan\n"
-        f"     and the model diff, and a person approves it\n"
-        f"rollback later: {promotion.rollback()}\n"
+        f"  3. push it:           git push {remote} {b}\n"
+        + step4
+        + f"rollback later: {promotion.rollback()}\n"
     )
     return ExitCode.OK
+
+
+# ------------------------------------------------------------------ source connection (GitHub, GitLab, Bitbucket)
+
+
+def _connection(args: argparse.Namespace, env) -> bool:
+    return env.orchestrator.get("source") == "connection" and not args.local and not args.repository
+
+
+def _provider_target(args: argparse.Namespace, env, aws, err: TextIO) -> _Target | None:
+    """The connected repository when promote can open the pull request through its API (GitHub,
+    with a token from Secrets Manager); None (a local branch and the push command) otherwise."""
+    from mlops_gitops.aws.errors import AWS_ERRORS, reason
+    from mlops_gitops.aws.secrets import SecretStore
+    from mlops_gitops.aws.stage import few_retries
+    from mlops_gitops.providers import NAMES, ProviderAPI
+
+    o = env.orchestrator
+    provider, repository = o.get("provider", "github"), o.get("full_repository_id", "")
+    if provider != "github":
+        err.write(
+            f"note: opening pull requests through {NAMES.get(provider, provider)}'s API is not implemented; "
+            "working locally: push the branch and open the pull request with the link below\n"
+        )
+        return None
+    secret = args.provider_token_secret or o.get("provider_token_secret")
+    if not secret:
+        err.write("note: no provider token (orchestrator.provider_token_secret); working locally\n")
+        return None
+    try:
+        token = SecretStore.from_context(few_retries(aws)).token(secret)
+    except AWS_ERRORS as exc:
+        err.write(f"note: the token secret {secret} is unreadable ({reason(exc)}); working locally\n")
+        return None
+    if not token:
+        err.write(f"note: the token secret {secret} does not exist or is empty; working locally\n")
+        return None
+    return _Target(ProviderAPI(provider, repository, token, args.provider_api_url), repository, "")
+
+
+def _push_steps(args: argparse.Namespace, env, root: Path) -> tuple[str, str] | None:
+    """(the git remote of the connected repository, its provider:owner/name) for the next steps."""
+    from mlops_gitops.ops.promote import git
+
+    o = env.orchestrator
+    if o.get("source") != "connection" or not o.get("full_repository_id"):
+        return None
+    repository = o["full_repository_id"]
+    remote = "origin"
+    try:
+        for line in git(root, "remote", "-v").splitlines():
+            name, url, *_ = line.split()
+            if url.removesuffix(".git").endswith(repository):
+                remote = name
+                break
+    except Exception:  # no git remotes: origin is the usual name
+        pass
+    return remote, f"{o.get('provider', 'github')}:{repository}"
+
+
+def _new_pr_url(provider_repo: str, branch: str, base: str) -> str:
+    from mlops_gitops.providers import new_pull_request_url
+
+    provider, _, repository = provider_repo.partition(":")
+    return new_pull_request_url(provider, repository, branch, base)
 
 
 def _open_pull_request(target: _Target, tip: str, promotion, rel: str, text: str, out: TextIO) -> int:
@@ -271,10 +360,13 @@ def _open_pull_request(target: _Target, tip: str, promotion, rel: str, text: str
     pr_id = gw.create_pull_request(
         repo, promotion.title(), promotion.description(), promotion.branch, promotion.base
     )
+    url = getattr(gw, "pull_request_url", "") or (
+        f"https://{target.region}.console.aws.amazon.com/codesuite/codecommit/repositories/{repo}"
+        f"/pull-requests/{pr_id}/details?region={target.region}"
+    )
     out.write(
         f"opened pull request {pr_id} in {repo}: {promotion.branch} (commit {commit[:12]}) into {promotion.base}\n"
-        f"  https://{target.region}.console.aws.amazon.com/codesuite/codecommit/repositories/{repo}"
-        f"/pull-requests/{pr_id}/details?region={target.region}\n"
+        f"  {url}\n"
         f"rollback later: {promotion.rollback()}\n"
     )
     return ExitCode.OK

@@ -46,6 +46,32 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--repository", metavar="NAME", help="its CodeCommit repository (default: the pull request's own)"
     )
+    p.add_argument(
+        "--provider-pull-request",
+        metavar="NUMBER",
+        help="a pull request on GitHub/GitLab/Bitbucket (source connection) to keep the comment on",
+    )
+    p.add_argument(
+        "--provider",
+        type=str.lower,
+        choices=["github", "gitlab", "bitbucket"],
+        default="github",
+        help="the connected provider (with --provider-pull-request; default github)",
+    )
+    p.add_argument(
+        "--provider-repository",
+        metavar="OWNER/NAME",
+        help="the repository on the provider (with --provider-pull-request)",
+    )
+    p.add_argument(
+        "--provider-token-secret",
+        metavar="NAME",
+        default="",
+        help="the Secrets Manager secret holding the provider's API token; without it nothing is posted",
+    )
+    p.add_argument(
+        "--provider-api-url", metavar="URL", default="", help=argparse.SUPPRESS
+    )  # tests, stand-ins
     p.add_argument("--dry-run", action="store_true", help="print the comment; post nothing, approve nothing")
     p.add_argument("--no-preview", action="store_true", help="skip the change-set preview of updates")
     p.set_defaults(run=run_pr_check)
@@ -97,6 +123,20 @@ def run_pr_check(args: argparse.Namespace, environ: Mapping[str, str], out: Text
         err.write(
             f"pr-check: pull request {args.pull_request_id}: comment {done.comment}; approval {done.approval}\n"
         )
+    if args.provider_pull_request and not args.dry_run:
+        from mlops_gitops.aws.secrets import SecretStore
+        from mlops_gitops.ops.review import comment_on_provider
+
+        done_comment = comment_on_provider(
+            SecretStore.from_context(aws),
+            args.provider,
+            args.provider_repository or "",
+            args.provider_pull_request,
+            args.provider_token_secret,
+            body,
+            args.provider_api_url,
+        )
+        err.write(f"pr-check: pull request {args.provider_pull_request}: comment {done_comment}\n")
     verdict = "clean" if review.clean else f"{len(review.errors)} finding(s)"
     err.write(
         f"pr-check: {len(review.items)} stack(s) planned, {len(review.models)} model change(s), {verdict}\n"

@@ -67,6 +67,21 @@ def check_fits(env: Environments) -> None:
         )
 
 
+# environments.json orchestrator.provider -> the orchestrator's ConnectionProvider
+PROVIDERS = {"github": "GitHub", "gitlab": "GitLab", "bitbucket": "Bitbucket"}
+
+
+def check_connection(arn: str, status: str) -> None:
+    """A connection source must be AVAILABLE before the orchestrator is made: its pr-check and drift
+    projects clone through it, and CodeBuild creates the pull-request webhook on the provider
+    through it when the project is created. Refused before anything is deployed (exit 1)."""
+    if status != "AVAILABLE":
+        raise BootstrapError(
+            f"the connection {arn} is {status}: complete it in the console (Developer Tools > Settings > "
+            "Connections > Update pending connection), then run bootstrap again. Nothing was deployed"
+        )
+
+
 def orchestrator_parameters(
     env: Environments,
     stage_role_arns: dict[str, str] | None = None,
@@ -85,6 +100,8 @@ def orchestrator_parameters(
         "BranchName": o.get("branch", "main"),
         "ConnectionArn": o.get("connection_arn", ""),
         "FullRepositoryId": o.get("full_repository_id", ""),
+        "ConnectionProvider": PROVIDERS[o.get("provider", "github")],
+        "ProviderTokenSecret": o.get("provider_token_secret", "") if o.get("source") == "connection" else "",
         "NotificationEmail": o.get("notification_email", ""),
         "DriftSchedule": o.get("drift_schedule", "cron(0 6 * * ? *)"),
         "EnableCloudTrail": "true" if o.get("cloudtrail") else "false",
@@ -381,7 +398,8 @@ def next_steps(env: Environments, results: list[StackResult], region: str) -> st
     lines = ["next steps:"]
     if o.get("source") == "connection":
         lines += [
-            "  1. Complete the CodeStar connection in the console (Developer Tools > Connections): it starts PENDING.",
+            f"  1. Protect {o.get('branch', 'main')} on the provider: require the {env.stack_prefix}-pr-check status "
+            "check and a reviewer's approval (the provider has no approval rule of ours).",
             f"  2. Push this repository to {o.get('full_repository_id')} (branch {o.get('branch', 'main')}).",
         ]
     else:

@@ -212,3 +212,26 @@ def _upsert_comment(gateway: Any, pr: Any, repository: str, review: Review, body
     if _same_commit(before, after):
         return "not posted: the source and destination commits are the same"
     return f"posted {gateway.post_comment(pr.pull_request_id, repository, before, after, body)}"
+
+
+def comment_on_provider(
+    secrets: Any, provider: str, repository: str, number: str, secret_name: str, body: str, api_url: str = ""
+) -> str:
+    """Post or update the check's comment on a connection's pull request with the token kept in
+    Secrets Manager. Never fails the check: without a token, or when the provider refuses, it says
+    why nothing was posted (the commit status CodeBuild sets still reports the verdict)."""
+    from mlops_gitops.aws.errors import reason
+    from mlops_gitops.providers import ProviderAPI, ProviderError
+
+    if not secret_name:
+        return "not posted: no token secret (environments.json orchestrator.provider_token_secret)"
+    try:
+        token = secrets.token(secret_name)
+    except AWS_ERRORS as exc:
+        return f"not posted: the token secret {secret_name} could not be read ({reason(exc)})"
+    if not token:
+        return f"not posted: the token secret {secret_name} does not exist or is empty"
+    try:
+        return ProviderAPI(provider, repository, token, api_url).upsert_comment(number, body, MARKER)
+    except ProviderError as exc:
+        return f"not posted: {exc}"

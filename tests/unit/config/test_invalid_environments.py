@@ -91,6 +91,23 @@ CASES = [
         id="connection-trailing-newline",
     ),
     pytest.param(
+        orch(source="connection", full_repository_id="org/repo", connection_arn=CONNECTION, provider="svn"),
+        ("$.orchestrator.provider", "enum"),
+        None,
+        id="connection-provider-unknown",
+    ),
+    pytest.param(
+        orch(
+            source="connection",
+            full_repository_id="org/repo",
+            connection_arn=CONNECTION,
+            provider_token_secret="my token",
+        ),
+        ("$.orchestrator.provider_token_secret", "pattern"),
+        None,
+        id="provider-token-secret-not-a-name",
+    ),
+    pytest.param(
         orch(drift_schedule="cron(0 6 * * *)"),
         ("$.orchestrator.drift_schedule", "schedule"),
         "6",
