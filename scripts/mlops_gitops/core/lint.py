@@ -11,8 +11,9 @@ the same answers as its pure-Python fallback at about 80% of the cold lint's CPU
 Each template's findings are cached under its content hash (plus cfn-lint's version, our rules and
 the settings) in mlopsctl's cache directory ($MLOPS_GITOPS_CACHE_DIR; buildspecs/validate.yml keeps
 it across CodeBuild builds): an unchanged template is linted once. The templates to lint are spread
-over one process per CPU, forked from a server that has imported cfn-lint once (forkserver: safe
-when the caller runs threads, as a moto server in tests does), the largest first.
+over one process per CPU, forked from a server that has imported cfn-lint and loaded its rules once
+(forkserver, `lint_preload`: safe when the caller runs threads, as a moto server in tests does), the
+largest first.
 """
 
 from __future__ import annotations
