@@ -7,7 +7,7 @@ conditions: cfn-lint's solver checks every Fn::If, and every list or object hold
 combination of their conditions (up to 128), against all of the template's conditions - keep the
 count of conditions, and of conditions inside one property, low (data_lake.yaml's feature slots).
 The solver is sympy's, which uses picosat when `pycosat` (one of our dependencies) is installed:
-the same answers as its pure-Python fallback at about 80% of the cold lint's CPU.
+the same answers as its pure-Python fallback at 75-85% of the cold lint's CPU.
 Each template's findings are cached under its content hash (plus cfn-lint's version, our rules and
 the settings) in mlopsctl's cache directory ($MLOPS_GITOPS_CACHE_DIR; buildspecs/validate.yml keeps
 it across CodeBuild builds): an unchanged template is linted once. The templates to lint are spread
