@@ -29,20 +29,11 @@ from mlops_gitops.errors import GitOpsError, UsageError
 from mlops_gitops.ops.promote import VERSION_ARN, PromotionError
 from mlops_gitops.report import markdown as md
 from mlops_gitops.report.models import version_label
-from mlops_gitops.report.serving import shadow_model
+from mlops_gitops.report.serving import OWN_KEYS, shadow_model
 
-# The keys of one shadow_variant (the issue 18 config contract); an object with none of them is
+# The keys of one shadow_variant (the same table pr-check reads); an object with none of them is
 # a per-stage map.
-SHADOW_KEYS = frozenset(
-    {
-        "name",
-        "model_package_name",
-        "model_artifact_location",
-        "inference_instance",
-        "instance_count",
-        "sampling_percent",
-    }
-)
+SHADOW_KEYS = frozenset(OWN_KEYS["shadow_variant"])
 MODEL_KEYS = ("model_package_name", "model_artifact_location")
 INSTANCE_KEYS = ("inference_instance", "instance_count")
 DEFAULTS = {"instance_count": 1}  # the schema's defaults, for stages a split leaves unset

@@ -119,3 +119,17 @@ def test_multi_model_says_where_its_models_come_from() -> None:
         "- fraud serves multi-model: models loaded on demand from s3://models/fraud/, on the same instances.",
         "",
     ]
+
+
+def test_the_keys_pr_check_and_promote_read_are_the_schemas() -> None:
+    """report/serving.OWN_KEYS (also ops/shadow's) tells a value from a per-stage map: it must name
+    exactly the properties the config schema defines for each field."""
+    import json
+
+    from mlops_gitops.report.serving import OWN_KEYS
+    from tests.conftest import REPO_ROOT
+
+    defs = json.loads((REPO_ROOT / "pipeline-configs" / "mlops-config.schema.json").read_text())["$defs"]
+    assert {name: set(defs[name]["properties"]) for name in OWN_KEYS} == {
+        k: set(v) for k, v in OWN_KEYS.items()
+    }
