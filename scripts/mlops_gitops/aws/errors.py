@@ -4,6 +4,7 @@ botocore: the exception types to catch, and their code and one-line reason."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -186,3 +187,20 @@ def stand_in_lacks(exc: BaseException) -> bool:
     """Whether a stand-in for AWS (moto) lacks the operation: a NotImplemented answer, or the HTML
     page of an HTTP 500 that botocore could not parse."""
     return not_implemented(exc) or _html_500(exc)
+
+
+_BOOTSTRAP_PARAMETER = re.compile(r"/mlops/[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*")
+
+
+def bootstrap_hint(detail: str) -> str:
+    """A failure naming one of the SSM parameters bootstrap publishes (target-account.yaml: the
+    boundary, the notify key) that CloudFormation could not read means the stage's account has
+    not run this version's `mlopsctl bootstrap` (pipeline templates read them as
+    AWS::SSM::Parameter::Value<String>; CreateChangeSet fails when one is missing)."""
+    found = _BOOTSTRAP_PARAMETER.search(detail)
+    if not found or "parameter" not in detail.lower():
+        return detail
+    return (
+        f"{detail}; the stage's account lacks the SSM parameter {found.group(0)} that mlopsctl bootstrap "
+        "makes: run `mlopsctl bootstrap` with this version (it adds /mlops/notify-key-arn), then deploy again"
+    )

@@ -4,8 +4,7 @@ Safe by construction: unchanged stacks (same mlops:spec-hash tag) cost no call b
 listing of stacks; every change goes through a change set; a stack stuck from an earlier run is
 recovered (never-created stacks deleted and recreated, UPDATE_ROLLBACK_FAILED continued, stacks in
 progress waited for); one pipeline's failure does not stop the others; orphans are deleted only
-with --prune, protected stages only with --allow-protected.
-"""
+with --prune, protected stages only with --allow-protected."""
 
 from __future__ import annotations
 
@@ -29,7 +28,7 @@ from mlops_gitops.aws.cloudformation import (
     StackEvent,
     StackSnapshot,
 )
-from mlops_gitops.aws.errors import AWS_ERRORS, reason, stand_in_lacks
+from mlops_gitops.aws.errors import AWS_ERRORS, bootstrap_hint, reason, stand_in_lacks
 from mlops_gitops.aws.s3 import ArtifactMismatch, ArtifactStore  # noqa: F401  (ArtifactMismatch: callers' name)
 from mlops_gitops.aws.sagemaker import SageMakerGateway
 from mlops_gitops.aws.stack_states import STABLE_OK
@@ -256,7 +255,7 @@ class Deployer:
             try:
                 return self._apply_one(item, prune, allow_protected)
             except (StackError, *AWS_ERRORS) as exc:
-                return Outcome(item, "failed", str(exc))
+                return Outcome(item, "failed", bootstrap_hint(str(exc)))
             except Exception as exc:  # noqa: BLE001 - one pipeline's surprise must not stop the others
                 log.debug("deploying %s", item.stack_name, exc_info=True)
                 return Outcome(item, "failed", f"{type(exc).__name__}: {exc}")

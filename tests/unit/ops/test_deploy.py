@@ -441,3 +441,38 @@ def test_a_stand_in_without_termination_protection_is_said_in_one_plain_line() -
         outcome = run(fake, [spec], stage="prod")[spec.stack_name]
         assert outcome.result == "created" and expected in outcome.detail, outcome.detail
         assert "<" not in outcome.detail and "\n" not in outcome.detail
+
+
+def test_a_missing_bootstrap_parameter_says_to_run_bootstrap() -> None:
+    """Pipeline templates read /mlops/notify-key-arn and /mlops/permissions-boundary-arn as
+    AWS::SSM::Parameter::Value<String>; in an account not bootstrapped with this version
+    CreateChangeSet refuses the stack. The outcome says what to do."""
+    from botocore.exceptions import ClientError
+
+    fake = FakeCloudFormation()
+    error = {
+        "Error": {
+            "Code": "ValidationError",
+            "Message": "Unable to fetch parameters [/mlops/notify-key-arn] from parameter store for this account.",
+        }
+    }
+
+    def refuse(**kwargs):
+        raise ClientError(error, "CreateChangeSet")
+
+    fake.create_change_set = refuse
+    d = deployer(fake)
+    [outcome] = d.apply(d.plan("dev", [SPEC]))
+    assert outcome.result == "failed"
+    assert "Unable to fetch parameters [/mlops/notify-key-arn]" in outcome.detail
+    assert "lacks the SSM parameter /mlops/notify-key-arn that mlopsctl bootstrap makes" in outcome.detail
+    assert "run `mlopsctl bootstrap`" in outcome.detail
+
+
+def test_other_failures_get_no_bootstrap_hint() -> None:
+    from mlops_gitops.aws.errors import bootstrap_hint
+
+    assert bootstrap_hint("mlops-a-dev: ended ROLLBACK_COMPLETE: Endpoint: quota exceeded") == (
+        "mlops-a-dev: ended ROLLBACK_COMPLETE: Endpoint: quota exceeded"
+    )
+    assert bootstrap_hint("bucket s3://x/mlops/y denied") == "bucket s3://x/mlops/y denied"
