@@ -12,13 +12,14 @@ update, so its shape is asserted offline in tests/unit/core/params/test_inferenc
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from mlops_gitops.config.validate import Validator
 from mlops_gitops.core.render import render
 from mlops_gitops.repo import Repo
-from tests.aws.conftest import orchestrator_basics
+from tests.aws.conftest import create_pipeline_stack, orchestrator_basics
 from tests.conftest import REPO_ROOT
 
 ARTIFACT_BUCKET = "mlops-artifacts-111122223333"
@@ -183,17 +184,8 @@ def test_a_multi_model_stack_is_created_in_moto(aws, tmp_repo) -> None:
     assert cfg is not None, [f.text() for f in findings]
     spec = render(REPO_ROOT, cfg, "dev", ENV, commit="0" * 40)
     _prepare(aws)
-    cfn = aws("cloudformation")
-    cfn.create_stack(
-        StackName=spec.stack_name,
-        TemplateBody=(REPO_ROOT / spec.template).read_text(),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in spec.parameters.items()],
-        Capabilities=["CAPABILITY_IAM"],
-    )
-    outputs = {
-        o["OutputKey"]: o["OutputValue"]
-        for o in cfn.describe_stacks(StackName=spec.stack_name)["Stacks"][0]["Outputs"]
-    }
+    stack = create_pipeline_stack(aws, Path(spec.template).name, spec.stack_name, spec.parameters)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     container = aws("sagemaker").describe_model(ModelName=outputs["SageMakerModelName"])["PrimaryContainer"]
     assert container["ModelDataUrl"] == "s3://mlops-demo-models/claims/tenants/"
     assert container["Mode"] == "MultiModel"

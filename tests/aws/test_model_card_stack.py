@@ -6,7 +6,10 @@ policy evaluator (tests/repo/test_handler_permissions.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mlops_gitops.core.render import render
+from tests.aws.conftest import create_pipeline_stack
 from tests.aws.test_inference_stacks import ENV, REPO_ROOT, VALIDATOR, _prepare
 
 
@@ -18,12 +21,6 @@ def test_moto_creates_the_stack_with_a_card_and_ignores_the_card(aws) -> None:
     spec = render(REPO_ROOT, cfg, "prod", ENV, commit="0" * 40)
     assert spec.parameters["ModelCardStatus"] == "PendingReview", "the example has a card"
     _prepare(aws)
-    cfn = aws("cloudformation")
-    cfn.create_stack(
-        StackName=spec.stack_name,
-        TemplateBody=(REPO_ROOT / spec.template).read_text(),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in spec.parameters.items()],
-        Capabilities=["CAPABILITY_IAM"],
-    )
-    assert cfn.describe_stacks(StackName=spec.stack_name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    stack = create_pipeline_stack(aws, Path(spec.template).name, spec.stack_name, spec.parameters)
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
     assert aws("sagemaker").list_model_cards()["ModelCardSummaries"] == []

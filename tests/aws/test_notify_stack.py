@@ -9,6 +9,8 @@ the topic is asserted offline in tests/repo/test_notify_topic.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mlops_gitops.aws.cloudformation import CloudFormationGateway
@@ -20,7 +22,7 @@ from mlops_gitops.core.render import render
 from mlops_gitops.ops.notify import Notifier
 from mlops_gitops.ops.waves import Outcome
 from mlops_gitops.repo import Repo
-from tests.aws.conftest import NOTIFY_KEY_ARN, orchestrator_basics
+from tests.aws.conftest import NOTIFY_KEY_ARN, create_pipeline_stack, orchestrator_basics
 from tests.conftest import REPO_ROOT
 
 REPO = Repo(REPO_ROOT)
@@ -35,13 +37,7 @@ def _create(aws, stage: str):
     assert cfg is not None and not [f for f in findings if f.severity == "error"]
     spec = render(REPO_ROOT, cfg, stage, ENV, commit="4f2c9e1d0b7a" + "0" * 28)
     orchestrator_basics(aws, "mlops-artifacts-111122223333")
-    cfn = aws("cloudformation")
-    cfn.create_stack(
-        StackName=spec.stack_name,
-        TemplateBody=(REPO_ROOT / spec.template).read_text(),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in spec.parameters.items()],
-        Capabilities=["CAPABILITY_IAM"],
-    )
+    create_pipeline_stack(aws, Path(spec.template).name, spec.stack_name, spec.parameters)
     return spec
 
 

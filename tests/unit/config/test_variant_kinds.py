@@ -39,35 +39,27 @@ MME = {"model_prefix": "s3://mlops-demo-models/claims/tenants/"}
 ASYNC = {"output_location": "s3://mlops-demo-results/p/output"}
 
 
-def serverless(**changes: Any) -> dict[str, Any]:
-    """churn-serverless with top-level changes (None removes a key)."""
-    config = example("churn-serverless")
+def edited(name: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Example ``name`` with top-level changes (None removes a key)."""
+    config = example(name)
     for key, value in changes.items():
         if value is None:
             config.pop(key, None)
         else:
             config[key] = value
     return config
+
+
+def serverless(**changes: Any) -> dict[str, Any]:
+    return edited("churn-serverless", changes)
 
 
 def async_(**changes: Any) -> dict[str, Any]:
-    config = example("claims-async")
-    for key, value in changes.items():
-        if value is None:
-            config.pop(key, None)
-        else:
-            config[key] = value
-    return config
+    return edited("claims-async", changes)
 
 
 def shadow(**changes: Any) -> dict[str, Any]:
-    config = example("fraud-shadow")
-    for key, value in changes.items():
-        if value is None:
-            config.pop(key, None)
-        else:
-            config[key] = value
-    return config
+    return edited("fraud-shadow", changes)
 
 
 CASES = [
