@@ -58,20 +58,10 @@ def run_validate(args: argparse.Namespace, environ: Mapping[str, str], out: Text
     paths = [p if p.is_absolute() else Path.cwd() / p for p in args.paths]
     report, configs = validate(repo, paths)
     if configs:
-        from mlops_gitops.config.validate import Validator
-        from mlops_gitops.core.render import physical_name_findings
+        from mlops_gitops.core.render import configs_name_findings
         from mlops_gitops.findings import sort_findings
 
-        validator = Validator(repo)
-        env = validator.environments()
-        found = [
-            f
-            for cfg in configs
-            for f in physical_name_findings(
-                repo.root, cfg, env, validator.schema.types[cfg.pipeline_type].fields
-            )
-        ]
-        report.findings = sort_findings([*report.findings, *found])
+        report.findings = sort_findings([*report.findings, *configs_name_findings(repo, configs)])
     if args.templates:
         from mlops_gitops.core.lint import lint_templates
         from mlops_gitops.findings import sort_findings

@@ -233,6 +233,20 @@ def _names(template: templates.Template, params: dict[str, str], ctx: ParamConte
         return []
 
 
+def configs_name_findings(repo: Any, configs: list[PipelineConfig]) -> list[Finding]:
+    """physical_name_findings of each valid config, as `mlopsctl validate` and the provisioning API
+    run it after the config checks (``configs``: what config.validate.validate accepted)."""
+    if not configs:
+        return []
+    validator = Validator(repo)
+    env = validator.environments()
+    return [
+        f
+        for cfg in configs
+        for f in physical_name_findings(repo.root, cfg, env, validator.schema.types[cfg.pipeline_type].fields)
+    ]
+
+
 def physical_name_findings(
     root: Path, cfg: PipelineConfig, env: Environments, fields: Collection[str] = ()
 ) -> list[Finding]:

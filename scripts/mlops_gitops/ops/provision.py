@@ -231,18 +231,12 @@ def _write(root: Path, rel: str, data: bytes) -> None:
 def validate_repository(root: Path) -> list[Finding]:
     """`mlopsctl validate` without --templates (cli/validate.py): every config and
     environments.json, then each valid config's physical names against AWS's limits."""
-    from mlops_gitops.config.validate import Validator, validate
-    from mlops_gitops.core.render import physical_name_findings
+    from mlops_gitops.config.validate import validate
+    from mlops_gitops.core.render import configs_name_findings
 
     repo = Repo(root)
     report, configs = validate(repo)
-    if configs:
-        validator = Validator(repo)
-        env = validator.environments()
-        for cfg in configs:
-            fields = validator.schema.types[cfg.pipeline_type].fields
-            report.findings += physical_name_findings(repo.root, cfg, env, fields)
-    return sort_findings(report.findings)
+    return sort_findings([*report.findings, *configs_name_findings(repo, configs)])
 
 
 # ------------------------------------------------------------------ POST /pipelinestatus
