@@ -56,6 +56,7 @@ class FakeStack:
     drift: str = "NOT_CHECKED"
     drift_checked: datetime | None = None
     drift_found: dict[str, str] = field(default_factory=dict)
+    updated: datetime | None = None  # LastUpdatedTime (absent: never updated)
 
     def describe(self) -> dict[str, Any]:
         if self.upcoming:
@@ -71,7 +72,7 @@ class FakeStack:
             "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()],
             "DriftInformation": {"StackDriftStatus": self.drift}
             | ({"LastCheckTimestamp": self.drift_checked} if self.drift_checked else {}),
-        }
+        } | ({"LastUpdatedTime": self.updated} if self.updated else {})
 
     def deletion_policy(self, logical_id: str) -> str:
         body = self.template if isinstance(self.template, dict) else {}
@@ -565,6 +566,21 @@ class FakeRegistry:
 
     def last_transform_job(self, name_prefix: str):
         return None
+
+    def schedule_status(self, name: str):
+        return None
+
+    # the gateway's bulk reads (issue 17), answered through the reads above: no listing times
+    def endpoint_summaries(self, names):
+        from mlops_gitops.aws.sagemaker import EndpointSummary
+
+        return {n: EndpointSummary(n, status) for n in names if (status := self.endpoint_status(n))}
+
+    def schedule_states(self, names):
+        return {n: state for n in names if (state := self.schedule_status(n)) is not None}
+
+    def last_transform_jobs(self, prefixes):
+        return {p: self.last_transform_job(p) for p in prefixes}
 
 
 class FakeS3:

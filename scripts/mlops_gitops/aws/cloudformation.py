@@ -72,6 +72,9 @@ class StackSnapshot:
     # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackDriftInformation.html
     drift_status: str = ""
     drift_checked: datetime | None = None
+    # When the stack's last operation began: LastUpdatedTime, else CreationTime (status compares it
+    # with an endpoint's LastModifiedTime). https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Stack.html
+    updated: datetime | None = None
 
     @property
     def spec_hash(self) -> str | None:
@@ -90,6 +93,7 @@ class StackSnapshot:
             status_reason=raw.get("StackStatusReason", ""),
             drift_status=(raw.get("DriftInformation") or {}).get("StackDriftStatus", ""),
             drift_checked=(raw.get("DriftInformation") or {}).get("LastCheckTimestamp"),
+            updated=raw.get("LastUpdatedTime") or raw.get("CreationTime"),
         )
 
 

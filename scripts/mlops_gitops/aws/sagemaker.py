@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -13,6 +16,21 @@ class JobState:
     name: str
     status: str
     failure_reason: str = ""
+
+
+@dataclass(frozen=True)
+class EndpointSummary:
+    """One endpoint as ListEndpoints lists it: no FailureReason (that is DescribeEndpoint's).
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_EndpointSummary.html"""
+
+    name: str
+    status: str
+    modified: datetime | None = None  # LastModifiedTime; None where a fallback read does not say
+
+
+PAGE = (
+    100  # MaxResults of ListEndpoints, ListMonitoringSchedules/Executions and ListTransformJobs: at most 100
+)
 
 
 @dataclass
@@ -90,6 +108,120 @@ class SageMakerGateway:
         job = items[0]
         return JobState(job["TransformJobName"], job["TransformJobStatus"], job.get("FailureReason", ""))
 
+    # -------------------------------------------------------------- status in bulk (issue 17)
+
+    def endpoint_summaries(self, names: Iterable[str]) -> dict[str, EndpointSummary]:
+        """The endpoints among ``names`` that exist, from ListEndpoints pages (100 each), read until
+        every name is found or the listing ends; a name missing from the result has no endpoint.
+        Where the listing is refused, each endpoint is described on its own, as before.
+        https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListEndpoints.html"""
+        wanted = set(names)
+        try:
+            found = {
+                e["EndpointName"]: EndpointSummary(
+                    e["EndpointName"], e["EndpointStatus"], e.get("LastModifiedTime")
+                )
+                for e in _pages(self.client.list_endpoints, "Endpoints", lambda e: e["EndpointName"], wanted)
+            }
+        except ClientError:
+            return {
+                n: EndpointSummary(n, status) for n in sorted(wanted) if (status := self.endpoint_status(n))
+            }
+        return found
+
+    def schedule_states(self, names: Iterable[str]) -> dict[str, JobState]:
+        """What schedule_status says of each schedule among ``names`` that exists, read in bulk:
+        ListMonitoringSchedules pages for the status (its summary has no last execution), then one
+        ListMonitoringExecutions listing, newest created first, for each schedule's newest
+        execution. That listing stops when every schedule has its execution or is newer than the
+        oldest execution read (it has not run since), or after ceil(schedules / 100) + 2 pages;
+        a schedule still open then is described on its own. Where a listing is refused (moto has
+        neither), every schedule is described on its own, as before.
+        https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListMonitoringSchedules.html
+        https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListMonitoringExecutions.html"""
+        wanted = set(names)
+        try:
+            listed = {
+                s["MonitoringScheduleName"]: s
+                for s in _pages(
+                    self.client.list_monitoring_schedules,
+                    "MonitoringScheduleSummaries",
+                    lambda s: s["MonitoringScheduleName"],
+                    wanted,
+                )
+            }
+            last, open_ = self._last_executions(listed) if listed else ({}, set())
+        except Exception:  # noqa: BLE001 - includes moto's HTTP 500 for these unimplemented APIs
+            return {n: state for n in sorted(wanted) if (state := self.schedule_status(n)) is not None}
+        out = {}
+        for name, summary in listed.items():
+            if name in open_:
+                if (state := self.schedule_status(name)) is not None:
+                    out[name] = state
+                continue
+            execution = last.get(name) or {}
+            out[name] = JobState(
+                name,
+                summary.get("MonitoringScheduleStatus", "unknown"),
+                execution.get("MonitoringExecutionStatus", "")
+                + (f": {execution['FailureReason']}" if execution.get("FailureReason") else ""),
+            )
+        return out
+
+    def _last_executions(
+        self, schedules: dict[str, dict[str, Any]]
+    ) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """The newest execution of each schedule (absent: it has none) and the schedules left open
+        when the page bound was reached."""
+        created = {name: _utc(s.get("CreationTime")) for name, s in schedules.items()}
+        open_, last = set(schedules), {}
+        kwargs: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": PAGE}
+        for _ in range(math.ceil(len(schedules) / PAGE) + 2):
+            page = self.client.list_monitoring_executions(**kwargs)
+            items = page.get("MonitoringExecutionSummaries", [])
+            for ex in items:
+                name, when = ex.get("MonitoringScheduleName", ""), _utc(ex.get("CreationTime"))
+                # an execution older than the schedule is a deleted namesake's
+                if name in open_ and not (when and created[name] and when < created[name]):
+                    last[name] = ex
+                    open_.discard(name)
+            oldest = _utc(items[-1].get("CreationTime")) if items else None
+            if not page.get("NextToken"):
+                return last, set()  # the listing ended: the schedules still open never ran
+            # a schedule created after the oldest execution read has run since only if listed already
+            open_ = {n for n in open_ if not (oldest and created[n] and created[n] > oldest)}
+            if not open_:
+                return last, set()
+            kwargs["NextToken"] = page["NextToken"]
+        return last, open_
+
+    def last_transform_jobs(self, prefixes: Iterable[str]) -> dict[str, JobState | None]:
+        """What last_transform_job says of each prefix, read in bulk: one ListTransformJobs listing,
+        newest created first (100 a page), gives each prefix the newest job whose name contains it;
+        it stops when every prefix has its job, when the listing ends (the prefixes left have no
+        job), or after ceil(prefixes / 100) + 2 pages, when each prefix still open is asked on its
+        own (NameContains, one call each, as before).
+        https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListTransformJobs.html"""
+        open_ = sorted(set(prefixes))
+        out: dict[str, JobState | None] = {}
+        kwargs: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": PAGE}
+        try:
+            for _ in range(math.ceil(len(open_) / PAGE) + 2):
+                if not open_:
+                    break
+                page = self.client.list_transform_jobs(**kwargs)
+                for job in page.get("TransformJobSummaries", []):
+                    name = job["TransformJobName"]
+                    for prefix in [p for p in open_ if p in name]:
+                        out[prefix] = JobState(name, job["TransformJobStatus"], job.get("FailureReason", ""))
+                        open_.remove(prefix)
+                if not page.get("NextToken"):
+                    return {**out, **dict.fromkeys(open_)}
+                kwargs["NextToken"] = page["NextToken"]
+        except ClientError:
+            pass
+        return {**out, **{p: self.last_transform_job(p) for p in open_}}
+
     def schedule_status(self, name: str) -> JobState | None:
         """A monitoring schedule's status and its last execution, or None when unknown."""
         try:
@@ -103,6 +235,26 @@ class SageMakerGateway:
             last.get("MonitoringExecutionStatus", "")
             + (f": {last['FailureReason']}" if last.get("FailureReason") else ""),
         )
+
+
+def _pages(call: Any, key: str, name_of: Any, wanted: set[str]) -> list[dict[str, Any]]:
+    """The items named in ``wanted`` of a paginated SageMaker listing, read page by page (100
+    each) until every one is found or the listing ends."""
+    found: dict[str, dict[str, Any]] = {}
+    kwargs: dict[str, Any] = {"MaxResults": PAGE}
+    while len(found) < len(wanted):
+        page = call(**kwargs)
+        found.update({name_of(i): i for i in page.get(key, []) if name_of(i) in wanted})
+        if not page.get("NextToken"):
+            break
+        kwargs["NextToken"] = page["NextToken"]
+    return list(found.values())
+
+
+def _utc(when: Any) -> datetime | None:
+    if not isinstance(when, datetime):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 # ------------------------------------------------------------------ model registry records

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timezone
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from mlops_gitops.aws.cloudformation import CloudFormationGateway, StackSnapshot
-from mlops_gitops.aws.sagemaker import SageMakerGateway
+from mlops_gitops.aws.sagemaker import EndpointSummary, JobState, SageMakerGateway
 from mlops_gitops.aws.stage import StageGateways
 from mlops_gitops.config.environments import Environments
 from mlops_gitops.core.plan import PlanItem
@@ -47,6 +47,7 @@ def stage_status(
 def status_of(
     items: list[PlanItem], snaps: dict[str, StackSnapshot], cfn: CloudFormationGateway, sm: SageMakerGateway
 ) -> list[PipelineStatus]:
+    live = read_live([snaps[i.stack_name] for i in items if i.stack_name in snaps], cfn, sm)
     out = []
     for item in items:
         snap = snaps.get(item.stack_name)
@@ -60,7 +61,7 @@ def status_of(
                 )
             )
             continue
-        health, detail = _health(item, snap, cfn, sm)
+        health, detail = _health(snap, live, sm)
         out.append(
             PipelineStatus(
                 item.pipeline_id or "?",
@@ -76,6 +77,59 @@ def status_of(
     return out
 
 
+@dataclass
+class LiveState:
+    """What SageMaker says of a stage's healthy-looking stacks, read per kind in bulk (issue 17):
+    one ListEndpoints listing for the real-time endpoints, ListMonitoringSchedules plus one
+    ListMonitoringExecutions listing for the monitors, one ListTransformJobs listing for the batch
+    pipelines (aws/sagemaker.py says how each stops and falls back). A kind without stacks costs
+    no call."""
+
+    endpoint_of: dict[str, str] = field(default_factory=dict)  # stack -> endpoint name
+    schedule_of: dict[str, str] = field(default_factory=dict)  # stack -> monitoring schedule name
+    prefix_of: dict[str, str] = field(default_factory=dict)  # stack -> transform job name prefix
+    endpoints: dict[str, EndpointSummary] = field(default_factory=dict)
+    schedules: dict[str, JobState] = field(default_factory=dict)
+    jobs: dict[str, JobState | None] = field(default_factory=dict)
+
+
+_MONITORS = {
+    "byom_data_quality_monitor": "dq",
+    "byom_model_quality_monitor": "mq",
+    "byom_model_bias_monitor": "mb",
+    "byom_model_explainability_monitor": "me",
+}
+
+
+def read_live(snaps: list[StackSnapshot], cfn: CloudFormationGateway, sm: SageMakerGateway) -> LiveState:
+    live = LiveState()
+    for snap in snaps:
+        if snap.status not in HEALTHY_STACK:
+            continue
+        ptype = snap.tags.get("mlops:pipeline-type", "")
+        if ptype.startswith("byom_realtime"):
+            # the output the listing carries first (realtime_inference.yaml: !GetAtt Endpoint.EndpointName,
+            # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sagemaker-endpoint.html);
+            # the physical id (a ListStackResources call) only for a stack deployed without it
+            name = snap.outputs.get("SageMakerEndpointName") or endpoint_name(cfn, snap.name)
+            if name:
+                live.endpoint_of[snap.name] = name
+        elif ptype.startswith("byom_batch"):
+            live.prefix_of[snap.name] = snap.parameters.get("NamePrefix", snap.name)
+        elif ptype in _MONITORS:
+            live.schedule_of[snap.name] = f"{snap.parameters.get('NamePrefix', snap.name)}-{_MONITORS[ptype]}"
+    if live.endpoint_of:
+        live.endpoints = sm.endpoint_summaries(live.endpoint_of.values())
+    if live.schedule_of:
+        live.schedules = sm.schedule_states(live.schedule_of.values())
+    if live.prefix_of:
+        live.jobs = sm.last_transform_jobs(live.prefix_of.values())
+    return live
+
+
+HEALTHY_STACK = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+
+
 def last_drift(snap: StackSnapshot) -> str:
     """``IN_SYNC (checked 2026-03-01 06:00 UTC)``: the stack's DriftInformation as listed.
     https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackDriftInformation.html"""
@@ -87,42 +141,35 @@ def last_drift(snap: StackSnapshot) -> str:
     return f"{status} (checked {checked:%Y-%m-%d %H:%M} UTC)"
 
 
-def _health(
-    item: PlanItem, snap: StackSnapshot, cfn: CloudFormationGateway, sm: SageMakerGateway
-) -> tuple[str, str]:
-    if snap.status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+def _health(snap: StackSnapshot, live: LiveState, sm: SageMakerGateway) -> tuple[str, str]:
+    if snap.status not in HEALTHY_STACK:
         return "unhealthy", f"stack {snap.status}" + (f": {snap.status_reason}" if snap.status_reason else "")
     ptype = snap.tags.get("mlops:pipeline-type", "")
     if ptype.startswith("byom_realtime"):
-        # the output the listing carries first (realtime_inference.yaml: !GetAtt Endpoint.EndpointName,
-        # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sagemaker-endpoint.html);
-        # the physical id (a ListStackResources call) only for a stack deployed without it
-        name = snap.outputs.get("SageMakerEndpointName") or endpoint_name(cfn, snap.name)
-        state = sm.endpoint_status(name) if name else None
-        if state is None:
+        name = live.endpoint_of.get(snap.name, "")
+        summary = live.endpoints.get(name)
+        if summary is None:
             return "unknown", "endpoint not found"
+        state = summary.status
         model = snap.parameters.get("ModelPackageArn", "").split("model-package/")[-1]
-        failed = sm.endpoint_failure(name) if state == "InService" else None  # e.g. a rolled-back rollout
+        # e.g. a rolled-back rollout; DescribeEndpoint only where the listing cannot rule it out
+        failed = (
+            sm.endpoint_failure(name) if state == "InService" and may_have_failed(summary, snap) else None
+        )
         return ("healthy" if state == "InService" else "unhealthy"), f"endpoint {name} {state}" + (
             f", model package {model}" if model else ""
         ) + (f"; its last update failed: {failed}" if failed else "")
     if ptype.startswith("byom_batch"):
-        job = sm.last_transform_job(snap.parameters.get("NamePrefix", snap.name))
+        job = live.jobs.get(live.prefix_of[snap.name])
         if job is None:
             return "healthy", "no transform job has run yet"
         healthy = job.status in ("Completed", "InProgress", "Stopping")
         return ("healthy" if healthy else "unhealthy"), f"last job {job.name} {job.status}" + (
             f": {job.failure_reason}" if job.failure_reason else ""
         )
-    if ptype.endswith("_monitor"):
-        short = {
-            "byom_data_quality_monitor": "dq",
-            "byom_model_quality_monitor": "mq",
-            "byom_model_bias_monitor": "mb",
-            "byom_model_explainability_monitor": "me",
-        }[ptype]
-        name = f"{snap.parameters.get('NamePrefix', snap.name)}-{short}"
-        schedule = sm.schedule_status(name)
+    if ptype in _MONITORS:
+        name = live.schedule_of[snap.name]
+        schedule = live.schedules.get(name)
         if schedule is None:
             return "unknown", f"schedule {name} could not be read"
         healthy = schedule.status == "Scheduled" and not schedule.failure_reason.startswith(
@@ -131,3 +178,22 @@ def _health(
         last = f", last execution {schedule.failure_reason}" if schedule.failure_reason else ""
         return ("healthy" if healthy else "unhealthy"), f"schedule {name} {schedule.status}{last}"
     return "healthy", "stack complete"
+
+
+def may_have_failed(summary: EndpointSummary, snap: StackSnapshot) -> bool:
+    """Whether an InService endpoint's last update may have failed, which only DescribeEndpoint's
+    FailureReason says ("if the status is InService but update operation fails";
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeEndpoint.html); its
+    listing has no reason (API_EndpointSummary.html). The stack is complete here, so an endpoint
+    changed since the stack's last operation began was changed by it, and that change succeeded:
+    no call. One last changed before (the stack's last update left it alone, e.g. after a rolled-back
+    rollout), or without the times to tell, is described. What a row may miss: a failed update made
+    outside CloudFormation after the stack's last operation began (mlopsctl drift reads each endpoint)."""
+    changed, began = _utc(summary.modified), _utc(snap.updated)
+    return changed is None or began is None or changed < began
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    if when is None:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
