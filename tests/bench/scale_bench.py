@@ -1,6 +1,6 @@
 """Issue 17's table (`make bench`, through run.py): validate, offline plan, online plan, no-op
 deploy and status at 100 / 1,000 / 5,000 pipelines: wall time, peak memory and CloudFormation
-calls and pages.
+calls and pages, and status's SageMaker calls (a scripted fake client, tests/fakes_sagemaker.py).
 
 Each measurement runs in a fresh interpreter (``python tests/bench/scale_bench.py one OP N DIR``),
 so its peak memory is that process's own maximum resident set (ru_maxrss: imports, the rendered
@@ -74,33 +74,28 @@ def _fake(root: Path):
     return fake
 
 
-class _Registry:
-    """SageMaker as status and the plan read it: every endpoint InService, no job run yet."""
+def _registry(root: Path | None):
+    """SageMaker as status and the plan read it: the real gateway over the scripted fake client
+    (tests/fakes_sagemaker.py; every endpoint InService, every monitor's and batch pipeline's last
+    run completed), which counts status's calls; the plan's "latest approved" answered without one."""
+    from mlops_gitops.aws.sagemaker import SageMakerGateway
+    from tests.fakes_sagemaker import FakeSageMaker
 
-    def __init__(self) -> None:
-        from tests.fakes import FakeRegistry
+    class Registry(SageMakerGateway):
+        def latest_approved(self, group: str) -> str:
+            return f"arn:aws:sagemaker:us-east-1:111122223333:model-package/{group}/1"
 
-        self._base = FakeRegistry()
-
-    def __getattr__(self, name: str):
-        return getattr(self._base, name)
-
-    def latest_approved(self, group: str) -> str:
-        return f"arn:aws:sagemaker:us-east-1:111122223333:model-package/{group}/1"
-
-    def schedule_status(self, name: str):
-        from mlops_gitops.aws.sagemaker import JobState
-
-        return JobState(name, "Scheduled", "Completed")
+    stacks = json.loads((root / "stacks.json").read_text()) if root else []
+    return Registry(FakeSageMaker.serving(stacks))
 
 
-def _deployer(repo, fake):
+def _deployer(repo, fake, root: Path | None = None):
     from mlops_gitops.aws.cloudformation import CloudFormationGateway
     from mlops_gitops.config.validate import Validator
     from mlops_gitops.ops.deploy import Deployer
     from tests.fakes import fake_stage
 
-    gateways = fake_stage(CloudFormationGateway(fake), registry=_Registry())
+    gateways = fake_stage(CloudFormationGateway(fake), registry=_registry(root))
     return Deployer(repo, Validator(repo).environments(), gateways, artifact_bucket="bench")
 
 
@@ -115,7 +110,7 @@ def run_one(op: str, root: Path) -> dict:
     repo = Repo(root)
     env = Validator(repo).environments()
     fake = _fake(root) if op in ("online plan", "no-op deploy", "status") else None
-    deployer = _deployer(repo, fake)
+    deployer = _deployer(repo, fake, root if op == "status" else None)
     gateways = deployer.gateways
     start = time.perf_counter()
     if op == "validate":
@@ -132,6 +127,7 @@ def run_one(op: str, root: Path) -> dict:
         if op == "status":
             rows = stage_status(repo, env, gateways, specs)
             assert {r.sync for r in rows} == {"in-sync"}, {r.sync for r in rows}
+            assert {r.health for r in rows} == {"healthy"}, {(r.health, r.detail) for r in rows}
             result = f"{len(rows)} in-sync"
         else:
             plan = deployer.plan("dev", specs)
@@ -145,7 +141,10 @@ def run_one(op: str, root: Path) -> dict:
                 result = f"{len(outcomes)} unchanged"
     wall = time.perf_counter() - start
     calls = list(fake.calls) if fake else []
+    sm_calls = list(gateways.sagemaker.client.calls)
     return {
+        "sm_calls": len(sm_calls),
+        "sm_kinds": sorted(set(sm_calls)),
         "op": op,
         "wall": wall,
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
@@ -175,16 +174,19 @@ def bench_scale_table(counts=COUNTS) -> list[tuple[int, dict]]:
     print(
         f"\nScale (issue 17): {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
         "shared with other work: wall times vary by +-30% or more from run to run on this machine; "
-        "calls and pages do not. Fake CloudFormation, 100 stacks a DescribeStacks page."
+        "calls and pages do not. Fake CloudFormation, 100 stacks a DescribeStacks page; fake SageMaker "
+        "(status only), 100 items a List* page."
     )
     print(
-        "| pipelines | operation | wall (s) | ms / pipeline | peak RSS (MB) | CFN calls | CFN pages | calls |"
+        "| pipelines | operation | wall (s) | ms / pipeline | peak RSS (MB) | CFN calls | CFN pages | calls "
+        "| SageMaker calls |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for count, r in rows:
+        sm = f"{r['sm_calls']} ({', '.join(r['sm_kinds'])})" if r["op"] == "status" else "-"
         print(
             f"| {count:,} | {r['op']} | {r['wall']:.2f} | {r['wall'] / count * 1000:.1f} | {r['maxrss_mb']:.0f} "
-            f"| {r['calls'] if r['pages'] else '-'} | {r['pages'] or '-'} | {', '.join(r['kinds']) or '-'} |"
+            f"| {r['calls'] if r['pages'] else '-'} | {r['pages'] or '-'} | {', '.join(r['kinds']) or '-'} | {sm} |"
         )
     return rows
 
