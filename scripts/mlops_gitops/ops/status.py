@@ -14,6 +14,8 @@ from mlops_gitops.core.render import StackSpec
 from mlops_gitops.ops.rollout import endpoint_name
 from mlops_gitops.repo import Repo
 
+HEALTHY_STACK = ("CREATE_COMPLETE", "UPDATE_COMPLETE")  # the stack statuses whose resources are read
+
 
 @dataclass(frozen=True)
 class PipelineStatus:
@@ -36,7 +38,7 @@ def stage_status(
     CloudFormation is read in bulk: one listing of the stacks (a DescribeStacks per page, with
     outputs, tags, parameters and drift information) serves both the plan and every row; a
     stack costs a call of its own only where the listing lacks what health needs (a real-time
-    stack without its SageMakerEndpointName output)."""
+    stack without its SageMakerEndpointName output). SageMaker is read in bulk too: read_live."""
     from mlops_gitops.ops.deploy import Deployer
 
     snaps = gateways.cfn.snapshots()
@@ -125,9 +127,6 @@ def read_live(snaps: list[StackSnapshot], cfn: CloudFormationGateway, sm: SageMa
     if live.prefix_of:
         live.jobs = sm.last_transform_jobs(live.prefix_of.values())
     return live
-
-
-HEALTHY_STACK = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 
 
 def last_drift(snap: StackSnapshot) -> str:
