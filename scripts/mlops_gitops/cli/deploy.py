@@ -119,6 +119,8 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
     # without touching anything when another run holds it).
     # A batch's builds share the lease under the batch's id; only its final step releases it.
     with deployer.lease(stage, commit, environ, err.write, joint=batch, release=shard is None):
+        if shard is not None:  # a retry under the same batch id must not leave the last attempt's record
+            shards.mark_started(deployer, stage, shard, batch or "", commit)
         stage_plan = deployer.plan(stage, specs)
         if shard is not None:
             stage_plan = shards.with_items(stage_plan, shards.owned(stage_plan.items, shard))
