@@ -233,12 +233,15 @@ def _names(template: templates.Template, params: dict[str, str], ctx: ParamConte
         return []
 
 
-def configs_name_findings(repo: Any, configs: list[PipelineConfig]) -> list[Finding]:
+def configs_name_findings(
+    repo: Any, configs: list[PipelineConfig], validator: Validator | None = None
+) -> list[Finding]:
     """physical_name_findings of each valid config, as `mlopsctl validate` and the provisioning API
-    run it after the config checks (``configs``: what config.validate.validate accepted)."""
+    run it after the config checks (``configs``: what config.validate.validate accepted;
+    ``validator``: the one that did, so its schemas and environments.json are not read again)."""
     if not configs:
         return []
-    validator = Validator(repo)
+    validator = validator or Validator(repo)
     env = validator.environments()
     return [
         f
