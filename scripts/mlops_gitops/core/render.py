@@ -90,9 +90,14 @@ class StackSpec:
     # to (config.references). They order the deploy in waves (core.plan); they change nothing
     # deployed, so they are not part of the hash and are left out of the dict when empty.
     depends_on: tuple[tuple[str, str], ...] = ()
+    # every stage of this pipeline, in environments.json's order (PipelineConfig.stages), as render
+    # read it: deploy tells the owners when the next one waits for approval (ops.notify) without
+    # reading the config again. Nothing deployed: neither hashed nor in the dict.
+    pipeline_stages: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
+        del doc["pipeline_stages"]
         for key in ("notes", "depends_on"):
             if not doc[key]:
                 del doc[key]
@@ -151,6 +156,7 @@ def render(
         artifacts=artifacts,
         termination_protection=termination_protection,
         notes=list(dict.fromkeys(ctx.notes)),
+        pipeline_stages=tuple(cfg.stages),
     )
     digest = spec_hash(spec)
     spec.tags.update({"mlops:spec-hash": digest, "mlops:commit": commit})
