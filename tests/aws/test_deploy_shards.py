@@ -118,6 +118,30 @@ def test_a_shard_that_left_no_record_fails_the_stage_naming_what_it_owned(
     assert f"state unknown: {', '.join(owned)}" in summary.out
 
 
+def test_a_retry_under_the_same_batch_id_never_shows_the_last_attempts_record(
+    repo: Path, moto_endpoint: str, aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retried stage keeps its CodePipeline execution id (the batch id): a shard of the retry
+    that crashes must leave no trace of the first attempt's outcome for the summary."""
+    from mlops_gitops.ops.deploy import Deployer
+
+    for i in (1, 2):
+        assert deploy(repo, moto_endpoint, "--shard", f"{i}/2").code == 0
+    owned = sorted(r["pipeline_id"] for r in record(aws, 2, 2)["rows"])
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed")
+
+    with monkeypatch.context() as m:
+        m.setattr(Deployer, "apply", crash)
+        assert deploy(repo, moto_endpoint, "--shard", "2/2").code == 4
+    assert record(aws, 2, 2)["state"] == "started"
+    summary = deploy(repo, moto_endpoint, "--summary", "2")
+    assert summary.code == 3, summary.out
+    assert "deploy: shard 2/2 started but recorded no outcome" in summary.out
+    assert f"state unknown: {', '.join(owned)}" in summary.out
+
+
 def test_prune_happens_once_in_the_final_step(repo: Path, moto_endpoint: str, aws) -> None:
     assert deploy(repo, moto_endpoint, batch=None).code == 0
     shutil.rmtree(repo / "pipeline-configs" / "fraud-batch")

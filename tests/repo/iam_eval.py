@@ -9,6 +9,10 @@ Conditions: the String*, Arn* and Bool operators with their IfExists forms; a ke
 request makes a positive operator false, a negated one (StringNotEquals, ArnNotLike...) true, and
 any ...IfExists operator true
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
+Set operators for multi-valued keys: ForAnyValue:<op> holds when some value of the request's key
+satisfies <op>, and is false when the key is missing or empty; ForAllValues:<op> holds when every
+value does, and is true when the key is missing or empty
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html).
 Keys are compared case-insensitively, as AWS does. moto's own evaluator ignores conditions and most
 resource ARNs (see tests/aws/test_iam_enforced.py), which is why this one exists.
 """
@@ -53,11 +57,26 @@ def _operator(op: str, expected: list[str], actual: list[str] | None) -> bool:
     return not hit if negated else hit
 
 
+def _set_operator(qualifier: str, op: str, expected: list[str], actual: list[str] | None) -> bool:
+    if not actual:
+        return qualifier == "forallvalues"
+    each = [_operator(op, expected, [value]) for value in actual]
+    return any(each) if qualifier == "foranyvalue" else all(each)
+
+
 def conditions_hold(condition: Mapping[str, Any] | None, context: Mapping[str, Any]) -> bool:
     ctx = {k.lower(): _strings(v) for k, v in context.items()}
     for op, pairs in (condition or {}).items():
+        qualifier, _, base = op.rpartition(":")
         for key, expected in pairs.items():
-            if not _operator(op, _strings(expected), ctx.get(key.lower())):
+            actual = ctx.get(key.lower())
+            if qualifier:
+                if qualifier.lower() not in ("foranyvalue", "forallvalues"):
+                    raise AssertionError(f"set operator {qualifier} is not modelled here")
+                holds = _set_operator(qualifier.lower(), base, _strings(expected), actual)
+            else:
+                holds = _operator(op, _strings(expected), actual)
+            if not holds:
                 return False
     return True
 

@@ -173,3 +173,63 @@ def test_the_deploy_role_has_no_key_grant_of_its_own() -> None:
     the key: the key policy's SNS statement covers it."""
     deploy = role_statements(target(), "DeployRole", ACCOUNT)
     assert decide(deploy, "kms:GenerateDataKey", KEY) != ALLOW
+
+
+# ------------------------------------------------------------------ no pipeline role stops it
+# A pipeline stack's role may be granted KMS administration in its own template (the boundary is a
+# ceiling); the account's notify key is out of its reach, matched by its alias
+# (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-resource-aliases).
+NOTIFY_ALIAS = "alias/mlops-notify"
+ALIAS_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:{NOTIFY_ALIAS}"
+THE_KEY = {"kms:ResourceAliases": [NOTIFY_ALIAS, "alias/someone-elses"]}
+OTHER_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/9999abcd-12ab-34cd-56ef-1234567890ab"
+KMS_ADMIN = [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]  # a pipeline role's own grant
+STOPS = ("kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:DisableKeyRotation")
+
+
+def _boundary() -> list[dict]:
+    from tests.repo.test_iam_policies import boundary
+
+    return boundary()
+
+
+def _effective(own: list[dict], ceiling: list[dict], action: str, resource: str, ctx: dict) -> bool:
+    """A role with a permissions boundary may act when both its own policy and the boundary allow
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html)."""
+    return decide(own, action, resource, ctx) == ALLOW and decide(ceiling, action, resource, ctx) == ALLOW
+
+
+@pytest.mark.parametrize("action", STOPS)
+def test_no_pipeline_role_disables_deletes_or_repolices_the_notify_key(action: str) -> None:
+    ceiling = _boundary()
+    assert decide(ceiling, action, KEY, THE_KEY) == "Deny"
+    assert not _effective(KMS_ADMIN, ceiling, action, KEY, THE_KEY)
+    # a key of the pipeline's own (its template's alias, or none) stays the pipeline's to manage
+    for ctx in ({"kms:ResourceAliases": ["alias/mlops-churn-dev"]}, {}):
+        assert _effective(KMS_ADMIN, ceiling, action, OTHER_KEY, ctx), ctx
+
+
+@pytest.mark.parametrize("action", ["kms:DeleteAlias", "kms:UpdateAlias"])
+def test_no_pipeline_role_moves_or_deletes_the_notify_keys_alias(action: str) -> None:
+    ceiling = _boundary()
+    assert decide(ceiling, action, ALIAS_ARN, THE_KEY) == "Deny"
+    assert decide(ceiling, action, ALIAS_ARN) == "Deny", "by the alias's ARN, whatever the key"
+    other = f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/mlops-churn-dev"
+    assert _effective(KMS_ADMIN, ceiling, action, other, {})
+
+
+@pytest.mark.parametrize("action", [*STOPS, "kms:DeleteAlias", "kms:UpdateAlias"])
+def test_the_execution_role_denies_the_same_explicitly(action: str) -> None:
+    sts = exec_role()
+    resource = ALIAS_ARN if "Alias" in action else KEY
+    assert decide(sts, action, resource, THE_KEY) == "Deny"
+
+
+@pytest.mark.parametrize("action", USE)
+def test_the_notify_key_stays_usable_for_publishing(action: str) -> None:
+    """The guard names management actions only: the boundary still lets a pipeline role (a state
+    machine publishing to its topic) and the execution role use the key."""
+    via_sns = {**THE_KEY, "kms:CallerAccount": ACCOUNT, "kms:ViaService": f"sns.{REGION}.amazonaws.com"}
+    assert decide(_boundary(), action, KEY, via_sns) == ALLOW
+    assert decide(exec_role(), action, KEY, via_sns) == ALLOW
+    assert decide(_boundary(), "kms:CreateGrant", KEY, THE_KEY) == ALLOW, "a grant can't stop the key"

@@ -99,7 +99,11 @@ def test_stages_and_approvals_follow_environments_json() -> None:
         # each stage its own project (and build role): merged code in Deploy-test never holds live's role
         assert action["Configuration"]["ProjectName"] == f"ml-deploy-{stage['Name'][7:]}"
         variables = json.loads(action["Configuration"]["EnvironmentVariables"])
-        assert variables == [{"name": "MLOPS_STAGE", "value": stage["Name"][7:], "type": "PLAINTEXT"}]
+        assert variables == [
+            {"name": "MLOPS_STAGE", "value": stage["Name"][7:], "type": "PLAINTEXT"},
+            # the execution's id names a fanned-out deploy's batch (ops/shards.batch_id)
+            {"name": "MLOPS_BATCH_ID", "value": "#{codepipeline.PipelineExecutionId}", "type": "PLAINTEXT"},
+        ]
         assert action["InputArtifacts"] == [{"Name": "Source"}]
 
 

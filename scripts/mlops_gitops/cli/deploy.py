@@ -82,7 +82,7 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
 
 
 def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-    from mlops_gitops.ops import shards
+    from mlops_gitops.cli.fanout import Fanout
     from mlops_gitops.ops.deploy import Deployer, deletions_note
     from mlops_gitops.report.deploy import deploy_summary
     from mlops_gitops.report.events import event_printer
@@ -90,22 +90,14 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
 
     if args.max_parallel is not None and args.max_parallel < 1:
         raise UsageError("--max-parallel must be at least 1")
-    shard = shards.parse_shard(args.shard) if args.shard is not None else None
-    count = shards.check_count(args.summary) if args.summary is not None else None
-    batch = shards.batch_id(environ) if shard or count else None
+    fan = Fanout.of(args, environ)  # --shard / --summary: a fanned-out stage's builds
     repo, env, stages, commit = setup(args, environ)
     stage = stages[0]
     aws = aws_context(args, environ)
     specs, notes = render_or_fail(repo, stage, commit, stage_region(aws, env, stage, args), err)
     if specs is None:
         return ExitCode.FINDINGS
-    pending = [n for n in notes if n.code == "template-pending"]
-    if pending:
-        skipped = ", ".join(n.pipeline_id or "?" for n in pending)
-        err.write(f"note: {len(pending)} pipeline(s) have no template yet and are not deployed: {skipped}\n")
-    for note in notes:
-        if note.code != "template-pending":
-            err.write(f"note: {note.message}\n")
+    _print_notes(notes, err)
     deployer = Deployer(
         repo,
         env,
@@ -117,31 +109,18 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
     )
     # One deploy per stage at a time: the lease is held from before the plan to the end (exit 3
     # without touching anything when another run holds it).
-    # A batch's builds share the lease under the batch's id; only its final step releases it.
-    with deployer.lease(stage, commit, environ, err.write, joint=batch, release=shard is None):
-        stage_plan = deployer.plan(stage, specs)
-        if shard is not None:
-            stage_plan = shards.with_items(stage_plan, shards.owned(stage_plan.items, shard))
-        elif count is not None:
-            whole, stage_plan = stage_plan, shards.with_items(stage_plan, shards.deletes(stage_plan.items))
+    with deployer.lease(stage, commit, environ, err.write, **fan.lease_options()):
+        fan.begin(deployer, stage, commit)
+        whole = deployer.plan(stage, specs)
+        stage_plan = fan.part(whole)
         if stage_plan.findings:
             err.write(render_text(stage_plan.findings))
         outcomes = deployer.apply(stage_plan, prune=args.prune, allow_protected=args.allow_protected)
-        if count is not None:
-            records = shards.load_records(deployer, stage, batch or "", count)
+        fan.collect(deployer, stage)
     for line in deployer.told:  # what the pipelines' owners were told (or why not)
         err.write(f"{line}\n")
-    if shard is not None:
-        return _recorded(deployer, shards, stage, shard, batch or "", commit, outcomes, stage_plan, out)
-    if count is not None:
-        summary = shards.summarize(whole.items, count, records, commit, outcomes)
-        out.write(deploy_summary(summary.outcomes))
-        out.write(deletions_note(outcomes))
-        out.write(shards.summary_lines(summary, count))
-        if summary.failed:
-            return ExitCode.AWS
-        refused = any(o.result == "blocked" for o in summary.outcomes)
-        return ExitCode.FINDINGS if refused or summary.findings or stage_plan.findings else ExitCode.OK
+    if fan.active:
+        return fan.finish(deployer, stage, commit, whole, stage_plan, outcomes, out)
     out.write(deploy_summary(outcomes))
     out.write(deletions_note(outcomes))
     if any(o.result == "failed" for o in outcomes):
@@ -153,30 +132,17 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
     )
 
 
+def _print_notes(notes: list, err: TextIO) -> None:
+    """Render's notes: the pipelines without a template yet in one line, the others each."""
+    pending = [n for n in notes if n.code == "template-pending"]
+    if pending:
+        skipped = ", ".join(n.pipeline_id or "?" for n in pending)
+        err.write(f"note: {len(pending)} pipeline(s) have no template yet and are not deployed: {skipped}\n")
+    for note in notes:
+        if note.code != "template-pending":
+            err.write(f"note: {note.message}\n")
+
+
 def max_parallel(flag: int | None, configured: int | None) -> int:
     """--max-parallel, else environments.json's deploy.max_parallel, else the default."""
     return flag or configured or DEFAULT_MAX_PARALLEL
-
-
-def _recorded(deployer, shards, stage, shard, batch, commit, outcomes, part, out: TextIO) -> int:
-    """A shard's end: its table, then its record for the batch's final step."""
-    from mlops_gitops.aws.errors import AWS_ERRORS, reason
-    from mlops_gitops.report.deploy import deploy_summary
-
-    if not part.items:
-        out.write(f"deploy: shard {shard} of stage {stage}: nothing to do (no pipeline hashes here)\n")
-    else:
-        out.write(deploy_summary(outcomes))
-    record = shards.ShardRecord.of(stage, shard, batch, commit, outcomes, len(part.findings))
-    try:
-        where = shards.save_record(deployer, record)
-    except AWS_ERRORS as exc:
-        out.write(f"deploy: shard {shard}: its outcome could not be recorded ({reason(exc)})\n")
-        return ExitCode.AWS
-    failed = sum(1 for o in outcomes if o.failed)
-    out.write(
-        f"deploy: shard {shard} recorded at {where}"
-        + (f" ({failed} failed or refused)" if failed else "")
-        + "; the stage's exit status is the summary step's (deploy --summary)\n"
-    )
-    return ExitCode.OK

@@ -50,18 +50,19 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
 
 
 def run_validate(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-    from mlops_gitops.config.validate import validate
+    from mlops_gitops.config.validate import Validator, validate
     from mlops_gitops.repo import find_repo
     from mlops_gitops.report.findings import render_json, render_junit, render_text
 
     repo = find_repo(explicit=args.repo_root)
     paths = [p if p.is_absolute() else Path.cwd() / p for p in args.paths]
-    report, configs = validate(repo, paths)
+    validator = Validator(repo)  # one, for the config checks and the physical-name check
+    report, configs = validate(repo, paths, validator)
     if configs:
         from mlops_gitops.core.render import configs_name_findings
         from mlops_gitops.findings import sort_findings
 
-        report.findings = sort_findings([*report.findings, *configs_name_findings(repo, configs)])
+        report.findings = sort_findings([*report.findings, *configs_name_findings(repo, configs, validator)])
     if args.templates:
         from mlops_gitops.core.lint import lint_templates
         from mlops_gitops.findings import sort_findings

@@ -66,41 +66,45 @@ class Validator:
         except (OSError, ValueError) as exc:
             raise RepoError(f"cannot load the schemas in {repo.configs_dir}: {exc}") from exc
         self._pipelines: dict[str, str | None] | None = None
+        # environments.json read and checked once per Validator: (what it says, its findings, the
+        # file to list as checked, or None when it is missing)
+        self._environments: tuple[Environments, list[Finding], str | None] | None = None
 
     # ------------------------------------------------------------ environments
 
     def environments(self, report: Report | None = None) -> Environments:
+        if self._environments is None:
+            self._environments = self._read_environments()
+        env, findings, checked = self._environments
+        if report is not None:
+            if checked is not None:
+                report.checked.append(checked)
+            report.findings.extend(findings)
+        return env
+
+    def _read_environments(self) -> tuple[Environments, list[Finding], str | None]:
         path = self.repo.environments_file
         display = self.repo.display(path)
         if not os.path.lexists(path):
-            if report is not None:
-                report.findings.append(
-                    Finding(
-                        display,
-                        "$",
-                        "file-missing",
-                        "environments.json is missing",
-                        "create it: it lists the stages (see README)",
-                    )
-                )
-            return DEFAULT
+            missing = Finding(
+                display,
+                "$",
+                "file-missing",
+                "environments.json is missing",
+                "create it: it lists the stages (see README)",
+            )
+            return DEFAULT, [missing], None
         try:
             real = self.repo.resolve_inside(path, ENVIRONMENTS_FILE)
         except OutsideRepo as exc:
-            if report is not None:
-                report.checked.append(display)
-                report.findings.append(Finding(display, "$", exc.code, exc.message, exc.hint))
-            return DEFAULT
+            return DEFAULT, [Finding(display, "$", exc.code, exc.message, exc.hint)], display
         data, findings = load_json(
             real, display, example='{"stack_prefix": "mlops", "stages": [{"name": "dev"}, ...]}'
         )
         if data is not None:
             findings += to_findings(self.env_schema.validator.iter_errors(data), display)
             findings += check_environments(data, display)
-        if report is not None:
-            report.checked.append(display)
-            report.findings.extend(findings)
-        return Environments.from_data(data)
+        return Environments.from_data(data), findings, display
 
     # ------------------------------------------------------------ configs
 
@@ -305,14 +309,17 @@ def name_claim_findings(configs: Iterable[PipelineConfig], repo: Repo, env: Envi
     return list(out.values())
 
 
-def validate(repo: Repo, paths: list[Path] | None = None) -> tuple[Report, list[PipelineConfig]]:
+def validate(
+    repo: Repo, paths: list[Path] | None = None, validator: Validator | None = None
+) -> tuple[Report, list[PipelineConfig]]:
     """Check ``paths`` (files or folders; default: the whole repository). Never raises on bad input.
 
     The repository's layout is checked too: a pipeline folder whose config can't be read (missing,
     misnamed, a dangling link, a link out of the repository, not a regular file) is an error, and
     configs deploy would never read (nested, misplaced, beside pipeline-configs/) are warnings, or
-    errors when named on the command line."""
-    validator = Validator(repo)
+    errors when named on the command line. ``validator``: one the caller goes on using (the
+    physical-name check after this), so schemas and environments.json are read once."""
+    validator = validator or Validator(repo)
     report = Report()
     env = validator.environments(report)
     entries, layout = repo.scan()

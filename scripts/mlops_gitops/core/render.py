@@ -90,9 +90,14 @@ class StackSpec:
     # to (config.references). They order the deploy in waves (core.plan); they change nothing
     # deployed, so they are not part of the hash and are left out of the dict when empty.
     depends_on: tuple[tuple[str, str], ...] = ()
+    # every stage of this pipeline, in environments.json's order (PipelineConfig.stages), as render
+    # read it: deploy tells the owners when the next one waits for approval (ops.notify) without
+    # reading the config again. Nothing deployed: neither hashed nor in the dict.
+    pipeline_stages: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
+        del doc["pipeline_stages"]
         for key in ("notes", "depends_on"):
             if not doc[key]:
                 del doc[key]
@@ -151,6 +156,7 @@ def render(
         artifacts=artifacts,
         termination_protection=termination_protection,
         notes=list(dict.fromkeys(ctx.notes)),
+        pipeline_stages=tuple(cfg.stages),
     )
     digest = spec_hash(spec)
     spec.tags.update({"mlops:spec-hash": digest, "mlops:commit": commit})
@@ -233,12 +239,15 @@ def _names(template: templates.Template, params: dict[str, str], ctx: ParamConte
         return []
 
 
-def configs_name_findings(repo: Any, configs: list[PipelineConfig]) -> list[Finding]:
+def configs_name_findings(
+    repo: Any, configs: list[PipelineConfig], validator: Validator | None = None
+) -> list[Finding]:
     """physical_name_findings of each valid config, as `mlopsctl validate` and the provisioning API
-    run it after the config checks (``configs``: what config.validate.validate accepted)."""
+    run it after the config checks (``configs``: what config.validate.validate accepted;
+    ``validator``: the one that did, so its schemas and environments.json are not read again)."""
     if not configs:
         return []
-    validator = Validator(repo)
+    validator = validator or Validator(repo)
     env = validator.environments()
     return [
         f

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,6 +175,9 @@ class ActionResult:
 @dataclass
 class Execution:
     pipeline: str
+    # #{codepipeline.PipelineExecutionId}: CodePipeline's one variable every execution has
+    # (https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html)
+    execution_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     status: str = "InProgress"  # Succeeded | Failed
     actions: list[ActionResult] = field(default_factory=list)
     stage_status: dict[str, str] = field(default_factory=dict)
@@ -252,7 +256,9 @@ class LocalPipeline:
 
     def run(self) -> Execution:
         execution = Execution(self.definition.name)
-        variables: dict[str, dict[str, str]] = {}
+        variables: dict[str, dict[str, str]] = {
+            "codepipeline": {"PipelineExecutionId": execution.execution_id}
+        }
         artifacts: dict[str, Path] = {}
         with tempfile.TemporaryDirectory(prefix="mlops-local-", dir=self.work_dir) as tmp:
             for stage in self.definition.stages:

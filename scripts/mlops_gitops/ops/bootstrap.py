@@ -210,6 +210,8 @@ def provisioning_jobs(env: Environments, account: str, region: str) -> list[Stac
             "orchestrator.provisioning_api commits with CodeCommit's API, and orchestrator.source is "
             "connection: drop provisioning_api, or use a CodeCommit source. Nothing was deployed"
         )
+    layer = str(options.get("dependencies_layer_arn", ""))
+    check_layer_account(layer, account)
     return [
         StackJob(
             "provisioning-api",
@@ -228,6 +230,24 @@ def provisioning_jobs(env: Environments, account: str, region: str) -> list[Stac
             },
         )
     ]
+
+
+def check_layer_account(layer_arn: str, account: str) -> None:
+    """The provisioning function runs its layer's code with its own role, which commits to the
+    repository, so the layer must be one this account published: Lambda loads another account's
+    layer whenever that account's layer policy lets it
+    (https://docs.aws.amazon.com/lambda/latest/dg/permissions-layer-cross-account.html), and a
+    template's AllowedPattern is a fixed expression that can't name the stack's account."""
+    parts = layer_arn.split(":")
+    owner = parts[4] if len(parts) > 4 else ""
+    if layer_arn and owner != account:
+        raise BootstrapError(
+            f"orchestrator.provisioning_api.dependencies_layer_arn {layer_arn!r} is a layer of account "
+            f"{owner!r}, not of the orchestrator's account {account}: its code would run with the "
+            "provisioning function's role, which commits to the repository. Publish the layer in "
+            f"account {account} (docs/operators.md, 'The provisioning API') and name that version. "
+            "Nothing was deployed"
+        )
 
 
 def assets_bucket(prefix: str, account: str, region: str) -> str:

@@ -8,7 +8,6 @@ with --prune, protected stages only with --allow-protected."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -40,6 +39,7 @@ from mlops_gitops.core.render import StackSpec, repository_identity, spec_hash
 from mlops_gitops.errors import AwsError, GitOpsError
 from mlops_gitops.findings import Finding
 from mlops_gitops.ops import rollout, twostep
+from mlops_gitops.ops.retained import retained_conflict  # noqa: F401  (callers import it from here too)
 from mlops_gitops.ops.waves import Outcome, run_in_waves
 from mlops_gitops.repo import CONFIG_FILE, CONFIGS_DIR, ENVIRONMENTS_FILE, Repo
 
@@ -411,6 +411,22 @@ class Deployer:
         why = item.reasons[0].split(";")[0] if item.reasons else "its pipeline folder is gone"
         return Outcome(item, "deleted", f"{why}; retained resources (buckets, registries) are kept")
 
+    def apply_change_set(
+        self, spec: StackSpec, name: str, parameters: dict[str, str], tags: dict[str, str]
+    ) -> Any:
+        """Update ``spec``'s stack through change set ``name`` with these parameters and tags, the
+        way deploy does (its template, events, execution role): ops.twostep's step 1."""
+        return self.cfn.apply(
+            spec.stack_name,
+            name,
+            False,
+            self._template(spec),
+            parameters,
+            tags,
+            self._events(spec.stack_name),
+            self._exec_role(),
+        )
+
     # ------------------------------------------------------------------ artifacts
 
     def _template(self, spec: StackSpec, preview: bool = False) -> dict[str, str]:
@@ -499,52 +515,6 @@ class Deployer:
 
     def _events(self, stack: str) -> Callable[[StackEvent], None]:
         return lambda event: self.on_event(stack, event)
-
-
-# Resources the pipeline templates keep when their stack is deleted (DeletionPolicy: Retain) and
-# that carry a fixed name, so re-creating the stack collides with them: type -> (the identifier
-# property an IMPORT change set names, the AWS CLI command that deletes the resource).
-RETAINED_TYPES: dict[str, tuple[str, str]] = {
-    "AWS::S3::Bucket": ("BucketName", "aws s3 rb s3://{id} --force  (deletes the bucket's data)"),
-    "AWS::ECR::Repository": ("RepositoryName", "aws ecr delete-repository --repository-name {id} --force"),
-    "AWS::SageMaker::ModelPackageGroup": (
-        "ModelPackageGroupName",
-        "aws sagemaker delete-model-package-group --model-package-group-name {id}  (delete its versions first)",
-    ),
-    "AWS::DynamoDB::Table": ("TableName", "aws dynamodb delete-table --table-name {id}"),
-    "AWS::Glue::Database": ("DatabaseName", "aws glue delete-database --name {id}"),
-}
-_FAILED_RESOURCE = re.compile(
-    r"^(?P<logical>[A-Za-z0-9]+) \((?P<type>AWS::[A-Za-z0-9:]+)\): (?P<reason>.*)$", re.S
-)
-_IDENTIFIER = re.compile(r"identifier '(?P<id>[^']+)'|^(?P<bare>[^\s]+) already exists")
-
-
-def retained_conflict(reason: str, stack: str) -> str | None:
-    """For a create that failed because a resource kept by an earlier (pruned) stack still exists:
-    which resource, and the exact ways to resolve it. None for any other failure.
-
-    ``reason`` is CloudFormationGateway.first_failure's "<LogicalId> (<Type>): <reason>"."""
-    match = _FAILED_RESOURCE.match(reason or "")
-    if not match or "already exist" not in match["reason"].lower():
-        return None
-    rtype, logical = match["type"], match["logical"]
-    found = _IDENTIFIER.search(match["reason"])
-    ident = (found["id"] or found["bare"]) if found else "<its name>"
-    prop, delete = RETAINED_TYPES.get(rtype, ("<identifier property>", ""))
-    to_import = json.dumps(
-        [{"ResourceType": rtype, "LogicalResourceId": logical, "ResourceIdentifier": {prop: ident}}],
-        separators=(",", ":"),
-    )
-    steps = [
-        f"{rtype} {ident!r} ({logical}) already exists, most likely kept by an earlier {stack} that was pruned",
-        "either delete it" + (f": {delete.format(id=ident)}" if delete else " by hand"),
-        f"or adopt it: aws cloudformation delete-stack --stack-name {stack} (the rolled-back stack holds "
-        f"nothing), then aws cloudformation create-change-set --change-set-type IMPORT --stack-name {stack} "
-        f"--change-set-name adopt-{logical} --resources-to-import '{to_import}' --template-body <a template "
-        "holding only that resource, with its DeletionPolicy>, execute that change set, and deploy again",
-    ]
-    return "; ".join(steps)
 
 
 def deletions_note(outcomes: list[Outcome]) -> str:

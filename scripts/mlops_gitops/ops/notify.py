@@ -9,15 +9,13 @@ that fails becomes a warning line, never a failed deploy."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlops_gitops.aws.errors import AWS_ERRORS, reason
 from mlops_gitops.config.environments import Environments
-from mlops_gitops.config.jsonfile import load_json
-from mlops_gitops.config.rules.base import pipeline_stages
-from mlops_gitops.repo import CONFIG_FILE, CONFIGS_DIR, Repo
+from mlops_gitops.repo import Repo
 from mlops_gitops.report import notify as messages
 
 log = logging.getLogger(__name__)
@@ -61,16 +59,15 @@ class Notifier:
                 return messages.rolled_back(where, rollback)
             return messages.deploy_failed(where, outcome.detail.removeprefix(f"{spec.stack_name}: "))
         if outcome.result in ("created", "updated"):
-            following = self.next_approval_stage(spec.pipeline_id, spec.stage)
+            following = self.next_approval_stage(spec.pipeline_stages, spec.stage)
             if following:
                 return messages.approval_waiting(where, following, f"{self.env.stack_prefix}-pipeline")
         return None
 
-    def next_approval_stage(self, pipeline_id: str, stage: str) -> str | None:
-        """The pipeline's stage after ``stage``, if it needs approval (environments.json)."""
-        path = self.repo.root / CONFIGS_DIR / pipeline_id / CONFIG_FILE
-        data, _ = load_json(path, f"{CONFIGS_DIR}/{pipeline_id}/{CONFIG_FILE}")
-        stages = pipeline_stages(data, self.env) if isinstance(data, dict) else []
+    def next_approval_stage(self, stages: Sequence[str], stage: str) -> str | None:
+        """The pipeline's stage after ``stage`` among its ``stages`` (as render read its config:
+        StackSpec.pipeline_stages), if it needs approval (environments.json)."""
+        stages = list(stages)
         if stage not in stages or stages.index(stage) + 1 >= len(stages):
             return None
         following = stages[stages.index(stage) + 1]

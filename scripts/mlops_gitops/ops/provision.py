@@ -231,12 +231,13 @@ def _write(root: Path, rel: str, data: bytes) -> None:
 def validate_repository(root: Path) -> list[Finding]:
     """`mlopsctl validate` without --templates (cli/validate.py): every config and
     environments.json, then each valid config's physical names against AWS's limits."""
-    from mlops_gitops.config.validate import validate
+    from mlops_gitops.config.validate import Validator, validate
     from mlops_gitops.core.render import configs_name_findings
 
     repo = Repo(root)
-    report, configs = validate(repo)
-    return sort_findings([*report.findings, *configs_name_findings(repo, configs)])
+    validator = Validator(repo)
+    report, configs = validate(repo, validator=validator)
+    return sort_findings([*report.findings, *configs_name_findings(repo, configs, validator)])
 
 
 # ------------------------------------------------------------------ POST /pipelinestatus

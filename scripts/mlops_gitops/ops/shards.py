@@ -19,6 +19,13 @@ One summary, one exit status
     recording (killed, timed out) left no record: the summary names the pipelines it owned as
     unknown and fails the stage; the shard's own build failed too, which fails the batch in
     CodeBuild whether or not the summary ran.
+
+One batch id per pipeline execution, and retries
+    The batch's id is the CodePipeline execution id, passed by the Deploy action as
+    $MLOPS_BATCH_ID (orchestrator.yaml). A retried stage runs again under the same id, so before
+    it deploys anything a shard overwrites its record with a "started" one (the same key, so no
+    delete right is needed): an attempt that then crashes leaves that marker, never the previous
+    attempt's outcome, and the summary counts the shard as silent.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from mlops_gitops.ops.waves import Outcome
 MAX_SHARDS = 8  # buildspecs/deploy-shards-<N>.yml exist for N = 2..MAX_SHARDS
 RECORDS_PREFIX = "shards"
 BATCH_ID_VARIABLE = "MLOPS_BATCH_ID"
+DONE, STARTED = "done", "started"  # ShardRecord.state
 
 
 @dataclass(frozen=True)
@@ -121,11 +129,17 @@ def deletes(items: Iterable[PlanItem]) -> list[PlanItem]:
 
 
 def batch_id(environ: Mapping[str, str]) -> str:
-    """The id the shards and the final step of one batch share: $MLOPS_BATCH_ID, else, in a
-    CodeBuild batch build, $CODEBUILD_INITIATOR (in a batch's builds it names the batch, not the
-    pipeline: https://github.com/thii/aws-codebuild-extras/issues/3; UNCONFIRMED by AWS's page,
-    https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-env-vars.html, which
-    documents CODEBUILD_BATCH_BUILD_IDENTIFIER as set in batch builds only)."""
+    """The id the shards and the final step of one batch share: $MLOPS_BATCH_ID - in the pipeline
+    the Deploy action sets it to #{codepipeline.PipelineExecutionId}, the variable every execution
+    has (https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html; the
+    CodeBuild action's EnvironmentVariables take variables:
+    https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodeBuild.html).
+    Else (a batch started by hand), in a CodeBuild batch build, $CODEBUILD_INITIATOR: in a batch's
+    builds it names the batch (https://github.com/thii/aws-codebuild-extras/issues/3; UNCONFIRMED
+    by AWS's page, https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-env-vars.html,
+    which documents CODEBUILD_BATCH_BUILD_IDENTIFIER as set in batch builds only, and the
+    initiator of a CodePipeline-started build as ``codepipeline/<pipeline>``, the same in every
+    execution - why the pipeline passes the execution id)."""
     explicit = environ.get(BATCH_ID_VARIABLE, "").strip()
     if explicit:
         return explicit
@@ -152,6 +166,7 @@ class ShardRecord:
     commit: str
     rows: tuple[tuple[str, str, str, str], ...]
     findings: int = 0
+    state: str = DONE  # STARTED: the shard's attempt began and has recorded no outcome yet
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -162,6 +177,7 @@ class ShardRecord:
                 "batch": self.batch,
                 "commit": self.commit,
                 "findings": self.findings,
+                "state": self.state,
                 "rows": [
                     dict(zip(("pipeline_id", "stack", "result", "detail"), r, strict=True)) for r in self.rows
                 ],
@@ -183,6 +199,7 @@ class ShardRecord:
                     for r in doc["rows"]
                 ),
                 int(doc.get("findings", 0)),
+                str(doc.get("state", DONE)),
             )
         except (ValueError, KeyError, TypeError):
             return None
@@ -247,6 +264,8 @@ def summarize(
 def _unusable(record: ShardRecord | None, commit: str) -> str | None:
     if record is None:
         return "left no record (it crashed, timed out or was stopped before recording)"
+    if record.state != DONE:
+        return "started but recorded no outcome (it crashed, timed out or was stopped before recording)"
     if record.commit != commit:
         return f"recorded commit {record.commit[:12]}, not {commit[:12]}"
     return None
@@ -274,6 +293,13 @@ def save_record(deployer: Any, record: ShardRecord) -> str:
     key = record_key(record.stage, record.batch, record.shard)
     deployer._store().put(bucket, key, record.to_json())
     return f"s3://{bucket}/{key}"
+
+
+def mark_started(deployer: Any, stage: str, shard: Shard, batch: str, commit: str) -> str:
+    """A shard's first write: its record replaced by a "started" one, so that a retry of the same
+    batch id (a retried stage keeps its pipeline execution id) that crashes before recording shows
+    as silent in the summary instead of with the previous attempt's outcome."""
+    return save_record(deployer, ShardRecord(stage, shard, batch, commit, (), 0, STARTED))
 
 
 def load_records(deployer: Any, stage: str, batch: str, count: int) -> dict[int, ShardRecord | None]:

@@ -60,15 +60,11 @@ def deregister_first(deployer: Deployer, item: PlanItem, spec: StackSpec, snap: 
     if snap.spec_hash:
         tags["mlops:spec-hash"] = snap.spec_hash
     try:
-        applied = deployer.cfn.apply(
-            spec.stack_name,
+        applied = deployer.apply_change_set(
+            spec,
             f"mlops-deregister-{uuid.uuid4().hex[:12]}",
-            False,
-            deployer._template(spec),
             autoscaling.step_one_parameters(snap.parameters, spec.parameters, declared),
             tags,
-            deployer._events(spec.stack_name),
-            deployer._exec_role(),
         )
     except StackError as exc:
         what = str(exc).removeprefix(f"{spec.stack_name}: ")

@@ -255,3 +255,41 @@ def test_a_missing_git_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         Exception, match="git is not installed: the local pipeline reads the source with git and tar"
     ):
         export_commit(tmp_path, "HEAD", tmp_path / "out")
+
+
+BATCH = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo batch=$MLOPS_BATCH_ID\n"
+
+
+def test_each_execution_has_its_id_as_the_codepipeline_variable(tmp_path: Path) -> None:
+    """#{codepipeline.PipelineExecutionId} resolves, once per execution, as in CodePipeline
+    (https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html)."""
+    action = _build(
+        "Deploy",
+        EnvironmentVariables='[{"name":"MLOPS_BATCH_ID","value":"#{codepipeline.PipelineExecutionId}"}]',
+    )
+    p = _pipeline(
+        tmp_path,
+        [_stage("Deploy-dev", action)],
+        {"p": Project("p", "b.yml", {})},
+        buildspecs={"b.yml": BATCH},
+    )
+    first, second = p.run(), p.run()
+    assert first.status == second.status == "Succeeded"
+    said = [line.split("batch=")[1] for line in p.lines if "batch=" in line and "echo" not in line]
+    assert said == [first.execution_id, second.execution_id] and first.execution_id != second.execution_id
+
+
+def test_the_orchestrators_deploy_actions_pass_the_execution_id_as_the_batch_id() -> None:
+    d = read_definition(
+        REPO_ROOT / ORCHESTRATOR_TEMPLATE, orchestrator_parameters(ENV), "111122223333", "eu-west-1"
+    )
+    import json
+
+    for index in (2, 4, 6):
+        config = d.stages[index].actions[0].configuration
+        variables = {v["name"]: v for v in json.loads(config["EnvironmentVariables"])}
+        assert variables["MLOPS_BATCH_ID"] == {
+            "name": "MLOPS_BATCH_ID",
+            "value": "#{codepipeline.PipelineExecutionId}",
+            "type": "PLAINTEXT",
+        }

@@ -85,3 +85,19 @@ def test_options_reach_the_template_and_it_accepts_them() -> None:
 def test_a_connection_source_is_refused_before_aws() -> None:
     with pytest.raises(BootstrapError, match="CodeCommit"):
         jobs({"source": "connection", "provisioning_api": True})
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        "arn:aws:lambda:us-east-1:999999999999:layer:mlops-validator:3",
+        "arn:aws:lambda:us-east-1:1234567890123:layer:x:1",  # a longer id that starts with ours
+    ],
+)
+def test_a_layer_of_another_account_is_refused_before_aws(layer: str) -> None:
+    """Its code would run with the function's role, which commits; Lambda loads a layer of another
+    account that shares it (https://docs.aws.amazon.com/lambda/latest/dg/permissions-layer-cross-account.html)."""
+    with pytest.raises(
+        BootstrapError, match=r"not of the orchestrator's account 123456789012.*Nothing was deployed"
+    ):
+        jobs({"provisioning_api": {"dependencies_layer_arn": layer}})

@@ -138,3 +138,21 @@ def _item(spec):
     from mlops_gitops.core.plan import PlanItem
 
     return PlanItem(spec.stage, spec.stack_name, "update", spec.pipeline_id, spec=spec)
+
+
+def test_the_next_stage_comes_from_what_render_read_not_from_the_config_again(tmp_path) -> None:  # noqa: ANN001
+    """Deploy already loaded the configs (render): the notifier takes the pipeline's stages from
+    the spec, so a repository without the config file at apply time tells the same."""
+    from mlops_gitops.repo import Repo
+    from tests.conftest import repo_copy
+
+    bare = Repo(repo_copy(tmp_path / "repo", [], templates=False))
+    fake = FakeCloudFormation()
+    fake.add(_deployed(SPEC))
+    sns = RecordingSns()
+    gateways = fake_stage(CloudFormationGateway(fake, sleep=lambda s: None), notify=sns)
+    Notifier(bare, ENV, gateways).after_apply([Outcome(_item(SPEC), "updated")])
+    assert SPEC.pipeline_stages == ("dev", "staging", "prod")
+    assert [subject for _, subject, _ in sns.published] == [
+        "[mlops] churn-realtime: staging waits for approval"
+    ]

@@ -127,6 +127,17 @@ def test_a_record_of_another_commit_counts_as_missing() -> None:
     assert summary.failed and "recorded commit 000000000000" in summary.missing[1][0]
 
 
+def test_a_started_record_without_an_outcome_counts_as_silent() -> None:
+    items = [item("a")]
+    started = ShardRecord("dev", Shard(1, 1), "b", "1" * 40, (), 0, shards.STARTED)
+    assert ShardRecord.from_json(started.to_json()) == started
+    summary = shards.summarize(items, 1, {1: started}, "1" * 40, [])
+    assert summary.failed and summary.missing[1] == (
+        "started but recorded no outcome (it crashed, timed out or was stopped before recording)",
+        ["a"],
+    )
+
+
 def test_all_shards_recorded_and_fine_is_a_success() -> None:
     items = [item("a"), item("b")]
     where = shards.assign(items, 2)

@@ -133,3 +133,21 @@ def test_the_fake_refuses_the_one_step_update_as_sagemaker_does(monkeypatch) -> 
     monkeypatch.setattr(twostep, "deregister_first", lambda *args: "")  # as before issue 15
     (outcome,) = d.apply(d.plan("staging", [SPEC]))
     assert outcome.result == "failed" and AUTOSCALED_UPDATE_REFUSED in outcome.detail
+
+
+def test_two_step_uses_the_deployers_public_methods_only() -> None:
+    """Step 1 goes through Deployer.apply_change_set, not the deployer's private helpers."""
+    import ast
+    import inspect
+
+    from mlops_gitops.ops import twostep
+
+    private = [
+        node.attr
+        for node in ast.walk(ast.parse(inspect.getsource(twostep)))
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "deployer"
+        and node.attr.startswith("_")
+    ]
+    assert private == []
