@@ -1,0 +1,142 @@
+"""The messages a pipeline stack's own EventBridge rules send its owners (issue 19): each rule's
+pattern matches the event AWS documents (the sample is in the test, with its page), the input
+transformer turns that event into exactly the golden message (tests/golden/notify/), the rule is
+named <NamePrefix>-* so that the topic policy admits it, and the drift build still publishes nothing
+(tests/repo/test_notify_policies.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlops_gitops.cfn_eval import Evaluator, parameter_values
+from mlops_gitops.core.templates import load_template, mapping
+from mlops_gitops.report.notify import drift_next_step, drift_summary
+from tests.conftest import REPO_ROOT
+from tests.repo.eventbridge import matches, transform
+from tests.repo.iam_eval import allowed, as_list
+
+pytestmark = pytest.mark.repo
+
+TEMPLATES = sorted(mapping(REPO_ROOT)["templates"])
+GOLDEN = REPO_ROOT / "tests" / "golden" / "notify"
+ACCOUNT, REGION = "123456789012", "us-east-1"
+PREFIX = STACK = "mlops-fraud-ab-prod"
+STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}/5b8a2f10-3c1d-11ef-9a6b-0e1f2a3b4c5d"
+OWN_TOPIC = f"arn:aws:sns:{REGION}:111122223333:team-alerts"
+NOTIFY_TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:{PREFIX}-notify"
+
+
+def evaluator(name: str, **given: str) -> Evaluator:
+    body = load_template(REPO_ROOT, name).body
+    required = {  # a stand-in for each parameter without a default
+        p: "1" if spec.get("Type") == "Number" else "x"
+        for p, spec in body["Parameters"].items()
+        if "Default" not in spec
+    }
+    params = {**required, "NamePrefix": PREFIX, "PipelineId": "fraud-ab", "Stage": "prod", **given}
+    return Evaluator(
+        body,
+        parameter_values(body, params),
+        pseudo={"AWS::StackName": STACK, "AWS::StackId": STACK_ID},
+        resources=lambda r, a: NOTIFY_TOPIC if r == "NotifyTopic" and a is None else f"<{r}>",
+    )
+
+
+def own_topic_cases(name: str) -> list[str]:
+    """With and without the config's own topic, where the template takes one."""
+    body = load_template(REPO_ROOT, name).body
+    return ["", OWN_TOPIC] if "NotificationTopicArn" in body["Parameters"] else [""]
+
+
+def golden(name: str) -> str:
+    return (GOLDEN / name).read_text(encoding="utf-8").rstrip("\n")
+
+
+def admitted_by_topic_policy(ev: Evaluator, rule_name: str) -> bool:
+    """The topic policy, as IAM evaluates it for EventBridge publishing on behalf of this rule."""
+    statements = ev.resource("NotifyTopicPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    service = "events.amazonaws.com"
+    mine = [
+        s for s in statements if s["Principal"] == "*" or service in as_list(s["Principal"].get("Service"))
+    ]
+    context = {
+        "aws:SecureTransport": "true",
+        "aws:PrincipalServiceName": service,
+        "aws:SourceAccount": ACCOUNT,
+        "aws:SourceArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule_name}",
+    }
+    return allowed(mine, "sns:Publish", NOTIFY_TOPIC, context)
+
+
+def check_targets(ev: Evaluator, rule: dict, own: str, event: dict, golden_file: str) -> None:
+    """Every target is an SNS topic, the notify topic among them (plus the config's own topic when
+    given), and each turns the event into the golden message."""
+    targets = rule["Targets"]
+    assert [t["Arn"] for t in targets] == [NOTIFY_TOPIC, *([own] if own else [])]
+    assert len({t["Id"] for t in targets}) == len(targets) <= 5
+    for target in targets:
+        assert transform(target["InputTransformer"], event) == golden(golden_file)
+    assert rule["Name"].startswith(f"{PREFIX}-") and admitted_by_topic_policy(ev, rule["Name"])
+
+
+# ---------------------------------------------------------------------------------------- drift
+
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/event-detail-stack-drift-detection-change.html
+# (the page's example event, with this stack's id)
+DRIFT_EVENT = {
+    "version": "0",
+    "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+    "detail-type": "CloudFormation Drift Detection Status Change",
+    "source": "aws.cloudformation",
+    "account": ACCOUNT,
+    "time": "2017-12-22T18:43:48Z",
+    "region": REGION,
+    "resources": [STACK_ID],
+    "detail": {
+        "stack-id": STACK_ID,
+        "stack-drift-detection-id": "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111",
+        "status-details": {"stack-drift-status": "DRIFTED", "detection-status": "DETECTION_COMPLETE"},
+        "drift-detection-details": {"drifted-stack-resource-count": 2},
+        "client-request-token": "",
+    },
+}
+
+
+def _with(event: dict, **detail) -> dict:
+    return {**event, "detail": {**event["detail"], **detail}}
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_every_stack_tells_its_owners_when_drift_detection_finds_it_drifted(name: str) -> None:
+    for own in own_topic_cases(name):
+        ev = evaluator(name, NotificationTopicArn=own) if own else evaluator(name)
+        rule = ev.resource("DriftedRule")["Properties"]
+        assert rule["Name"] == f"{PREFIX}-drifted" and rule["State"] == "ENABLED"
+        pattern = rule["EventPattern"]
+        assert matches(pattern, DRIFT_EVENT)
+        in_sync = {"stack-drift-status": "IN_SYNC", "detection-status": "DETECTION_COMPLETE"}
+        assert not matches(pattern, _with(DRIFT_EVENT, **{"status-details": in_sync}))
+        other = STACK_ID.replace(f"stack/{STACK}/", "stack/mlops-churn-prod/")
+        assert not matches(pattern, _with(DRIFT_EVENT, **{"stack-id": other}))
+        check_targets(ev, rule, own, DRIFT_EVENT, "drifted-rule.txt")
+
+
+def test_the_drift_rules_words_are_report_notifys() -> None:
+    """One wording: the rule's message says what report/notify.py's drifted message says."""
+    text = golden("drifted-rule.txt")
+    assert drift_summary("fraud-ab", "prod", "2") in text
+    assert text.endswith(f"Next step: {drift_next_step('fraud-ab', 'prod')}")
+
+
+def test_render_names_the_pipeline_and_stage_the_messages_need() -> None:
+    """PipelineId and Stage default to "" in the templates (so that the builders' own tests stay
+    whole); render sets them for every template, as each example shows."""
+    from mlops_gitops.core.render import render
+    from tests.repo.test_notify_topic import _examples_by_template
+
+    examples = _examples_by_template()
+    assert sorted(examples) == TEMPLATES
+    for name, (cfg, env) in examples.items():
+        for stage in cfg.stages:
+            spec = render(REPO_ROOT, cfg, stage, env, commit="0" * 40)
+            assert (spec.parameters["PipelineId"], spec.parameters["Stage"]) == (cfg.pipeline_id, stage), name
