@@ -29,7 +29,11 @@ NOTIFY_TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:{PREFIX}-notify"
 def evaluator(name: str, **given: str) -> Evaluator:
     body = load_template(REPO_ROOT, name).body
     required = {  # a stand-in for each parameter without a default
-        p: "1" if spec.get("Type") == "Number" else "x"
+        p: spec["AllowedValues"][0]
+        if "AllowedValues" in spec
+        else "1"
+        if spec.get("Type") == "Number"
+        else "x"
         for p, spec in body["Parameters"].items()
         if "Default" not in spec
     }
@@ -140,3 +144,67 @@ def test_render_names_the_pipeline_and_stage_the_messages_need() -> None:
         for stage in cfg.stages:
             spec = render(REPO_ROOT, cfg, stage, env, commit="0" * 40)
             assert (spec.parameters["PipelineId"], spec.parameters["Stage"]) == (cfg.pipeline_id, stage), name
+
+
+# ------------------------------------------------------------------------------ model monitor
+
+
+def alarm_event(alarm: str, state: str = "ALARM") -> dict:
+    """https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html
+    (the page's single-metric alarm state change, with this stack's alarm)."""
+    return {
+        "version": "0",
+        "id": "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92",
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": ACCOUNT,
+        "time": "2019-10-02T17:04:40Z",
+        "region": REGION,
+        "resources": [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm}"],
+        "detail": {
+            "alarmName": alarm,
+            "configuration": {"description": "...", "metrics": []},
+            "previousState": {
+                "reason": "Threshold Crossed: 1 out of the last 1 datapoints was not greater than or equal to the threshold (1.0).",
+                "timestamp": "2019-10-02T16:04:40.985+0000",
+                "value": "OK",
+            },
+            "state": {
+                "reason": "Threshold Crossed: 1 out of the last 1 datapoints [1.0 (02/10/19 16:04:00)] was greater than or equal to the threshold (1.0).",
+                "timestamp": "2019-10-02T17:04:40.989+0000",
+                "value": state,
+            },
+        },
+    }
+
+
+MONITOR_RULES = [
+    ("ViolationsRule", "ViolationsAlarm", "violations", "monitor-violations.txt"),
+    ("MonitorFailedRule", "MonitorFailedAlarm", "monitor-failed", "monitor-failed.txt"),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "alarm_id", "suffix", "golden_file"), MONITOR_RULES)
+@pytest.mark.parametrize("own", ["", OWN_TOPIC])
+def test_a_monitor_alarm_reaches_its_owners_as_a_short_message(
+    rule_id: str, alarm_id: str, suffix: str, golden_file: str, own: str
+) -> None:
+    given = {
+        "MonitoringType": "DataQuality",
+        "MonitoringOutputUri": "s3://mlops-demo-data/monitoring/fraud-ab",
+        "NotificationTopicArn": own,
+    }
+    ev = evaluator("model_monitor.yaml", **given)
+    alarm = ev.resource(alarm_id)["Properties"]
+    assert alarm["AlarmName"] == f"{PREFIX}-{suffix}"
+    # CloudWatch's long alarm text no longer reaches people; the config's topic (machines) keeps it
+    assert alarm["AlarmActions"] == ([own] if own else [])
+    rule = ev.resource(rule_id)["Properties"]
+    event = alarm_event(alarm["AlarmName"])
+    assert matches(rule["EventPattern"], event)
+    assert not matches(rule["EventPattern"], alarm_event(alarm["AlarmName"], state="OK"))
+    assert not matches(rule["EventPattern"], alarm_event(alarm["AlarmName"].replace("fraud-ab", "churn")))
+    targets = rule["Targets"]
+    assert [t["Arn"] for t in targets] == [NOTIFY_TOPIC]
+    assert transform(targets[0]["InputTransformer"], event) == golden(golden_file)
+    assert rule["Name"].startswith(f"{PREFIX}-") and admitted_by_topic_policy(ev, rule["Name"])
