@@ -71,3 +71,18 @@ def test_the_monitor_alarms_reach_the_notify_topic_through_rules(aws) -> None:
 
 def stack_account(aws) -> str:
     return aws("sts").get_caller_identity()["Account"]
+
+
+def test_the_batch_jobs_outcome_reaches_the_notify_topic_through_rules(aws) -> None:
+    spec, _, topic = _create(aws, "churn-batch", "prod")
+    prefix = spec.stack_name
+    for suffix, statuses in (("batch-completed", ["Completed", "Stopped"]), ("batch-failed", ["Failed"])):
+        rule = aws("events").describe_rule(Name=f"{prefix}-{suffix}")
+        pattern = json.loads(rule["EventPattern"])
+        assert pattern["detail-type"] == ["SageMaker Transform Job State Change"]
+        assert pattern["detail"] == {
+            "TransformJobName": [{"prefix": f"{prefix}-"}],
+            "TransformJobStatus": statuses,
+        }
+        transformer = _notify_target(aws, rule["Name"], topic)
+        assert transformer["InputTemplate"].startswith('"Batch transform <job> of churn-batch in prod')

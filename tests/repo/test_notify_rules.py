@@ -6,6 +6,8 @@ named <NamePrefix>-* so that the topic policy admits it, and the drift build sti
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mlops_gitops.cfn_eval import Evaluator, parameter_values
@@ -208,3 +210,101 @@ def test_a_monitor_alarm_reaches_its_owners_as_a_short_message(
     assert [t["Arn"] for t in targets] == [NOTIFY_TOPIC]
     assert transform(targets[0]["InputTransformer"], event) == golden(golden_file)
     assert rule["Name"].startswith(f"{PREFIX}-") and admitted_by_topic_policy(ev, rule["Name"])
+
+
+# ------------------------------------------------------------------------------- batch jobs
+
+BATCH_JOB = f"{PREFIX}-1a2b3c4d"  # <NamePrefix>-<8 hex>, as the state machine names each run
+BATCH_OUTPUT = f"s3://mlops-demo-data/fraud/batch-output/prod/{BATCH_JOB}"
+
+
+def transform_job_event(status: str, **extra: str) -> dict:
+    """https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html
+    ("SageMaker Transform Job State Change": the detail is the job's description)."""
+    return {
+        "version": "0",
+        "id": "7f8a9b0c-1d2e-3f4a-5b6c-7d8e9f0a1b2c",
+        "detail-type": "SageMaker Transform Job State Change",
+        "source": "aws.sagemaker",
+        "account": ACCOUNT,
+        "time": "2026-12-03T16:00:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:transform-job/{BATCH_JOB}"],
+        "detail": {
+            "TransformJobName": BATCH_JOB,
+            "TransformJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:transform-job/{BATCH_JOB}",
+            "TransformJobStatus": status,
+            "ModelName": f"{PREFIX}-2ceaa928",
+            "TransformInput": {
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://mlops-demo-data/fraud/in"}
+                },
+                "ContentType": "text/csv",
+                "SplitType": "Line",
+            },
+            "TransformOutput": {"S3OutputPath": BATCH_OUTPUT, "Accept": "text/csv", "AssembleWith": "Line"},
+            "TransformResources": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1},
+            "CreationTime": 1764777600000,
+            "TransformStartTime": 1764777900000,
+            "TransformEndTime": 1764778500000,
+            "Tags": {},
+            **extra,
+        },
+    }
+
+
+BATCH_RULES = [
+    ("BatchCompletedRule", transform_job_event("Completed"), "batch-completed.txt"),
+    ("BatchCompletedRule", transform_job_event("Stopped"), "batch-stopped.txt"),
+    (
+        "BatchFailedRule",
+        transform_job_event(
+            "Failed",
+            FailureReason="ClientError: See job logs for more information: model container returned 500",
+        ),
+        "batch-failed.txt",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "event", "golden_file"), BATCH_RULES, ids=[g for _, _, g in BATCH_RULES])
+def test_a_batch_jobs_outcome_reaches_its_owners_as_a_short_message(
+    rule_id: str, event: dict, golden_file: str
+) -> None:
+    for own in own_topic_cases("batch_inference.yaml"):
+        ev = evaluator(
+            "batch_inference.yaml", NotificationTopicArn=own, BatchInputUri="s3://mlops-demo-data/fraud/in"
+        )
+        rule = ev.resource(rule_id)["Properties"]
+        assert matches(rule["EventPattern"], event)
+        assert not matches(rule["EventPattern"], _with(event, TransformJobStatus="InProgress"))
+        other = BATCH_JOB.replace("fraud-ab", "churn")
+        assert not matches(rule["EventPattern"], _with(event, TransformJobName=other))
+        (target,) = rule["Targets"]
+        assert target["Arn"] == NOTIFY_TOPIC
+        assert transform(target["InputTransformer"], event) == golden(golden_file)
+        assert rule["Name"].startswith(f"{PREFIX}-") and admitted_by_topic_policy(ev, rule["Name"])
+    # each rule reads only the fields its events carry: FailureReason only when the job failed
+    paths = ev.resource(rule_id)["Properties"]["Targets"][0]["InputTransformer"]["InputPathsMap"]
+    assert ("FailureReason" in str(paths)) == (event["detail"]["TransformJobStatus"] == "Failed")
+
+
+@pytest.mark.parametrize("own", ["", OWN_TOPIC])
+def test_the_batch_state_machine_reports_to_the_configs_topic_only(own: str) -> None:
+    """The owners hear of each job once, from the rules; the config's topic (machines) keeps the state
+    machine's report, and the state machine may publish there alone."""
+    ev = evaluator("batch_inference.yaml", NotificationTopicArn=own)
+    body = load_template(REPO_ROOT, "batch_inference.yaml").body
+    variables = body["Resources"]["StateMachine"]["Properties"]["DefinitionString"]["Fn::Sub"][1]
+    for key in ("SuccessReport", "FailureReport"):
+        text = ev(variables[key])
+        if own:
+            assert '"Resource": "arn:aws:states:::sns:publish"' in text and f'"TopicArn": "{own}"' in text
+        else:
+            assert text.startswith('"Type": "Pass"') and "sns" not in text
+    definition = json.loads(ev(body["Resources"]["StateMachine"]["Properties"]["DefinitionString"]))
+    assert definition["States"]["ReportFailure"]["Next"] == "Failed"  # valid ASL either way
+    assert definition["States"]["ReportSuccess"]["Type"] == ("Task" if own else "Pass")
+    statements = ev.resource("StateMachineRole")["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    publishes = [s for s in statements if "sns:Publish" in as_list(s["Action"])]
+    assert [s["Resource"] for s in publishes] == ([own] if own else [])
