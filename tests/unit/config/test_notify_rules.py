@@ -21,7 +21,7 @@ def _findings(tmp_repo: TmpRepo, pipeline_id: str, config: dict) -> list[dict]:
 
 def test_the_one_outcome_topic_types_are_those_of_the_state_machine_templates() -> None:
     templates = mapping(REPO_ROOT)["templates"]
-    assert notify.ONE_OUTCOME_TOPIC == {*templates["batch_inference.yaml"], *templates["model_training.yaml"]}
+    assert notify.ONE_OUTCOME_TOPIC == set(templates["model_training.yaml"])
 
 
 def test_a_topic_in_another_account_than_a_stage_is_a_warning_naming_the_policy(tmp_repo: TmpRepo) -> None:
@@ -37,14 +37,24 @@ def test_a_topic_in_another_account_than_a_stage_is_a_warning_naming_the_policy(
     assert not [f for f in findings if f["severity"] == "error"]
 
 
-def test_a_batch_pipeline_with_emails_and_a_topic_is_told_where_outcomes_go(tmp_repo: TmpRepo) -> None:
+def test_a_training_pipeline_with_emails_and_a_topic_is_told_where_outcomes_go(tmp_repo: TmpRepo) -> None:
+    config = {
+        **example("churn-training"),
+        "notify": ["a@example.com", TOPIC.replace("444455556666", "111122223333")],
+    }
+    findings = _findings(tmp_repo, "churn-training", config)
+    [warning] = [f for f in findings if f["code"] == "notify-outcome-topic"]
+    assert warning["severity"] == "warning" and warning["path"] == "$.notify[1]"
+
+
+def test_a_batch_pipeline_tells_both_so_emails_and_a_topic_need_no_warning(tmp_repo: TmpRepo) -> None:
+    """The owners hear of each batch job from the stack's rules, your topic from its state machine
+    (tests/repo/test_notify_rules.py)."""
     config = {
         **example("fraud-batch"),
         "notify": ["a@example.com", TOPIC.replace("444455556666", "111122223333")],
     }
-    findings = _findings(tmp_repo, "fraud-batch", config)
-    [warning] = [f for f in findings if f["code"] == "notify-outcome-topic"]
-    assert warning["severity"] == "warning" and warning["path"] == "$.notify[1]"
+    assert [f for f in _findings(tmp_repo, "fraud-batch", config) if f["code"] == "notify-outcome-topic"] == []
 
 
 def test_a_realtime_pipeline_with_emails_and_a_topic_has_no_notify_finding(tmp_repo: TmpRepo) -> None:

@@ -23,11 +23,10 @@ EMAIL_SLOTS = 3
 # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html
 TOPIC_SLOTS = 1
 # Pipeline types whose job outcome a state machine publishes to one topic: yours if given, else the
-# pipeline's own (cloudformation/pipelines/batch_inference.yaml, model_training.yaml).
+# pipeline's own (cloudformation/pipelines/model_training.yaml). Batch jobs tell both: the owners
+# from rules on SageMaker's job events, your topic from the state machine (batch_inference.yaml).
 ONE_OUTCOME_TOPIC = frozenset(
     {
-        "byom_batch_builtin",
-        "byom_batch_custom",
         "model_training_builtin",
         "model_tuner_builtin",
         "model_autopilot_training",
