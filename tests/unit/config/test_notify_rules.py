@@ -54,7 +54,9 @@ def test_a_batch_pipeline_tells_both_so_emails_and_a_topic_need_no_warning(tmp_r
         **example("fraud-batch"),
         "notify": ["a@example.com", TOPIC.replace("444455556666", "111122223333")],
     }
-    assert [f for f in _findings(tmp_repo, "fraud-batch", config) if f["code"] == "notify-outcome-topic"] == []
+    assert [
+        f for f in _findings(tmp_repo, "fraud-batch", config) if f["code"] == "notify-outcome-topic"
+    ] == []
 
 
 def test_a_realtime_pipeline_with_emails_and_a_topic_has_no_notify_finding(tmp_repo: TmpRepo) -> None:
