@@ -308,3 +308,129 @@ def test_the_batch_state_machine_reports_to_the_configs_topic_only(own: str) -> 
     statements = ev.resource("StateMachineRole")["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     publishes = [s for s in statements if "sns:Publish" in as_list(s["Action"])]
     assert [s["Resource"] for s in publishes] == ([own] if own else [])
+
+
+# ---------------------------------------------------------------------------- training jobs
+
+TRAINING_JOB = f"{PREFIX}-9f8e7d6c"  # <JobNamePrefix>-<8 hex>; the config's job_name defaults to NamePrefix
+TRAINING_OUTPUT = "s3://mlops-demo-data/fraud/models"
+
+
+def sagemaker_job_event(detail_type: str, name_key: str, status_key: str, status: str, **extra: str) -> dict:
+    """https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html
+    ("SageMaker Training Job State Change", "SageMaker HyperParameter Tuning Job State Change": the
+    detail is the job's description; the fields the rules read are kept, the rest shortened)."""
+    resource = "training-job" if name_key == "TrainingJobName" else "hyper-parameter-tuning-job"
+    arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{resource}/{TRAINING_JOB}"
+    return {
+        "version": "0",
+        "id": "5e6f7a8b-9c0d-1e2f-3a4b-5c6d7e8f9a0b",
+        "detail-type": detail_type,
+        "source": "aws.sagemaker",
+        "account": ACCOUNT,
+        "time": "2026-12-03T16:00:00Z",
+        "region": REGION,
+        "resources": [arn],
+        "detail": {
+            name_key: TRAINING_JOB,
+            name_key.replace("Name", "Arn"): arn,
+            status_key: status,
+            "CreationTime": 1764777600000,
+            "LastModifiedTime": 1764778500000,
+            "Tags": {},
+            **extra,
+        },
+    }
+
+
+REASON = "AlgorithmError: framework error: ValueError: could not convert string to float: 'n/a'"
+TRAINING = ("SageMaker Training Job State Change", "TrainingJobName", "TrainingJobStatus")
+TUNING = (
+    "SageMaker HyperParameter Tuning Job State Change",
+    "HyperParameterTuningJobName",
+    "HyperParameterTuningJobStatus",
+)
+TRAINING_RULES = [
+    (
+        "Training",
+        "TrainingCompletedRule",
+        sagemaker_job_event(*TRAINING, "Completed"),
+        "training-completed.txt",
+    ),
+    (
+        "Training",
+        "TrainingFailedRule",
+        sagemaker_job_event(*TRAINING, "Failed", FailureReason=REASON),
+        "training-failed.txt",
+    ),
+    ("Tuning", "TuningCompletedRule", sagemaker_job_event(*TUNING, "Stopped"), "tuning-stopped.txt"),
+    (
+        "Tuning",
+        "TuningFailedRule",
+        sagemaker_job_event(*TUNING, "Failed", FailureReason=REASON),
+        "tuning-failed.txt",
+    ),
+]
+
+
+def _training(kind: str, own: str = "") -> Evaluator:
+    return evaluator(
+        "model_training.yaml",
+        JobKind=kind,
+        JobNamePrefix=PREFIX,
+        JobOutputUri=TRAINING_OUTPUT,
+        NotificationTopicArn=own,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "rule_id", "event", "golden_file"), TRAINING_RULES, ids=[g for *_, g in TRAINING_RULES]
+)
+def test_a_training_or_tuning_jobs_outcome_reaches_its_owners(
+    kind: str, rule_id: str, event: dict, golden_file: str
+) -> None:
+    for own in ("", OWN_TOPIC):
+        ev = _training(kind, own)
+        rule = ev.resource(rule_id)["Properties"]
+        assert matches(rule["EventPattern"], event)
+        status_key = TRAINING[2] if kind == "Training" else TUNING[2]
+        name_key = TRAINING[1] if kind == "Training" else TUNING[1]
+        assert not matches(rule["EventPattern"], _with(event, **{status_key: "InProgress"}))
+        assert not matches(
+            rule["EventPattern"], _with(event, **{name_key: TRAINING_JOB.replace("fraud-ab", "churn")})
+        )
+        (target,) = rule["Targets"]
+        assert target["Arn"] == NOTIFY_TOPIC
+        assert transform(target["InputTransformer"], event) == golden(golden_file)
+        assert rule["Name"].startswith(f"{PREFIX}-") and admitted_by_topic_policy(ev, rule["Name"])
+    body = load_template(REPO_ROOT, "model_training.yaml").body
+    rules = [
+        r
+        for r, res in body["Resources"].items()
+        if res["Type"] == "AWS::Events::Rule" and "Job State" in str(res)
+    ]
+    for other in ("Training", "Tuning", "Autopilot"):  # each kind has its own rules only
+        assert [r for r in rules if _training(other).present(r)] == [
+            r for r in rules if r.startswith(other)
+        ], other
+
+
+@pytest.mark.parametrize("kind", ["Training", "Tuning", "Autopilot"])
+@pytest.mark.parametrize("own", ["", OWN_TOPIC])
+def test_the_training_state_machine_reports_where_no_rule_does(kind: str, own: str) -> None:
+    """Training and tuning: the state machine reports to the config's topic only (the owners hear from
+    the rules); Autopilot, of which SageMaker sends no job event, keeps reporting to the config's
+    topic, else to the notify topic. The state machine may publish there alone."""
+    ev = _training(kind, own)
+    body = load_template(REPO_ROOT, "model_training.yaml").body
+    variables = body["Resources"]["StateMachine"]["Properties"]["DefinitionString"]["Fn::Sub"][1]
+    reports_to = own or (NOTIFY_TOPIC if kind == "Autopilot" else "")
+    for key in ("SuccessReport", "FailureReport"):
+        text = ev(variables[key])
+        if reports_to:
+            assert f'"TopicArn": "{reports_to}"' in text and "states:::sns:publish" in text
+        else:
+            assert text.startswith('"Type": "Pass"') and "sns" not in text
+    statements = ev.resource("StateMachineRole")["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    publishes = [s for s in statements if "sns:Publish" in as_list(s["Action"])]
+    assert [s["Resource"] for s in publishes] == ([reports_to] if reports_to else [])
