@@ -434,3 +434,45 @@ def test_the_training_state_machine_reports_where_no_rule_does(kind: str, own: s
     statements = ev.resource("StateMachineRole")["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     publishes = [s for s in statements if "sns:Publish" in as_list(s["Action"])]
     assert [s["Resource"] for s in publishes] == ([reports_to] if reports_to else [])
+
+
+# ------------------------------------------------------------- endpoint and reporting alarms
+
+STACK_ALARMS = [
+    ("realtime_inference.yaml", "Invocation5xxAlarm", "realtime-alarm.txt"),
+    ("realtime_inference.yaml", "LatencyAlarm", None),
+    ("realtime_reporting.yaml", "ErrorsAlarm", "reporting-alarm.txt"),
+    ("realtime_reporting.yaml", "IteratorAgeAlarm", None),
+    ("realtime_reporting.yaml", "FailedBatchesAlarm", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "alarm_id", "golden_file"), STACK_ALARMS, ids=[f"{n}-{a}" for n, a, _ in STACK_ALARMS]
+)
+@pytest.mark.parametrize("own", ["", OWN_TOPIC])
+def test_an_endpoint_or_reporting_alarm_reaches_its_owners_as_a_short_message(
+    name: str, alarm_id: str, golden_file: str | None, own: str
+) -> None:
+    """One rule per stack for all its alarms: the message names the alarm, says what it watches (its
+    description) and why CloudWatch set it (the state's reason), both carried by the event."""
+    ev = evaluator(name, NotificationTopicArn=own)
+    alarm = ev.resource(alarm_id)["Properties"]
+    assert alarm["AlarmActions"] == ([own] if own else [])  # the config's topic keeps the alarm's action
+    rule = ev.resource("AlarmsRule")["Properties"]
+    event = alarm_event(alarm["AlarmName"])
+    event["detail"]["configuration"]["description"] = alarm["AlarmDescription"]
+    assert matches(rule["EventPattern"], event)
+    assert not matches(rule["EventPattern"], alarm_event(alarm["AlarmName"], state="OK"))
+    assert not matches(rule["EventPattern"], alarm_event(alarm["AlarmName"].replace("fraud-ab", "churn")))
+    (target,) = rule["Targets"]
+    assert target["Arn"] == NOTIFY_TOPIC
+    text = transform(target["InputTransformer"], event)
+    assert (
+        alarm["AlarmName"] in text
+        and alarm["AlarmDescription"] in text
+        and event["detail"]["state"]["reason"] in text
+    )
+    if golden_file:
+        assert text == golden(golden_file)
+    assert rule["Name"].startswith(f"{PREFIX}-") and admitted_by_topic_policy(ev, rule["Name"])
