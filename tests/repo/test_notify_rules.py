@@ -476,3 +476,13 @@ def test_an_endpoint_or_reporting_alarm_reaches_its_owners_as_a_short_message(
     if golden_file:
         assert text == golden(golden_file)
     assert rule["Name"].startswith(f"{PREFIX}-") and admitted_by_topic_policy(ev, rule["Name"])
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_the_rules_keep_each_template_within_cloudformations_size_limit(name: str) -> None:
+    """Template bodies above 51,200 bytes go through S3 (ops/deploy.py TEMPLATE_BODY_MAX), whose limit
+    is 1 MB: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html"""
+    from mlops_gitops.ops.deploy import TEMPLATE_BODY_MAX
+
+    size = len(load_template(REPO_ROOT, name).text.encode("utf-8"))
+    assert TEMPLATE_BODY_MAX == 51_200 and size <= 1_048_576, size
