@@ -113,6 +113,7 @@ def test_training_pipeline_stack_is_created_in_moto(aws, cfg, stage) -> None:
         f"{prefix}-schedule",
         f"{prefix}-monitor-violation",
         f"{prefix}-training-outcome",  # to the notify topic (issue 19; tests/repo/test_notify_topic.py)
+        f"{prefix}-drifted",  # drift results to the notify topic (tests/repo/test_notify_rules.py)
     }
     assert rules[f"{prefix}-schedule"]["ScheduleExpression"] == "rate(7 days)"
     new_data = json.loads(rules[f"{prefix}-new-data"]["EventPattern"])

@@ -27,7 +27,11 @@ PREFIX = "mlops-fraud-ab-prod"
 def _evaluator(name: str, **given: str) -> Evaluator:
     body = load_template(REPO_ROOT, name).body
     required = {  # a stand-in for each parameter without a default
-        p: "1" if spec.get("Type") == "Number" else "x"
+        p: spec["AllowedValues"][0]
+        if "AllowedValues" in spec
+        else "1"
+        if spec.get("Type") == "Number"
+        else "x"
         for p, spec in body["Parameters"].items()
         if "Default" not in spec
     }
@@ -122,7 +126,8 @@ def test_every_alarm_and_sns_rule_target_reaches_the_notify_topic(name: str, own
                 assert str(ev(given_name)).startswith(f"{PREFIX}-"), (logical_id, given_name)
         if resource["Type"] == "AWS::CloudWatch::Alarm":
             actions = ev(resource["Properties"].get("AlarmActions", []))
-            assert "<NotifyTopic>" in actions, logical_id
+            # directly, or as a short message through a rule of the stack on the alarm's state change
+            assert "<NotifyTopic>" in actions or _alarm_rule_to_notify(ev, body, logical_id), logical_id
             assert (own in actions) == bool(own) and len(actions) <= 5, logical_id
         if resource["Type"] == "AWS::Events::Rule":
             targets = [ev(t["Arn"]) for t in ev(resource["Properties"].get("Targets", []))]
@@ -130,6 +135,24 @@ def test_every_alarm_and_sns_rule_target_reaches_the_notify_topic(name: str, own
             if sns:
                 assert "<NotifyTopic>" in sns, logical_id
                 assert len(targets) <= 5, logical_id
+
+
+def _alarm_rule_to_notify(ev: Evaluator, body: dict, alarm: str) -> bool:
+    """A rule of the stack on "CloudWatch Alarm State Change" of this alarm (its ARN in the pattern's
+    resources, https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html)
+    that targets the notify topic."""
+    name = ev(body["Resources"][alarm]["Properties"]["AlarmName"])
+    arn = f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"
+    for logical_id, resource in body["Resources"].items():
+        if resource["Type"] != "AWS::Events::Rule" or not ev.present(logical_id):
+            continue
+        pattern = resource["Properties"].get("EventPattern", {})
+        if pattern.get("detail-type") != ["CloudWatch Alarm State Change"]:
+            continue
+        if arn in ev(pattern.get("resources", [])):
+            if "<NotifyTopic>" in [ev(t["Arn"]) for t in resource["Properties"]["Targets"]]:
+                return True
+    return False
 
 
 def _examples_by_template() -> dict[str, tuple]:

@@ -128,7 +128,12 @@ def test_batch_state_machine_reports_both_outcomes() -> None:
     resources = load_template(REPO_ROOT, "batch_inference.yaml").body["Resources"]
     definition = resources["StateMachine"]["Properties"]["DefinitionString"]["Fn::Sub"][0]
     assert "createTransformJob.sync" in definition
-    assert definition.count("states:::sns:publish") == 2
+    # both outcomes reach the config's topic (when given) from the state machine, the owners from
+    # the rules on SageMaker's job events (tests/repo/test_notify_rules.py)
+    variables = resources["StateMachine"]["Properties"]["DefinitionString"]["Fn::Sub"][1]
+    assert "${SuccessReport}" in definition and "${FailureReport}" in definition
+    for key in ("SuccessReport", "FailureReport"):
+        assert "states:::sns:publish" in variables[key]["Fn::If"][1]["Fn::Sub"]
     assert '"Catch"' in definition
     trigger = resources["DeployTrigger"]["Properties"]  # "started": after each create/update of the stack
     assert trigger["EventPattern"]["detail"] == {

@@ -69,22 +69,34 @@ def rolled_back(where: Where, explanation: str) -> Message:
     )
 
 
+def drift_summary(pipeline: str, stage: str, count: str) -> str:
+    """The drift message's first sentence; ``count`` is text, as the stack's rule fills it in."""
+    return f"{count} resource(s) of {pipeline} in {stage} differ from what git deploys"
+
+
+def drift_next_step(pipeline: str, stage: str) -> str:
+    return (
+        f"run mlopsctl drift --stage {stage} to see each difference, then undo the manual change; "
+        f"if the change is wanted, put it in {CONFIG.format(pipeline=pipeline)} and push."
+    )
+
+
 def drifted(where: Where, resources: list[str]) -> Message:
     """``resources``: one line per drifted resource, e.g. "Endpoint (AWS::SageMaker::Endpoint): MODIFIED".
 
-    NOT WIRED YET: the drift build runs with read-only roles (DESIGN §9; tests/repo/test_notify_policies.py
-    asserts it publishes nothing), so drift is still reported on the orchestrator's topic only. Letting
-    it publish to `<prefix>-*-notify` is a decision for the platform's security model, not made here."""
+    The drift build runs with read-only roles (DESIGN §9; tests/repo/test_notify_policies.py asserts
+    it publishes nothing), so it never sends this. What owners get is the short form each pipeline
+    stack's own EventBridge rule ``<NamePrefix>-drifted`` sends when CloudFormation reports the stack
+    DRIFTED: drift_summary and drift_next_step, the same words (tests/repo/test_notify_rules.py)."""
     shown = [f"- {_one_line(r)}" for r in resources[:DRIFT_SHOWN]]
     if len(resources) > DRIFT_SHOWN:
         shown.append(f"- and {len(resources) - DRIFT_SHOWN} more")
     return _message(
         where,
         f"{where.stage} drifted from git",
-        f"{len(resources)} resource(s) of {where.pipeline} in {where.stage} differ from what git deploys:",
+        drift_summary(where.pipeline, where.stage, str(len(resources))) + ":",
         shown,
-        "undo the manual change (the stack's drift results in the CloudFormation console show each "
-        f"difference); if the change is wanted, put it in {CONFIG.format(pipeline=where.pipeline)} and push.",
+        drift_next_step(where.pipeline, where.stage),
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from mlops_gitops.config.rules import notify
 from mlops_gitops.core.templates import mapping
 from tests.conftest import REPO_ROOT, TmpRepo, example, run_cli
@@ -21,7 +23,8 @@ def _findings(tmp_repo: TmpRepo, pipeline_id: str, config: dict) -> list[dict]:
 
 def test_the_one_outcome_topic_types_are_those_of_the_state_machine_templates() -> None:
     templates = mapping(REPO_ROOT)["templates"]
-    assert notify.ONE_OUTCOME_TOPIC == {*templates["batch_inference.yaml"], *templates["model_training.yaml"]}
+    assert notify.ONE_OUTCOME_TOPIC <= set(templates["model_training.yaml"])
+    assert notify.ONE_OUTCOME_TOPIC == {t for t in templates["model_training.yaml"] if "autopilot" in t}
 
 
 def test_a_topic_in_another_account_than_a_stage_is_a_warning_naming_the_policy(tmp_repo: TmpRepo) -> None:
@@ -37,14 +40,28 @@ def test_a_topic_in_another_account_than_a_stage_is_a_warning_naming_the_policy(
     assert not [f for f in findings if f["severity"] == "error"]
 
 
-def test_a_batch_pipeline_with_emails_and_a_topic_is_told_where_outcomes_go(tmp_repo: TmpRepo) -> None:
+def test_an_autopilot_pipeline_with_emails_and_a_topic_is_told_where_outcomes_go(tmp_repo: TmpRepo) -> None:
     config = {
-        **example("fraud-batch"),
+        **example("churn-autopilot"),
         "notify": ["a@example.com", TOPIC.replace("444455556666", "111122223333")],
     }
-    findings = _findings(tmp_repo, "fraud-batch", config)
+    findings = _findings(tmp_repo, "churn-autopilot", config)
     [warning] = [f for f in findings if f["code"] == "notify-outcome-topic"]
     assert warning["severity"] == "warning" and warning["path"] == "$.notify[1]"
+
+
+@pytest.mark.parametrize("pipeline_id", ["fraud-batch", "churn-training", "churn-tuning"])
+def test_batch_training_and_tuning_tell_both_so_emails_and_a_topic_need_no_warning(
+    tmp_repo: TmpRepo, pipeline_id: str
+) -> None:
+    """The owners hear of each job from the stack's rules, your topic from its state machine
+    (tests/repo/test_notify_rules.py)."""
+    config = {
+        **example(pipeline_id),
+        "notify": ["a@example.com", TOPIC.replace("444455556666", "111122223333")],
+    }
+    findings = _findings(tmp_repo, pipeline_id, config)
+    assert [f for f in findings if f["code"] == "notify-outcome-topic"] == []
 
 
 def test_a_realtime_pipeline_with_emails_and_a_topic_has_no_notify_finding(tmp_repo: TmpRepo) -> None:

@@ -103,9 +103,11 @@ def notification_topic(ctx: ParamContext) -> str:
 
 
 def notify_parameters(ctx: ParamContext) -> Params:
-    """NotifyEmail1..N of every pipeline template: the e-mails subscribed to its notify topic."""
+    """NotifyEmail1..N of every pipeline template: the e-mails subscribed to its notify topic; and
+    PipelineId and Stage, which the messages of the stack's own rules name (drift, monitor, jobs)."""
     emails = notify_entries(ctx.cfg.data)[0]
-    return {f"NotifyEmail{i + 1}": e for i, e in enumerate(emails[:NOTIFY_EMAIL_SLOTS])}
+    slots = {f"NotifyEmail{i + 1}": e for i, e in enumerate(emails[:NOTIFY_EMAIL_SLOTS])}
+    return {**slots, "PipelineId": ctx.cfg.pipeline_id, "Stage": ctx.stage}
 
 
 def common_model_params(
