@@ -309,6 +309,49 @@ def name_claim_findings(configs: Iterable[PipelineConfig], repo: Repo, env: Envi
     return list(out.values())
 
 
+def name_prefix_findings(configs: Iterable[PipelineConfig], repo: Repo, env: Environments) -> list[Finding]:
+    """A stack whose name starts with another pipeline's stack name and a hyphen, in the same account
+    and region: the other stack's notify topic admits alarms and rules by its name prefix
+    (aws:SourceArn `<stack>-*`) and its job-outcome rules match jobs by it, so this pipeline's
+    alarms, rules and jobs would reach the other pipeline's owners (and could speak for them)."""
+    stacks: dict[tuple, tuple[str, str, str]] = {}  # (scope, stack) -> (pipeline, stage, file)
+    for cfg in configs:
+        for stage in cfg.stages:
+            st = env.stage(stage)
+            scope = ((st.account_id if st else None) or "pipeline-account", env.region_of(stage) or "")
+            stack = names.stack_name(env.stack_prefix, cfg.pipeline_id, stage)
+            stacks.setdefault((scope, stack), (cfg.pipeline_id, stage, repo.display_lexical(cfg.path)))
+    clashes: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}  # (pipeline, other) -> ...
+    files: dict[str, str] = {}
+    for (scope, stack), (pid, stage, file) in sorted(stacks.items(), key=lambda kv: kv[0][1]):
+        files[pid] = file
+        for cut in (i for i, ch in enumerate(stack) if ch == "-"):
+            owner = stacks.get((scope, stack[:cut]))
+            if owner is not None and owner[0] != pid:
+                clashes.setdefault((pid, owner[0]), []).append((stage, stack, stack[:cut], owner[1]))
+                files[owner[0]] = owner[2]
+                break
+    out: list[Finding] = []
+    for (pid, other), found in sorted(clashes.items()):
+        stages = ", ".join(f"{stage!r} ({stack!r} under {prefix!r})" for stage, stack, prefix, _ in found)
+        mine, theirs = found[0][0], found[0][3]
+        out.append(
+            Finding(
+                files[pid],
+                "$",
+                "name-prefix",
+                f"{'stage' if len(found) == 1 else 'stages'} {stages}: the stack and its resources' names start with the stack name of "
+                f"pipeline {other!r} ({files[other]}) and a hyphen, in the same account and region; that "
+                "stack's notify topic and event rules take every name under its prefix as its own, so this "
+                "pipeline's alarms, rules and job outcomes would reach the other pipeline's owners",
+                f"rename the folder pipeline-configs/{pid}/ so that '{pid}-{mine}' does not start with "
+                f"'{other}-{theirs}-'",
+                pipeline_id=pid,
+            )
+        )
+    return out
+
+
 def validate(
     repo: Repo, paths: list[Path] | None = None, validator: Validator | None = None
 ) -> tuple[Report, list[PipelineConfig]]:
@@ -343,6 +386,7 @@ def validate(
             valid.append(config)
     report.findings.extend(cross_config_findings(valid, repo, env))
     report.findings.extend(name_claim_findings(valid, repo, env))
+    report.findings.extend(name_prefix_findings(valid, repo, env))
     report.findings = sort_findings(report.findings)
     return report, valid
 

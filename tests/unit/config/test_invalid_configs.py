@@ -2283,6 +2283,15 @@ CASES = [
         ),
         {("$.feature_group.name", "name-collision")},
     ),
+    # a stack's notify topic admits alarms and rules named <stack>-*, and its job rules match jobs by
+    # that prefix: another pipeline's names must not start with it (issue 19)
+    case(
+        "name-prefix-of-another-pipelines-stack-in-the-same-account",
+        "churn-batch",
+        Setup(pipeline_id="fraud-ab-dev-x", others={"fraud-ab": example("fraud-ab")}),
+        {("$", "name-prefix")},
+        message_contains="the stack name of pipeline 'fraud-ab'",
+    ),
     case(
         "name-collision-model-package-group-created-by-two-training-pipelines",
         "defects-detector",
