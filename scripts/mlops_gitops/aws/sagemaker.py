@@ -98,11 +98,14 @@ class SageMakerGateway:
     def last_transform_job(self, name_prefix: str) -> JobState | None:
         try:
             jobs = self.client.list_transform_jobs(
-                NameContains=name_prefix, SortBy="CreationTime", SortOrder="Descending", MaxResults=1
+                NameContains=name_prefix, SortBy="CreationTime", SortOrder="Descending", MaxResults=PAGE
             )
         except ClientError:
             return None
-        items = jobs.get("TransformJobSummaries", [])
+        # NameContains matches anywhere in the name: only `<prefix>-...` is this pipeline's job
+        items = [
+            j for j in jobs.get("TransformJobSummaries", []) if _job_of(j["TransformJobName"], name_prefix)
+        ]
         if not items:
             return None
         job = items[0]
@@ -197,7 +200,7 @@ class SageMakerGateway:
 
     def last_transform_jobs(self, prefixes: Iterable[str]) -> dict[str, JobState | None]:
         """What last_transform_job says of each prefix, read in bulk: one ListTransformJobs listing,
-        newest created first (100 a page), gives each prefix the newest job whose name contains it;
+        newest created first (100 a page), gives each prefix the newest job named `<prefix>-...`;
         it stops when every prefix has its job, when the listing ends (the prefixes left have no
         job), or after ceil(prefixes / 100) + 2 pages, when each prefix still open is asked on its
         own (NameContains, one call each, as before).
@@ -212,7 +215,7 @@ class SageMakerGateway:
                 page = self.client.list_transform_jobs(**kwargs)
                 for job in page.get("TransformJobSummaries", []):
                     name = job["TransformJobName"]
-                    for prefix in [p for p in open_ if p in name]:
+                    for prefix in [p for p in open_ if _job_of(name, p)]:
                         out[prefix] = JobState(name, job["TransformJobStatus"], job.get("FailureReason", ""))
                         open_.remove(prefix)
                 if not page.get("NextToken"):
@@ -419,3 +422,9 @@ def endpoint_deployment(raw: dict[str, Any]) -> EndpointDeployment:
         step=_size(policy.get("CanarySize") or policy.get("LinearStepSize")),
         wait_seconds=policy.get("WaitIntervalInSeconds"),
     )
+
+
+def _job_of(job_name: str, prefix: str) -> bool:
+    """A job this stack started: named `<NamePrefix>-...` (batch_inference.yaml), not one whose name
+    merely contains the prefix (`x-<prefix>-...`, or another pipeline's `<prefix>x-...`)."""
+    return job_name.startswith(prefix + "-")

@@ -314,23 +314,33 @@ def name_prefix_findings(configs: Iterable[PipelineConfig], repo: Repo, env: Env
     and region: the other stack's notify topic admits alarms and rules by its name prefix
     (aws:SourceArn `<stack>-*`) and its job-outcome rules match jobs by it, so this pipeline's
     alarms, rules and jobs would reach the other pipeline's owners (and could speak for them)."""
-    stacks: dict[tuple, tuple[str, str, str]] = {}  # (scope, stack) -> (pipeline, stage, file)
+    # A stage without an account_id deploys to the pipeline account, whose id environments.json does
+    # not give: it may be any stage's explicit account, so it is compared with every account.
+    stacks: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}  # (region, stack) -> owners
+    files: dict[str, str] = {}
     for cfg in configs:
+        files[cfg.pipeline_id] = repo.display_lexical(cfg.path)
         for stage in cfg.stages:
             st = env.stage(stage)
-            scope = ((st.account_id if st else None) or "pipeline-account", env.region_of(stage) or "")
+            account = (st.account_id if st else None) or ""
             stack = names.stack_name(env.stack_prefix, cfg.pipeline_id, stage)
-            stacks.setdefault((scope, stack), (cfg.pipeline_id, stage, repo.display_lexical(cfg.path)))
+            stacks.setdefault((env.region_of(stage) or "", stack), []).append(
+                (account, cfg.pipeline_id, stage, "")
+            )
     clashes: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}  # (pipeline, other) -> ...
-    files: dict[str, str] = {}
-    for (scope, stack), (pid, stage, file) in sorted(stacks.items(), key=lambda kv: kv[0][1]):
-        files[pid] = file
-        for cut in (i for i, ch in enumerate(stack) if ch == "-"):
-            owner = stacks.get((scope, stack[:cut]))
-            if owner is not None and owner[0] != pid:
-                clashes.setdefault((pid, owner[0]), []).append((stage, stack, stack[:cut], owner[1]))
-                files[owner[0]] = owner[2]
-                break
+    for (region, stack), owners in sorted(stacks.items(), key=lambda kv: kv[0][1]):
+        for account, pid, stage, _ in owners:
+            for cut in (i for i, ch in enumerate(stack) if ch == "-"):
+                under = [
+                    o
+                    for o in stacks.get((region, stack[:cut]), [])
+                    if o[1] != pid and (not o[0] or not account or o[0] == account)
+                ]
+                if under:
+                    clashes.setdefault((pid, under[0][1]), []).append(
+                        (stage, stack, stack[:cut], under[0][2])
+                    )
+                    break
     out: list[Finding] = []
     for (pid, other), found in sorted(clashes.items()):
         stages = ", ".join(f"{stage!r} ({stack!r} under {prefix!r})" for stage, stack, prefix, _ in found)
@@ -341,7 +351,8 @@ def name_prefix_findings(configs: Iterable[PipelineConfig], repo: Repo, env: Env
                 "$",
                 "name-prefix",
                 f"{'stage' if len(found) == 1 else 'stages'} {stages}: the stack and its resources' names start with the stack name of "
-                f"pipeline {other!r} ({files[other]}) and a hyphen, in the same account and region; that "
+                f"pipeline {other!r} ({files[other]}) and a hyphen, in the same region and account (a stage "
+                "without account_id deploys to the pipeline account, which may be any of them); that "
                 "stack's notify topic and event rules take every name under its prefix as its own, so this "
                 "pipeline's alarms, rules and job outcomes would reach the other pipeline's owners",
                 f"rename the folder pipeline-configs/{pid}/ so that '{pid}-{mine}' does not start with "

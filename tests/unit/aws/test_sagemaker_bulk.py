@@ -133,7 +133,7 @@ def test_the_job_listing_stops_at_its_bound_and_asks_each_prefix_still_open_on_i
         stub.add_response(
             "list_transform_jobs",
             {"TransformJobSummaries": [job("monthly-7", "Failed", LATER - timedelta(days=20), "OOM")]},
-            {"NameContains": "monthly", **NEWEST_FIRST, "MaxResults": 1},
+            {"NameContains": "monthly", **NEWEST_FIRST, "MaxResults": 100},
         )
         jobs = sm.last_transform_jobs(["hourly", "monthly"])
         stub.assert_no_pending_responses()
@@ -141,6 +141,34 @@ def test_the_job_listing_stops_at_its_bound_and_asks_each_prefix_still_open_on_i
         "hourly": JobState("hourly-0000", "Completed"),
         "monthly": JobState("monthly-7", "Failed", "OOM"),
     }
+
+
+def test_a_job_whose_name_only_contains_the_prefix_is_another_pipelines() -> None:
+    """`mlops-fraud-batch-devx-...` and `x-mlops-fraud-batch-dev-...` contain the prefix
+    `mlops-fraud-batch-dev` but are not its jobs (`<NamePrefix>-...`, batch_inference.yaml): neither
+    the listing nor the per-prefix NameContains read may report them as its last job."""
+    sm, stub = stubbed()
+    others = [
+        job("mlops-fraud-batch-devx-1", "Failed", LATER, "forged"),
+        job("x-mlops-fraud-batch-dev-2", "Failed", LATER - timedelta(hours=1), "forged"),
+    ]
+    mine = job("mlops-fraud-batch-dev-3", "Completed", LATER - timedelta(hours=2))
+    with stub:
+        stub.add_response(
+            "list_transform_jobs",
+            {"TransformJobSummaries": [*others, mine]},
+            {**NEWEST_FIRST, "MaxResults": 100},
+        )
+        assert sm.last_transform_jobs(["mlops-fraud-batch-dev"]) == {
+            "mlops-fraud-batch-dev": JobState("mlops-fraud-batch-dev-3", "Completed")
+        }
+        stub.add_response(
+            "list_transform_jobs",
+            {"TransformJobSummaries": others},
+            {"NameContains": "mlops-fraud-batch-dev", **NEWEST_FIRST, "MaxResults": 100},
+        )
+        assert sm.last_transform_job("mlops-fraud-batch-dev") is None
+        stub.assert_no_pending_responses()
 
 
 def test_a_stack_snapshot_knows_when_its_last_operation_began() -> None:
