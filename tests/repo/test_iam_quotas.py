@@ -6,22 +6,27 @@ STS character limits" and "IAM object quotas"):
 
 - role inline policies, all of them together: 10,240 characters;
 - a customer managed policy: 6,144 characters (a permissions boundary is one);
-- a role trust policy: 2,048 characters (default; adjustable up to 4,096 by a quota request);
-- managed policies attached to a role: 10 (default; adjustable up to 20).
+- a role trust policy: 2,048 characters (default; adjustable by a quota request);
+- managed policies attached to a role: 10 (default; adjustable by a quota request).
 
-How IAM counts (same page): "IAM doesn't count white space when calculating the size of a policy
-against these limits". We measure ``json.dumps`` of the evaluated document with every whitespace
-character removed (also inside strings: a conservative count would keep those, and our documents
-have none). Fn::Sub values are substituted, as CloudFormation sends the document already resolved.
+How IAM counts (same page): white space does not count towards these limits. We measure the
+evaluated document as compact JSON (no white space between tokens); white space inside strings is
+counted, which can only overestimate. Fn::Sub values are substituted, as CloudFormation sends the
+document already resolved.
 
 Assumptions, each choosing the LARGER document so that the check holds for every accepted config:
 - the longest pseudo values: partition ``aws-us-gov`` (10 characters, the longest partition name)
   with a 14-character region (``ap-southeast-2``; no region name is longer), URL suffix
   ``amazonaws.com.cn``, 12-digit accounts;
-- StackPrefix at its MaxLength (20, environments.schema.json's stack_prefix too); a pipeline
-  template's NamePrefix at the longest its AllowedPattern accepts; every other pipeline parameter
-  from each rendered golden config (tests/golden/render: every pipeline type and stage), with
-  s3:// URIs lengthened to S3's 1,024-byte key limit;
+- StackPrefix at its MaxLength (20, environments.schema.json's stack_prefix too); every other
+  parameter at the longest value its AllowedPattern/MaxLength accepts among long samples of its form
+  (names as long as the pattern's quantifiers allow - NamePrefix 51, stage names 16; s3:// URIs with
+  a 63-character bucket and a 1,024-byte key; KMS aliases of 256 characters; SNS topics of 256;
+  role ARNs with 64-character names and no path, as environments.json names them). A pipeline
+  template is measured once per rendered golden config (tests/golden/render: every pipeline type and
+  stage), each value the config sets made longest; parameters with AllowedValues keep the config's
+  choice (the Fn::If rule below covers what they switch). This bounds what validate accepts, since the
+  templates' own patterns are at least as wide as validate's rules;
 - every Fn::If takes its LONGER branch and every conditional resource counts as created (an upper
   bound: branches that exclude each other may both be counted, which only overestimates);
 - a Ref/GetAtt of a resource becomes its ARN with the name the template gives it, or, when
@@ -65,6 +70,7 @@ BOOTSTRAP_PARAMS = {
     "OrchestratorAccountId": ORCH,
     "DeployBuildRoleArns": ",".join([LONG_ROLE] * 3),  # one per stage: three stages at most
     "ReviewBuildRoleArns": ",".join([LONG_ROLE] * 2),
+    "TargetReviewRoleArns": ",".join([LONG_ROLE] * 3),  # orchestrator: a review role per stage
     "CodeBucket": "b" * 63,
     "CodeKey": f"lambda/provisioning-api-{'0' * 16}.zip",
 }
@@ -144,14 +150,40 @@ class LongestEvaluator(Evaluator):
 
 
 def size(document: Any) -> int:
-    """Characters IAM counts: the JSON with all whitespace removed."""
-    return len(re.sub(r"\s", "", json.dumps(document, separators=(",", ":"))))
+    """Characters IAM counts: the compact JSON (white space inside strings kept: an upper bound)."""
+    return len(json.dumps(document, separators=(",", ":"), ensure_ascii=False))
 
 
-def _longest_name_prefix(spec: dict) -> str:
-    counts = re.findall(r"\{0,(\d+)\}", spec.get("AllowedPattern", ""))
-    length = int(counts[-1]) + 1 if counts else int(spec.get("MaxLength", 51))
-    return ("n" * length)[: int(spec.get("MaxLength", length))]
+def _samples() -> list[str]:
+    """Long values of the forms our parameters take, for _longest to try against each pattern."""
+    arn = f"arn:{PARTITION}"
+    uuid = "0" * 8 + "-0000-0000-0000-" + "0" * 12
+    return [
+        f"s3://{'b' * 63}/{'k' * 1024}",  # S3 keys: 1,024 bytes at most
+        f"{arn}:kms:{REGION}:{ACCOUNT}:alias/{'a' * 250}",  # alias names: 256 with "alias/"
+        f"{arn}:kms:{REGION}:{ACCOUNT}:key/{uuid}",
+        f"{arn}:sns:{REGION}:{ACCOUNT}:{'t' * 256}",
+        f"{arn}:secretsmanager:{REGION}:{ACCOUNT}:secret:{'s' * 512}-AbCdEf",
+        f"{arn}:iam::{ACCOUNT}:role/{'r' * 64}",  # environments.json: names, no path
+        f"{arn}:codestar-connections:{REGION}:{ACCOUNT}:connection/{uuid}",
+        f"{arn}:codeconnections:{REGION}:{ACCOUNT}:connection/{uuid}",
+        f"{arn}:lambda:{REGION}:{ACCOUNT}:layer:{'l' * 140}:99999",
+        f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com.cn/{'r' * 256}:{'t' * 128}",
+    ]
+
+
+def _longest(spec: dict, value: str) -> str:
+    """The longest value the parameter's AllowedPattern and MaxLength accept among ``value`` and
+    long samples (names: as many characters as the pattern's quantifiers allow). Parameters with
+    AllowedValues keep ``value``: Fn::If already takes the longer branch of what they choose."""
+    tries = [value, _long_uri(value)]
+    pattern = spec.get("AllowedPattern")
+    if pattern and "AllowedValues" not in spec and str(spec.get("Type", "String")) == "String":
+        counts = {int(n) for n in re.findall(r"\{(?:\d+,)?(\d+)\}", pattern)}
+        tries += _samples() + [c * (n + k) for n in counts for k in (0, 1, 2) for c in "a0"]
+        limit = int(spec.get("MaxLength", 1 << 20))
+        tries = [t for t in tries if t == value or (len(t) <= limit and re.fullmatch(pattern, t))]
+    return max(tries, key=len)
 
 
 def _long_uri(value: str) -> str:
@@ -165,20 +197,26 @@ def _long_uri(value: str) -> str:
 
 
 def _pipeline_params(path: Path) -> list[tuple[str, dict[str, str]]]:
-    body = _parse(path.read_text())
-    name_prefix = _longest_name_prefix(body["Parameters"]["NamePrefix"])
+    """Each rendered golden config of this template, every value the config sets at its longest."""
+    specs = _parse(path.read_text())["Parameters"]
     out = []
     for golden in GOLDEN:
         rendered = json.loads(golden.read_text())
         if rendered["template"] != f"cloudformation/pipelines/{path.name}":
             continue
-        params = {k: _long_uri(v) for k, v in rendered["parameters"].items()}
-        out.append((golden.stem, {**params, "NamePrefix": name_prefix}))
+        params = {k: _longest(specs[k], v) for k, v in rendered["parameters"].items()}
+        out.append((golden.stem, params))
     return out
 
 
+def _bootstrap_params(path: Path) -> dict[str, str]:
+    specs = _parse(path.read_text()).get("Parameters") or {}
+    given = {k: v for k, v in BOOTSTRAP_PARAMS.items() if k in specs}
+    return {k: given.get(k) or _longest(spec, str(spec.get("Default", ""))) for k, spec in specs.items()}
+
+
 def _cases() -> list[tuple[Path, str, dict[str, str]]]:
-    cases = [(p, "longest", dict(BOOTSTRAP_PARAMS)) for p in BOOTSTRAP]
+    cases = [(p, "longest", _bootstrap_params(p)) for p in BOOTSTRAP]
     for path in PIPELINES:
         cases += [(path, label, params) for label, params in _pipeline_params(path)]
     return cases
@@ -284,7 +322,7 @@ def test_the_measure_counts_what_iam_counts() -> None:
         {"Resource": {"Fn::Sub": "arn:${AWS::Partition}:x:::${P}"}, "Other": {"Fn::If": ["C", "a", "bbbb"]}}
     )
     assert doc == {"Resource": "arn:aws-us-gov:x:::abc", "Other": "bbbb"}
-    assert size({"A": "b c"}) == len('{"A":"bc"}')
+    assert size({"A": ["b", "c"]}) == len('{"A":["b","c"]}')
 
 
 def test_margins_table(capsys: pytest.CaptureFixture[str]) -> None:
