@@ -326,16 +326,16 @@ def test_the_measure_counts_what_iam_counts() -> None:
 
 
 def test_margins_table(capsys: pytest.CaptureFixture[str]) -> None:
-    """The smallest margin of each quota per template (run with -s to see it)."""
+    """The smallest margin of each quota per template, printed (capture off for it) for the report."""
     worst: dict[tuple[str, str, str], tuple[int, int]] = {}
     for path, label, _ in CASES:
         for what, name, value, limit in measure(path, label):
             key = (str(path.relative_to(CFN)), what, name)
             if key not in worst or value > worst[key][0]:
                 worst[key] = (value, limit)
-    lines = [f"{'template':34} {'quota':26} {'resource':26} {'size':>6} {'limit':>6} {'margin':>6}"]
+    lines = [f"{'template':40} {'quota':26} {'resource':26} {'size':>6} {'limit':>6} {'margin':>6}"]
     for (tpl, what, name), (value, limit) in sorted(worst.items()):
-        lines.append(f"{tpl:34} {what:26} {name:26} {value:6} {limit:6} {limit - value:6}")
+        lines.append(f"{tpl:40} {what:26} {name:26} {value:6} {limit:6} {limit - value:6}")
     with capsys.disabled():
         print("\n" + "\n".join(lines))
     assert worst
