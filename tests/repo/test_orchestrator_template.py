@@ -284,6 +284,10 @@ def test_the_pull_request_rule_hands_the_build_its_pull_request() -> None:
 
 
 def _statements(ev: Evaluator, body=BODY) -> list[tuple[str, dict]]:
+    """(owner, statement) of every role's and managed policy's statements. A managed policy that
+    holds part of one role's own policy (split off for IAM's inline-size quota,
+    tests/repo/test_iam_quotas.py: CfnExecutionGuardsPolicy of CfnExecutionRole) counts as that
+    role's: attached to it alone, and named after it."""
     out = []
     for name, resource in body["Resources"].items():
         if resource["Type"] not in ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy") or not ev.present(name):
@@ -291,7 +295,12 @@ def _statements(ev: Evaluator, body=BODY) -> list[tuple[str, dict]]:
         props = ev.resource(name)["Properties"]
         docs = [p["PolicyDocument"] for p in props.get("Policies", [])]
         docs += [props["PolicyDocument"]] if "PolicyDocument" in props else []
-        out += [(name, s) for d in docs for s in d["Statement"]]
+        owner = name
+        if resource["Type"] == "AWS::IAM::ManagedPolicy" and len(props.get("Roles", [])) == 1:
+            role = str(props["Roles"][0]).strip("<>")
+            if role.endswith("Role") and name.startswith(role.removesuffix("Role")):
+                owner = role
+        out += [(owner, s) for d in docs for s in d["Statement"]]
     return out
 
 
