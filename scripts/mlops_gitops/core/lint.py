@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict
 from functools import cache
 from multiprocessing import get_context
@@ -50,6 +50,52 @@ def lint_templates(
     A cache entry that can't be used (corrupt, another shape) is linted again, with a line in
     ``notes`` saying so; a cache directory that can't be written only costs the reuse.
     """
+    return start_lint(repo, paths, regions, notes).result()
+
+
+class PendingLint:
+    """`lint_templates` started: the cached findings are read, the templates not in the cache are
+    being linted by a background thread (which boots the lint processes and waits for them), and
+    `result()` waits for them. `mlopsctl validate --templates` runs its config checks meanwhile,
+    so that the lint server's start (~1.5 s, cfn-lint's import and rules) overlaps them."""
+
+    def __init__(
+        self,
+        findings: list[Finding],
+        checked: list[str],
+        todo: dict[str, tuple[str, str, Path]],
+        regions: tuple[str, ...],
+    ) -> None:
+        self._findings, self._checked, self._todo = findings, checked, todo
+        self._future: Future[list[list[Finding]]] | None = None
+        if todo:
+            jobs = [(display, text, regions) for display, (text, _, _) in todo.items()]
+            workers = min(len(jobs), os.cpu_count() or 1)
+            # One thread, shut down at once: it ends when its lint does (and the interpreter waits
+            # for it at exit, as it waited for the lint before).
+            thread = ThreadPoolExecutor(1, thread_name_prefix="mlops-lint")
+            self._future = thread.submit(lint_jobs, jobs, workers)
+            thread.shutdown(wait=False)
+
+    def result(self) -> tuple[list[Finding], list[str]]:
+        """(findings, checked files), as `lint_templates` returns them: the cached templates' findings
+        first, then the linted ones', each in file order."""
+        if self._future is not None:
+            results = self._future.result()
+            self._future = None
+            for (_, _, cached), found in zip(self._todo.values(), results, strict=True):
+                _write_cache(cached, found)
+                self._findings += found
+        return self._findings, self._checked
+
+
+def start_lint(
+    repo: Repo,
+    paths: list[Path] | None = None,
+    regions: tuple[str, ...] = DEFAULT_REGIONS,
+    notes: list[str] | None = None,
+) -> PendingLint:
+    """`lint_templates`, started: the cache is read here, the rest is linted in the background."""
     findings: list[Finding] = []
     checked: list[str] = []
     todo: dict[str, tuple[str, str, Path]] = {}  # display -> (text, cache key, cache file)
@@ -82,13 +128,7 @@ def lint_templates(
             findings += found
         else:
             todo[display] = (text, key, cached)
-    if todo:
-        jobs = [(display, text, regions) for display, (text, _, _) in todo.items()]
-        results = lint_jobs(jobs, workers=min(len(jobs), os.cpu_count() or 1))
-        for (_, _, cached), found in zip(todo.values(), results, strict=True):
-            _write_cache(cached, found)
-            findings += found
-    return findings, checked
+    return PendingLint(findings, checked, todo, regions)
 
 
 # What the forkserver imports before it forks the workers: cfn-lint's import is paid once, and
