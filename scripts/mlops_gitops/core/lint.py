@@ -2,10 +2,11 @@
 
 cfn-lint costs about 0.7 s to import and 0.45 s to load its rules (ours included), so both happen
 once per process: `_runner` keeps one cfn-lint Runner for every template a process lints (cfn-lint's
-`lint()` would load the rules again for each). A template then takes 0.1-2 s, more with many
-conditions: cfn-lint's solver checks every Fn::If, and every list or object holding Fn::Ifs once per
-combination of their conditions (up to 128), against all of the template's conditions - keep the
-count of conditions, and of conditions inside one property, low (data_lake.yaml's feature slots).
+`lint()` would load the rules again for each). A template then takes 0.1-2.5 s of CPU (all of
+this repository's: 10-11 s), more with many conditions: cfn-lint's solver checks every Fn::If, and
+every list or object holding Fn::Ifs once per combination of their conditions (up to 128), against
+all of the template's conditions - keep the count of conditions, of conditions inside one property,
+and of nested Fn::Ifs low (data_lake.yaml's feature slots: one Fn::If each on 19 conditions).
 The solver is sympy's, which uses picosat when `pycosat` (one of our dependencies) is installed:
 the same answers as its pure-Python fallback at 75-85% of the cold lint's CPU.
 Each template's findings are cached under its content hash (plus cfn-lint's version, our rules and
@@ -13,7 +14,9 @@ the settings) in mlopsctl's cache directory ($MLOPS_GITOPS_CACHE_DIR; buildspecs
 it across CodeBuild builds): an unchanged template is linted once. The templates to lint are spread
 over one process per CPU, forked from a server that has imported cfn-lint and loaded its rules once
 (forkserver, `lint_preload`: safe when the caller runs threads, as a moto server in tests does), the
-largest first.
+largest first. That server takes ~1.5 s to start, so `start_lint` starts it and hands it the
+templates from a background thread, and `mlopsctl validate` checks the configs (~0.9 s) meanwhile;
+`lint_templates` is the same, waited for at once.
 """
 
 from __future__ import annotations
