@@ -61,12 +61,17 @@ def run_validate(args: argparse.Namespace, environ: Mapping[str, str], out: Text
         from mlops_gitops.core.lint import start_lint
 
         pending_lint = start_lint(repo, notes=lint_notes)
-    report, configs = validate(repo, paths)
-    if configs:
-        from mlops_gitops.core.render import configs_name_findings
-        from mlops_gitops.findings import sort_findings
+    try:
+        report, configs = validate(repo, paths)
+        if configs:
+            from mlops_gitops.core.render import configs_name_findings
+            from mlops_gitops.findings import sort_findings
 
-        report.findings = sort_findings([*report.findings, *configs_name_findings(repo, configs)])
+            report.findings = sort_findings([*report.findings, *configs_name_findings(repo, configs)])
+    except BaseException:
+        if args.templates:  # e.g. a path that isn't there: don't lint on for nothing
+            pending_lint.abandon()
+        raise
     if args.templates:
         from mlops_gitops.findings import sort_findings
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict
 from functools import cache
@@ -71,14 +73,31 @@ class PendingLint:
     ) -> None:
         self._findings, self._checked, self._todo = findings, checked, todo
         self._future: Future[list[list[Finding]]] | None = None
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._abandoned = False
         if todo:
             jobs = [(display, text, regions) for display, (text, _, _) in todo.items()]
             workers = min(len(jobs), os.cpu_count() or 1)
-            # One thread, shut down at once: it ends when its lint does (and the interpreter waits
-            # for it at exit, as it waited for the lint before).
+            # One thread, shut down at once: it ends when its lint does (the interpreter waits for
+            # it at exit, so a caller that gives up calls abandon()).
             thread = ThreadPoolExecutor(1, thread_name_prefix="mlops-lint")
-            self._future = thread.submit(lint_jobs, jobs, workers)
+            self._future = thread.submit(lint_jobs, jobs, workers, self._started)
             thread.shutdown(wait=False)
+
+    def _started(self, pool: ProcessPoolExecutor) -> None:
+        with self._lock:
+            self._pool, abandoned = pool, self._abandoned
+        if abandoned:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def abandon(self) -> None:
+        """Give the lint up (the caller failed before it wanted the findings): the templates not
+        started yet are not linted, so that the process exits once the ones in progress end."""
+        with self._lock:
+            self._abandoned, pool = True, self._pool
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def result(self) -> tuple[list[Finding], list[str]]:
         """(findings, checked files), as `lint_templates` returns them: the cached templates' findings
@@ -141,13 +160,20 @@ _PRELOAD = ["cfnlint.api", "cfnlint.runner", "cfnlint.decode.decode", "cfnlint.c
 _PRELOAD += ["mlops_gitops.core.lint_preload"]
 
 
-def lint_jobs(jobs: list[tuple[str, str, tuple[str, ...]]], workers: int) -> list[list[Finding]]:
-    """Each job's findings, in the jobs' order, linted by ``workers`` processes (1: here)."""
+def lint_jobs(
+    jobs: list[tuple[str, str, tuple[str, ...]]],
+    workers: int,
+    started: Callable[[ProcessPoolExecutor], None] | None = None,
+) -> list[list[Finding]]:
+    """Each job's findings, in the jobs' order, linted by ``workers`` processes (1: here);
+    ``started`` is given the process pool before the jobs are submitted (to shut it down early)."""
     if workers <= 1 or len(jobs) <= 1:
         return [_lint_one(job) for job in jobs]
     # Largest first, so that the last template to start is a small one (balances the workers).
     order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][1]))
     with _pool(workers) as pool:
+        if started is not None:
+            started(pool)
         done = dict(zip(order, pool.map(_lint_one, [jobs[i] for i in order]), strict=True))
     return [done[i] for i in range(len(jobs))]
 

@@ -5,6 +5,7 @@ order, the exit code, a lint failure) is what it was when the two ran one after 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import CancelledError
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,28 @@ def test_a_lint_that_fails_still_fails_validate(tmp_path: Path, monkeypatch: pyt
         lint.start_lint(lint.Repo(repo.root)).result()
     result = run_cli("--repo-root", str(repo.root), "validate", "--templates")
     assert result.code == 4, result.err
+
+
+def test_a_validate_that_fails_before_it_wants_the_lint_gives_the_lint_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A path that isn't there is a usage error at once, and the templates not linted yet are
+    cancelled (the process would otherwise wait for them before it exits)."""
+    repo = _repo(tmp_path)
+    monkeypatch.setenv("MLOPS_GITOPS_CACHE_DIR", str(tmp_path / "cache"))
+    given_up = threading.Event()
+
+    class Pool:
+        def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+            if cancel_futures:
+                given_up.set()
+
+    def jobs(jobs, workers, started=None):
+        started(Pool())  # before or after validate fails: either way the pool is shut down
+        assert given_up.wait(timeout=30)
+        raise CancelledError
+
+    monkeypatch.setattr(lint, "lint_jobs", jobs)
+    result = run_cli("--repo-root", str(repo.root), "validate", "--templates", str(repo.root / "nope"))
+    assert result.code == 2 and "no such file or folder" in result.err
+    assert given_up.wait(timeout=30), "the lint was not given up"
