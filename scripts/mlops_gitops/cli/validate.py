@@ -56,19 +56,29 @@ def run_validate(args: argparse.Namespace, environ: Mapping[str, str], out: Text
 
     repo = find_repo(explicit=args.repo_root)
     paths = [p if p.is_absolute() else Path.cwd() / p for p in args.paths]
-    validator = Validator(repo)  # one, for the config checks and the physical-name check
-    report, configs = validate(repo, paths, validator)
-    if configs:
-        from mlops_gitops.core.render import configs_name_findings
-        from mlops_gitops.findings import sort_findings
+    lint_notes: list[str] = []
+    if args.templates:  # linted in the background while the configs are checked (core/lint)
+        from mlops_gitops.core.lint import start_lint
 
-        report.findings = sort_findings([*report.findings, *configs_name_findings(repo, configs, validator)])
+        pending_lint = start_lint(repo, notes=lint_notes)
+    try:
+        validator = Validator(repo)  # one, for the config checks and the physical-name check
+        report, configs = validate(repo, paths, validator)
+        if configs:
+            from mlops_gitops.core.render import configs_name_findings
+            from mlops_gitops.findings import sort_findings
+
+            report.findings = sort_findings(
+                [*report.findings, *configs_name_findings(repo, configs, validator)]
+            )
+    except BaseException:
+        if args.templates:  # e.g. a path that isn't there: don't lint on for nothing
+            pending_lint.abandon()
+        raise
     if args.templates:
-        from mlops_gitops.core.lint import lint_templates
         from mlops_gitops.findings import sort_findings
 
-        lint_notes: list[str] = []
-        template_findings, linted = lint_templates(repo, notes=lint_notes)
+        template_findings, linted = pending_lint.result()
         for note in lint_notes:
             err.write(f"note: {note}\n")
         report.findings = sort_findings([*report.findings, *template_findings])

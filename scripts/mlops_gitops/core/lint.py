@@ -2,10 +2,11 @@
 
 cfn-lint costs about 0.7 s to import and 0.45 s to load its rules (ours included), so both happen
 once per process: `_runner` keeps one cfn-lint Runner for every template a process lints (cfn-lint's
-`lint()` would load the rules again for each). A template then takes 0.1-2 s, more with many
-conditions: cfn-lint's solver checks every Fn::If, and every list or object holding Fn::Ifs once per
-combination of their conditions (up to 128), against all of the template's conditions - keep the
-count of conditions, and of conditions inside one property, low (data_lake.yaml's feature slots).
+`lint()` would load the rules again for each). A template then takes 0.1-2.5 s of CPU (all of
+this repository's: 10-11 s), more with many conditions: cfn-lint's solver checks every Fn::If, and
+every list or object holding Fn::Ifs once per combination of their conditions (up to 128), against
+all of the template's conditions - keep the count of conditions, of conditions inside one property,
+and of nested Fn::Ifs low (data_lake.yaml's feature slots: one Fn::If each on 19 conditions).
 The solver is sympy's, which uses picosat when `pycosat` (one of our dependencies) is installed:
 the same answers as its pure-Python fallback at 75-85% of the cold lint's CPU.
 Each template's findings are cached under its content hash (plus cfn-lint's version, our rules and
@@ -13,7 +14,9 @@ the settings) in mlopsctl's cache directory ($MLOPS_GITOPS_CACHE_DIR; buildspecs
 it across CodeBuild builds): an unchanged template is linted once. The templates to lint are spread
 over one process per CPU, forked from a server that has imported cfn-lint and loaded its rules once
 (forkserver, `lint_preload`: safe when the caller runs threads, as a moto server in tests does), the
-largest first.
+largest first. That server takes ~1.5 s to start, so `start_lint` starts it and hands it the
+templates from a background thread, and `mlopsctl validate` checks the configs (0.5-0.9 s) meanwhile;
+`lint_templates` is the same, waited for at once.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict
 from functools import cache
 from multiprocessing import get_context
@@ -50,6 +55,69 @@ def lint_templates(
     A cache entry that can't be used (corrupt, another shape) is linted again, with a line in
     ``notes`` saying so; a cache directory that can't be written only costs the reuse.
     """
+    return start_lint(repo, paths, regions, notes).result()
+
+
+class PendingLint:
+    """`lint_templates` started: the cached findings are read, the templates not in the cache are
+    being linted by a background thread (which boots the lint processes and waits for them), and
+    `result()` waits for them. `mlopsctl validate --templates` runs its config checks meanwhile,
+    so that the lint server's start (~1.5 s, cfn-lint's import and rules) overlaps them."""
+
+    def __init__(
+        self,
+        findings: list[Finding],
+        checked: list[str],
+        todo: dict[str, tuple[str, str, Path]],
+        regions: tuple[str, ...],
+    ) -> None:
+        self._findings, self._checked, self._todo = findings, checked, todo
+        self._future: Future[list[list[Finding]]] | None = None
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._abandoned = False
+        if todo:
+            jobs = [(display, text, regions) for display, (text, _, _) in todo.items()]
+            workers = min(len(jobs), os.cpu_count() or 1)
+            # One thread, shut down at once: it ends when its lint does (the interpreter waits for
+            # it at exit, so a caller that gives up calls abandon()).
+            thread = ThreadPoolExecutor(1, thread_name_prefix="mlops-lint")
+            self._future = thread.submit(lint_jobs, jobs, workers, self._started)
+            thread.shutdown(wait=False)
+
+    def _started(self, pool: ProcessPoolExecutor) -> None:
+        with self._lock:
+            self._pool, abandoned = pool, self._abandoned
+        if abandoned:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def abandon(self) -> None:
+        """Give the lint up (the caller failed before it wanted the findings): the templates not
+        started yet are not linted, so that the process exits once the ones in progress end."""
+        with self._lock:
+            self._abandoned, pool = True, self._pool
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def result(self) -> tuple[list[Finding], list[str]]:
+        """(findings, checked files), as `lint_templates` returns them: the cached templates' findings
+        first, then the linted ones', each in file order."""
+        if self._future is not None:
+            results = self._future.result()
+            self._future = None
+            for (_, _, cached), found in zip(self._todo.values(), results, strict=True):
+                _write_cache(cached, found)
+                self._findings += found
+        return self._findings, self._checked
+
+
+def start_lint(
+    repo: Repo,
+    paths: list[Path] | None = None,
+    regions: tuple[str, ...] = DEFAULT_REGIONS,
+    notes: list[str] | None = None,
+) -> PendingLint:
+    """`lint_templates`, started: the cache is read here, the rest is linted in the background."""
     findings: list[Finding] = []
     checked: list[str] = []
     todo: dict[str, tuple[str, str, Path]] = {}  # display -> (text, cache key, cache file)
@@ -82,13 +150,7 @@ def lint_templates(
             findings += found
         else:
             todo[display] = (text, key, cached)
-    if todo:
-        jobs = [(display, text, regions) for display, (text, _, _) in todo.items()]
-        results = lint_jobs(jobs, workers=min(len(jobs), os.cpu_count() or 1))
-        for (_, _, cached), found in zip(todo.values(), results, strict=True):
-            _write_cache(cached, found)
-            findings += found
-    return findings, checked
+    return PendingLint(findings, checked, todo, regions)
 
 
 # What the forkserver imports before it forks the workers: cfn-lint's import is paid once, and
@@ -98,13 +160,20 @@ _PRELOAD = ["cfnlint.api", "cfnlint.runner", "cfnlint.decode.decode", "cfnlint.c
 _PRELOAD += ["mlops_gitops.core.lint_preload"]
 
 
-def lint_jobs(jobs: list[tuple[str, str, tuple[str, ...]]], workers: int) -> list[list[Finding]]:
-    """Each job's findings, in the jobs' order, linted by ``workers`` processes (1: here)."""
+def lint_jobs(
+    jobs: list[tuple[str, str, tuple[str, ...]]],
+    workers: int,
+    started: Callable[[ProcessPoolExecutor], None] | None = None,
+) -> list[list[Finding]]:
+    """Each job's findings, in the jobs' order, linted by ``workers`` processes (1: here);
+    ``started`` is given the process pool before the jobs are submitted (to shut it down early)."""
     if workers <= 1 or len(jobs) <= 1:
         return [_lint_one(job) for job in jobs]
     # Largest first, so that the last template to start is a small one (balances the workers).
     order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][1]))
     with _pool(workers) as pool:
+        if started is not None:
+            started(pool)
         done = dict(zip(order, pool.map(_lint_one, [jobs[i] for i in order]), strict=True))
     return [done[i] for i in range(len(jobs))]
 
