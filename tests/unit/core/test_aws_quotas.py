@@ -3,6 +3,7 @@ templates build from parameters, whatever the parameters are."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from mlops_gitops.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.core import templates
 from mlops_gitops.core.physical_names import resource_schema
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, repo_copy, run_cli
 
 # A CloudFormation parameter value is at most 4,096 bytes
 # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html):
@@ -67,3 +68,39 @@ def test_a_description_built_from_parameters_fits_its_limit_at_the_longest_value
     )
     description = evaluator(body["Resources"][logical_id]["Properties"]["Description"])
     assert len(description) <= limit, (url, len(description), re.sub("x{10,}", "x…", description))
+
+
+def _write_config(tmp_path, pipeline: str, change) -> tuple:
+    repo = repo_copy(tmp_path / "repo", (pipeline,))
+    path = repo / "pipeline-configs" / pipeline / "mlops-config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    change(config)
+    path.write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    return repo, config
+
+
+def test_a_parameter_value_over_4096_bytes_is_a_validate_finding_at_its_key(tmp_path) -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html:
+    a parameter value is at most 4,096 bytes. The model card's texts take 2,048 characters (the
+    schema counts characters); 2,048 CJK characters are 6,144 bytes in UTF-8."""
+    text = "語" * 2048
+    repo, _ = _write_config(
+        tmp_path,
+        "churn-realtime",
+        lambda c: c["model_card"]["intended_uses"].__setitem__("purpose_of_model", text),
+    )
+    result = run_cli("--repo-root", str(repo), "validate", "--format", "json")
+    assert result.code == 1, result.err
+    (finding,) = [f for f in result.json["findings"] if f["code"] == "too-long"]
+    assert finding["file"] == "pipeline-configs/churn-realtime/mlops-config.json"
+    assert finding["path"] == "$.model_card.intended_uses.purpose_of_model"
+    assert "ModelCardPurpose would be 6144 bytes" in finding["message"]
+    assert "4096 bytes" in finding["message"]
+    assert "shorten $.model_card.intended_uses.purpose_of_model" in finding["hint"]
+    # 1,365 three-byte characters (4,095 bytes) pass
+    repo, _ = _write_config(
+        tmp_path / "ok",
+        "churn-realtime",
+        lambda c: c["model_card"]["intended_uses"].__setitem__("purpose_of_model", "語" * 1365),
+    )
+    assert run_cli("--repo-root", str(repo), "validate").code == 0
