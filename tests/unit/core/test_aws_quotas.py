@@ -8,10 +8,13 @@ import re
 
 import pytest
 
+from mlops_gitops import names
 from mlops_gitops.cfn_eval import Evaluator, parameter_values
 from mlops_gitops.core import templates
 from mlops_gitops.core.physical_names import resource_schema
-from tests.conftest import REPO_ROOT, repo_copy, run_cli
+from tests.conftest import CONFIGS, REPO_ROOT, repo_copy, run_cli
+
+SCHEMA = json.loads((CONFIGS / "mlops-config.schema.json").read_text(encoding="utf-8"))
 
 # A CloudFormation parameter value is at most 4,096 bytes
 # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html):
@@ -104,3 +107,42 @@ def test_a_parameter_value_over_4096_bytes_is_a_validate_finding_at_its_key(tmp_
         lambda c: c["model_card"]["intended_uses"].__setitem__("purpose_of_model", "語" * 1365),
     )
     assert run_cli("--repo-root", str(repo), "validate").code == 0
+
+
+def _longest_alarm_name(index: int) -> str:
+    """model_monitor.yaml's violation alarm of a monitor, at the schema's longest stack prefix (20),
+    pipeline id (40) and stage name (16) - longer than validate lets a monitor's names be."""
+    env = json.loads((CONFIGS / "environments.schema.json").read_text(encoding="utf-8"))
+    assert env["properties"]["stack_prefix"]["maxLength"] == 20
+    assert "{0,15}" in env["$defs"]["stage"]["properties"]["name"]["pattern"]
+    assert "{0,39}" in SCHEMA["$defs"]["pipeline_id"]["pattern"]
+    monitor = f"{index:02d}" + "m" * 38
+    return f"{names.resource_base_name('p' * 20, monitor, 's' * 16)}-violations"
+
+
+def test_monitor_violations_keep_the_retraining_rules_event_pattern_under_4096() -> None:
+    """EventBridge takes an event pattern of at most 4,096 characters
+    (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html): the
+    MonitorViolationTrigger's pattern lists one alarm per triggers.monitor_violations entry. The
+    schema's maxItems is at most the number that fits at the longest names; computed here, from the
+    template's own pattern."""
+    body = templates.load_template(REPO_ROOT, "model_training_pipeline.yaml").body
+    pattern = body["Resources"]["MonitorViolationTrigger"]["Properties"]["EventPattern"]
+
+    def size(count: int) -> int:
+        alarms = ",".join(_longest_alarm_name(i) for i in range(count))
+        evaluator = Evaluator(
+            body,
+            parameter_values(body, {**_longest_values(body, 51), "MonitorAlarmNames": alarms}),
+            pseudo={"AWS::AccountId": "123456789012", "AWS::Region": "us-east-1", "AWS::StackName": "s"},
+            resources=lambda name, attr: "x" * 63,
+        )
+        return len(json.dumps(evaluator(pattern)))
+
+    fits = 1
+    while size(fits + 1) <= 4096:
+        fits += 1
+    most = SCHEMA["properties"]["triggers"]["properties"]["monitor_violations"].get("maxItems")
+    assert most is not None and most <= fits, (most, fits)
+    # the templates's CommaDelimitedList parameter is a CloudFormation parameter value too (4,096 bytes)
+    assert len(",".join(_longest_alarm_name(i) for i in range(most)).encode()) <= UNBOUNDED
