@@ -333,7 +333,10 @@ def check_parameters(
             continue
         size = len(params[name].encode("utf-8"))
         if size > PARAMETER_VALUE_MAX:
-            ctx.findings.append(_too_big_finding(ctx, name, params[name], size))
+            finding = _too_big_finding(ctx, name, params[name], size)
+            # a builder that reported it already (params/lake.py's joined names), at the list
+            if not any(f.code == "too-long" and finding.path.startswith(f.path) for f in ctx.findings):
+                ctx.findings.append(finding)
             continue
         problem = parameter_problem(spec, params[name])
         room = _id_room(ctx, spec, params[name]) if problem else 0

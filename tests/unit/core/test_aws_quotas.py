@@ -146,3 +146,20 @@ def test_monitor_violations_keep_the_retraining_rules_event_pattern_under_4096()
     assert most is not None and most <= fits, (most, fits)
     # the templates's CommaDelimitedList parameter is a CloudFormation parameter value too (4,096 bytes)
     assert len(",".join(_longest_alarm_name(i) for i in range(most)).encode()) <= UNBOUNDED
+
+
+def test_a_list_a_builder_already_refuses_as_too_long_is_reported_once(tmp_path) -> None:
+    """100 feature names of 61 characters join to 6,098 bytes: params/lake.py reports the list;
+    the generic 4,096-byte check does not report the same value again at one of its names."""
+
+    def many_features(config: dict) -> None:
+        features = config["feature_group"]["features"]
+        extra = [{"name": f"f{i:02d}_" + "x" * 58, "type": "String"} for i in range(100 - len(features))]
+        config["feature_group"]["features"] = features + extra
+
+    repo, _ = _write_config(tmp_path, "customer-lake", many_features)
+    result = run_cli("--repo-root", str(repo), "validate", "--format", "json")
+    assert result.code == 1, result.err
+    assert [(f["path"], f["code"]) for f in result.json["findings"]] == [
+        ("$.feature_group.features", "too-long")
+    ]
