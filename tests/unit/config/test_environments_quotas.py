@@ -67,3 +67,13 @@ def test_a_full_repository_id_fits_the_repository_tag(tmp_repo) -> None:
     code, findings = _validate(tmp_repo, **settings, full_repository_id=longest + "r")
     assert code == 1
     assert [f["path"] for f in findings] == ["$.orchestrator.full_repository_id"]
+
+
+def test_bootstrap_stops_before_aws_on_approvers_codecommit_would_refuse(tmp_repo) -> None:
+    """bootstrap validates environments.json first: the approval rule template CodeCommit would
+    refuse (after the orchestrator stack was deployed) stops it before any AWS call."""
+    _validate(tmp_repo, approvers=[_role(i) for i in range(33)])
+    result = run_cli("--repo-root", str(tmp_repo.root), "bootstrap")
+    assert result.code == 1, result.err
+    assert "$.orchestrator.approvers" in result.err
+    assert "nothing was deployed" in result.err
