@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,9 @@ PIPELINE_STAGES = 3
 # waits for a connection. CloudFormation's API rate is the bound: the clients' adaptive retry mode
 # slows down on "Rate exceeded" instead of failing.
 DEFAULT_MAX_PARALLEL = 32
+# CodeCommit refuses an approval rule template whose content is over 3,000 characters:
+# https://docs.aws.amazon.com/codecommit/latest/APIReference/API_CreateApprovalRuleTemplate.html
+APPROVAL_TEMPLATE_CONTENT_MAX = 3000
 
 
 @dataclass(frozen=True)
@@ -193,7 +197,32 @@ def check_environments(data: dict[str, Any], display: str) -> list[Finding]:
             check_schedule(schedule, allow_rate=True)
         except ScheduleError as exc:
             add(["orchestrator", "drift_schedule"], "schedule", exc.message, exc.hint)
+    approvers = orchestrator.get("approvers")
+    if isinstance(approvers, list) and all(isinstance(a, str) for a in approvers):
+        size = len(approval_template_content(str(branch if isinstance(branch, str) else "main"), approvers))
+        if size > APPROVAL_TEMPLATE_CONTENT_MAX:
+            add(
+                ["orchestrator", "approvers"],
+                "too-long",
+                f"the approval rule template bootstrap makes from these {len(approvers)} approvers (and the "
+                f"branch) would be {size} characters, over CodeCommit's {APPROVAL_TEMPLATE_CONTENT_MAX}",
+                "list fewer approvers: one wildcard ARN covers many (e.g. arn:aws:sts::111122223333:"
+                "assumed-role/AWSReservedSSO_MLApprovers_*/*), or a shorter branch name",
+            )
     return findings
+
+
+def approval_template_content(branch: str, pool: list[str]) -> str:
+    """The content of an approval rule template on ``branch`` whose approval pool is ``pool``
+    (ops.approval_rules creates it; validate checks its size)."""
+    return json.dumps(
+        {
+            "Version": "2018-11-08",
+            "DestinationReferences": [f"refs/heads/{branch}"],
+            "Statements": [{"Type": "Approvers", "NumberOfApprovalsNeeded": 1, "ApprovalPoolMembers": pool}],
+        },
+        separators=(",", ":"),
+    )
 
 
 def branch_problem(name: str) -> str | None:

@@ -25,6 +25,7 @@ from mlops_gitops.config.validate import PipelineConfig, Validator, validate
 from mlops_gitops.core import templates
 from mlops_gitops.core.params import builder_for
 from mlops_gitops.core.params.base import ParamContext, notify_parameters, with_model_revisions
+from mlops_gitops.core.params.lake import PARAMETER_VALUE_MAX
 from mlops_gitops.core.physical_names import (
     EvalError,
     PhysicalName,
@@ -32,7 +33,7 @@ from mlops_gitops.core.physical_names import (
     physical_names,
 )
 from mlops_gitops.errors import GitOpsError, RepoError
-from mlops_gitops.findings import Finding
+from mlops_gitops.findings import Finding, json_path
 from mlops_gitops.repo import Repo
 
 log = logging.getLogger(__name__)
@@ -330,6 +331,13 @@ def check_parameters(
             continue
         if name in deferred:
             continue
+        size = len(params[name].encode("utf-8"))
+        if size > PARAMETER_VALUE_MAX:
+            finding = _too_big_finding(ctx, name, params[name], size)
+            # a builder that reported it already (params/lake.py's joined names), at the list
+            if not any(f.code == "too-long" and finding.path.startswith(f.path) for f in ctx.findings):
+                ctx.findings.append(finding)
+            continue
         problem = parameter_problem(spec, params[name])
         room = _id_room(ctx, spec, params[name]) if problem else 0
         if room:
@@ -344,6 +352,47 @@ def check_parameters(
                     spec.get("ConstraintDescription") or spec.get("Description", ""),
                 )
             )
+
+
+def _too_big_finding(ctx: ParamContext, name: str, value: str, size: int) -> Finding:
+    """CloudFormation refuses a parameter value over 4,096 bytes (not characters: a schema's
+    maxLength counts characters, and a non-ASCII character is 2-4 bytes in UTF-8)
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+    Reported at the config value that fed the parameter: its longest string found in it."""
+    path = _source_path(ctx.cfg, ctx.stage, value)
+    where = json_path(path) if path else "$"
+    return Finding(
+        f"pipeline-configs/{ctx.cfg.pipeline_id}/mlops-config.json",
+        where,
+        "too-long",
+        f"stage {ctx.stage!r}: template parameter {name} would be {size} bytes (UTF-8), over CloudFormation's "
+        f"{PARAMETER_VALUE_MAX} bytes per parameter value",
+        f"shorten {where if path else 'the values that feed ' + name} to at most {PARAMETER_VALUE_MAX} bytes "
+        "(a non-ASCII character takes 2 to 4 bytes)",
+    )
+
+
+def _source_path(cfg: PipelineConfig, stage: str, value: str) -> list:
+    """The JSON path of the config's longest string (in ``stage``'s view) that ``value`` holds."""
+    view = cfg.by_stage.get(stage, cfg.data)
+    best: tuple[int, list] = (0, [])
+
+    def walk(node: Any, path: list) -> None:
+        nonlocal best
+        if isinstance(node, str):
+            if node and node in value and len(node.encode("utf-8")) > best[0]:
+                best = (len(node.encode("utf-8")), path)
+            return
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, item in items:
+            walk(item, [*path, key])
+
+    for key, raw in cfg.data.items():
+        before = best
+        walk(view.get(key), [key])
+        if best is not before and isinstance(raw, dict) and stage in raw and raw[stage] is view.get(key):
+            best = (best[0], [key, stage, *best[1][1:]])
+    return best[1]
 
 
 def _id_room(ctx: ParamContext, spec: dict[str, Any], value: str) -> int:

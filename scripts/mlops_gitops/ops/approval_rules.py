@@ -20,7 +20,7 @@ from fnmatch import fnmatchcase
 
 from mlops_gitops.aws.codecommit import CodeCommitGateway
 from mlops_gitops.aws.errors import AWS_ERRORS, error_code, not_implemented
-from mlops_gitops.config.environments import Environments
+from mlops_gitops.config.environments import Environments, approval_template_content
 
 
 @dataclass(frozen=True)
@@ -68,14 +68,7 @@ def build_in_pool(pool: list[str], env: Environments, account: str, partition: s
 
 
 def template_content(branch: str, pool: list[str]) -> str:
-    return json.dumps(
-        {
-            "Version": "2018-11-08",
-            "DestinationReferences": [f"refs/heads/{branch}"],
-            "Statements": [{"Type": "Approvers", "NumberOfApprovalsNeeded": 1, "ApprovalPoolMembers": pool}],
-        },
-        separators=(",", ":"),
-    )
+    return approval_template_content(branch, pool)  # validate checks its size (at most 3,000)
 
 
 def description(branch: str, who: str) -> str:

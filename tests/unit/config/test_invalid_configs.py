@@ -1899,7 +1899,7 @@ CASES = [
     case(
         "tag-too-many",
         "churn-realtime",
-        {"tags": {f"k{i}": "v" for i in range(41)}},
+        {"tags": {f"k{i}": "v" for i in range(43)}},
         {("$.tags", "size")},
     ),
     # ---- numbers out of range, MWO numbers that are not numbers
