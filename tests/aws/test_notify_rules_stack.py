@@ -74,14 +74,17 @@ def stack_account(aws) -> str:
 
 
 def test_the_batch_jobs_outcome_reaches_the_notify_topic_through_rules(aws) -> None:
-    spec, _, topic = _create(aws, "churn-batch", "prod")
+    spec, stack, topic = _create(aws, "churn-batch", "prod")
     prefix = spec.stack_name
+    model = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["SageMakerModelName"]
     for suffix, statuses in (("batch-completed", ["Completed", "Stopped"]), ("batch-failed", ["Failed"])):
         rule = aws("events").describe_rule(Name=f"{prefix}-{suffix}")
         pattern = json.loads(rule["EventPattern"])
         assert pattern["detail-type"] == ["SageMaker Transform Job State Change"]
+        # the stack's jobs: named <stack>-* and running the stack's own model (issue 19)
         assert pattern["detail"] == {
             "TransformJobName": [{"prefix": f"{prefix}-"}],
+            "ModelName": [model],
             "TransformJobStatus": statuses,
         }
         transformer = _notify_target(aws, rule["Name"], topic)

@@ -2,8 +2,10 @@
 (moto's implementation of EventBridge's pattern matching), and what does an input transformer make
 of the event (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html):
 each ``<key>`` of the InputTemplate replaced by the value at its InputPathsMap JSON path (dot notation,
-array indices); in a template that is a JSON string, string values are escaped as JSON. The result must
-be valid JSON, as EventBridge requires; a quoted template gives the message text, returned here."""
+array indices). String values go in as they are: "EventBridge doesn't escape values extracted by Input
+Path, when populating the Input Template for a target" (the page's Common Issues), so a value with a
+quote, a backslash or a newline inside a quoted template makes invalid JSON, which fails here. A
+quoted template gives the message text, returned here."""
 
 from __future__ import annotations
 
@@ -45,9 +47,12 @@ def transform(transformer: dict, event: dict) -> str:
 
     def fill(m: re.Match) -> str:
         value = _at(event, paths[m.group(1)])
-        return json.dumps(value)[1:-1] if isinstance(value, str) else json.dumps(value)
+        return value if isinstance(value, str) else json.dumps(value)  # unescaped, as EventBridge does
 
     filled = re.sub(r"<([A-Za-z0-9_]+)>", fill, template)
-    text = json.loads(filled)  # EventBridge sends only valid JSON
+    try:
+        text = json.loads(filled)
+    except ValueError as exc:
+        raise AssertionError(f"the filled template is not valid JSON ({exc}): {filled!r}") from exc
     assert isinstance(text, str), "a plain-text message: the template is one quoted JSON string"
     return text

@@ -28,8 +28,23 @@ OWN_TOPIC = f"arn:aws:sns:{REGION}:111122223333:team-alerts"
 NOTIFY_TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:{PREFIX}-notify"
 
 
+def role_arn(logical_id: str, stack: str = STACK) -> str:
+    """The ARN CloudFormation gives a role without a RoleName (<stack>-<logical id>-<suffix>)."""
+    return f"arn:aws:iam::{ACCOUNT}:role/{stack}-{logical_id}-1A2B3C4D5E6F"
+
+
 def evaluator(name: str, **given: str) -> Evaluator:
     body = load_template(REPO_ROOT, name).body
+
+    def resources(r: str, attribute: str | None) -> str:
+        if r == "NotifyTopic" and attribute is None:
+            return NOTIFY_TOPIC
+        if attribute == "Arn" and body["Resources"][r]["Type"] == "AWS::IAM::Role":
+            return role_arn(r)
+        if attribute == "ModelName":  # the model's own ModelName property
+            return ev(body["Resources"][r]["Properties"]["ModelName"])
+        return f"<{r}>"
+
     required = {  # a stand-in for each parameter without a default
         p: spec["AllowedValues"][0]
         if "AllowedValues" in spec
@@ -40,12 +55,13 @@ def evaluator(name: str, **given: str) -> Evaluator:
         if "Default" not in spec
     }
     params = {**required, "NamePrefix": PREFIX, "PipelineId": "fraud-ab", "Stage": "prod", **given}
-    return Evaluator(
+    ev = Evaluator(
         body,
         parameter_values(body, params),
         pseudo={"AWS::StackName": STACK, "AWS::StackId": STACK_ID},
-        resources=lambda r, a: NOTIFY_TOPIC if r == "NotifyTopic" and a is None else f"<{r}>",
+        resources=resources,
     )
+    return ev
 
 
 def own_topic_cases(name: str) -> list[str]:
@@ -56,6 +72,38 @@ def own_topic_cases(name: str) -> list[str]:
 
 def golden(name: str) -> str:
     return (GOLDEN / name).read_text(encoding="utf-8").rstrip("\n")
+
+
+# Free text an event may carry (the job's FailureReason, written by the job's code; an alarm's
+# description and CloudWatch's reasons), with what breaks a quoted template when EventBridge inserts
+# it unescaped: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html#eb-transform-input-issues
+HOSTILE = 'Error: "quoted"\nsecond line \\ back\\slash \\"'
+FREE_TEXT = [
+    ("detail", "FailureReason"),
+    ("detail", "configuration", "description"),
+    ("detail", "state", "reason"),
+    ("detail", "previousState", "reason"),
+]
+
+
+def hostile(event: dict) -> dict:
+    """The event with every free-text field it carries set to HOSTILE."""
+    out = json.loads(json.dumps(event))
+    for path in FREE_TEXT:
+        node = out
+        for step in path[:-1]:
+            node = node.get(step, {})
+        if path[-1] in node:
+            node[path[-1]] = HOSTILE
+    return out
+
+
+def test_the_test_model_of_eventbridge_inserts_values_unescaped() -> None:
+    """A template that inserts free text fails here, as its message would fail in EventBridge."""
+    free = {"InputPathsMap": {"why": "$.detail.FailureReason"}, "InputTemplate": '"failed: <why>"'}
+    assert transform(free, {"detail": {"FailureReason": "plain"}}) == "failed: plain"
+    with pytest.raises(AssertionError, match="not valid JSON"):
+        transform(free, {"detail": {"FailureReason": HOSTILE}})
 
 
 def admitted_by_topic_policy(ev: Evaluator, rule_name: str) -> bool:
@@ -82,6 +130,7 @@ def check_targets(ev: Evaluator, rule: dict, own: str, event: dict, golden_file:
     assert len({t["Id"] for t in targets}) == len(targets) <= 5
     for target in targets:
         assert transform(target["InputTransformer"], event) == golden(golden_file)
+        assert transform(target["InputTransformer"], hostile(event)) == golden(golden_file)
     assert rule["Name"].startswith(f"{PREFIX}-") and admitted_by_topic_policy(ev, rule["Name"])
 
 
@@ -209,13 +258,18 @@ def test_a_monitor_alarm_reaches_its_owners_as_a_short_message(
     targets = rule["Targets"]
     assert [t["Arn"] for t in targets] == [NOTIFY_TOPIC]
     assert transform(targets[0]["InputTransformer"], event) == golden(golden_file)
+    assert transform(targets[0]["InputTransformer"], hostile(event)) == golden(golden_file)
     assert rule["Name"].startswith(f"{PREFIX}-") and admitted_by_topic_policy(ev, rule["Name"])
 
 
 # ------------------------------------------------------------------------------- batch jobs
 
 BATCH_JOB = f"{PREFIX}-1a2b3c4d"  # <NamePrefix>-<8 hex>, as the state machine names each run
-BATCH_OUTPUT = f"s3://mlops-demo-data/fraud/batch-output/prod/{BATCH_JOB}"
+BATCH_OUTPUT_URI = "s3://mlops-demo-data/fraud/batch-output"
+BATCH_OUTPUT = (
+    f"{BATCH_OUTPUT_URI}/prod/{BATCH_JOB}"  # <BatchOutputUri>/<Stage>/<job>, as the state machine sets it
+)
+BATCH_MODEL = f"{PREFIX}-2ceaa928"  # the stack's Model: <NamePrefix>-<ModelRevision>
 
 
 def transform_job_event(status: str, **extra: str) -> dict:
@@ -234,7 +288,7 @@ def transform_job_event(status: str, **extra: str) -> dict:
             "TransformJobName": BATCH_JOB,
             "TransformJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:transform-job/{BATCH_JOB}",
             "TransformJobStatus": status,
-            "ModelName": f"{PREFIX}-2ceaa928",
+            "ModelName": BATCH_MODEL,
             "TransformInput": {
                 "DataSource": {
                     "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://mlops-demo-data/fraud/in"}
@@ -273,20 +327,28 @@ def test_a_batch_jobs_outcome_reaches_its_owners_as_a_short_message(
 ) -> None:
     for own in own_topic_cases("batch_inference.yaml"):
         ev = evaluator(
-            "batch_inference.yaml", NotificationTopicArn=own, BatchInputUri="s3://mlops-demo-data/fraud/in"
+            "batch_inference.yaml",
+            NotificationTopicArn=own,
+            BatchInputUri="s3://mlops-demo-data/fraud/in",
+            BatchOutputUri=BATCH_OUTPUT_URI,
+            ModelRevision=BATCH_MODEL.rsplit("-", 1)[1],
         )
+        assert ev.resource("Model")["Properties"]["ModelName"] == BATCH_MODEL
         rule = ev.resource(rule_id)["Properties"]
         assert matches(rule["EventPattern"], event)
         assert not matches(rule["EventPattern"], _with(event, TransformJobStatus="InProgress"))
         other = BATCH_JOB.replace("fraud-ab", "churn")
         assert not matches(rule["EventPattern"], _with(event, TransformJobName=other))
+        # a job named like this stack's but running another model is not this stack's (issue 19, MEDIUM 2)
+        assert not matches(rule["EventPattern"], _with(event, ModelName=f"{PREFIX}-forged"))
         (target,) = rule["Targets"]
         assert target["Arn"] == NOTIFY_TOPIC
         assert transform(target["InputTransformer"], event) == golden(golden_file)
+        assert transform(target["InputTransformer"], hostile(event)) == golden(golden_file)
         assert rule["Name"].startswith(f"{PREFIX}-") and admitted_by_topic_policy(ev, rule["Name"])
-    # each rule reads only the fields its events carry: FailureReason only when the job failed
+    # the free text the failed event carries (FailureReason) never reaches the message
     paths = ev.resource(rule_id)["Properties"]["Targets"][0]["InputTransformer"]["InputPathsMap"]
-    assert ("FailureReason" in str(paths)) == (event["detail"]["TransformJobStatus"] == "Failed")
+    assert "FailureReason" not in str(paths)
 
 
 @pytest.mark.parametrize("own", ["", OWN_TOPIC])
@@ -314,6 +376,7 @@ def test_the_batch_state_machine_reports_to_the_configs_topic_only(own: str) -> 
 
 TRAINING_JOB = f"{PREFIX}-9f8e7d6c"  # <JobNamePrefix>-<8 hex>; the config's job_name defaults to NamePrefix
 TRAINING_OUTPUT = "s3://mlops-demo-data/fraud/models"
+JOB_ROLE = role_arn("JobRole")
 
 
 def sagemaker_job_event(detail_type: str, name_key: str, status_key: str, status: str, **extra: str) -> dict:
@@ -338,6 +401,12 @@ def sagemaker_job_event(detail_type: str, name_key: str, status_key: str, status
             "CreationTime": 1764777600000,
             "LastModifiedTime": 1764778500000,
             "Tags": {},
+            # the job's role: RoleArn of a training job, TrainingJobDefinition.RoleArn of a tuning job
+            **(
+                {"RoleArn": JOB_ROLE}
+                if name_key == "TrainingJobName"
+                else {"TrainingJobDefinition": {"RoleArn": JOB_ROLE, "StaticHyperParameters": {}}}
+            ),
             **extra,
         },
     }
@@ -399,9 +468,18 @@ def test_a_training_or_tuning_jobs_outcome_reaches_its_owners(
         assert not matches(
             rule["EventPattern"], _with(event, **{name_key: TRAINING_JOB.replace("fraud-ab", "churn")})
         )
+        # a job of this name run by another role (another pipeline's) is not this stack's (issue 19, HIGH 1)
+        other_role = role_arn("JobRole", stack="mlops-churn-prod")
+        forged = (
+            _with(event, RoleArn=other_role)
+            if kind == "Training"
+            else _with(event, TrainingJobDefinition={"RoleArn": other_role})
+        )
+        assert not matches(rule["EventPattern"], forged)
         (target,) = rule["Targets"]
         assert target["Arn"] == NOTIFY_TOPIC
         assert transform(target["InputTransformer"], event) == golden(golden_file)
+        assert transform(target["InputTransformer"], hostile(event)) == golden(golden_file)
         assert rule["Name"].startswith(f"{PREFIX}-") and admitted_by_topic_policy(ev, rule["Name"])
     body = load_template(REPO_ROOT, "model_training.yaml").body
     rules = [
@@ -454,8 +532,8 @@ STACK_ALARMS = [
 def test_an_endpoint_or_reporting_alarm_reaches_its_owners_as_a_short_message(
     name: str, alarm_id: str, golden_file: str | None, own: str
 ) -> None:
-    """One rule per stack for all its alarms: the message names the alarm, says what it watches (its
-    description) and why CloudWatch set it (the state's reason), both carried by the event."""
+    """One rule per stack for all its alarms: the message names the alarm and says where to read what
+    it watches and why CloudWatch set it (free text of the event, left out of the message)."""
     ev = evaluator(name, NotificationTopicArn=own)
     alarm = ev.resource(alarm_id)["Properties"]
     assert alarm["AlarmActions"] == ([own] if own else [])  # the config's topic keeps the alarm's action
@@ -468,11 +546,10 @@ def test_an_endpoint_or_reporting_alarm_reaches_its_owners_as_a_short_message(
     (target,) = rule["Targets"]
     assert target["Arn"] == NOTIFY_TOPIC
     text = transform(target["InputTransformer"], event)
-    assert (
-        alarm["AlarmName"] in text
-        and alarm["AlarmDescription"] in text
-        and event["detail"]["state"]["reason"] in text
-    )
+    # the alarm's name, and where its description and reason are: both are free text, which
+    # EventBridge would insert unescaped
+    assert alarm["AlarmName"] in text and f"describe-alarms --alarm-names {alarm['AlarmName']}" in text
+    assert transform(target["InputTransformer"], hostile(event)) == text
     if golden_file:
         assert text == golden(golden_file)
     assert rule["Name"].startswith(f"{PREFIX}-") and admitted_by_topic_policy(ev, rule["Name"])
@@ -486,3 +563,48 @@ def test_the_rules_keep_each_template_within_cloudformations_size_limit(name: st
 
     size = len(load_template(REPO_ROOT, name).text.encode("utf-8"))
     assert TEMPLATE_BODY_MAX == 51_200 and size <= 1_048_576, size
+
+
+# Every value a rule of ours inserts into a message, and why it can't carry a quote, a backslash or a
+# newline (EventBridge inserts it unescaped:
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html#eb-transform-input-issues).
+SAFE_PATHS = {
+    # a number (CloudFormation's drift event)
+    "$.detail.drift-detection-details.drifted-stack-resource-count",
+    # SageMaker job names: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$ (API_CreateTrainingJob,
+    # API_CreateHyperParameterTuningJob, API_CreateTransformJob); statuses: enums of the same pages
+    "$.detail.TrainingJobName",
+    "$.detail.TrainingJobStatus",
+    "$.detail.HyperParameterTuningJobName",
+    "$.detail.HyperParameterTuningJobStatus",
+    "$.detail.TransformJobName",
+    "$.detail.TransformJobStatus",
+    # an alarm of this stack's, named by the rule's pattern (resources: the alarm ARNs)
+    "$.detail.alarmName",
+    # the event's time: ISO 8601 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-events-structure.html)
+    "$.time",
+    # CodeBuild: the project named in the pattern, the build id <project>:<uuid>, the status enum
+    # (https://docs.aws.amazon.com/codebuild/latest/userguide/sample-build-notifications.html)
+    "$.detail.project-name",
+    "$.detail.build-id",
+    "$.detail.build-status",
+    # SageMaker Pipelines: the execution's ARN and its status enum
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html)
+    "$.detail.pipelineExecutionArn",
+    "$.detail.currentPipelineExecutionStatus",
+}
+
+
+def _input_paths(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = list(node["InputPathsMap"].values()) if isinstance(node.get("InputPathsMap"), dict) else []
+        return found + [p for v in node.values() for p in _input_paths(v)]
+    if isinstance(node, list):
+        return [p for v in node for p in _input_paths(v)]
+    return []
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_no_rule_inserts_free_text_of_an_event_into_a_message(name: str) -> None:
+    paths = _input_paths(load_template(REPO_ROOT, name).body)
+    assert set(paths) <= SAFE_PATHS, sorted(set(paths) - SAFE_PATHS)

@@ -93,6 +93,10 @@ def pipeline_id_for(config: dict[str, Any]) -> str:
     return pid or "pipeline"
 
 
+# The pipeline types whose jobs are named by job_name (config/rules/job_names.py).
+_TRAINING_JOBS = frozenset({"model_training_builtin", "model_tuner_builtin", "model_autopilot_training"})
+
+
 def migrate(document: Any, pipeline_id: str | None = None) -> Migration:
     config = unwrap(document)
     ptype = config["pipeline_type"]
@@ -117,6 +121,13 @@ def migrate(document: Any, pipeline_id: str | None = None) -> Migration:
         if key == "pipeline_type" and value != value.strip():
             m.changed.append(f"pipeline_type {value!r} -> {value.strip()!r} (MWO stripped it too)")
             value = value.strip()
+        if key == "job_name" and str(ptype).strip() in _TRAINING_JOBS:
+            m.changed.append(
+                f"job_name {value!r} dropped: each stage's jobs are named <stack name>-<8 hex>; one job_name "
+                "for every stage would give stages in one account the same job names, which validate "
+                "refuses (job-name-prefix)"
+            )
+            continue
         out[key] = value
     m.changed.append(
         f'folder pipeline-configs/{pid}/ (the pipeline id; stack names are "<prefix>-{pid}-<stage>")'

@@ -19,6 +19,7 @@ from mlops_gitops.config.jsonfile import load_json, read_regular
 from mlops_gitops.config.normalize import normalize
 from mlops_gitops.config.rules import Context, semantic_findings
 from mlops_gitops.config.rules.base import is_stage_map, pipeline_stages
+from mlops_gitops.config.rules.job_names import job_name_prefix_findings
 from mlops_gitops.config.rules.secrets import redact
 from mlops_gitops.config.schema import CONFIG_SCHEMA, ENVIRONMENTS_SCHEMA, load_schema
 from mlops_gitops.config.schema_findings import prune, to_findings
@@ -398,6 +399,7 @@ def validate(
     report.findings.extend(cross_config_findings(valid, repo, env))
     report.findings.extend(name_claim_findings(valid, repo, env))
     report.findings.extend(name_prefix_findings(valid, repo, env))
+    report.findings.extend(job_name_prefix_findings(valid, repo, env))
     report.findings = sort_findings(report.findings)
     return report, valid
 

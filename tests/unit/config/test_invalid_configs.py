@@ -2292,6 +2292,45 @@ CASES = [
         {("$", "name-prefix")},
         message_contains="the stack name of pipeline 'fraud-ab'",
     ),
+    # jobs are named <JobNamePrefix>-<8 hex> and the stack's job rules match by that prefix: no prefix
+    # may equal or fall under another's in one account and region, nor under SageMaker Pipelines'
+    # own job names (issue 19; config/rules/job_names.py)
+    case(
+        "job-name-prefix-equal-to-another-pipelines-in-the-same-account",
+        "churn-training",
+        Setup(
+            {"job_name": "mlops-churn-training-dev"},
+            pipeline_id="evil-train",
+            others={"churn-training": example("churn-training")},
+        ),
+        {("$.job_name", "job-name-prefix")},
+        message_contains="pipeline 'churn-training'",
+    ),
+    case(
+        "job-name-prefix-under-another-pipelines",
+        "churn-training",
+        Setup(
+            {"job_name": "mlops-churn-training-dev-x"},
+            pipeline_id="evil-train",
+            others={"churn-training": example("churn-training")},
+        ),
+        {("$.job_name", "job-name-prefix")},
+        hint_contains="neither equals nor starts with another's",
+    ),
+    case(
+        "job-name-prefix-shared-by-two-stages-of-one-account",
+        "churn-training",
+        {"job_name": "churn-train", "stages": ["dev", "prod"]},
+        {("$.job_name", "job-name-prefix")},
+        message_contains="stage 'dev' of this pipeline",
+    ),
+    case(
+        "job-name-prefix-under-sagemaker-pipelines-job-names",
+        "churn-tuning",
+        {"job_name": "pipelines"},
+        {("$.job_name", "job-name-prefix")},
+        message_contains="SageMaker Pipelines names its own jobs",
+    ),
     case(
         "name-collision-model-package-group-created-by-two-training-pipelines",
         "defects-detector",

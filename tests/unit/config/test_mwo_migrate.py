@@ -124,6 +124,23 @@ def test_a_registry_version_for_every_stage_is_a_decision_for_the_user() -> None
     assert "you decide:" in report and "mlopsctl promote" in report
 
 
+@pytest.mark.parametrize(
+    "ptype", ["model_training_builtin", "model_tuner_builtin", "model_autopilot_training"]
+)
+def test_an_mwo_job_name_is_dropped_and_said_so(ptype: str, repo: Path) -> None:
+    """One job_name for every stage would give stages in one account the same job names, which
+    validate refuses (job-name-prefix, issue 19): the migrated config names jobs by stack instead."""
+    body = json.loads((FIXTURES / f"{ptype}.json").read_text())
+    body["job_name"] = "churn-train"
+    m = migrate(body)
+    assert "job_name" not in m.config
+    assert any("job_name 'churn-train' dropped" in line for line in m.changed)
+    source = repo / "mwo.json"
+    source.write_text(json.dumps(body))
+    assert run_cli("--repo-root", str(repo), "migrate-mwo", str(source)).code == 0
+    assert run_cli("--repo-root", str(repo), "validate").code == 0
+
+
 def test_a_migrated_config_whose_names_would_not_fit_is_refused(repo: Path) -> None:
     """migrate-mwo checks the names its stacks would create, as validate does: with a 20-character
     stack prefix, the autopilot template's <prefix>-<id>-<stage>-autopilot-deployed EventBridge rule

@@ -4,10 +4,11 @@ model_autopilot_training): one template, its JobKind chosen by the pipeline type
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from mlops_gitops import images, names
+from mlops_gitops.config.rules import job_names
+from mlops_gitops.config.rules.job_names import KINDS
 from mlops_gitops.core.params.base import (
     Deferred,
     ParamContext,
@@ -18,14 +19,6 @@ from mlops_gitops.core.params.base import (
     s3_uri,
 )
 
-KINDS = {
-    "model_training_builtin": "Training",
-    "model_tuner_builtin": "Tuning",
-    "model_autopilot_training": "Autopilot",
-}
-# SageMaker caps training job names at 63 characters, tuning and AutoML job names at 32; each run
-# appends "-" and 8 hex characters.
-PREFIX_LIMIT = {"Training": 63 - 9, "Tuning": 32 - 9, "Autopilot": 32 - 9}
 JSON_LIMIT = 4096
 _RANGE_KEYS = {
     "continuous": "ContinuousParameterRanges",
@@ -59,12 +52,9 @@ def _none_if_empty(value: Any) -> str:
 
 
 def job_name_prefix(ctx: ParamContext, kind: str, base: str) -> str:
-    """The config's job_name (else the resource base name), lower-cased to match SageMaker's ARNs,
-    cut to what leaves room for the per-run suffix."""
-    wanted = (ctx.value("job_name") or base).lower()
-    wanted = re.sub(r"[^a-z0-9-]", "-", wanted)
-    wanted = re.sub(r"-{2,}", "-", wanted)[: PREFIX_LIMIT[kind]]
-    return wanted.strip("-") or "job"
+    """The config's job_name (else the resource base name), as config/rules/job_names.py cuts it."""
+    stack = names.stack_name(ctx.env.stack_prefix, ctx.cfg.pipeline_id, ctx.stage)
+    return job_names.job_name_prefix(ctx.value("job_name"), base, kind, stack)
 
 
 def parameter_ranges(ranges: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

@@ -4,6 +4,7 @@ definition, substituted with those parameters, is the JSON each kind needs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -157,6 +158,33 @@ def test_job_name_prefixes_leave_room_for_the_run_suffix() -> None:
         prefix = job_name_prefix(ctx, kind, base)
         assert len(prefix) + 9 <= 32 and not prefix.endswith("-")
     assert job_name_prefix(ctx, "Training", "Mlops--Churn") == "mlops-churn"
+
+
+def test_two_pipelines_whose_names_share_the_cut_never_share_a_job_name_prefix() -> None:
+    """Tuning and Autopilot job names are capped at 32 characters, so a long name is cut to 23; the
+    cut ends in a hash of the full stack name (issue 19): customer-churn-tuning-v1 and -v2 share
+    their first 23 characters but not their prefix. A name that fits is kept as it is."""
+    from mlops_gitops.config.rules.job_names import job_name_prefix as pure
+
+    prefixes = {}
+    for suffix in ("v1", "v2"):
+        cfg = dataclasses.replace(EXAMPLES["churn-tuning"], pipeline_id=f"customer-churn-tuning-{suffix}")
+        ctx = ParamContext(cfg, "dev", ENV, "us-east-1")
+        base = f"mlops-customer-churn-tuning-{suffix}-dev"
+        prefixes[suffix] = job_name_prefix(ctx, "Tuning", base)
+        assert len(prefixes[suffix]) <= 23 and prefixes[suffix].startswith("mlops-customer-")
+        assert prefixes[suffix] == pure(None, base, "Tuning", base)  # the stack name is the base
+    assert prefixes["v1"] != prefixes["v2"]
+    assert not prefixes["v1"].startswith(prefixes["v2"] + "-") and not prefixes["v2"].startswith(
+        prefixes["v1"] + "-"
+    )
+    assert (
+        pure(None, "mlops-churn-tuning-dev", "Tuning", "mlops-churn-tuning-dev") == "mlops-churn-tuning-dev"
+    )
+    # the same long job_name in two stacks: two prefixes
+    assert pure("a-very-long-job-name-for-tuning", "x", "Tuning", "s1") != pure(
+        "a-very-long-job-name-for-tuning", "x", "Tuning", "s2"
+    )
 
 
 def test_parameter_ranges_follow_sagemaker() -> None:
