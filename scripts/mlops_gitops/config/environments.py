@@ -283,3 +283,10 @@ def _connection_findings(arn: str, region: Any, display: str) -> list[Finding]:
                 )
             ]
     return []
+
+
+def may_share_account(a: str | None, b: str | None) -> bool:
+    """Whether stages with account ids ``a`` and ``b`` may deploy to one account: a stage without an
+    account_id deploys to the pipeline account, whose id environments.json does not give, so it
+    may be any stage's explicit account."""
+    return not a or not b or a == b

@@ -14,7 +14,7 @@ from typing import Any
 
 from mlops_gitops import names
 from mlops_gitops.config import keywords, references
-from mlops_gitops.config.environments import DEFAULT, Environments, check_environments
+from mlops_gitops.config.environments import DEFAULT, Environments, check_environments, may_share_account
 from mlops_gitops.config.jsonfile import load_json, read_regular
 from mlops_gitops.config.normalize import normalize
 from mlops_gitops.config.rules import Context, semantic_findings
@@ -315,8 +315,7 @@ def name_prefix_findings(configs: Iterable[PipelineConfig], repo: Repo, env: Env
     and region: the other stack's notify topic admits alarms and rules by its name prefix
     (aws:SourceArn `<stack>-*`) and its job-outcome rules match jobs by it, so this pipeline's
     alarms, rules and jobs would reach the other pipeline's owners (and could speak for them)."""
-    # A stage without an account_id deploys to the pipeline account, whose id environments.json does
-    # not give: it may be any stage's explicit account, so it is compared with every account.
+    # A stage without an account_id may share an account with any stage (may_share_account).
     stacks: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}  # (region, stack) -> owners
     files: dict[str, str] = {}
     for cfg in configs:
@@ -335,7 +334,7 @@ def name_prefix_findings(configs: Iterable[PipelineConfig], repo: Repo, env: Env
                 under = [
                     o
                     for o in stacks.get((region, stack[:cut]), [])
-                    if o[1] != pid and (not o[0] or not account or o[0] == account)
+                    if o[1] != pid and may_share_account(o[0], account)
                 ]
                 if under:
                     clashes.setdefault((pid, under[0][1]), []).append(

@@ -61,3 +61,26 @@ def test_stacks_in_two_named_accounts_do_not_clash(tmp_repo: TmpRepo) -> None:
     tmp_repo.write("churn-dev-x", only("prod"))
     result = run_cli("--repo-root", str(tmp_repo.root), "validate", "--format", "json")
     assert (result.code, result.json["findings"]) == (0, [])
+
+
+TRAINING = json.loads((CONFIGS / "churn-training" / "mlops-config.json").read_text())
+
+
+def training_only(stage: str, job_name: str) -> dict:
+    stages = {"dev", "staging", "prod"}
+    config = {
+        k: v[stage] if isinstance(v, dict) and set(v) <= stages and stage in v else v
+        for k, v in TRAINING.items()
+    }
+    return {**config, "stages": [stage], "job_name": job_name}
+
+
+def test_job_name_prefixes_are_compared_across_a_stage_without_an_account(tmp_repo: TmpRepo) -> None:
+    """The same job_name in dev (the pipeline account) and in prod (an explicit account, which may be the
+    pipeline account): each stack's job-outcome rules would take the other's jobs."""
+    tmp_repo.write_environments(with_prod_account("123456789012"))
+    tmp_repo.write("churn-a", training_only("dev", "churn-jobs"))
+    tmp_repo.write("churn-b", training_only("prod", "churn-jobs"))
+    result = run_cli("--repo-root", str(tmp_repo.root), "validate", "--format", "json")
+    assert result.code == 1
+    assert {(f["path"], f["code"]) for f in result.json["findings"]} == {("$.job_name", "job-name-prefix")}

@@ -299,3 +299,18 @@ def test_variant_kind_findings(tmp_repo: TmpRepo, config: dict, expected: set, h
     assert got == expected, findings
     if hint:
         assert any(hint in f["hint"] for f in findings if f["code"] in CODES), findings
+
+
+@pytest.mark.parametrize("where", ["main", "shadow"])
+def test_a_shadow_beside_an_instance_type_of_the_wrong_type_is_a_finding_not_a_crash(
+    tmp_repo: TmpRepo, where: str
+) -> None:
+    """An object where an instance type belongs (found by the fuzz test): the schema's finding, and the
+    shadow's Inf1 check compares strings only (it used to put the object in a set: TypeError)."""
+    config = example("fraud-shadow")
+    if where == "main":
+        config["inference_instance"] = {}
+    else:
+        config["shadow_variant"] = {**SHADOW, "inference_instance": {}}
+    findings = validate_findings(tmp_repo, config)
+    assert any(f["path"].endswith("inference_instance") for f in findings), findings

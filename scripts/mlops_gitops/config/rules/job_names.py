@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 
 from mlops_gitops import names
-from mlops_gitops.config.environments import Environments
+from mlops_gitops.config.environments import Environments, may_share_account
 from mlops_gitops.findings import Finding
 from mlops_gitops.repo import Repo
 
@@ -63,7 +63,7 @@ def job_name_prefix_findings(configs: Iterable, repo: Repo, env: Environments) -
         file = repo.display_lexical(cfg.path)
         for stage in cfg.stages:
             st = env.stage(stage)
-            scope = ((st.account_id if st else None) or "pipeline-account", env.region_of(stage) or "")
+            scope = ((st.account_id if st else None) or "", env.region_of(stage) or "")
             job_name = cfg.by_stage[stage].get("job_name")
             base = names.resource_base_name(env.stack_prefix, cfg.pipeline_id, stage)
             stack = names.stack_name(env.stack_prefix, cfg.pipeline_id, stage)
@@ -84,7 +84,7 @@ def job_name_prefix_findings(configs: Iterable, repo: Repo, env: Environments) -
                         ),
                     )
             for other_scope, other, other_pid, other_stage, other_file, _ in seen:
-                if other_scope != scope:
+                if other_scope[1] != scope[1] or not may_share_account(other_scope[0], scope[0]):
                     continue
                 if not (prefix == other or prefix.startswith(f"{other}-") or other.startswith(f"{prefix}-")):
                     continue

@@ -275,8 +275,9 @@ def shadow_rules(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
                 stage,
             )
         main = stage_value(config, ctx, "inference_instance", stage)
-        types = {value.get("inference_instance") or main, main}
-        inf1 = sorted(t for t in types if isinstance(t, str) and t.startswith("ml.inf1."))
+        # either may be of a wrong type (the schema's finding says so): only strings are compared
+        types = {t for t in (value.get("inference_instance") or main, main) if isinstance(t, str)}
+        inf1 = sorted(t for t in types if t.startswith("ml.inf1."))
         if inf1:
             _add(
                 found,
