@@ -125,3 +125,17 @@ def action_granted_somewhere(statements: Iterable[Mapping[str, Any]], action: st
         if "NotAction" in st and not any(_match(p, action, case=False) for p in as_list(st["NotAction"])):
             return True
     return False
+
+
+def stand_ins(body: dict) -> dict[str, str]:
+    """A value for each parameter of a template without a default: its first allowed value, else 1
+    for a number and "x" for the rest, so that the template evaluates (the tests set what they judge)."""
+    return {
+        p: spec["AllowedValues"][0]
+        if "AllowedValues" in spec
+        else "1"
+        if spec.get("Type") == "Number"
+        else "x"
+        for p, spec in body["Parameters"].items()
+        if "Default" not in spec
+    }

@@ -15,7 +15,7 @@ from mlops_gitops.core.templates import load_template, mapping
 from mlops_gitops.report.notify import drift_next_step, drift_summary
 from tests.conftest import REPO_ROOT
 from tests.repo.eventbridge import matches, transform
-from tests.repo.iam_eval import allowed, as_list
+from tests.repo.iam_eval import allowed, as_list, stand_ins
 
 pytestmark = pytest.mark.repo
 
@@ -45,15 +45,7 @@ def evaluator(name: str, **given: str) -> Evaluator:
             return ev(body["Resources"][r]["Properties"]["ModelName"])
         return f"<{r}>"
 
-    required = {  # a stand-in for each parameter without a default
-        p: spec["AllowedValues"][0]
-        if "AllowedValues" in spec
-        else "1"
-        if spec.get("Type") == "Number"
-        else "x"
-        for p, spec in body["Parameters"].items()
-        if "Default" not in spec
-    }
+    required = stand_ins(body)
     params = {**required, "NamePrefix": PREFIX, "PipelineId": "fraud-ab", "Stage": "prod", **given}
     ev = Evaluator(
         body,

@@ -17,6 +17,7 @@ from mlops_gitops.core.render import render
 from mlops_gitops.core.templates import load_template, mapping, template_name
 from mlops_gitops.repo import Repo
 from tests.conftest import REPO_ROOT
+from tests.repo.iam_eval import stand_ins
 
 pytestmark = pytest.mark.repo
 
@@ -26,15 +27,7 @@ PREFIX = "mlops-fraud-ab-prod"
 
 def _evaluator(name: str, **given: str) -> Evaluator:
     body = load_template(REPO_ROOT, name).body
-    required = {  # a stand-in for each parameter without a default
-        p: spec["AllowedValues"][0]
-        if "AllowedValues" in spec
-        else "1"
-        if spec.get("Type") == "Number"
-        else "x"
-        for p, spec in body["Parameters"].items()
-        if "Default" not in spec
-    }
+    required = stand_ins(body)
     params = {**required, "NamePrefix": PREFIX, **given}
     return Evaluator(body, parameter_values(body, params), resources=lambda r, a: f"<{r}>")
 
