@@ -57,10 +57,12 @@ def run_validate(args: argparse.Namespace, environ: Mapping[str, str], out: Text
     repo = find_repo(explicit=args.repo_root)
     paths = [p if p.is_absolute() else Path.cwd() / p for p in args.paths]
     lint_notes: list[str] = []
+    pending_lint = None
     if args.templates:  # linted in the background while the configs are checked (core/lint)
         from mlops_gitops.core.lint import start_lint
 
-        pending_lint = start_lint(repo, notes=lint_notes)
+        if all(p.exists() or p.is_symlink() for p in paths):  # else validate stops at once (exit 2)
+            pending_lint = start_lint(repo, notes=lint_notes)
     try:
         validator = Validator(repo)  # one, for the config checks and the physical-name check
         report, configs = validate(repo, paths, validator)
@@ -72,13 +74,19 @@ def run_validate(args: argparse.Namespace, environ: Mapping[str, str], out: Text
                 [*report.findings, *configs_name_findings(repo, configs, validator)]
             )
     except BaseException:
-        if args.templates:  # e.g. a path that isn't there: don't lint on for nothing
+        if pending_lint is not None:  # e.g. Ctrl-C: don't lint on for nothing
             pending_lint.abandon()
         raise
     if args.templates:
         from mlops_gitops.findings import sort_findings
 
-        template_findings, linted = pending_lint.result()
+        if pending_lint is None:
+            pending_lint = start_lint(repo, notes=lint_notes)
+        try:
+            template_findings, linted = pending_lint.result()
+        except BaseException:  # e.g. Ctrl-C while waiting: stop the workers, exit now
+            pending_lint.abandon()
+            raise
         for note in lint_notes:
             err.write(f"note: {note}\n")
         report.findings = sort_findings([*report.findings, *template_findings])

@@ -89,15 +89,16 @@ class PendingLint:
         with self._lock:
             self._pool, abandoned = pool, self._abandoned
         if abandoned:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _stop(pool)
 
     def abandon(self) -> None:
-        """Give the lint up (the caller failed before it wanted the findings): the templates not
-        started yet are not linted, so that the process exits once the ones in progress end."""
+        """Give the lint up (the caller failed, or was interrupted, before it had the findings): the
+        templates not started are dropped and the workers linting are stopped, so that the process
+        exits at once instead of finishing a lint nobody reads."""
         with self._lock:
             self._abandoned, pool = True, self._pool
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _stop(pool)
 
     def result(self) -> tuple[list[Finding], list[str]]:
         """(findings, checked files), as `lint_templates` returns them: the cached templates' findings
@@ -109,6 +110,19 @@ class PendingLint:
                 _write_cache(cached, found)
                 self._findings += found
         return self._findings, self._checked
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the workers (the executor then fails its running work
+    with BrokenProcessPool, which nobody waits for). ProcessPoolExecutor has no public way to end
+    busy workers before Python 3.14 (terminate_workers), hence its `_processes`."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        try:
+            process.terminate()
+        except (OSError, ValueError, AttributeError):  # already gone
+            pass
 
 
 def start_lint(
@@ -156,8 +170,9 @@ def start_lint(
 # What the forkserver imports before it forks the workers: cfn-lint's import is paid once, and
 # lint_preload loads its rules into a Runner and lints a small template (warm_runner), so that no
 # worker loads them again (~0.4 s of CPU each).
-_PRELOAD = ["cfnlint.api", "cfnlint.runner", "cfnlint.decode.decode", "cfnlint.config"]
-_PRELOAD += ["mlops_gitops.core.lint_preload"]
+# lint_preload first: it makes the server ignore Ctrl-C before the long import.
+_PRELOAD = ["mlops_gitops.core.lint_preload"]
+_PRELOAD += ["cfnlint.api", "cfnlint.runner", "cfnlint.decode.decode", "cfnlint.config"]
 
 
 def lint_jobs(
@@ -166,7 +181,9 @@ def lint_jobs(
     started: Callable[[ProcessPoolExecutor], None] | None = None,
 ) -> list[list[Finding]]:
     """Each job's findings, in the jobs' order, linted by ``workers`` processes (1: here);
-    ``started`` is given the process pool before the jobs are submitted (to shut it down early)."""
+    ``started`` is given the process pool before the jobs are submitted and again once they are
+    (the workers exist only then: submitting starts them, which waits for the lint server's boot),
+    so that a caller giving up at any moment can stop them."""
     if workers <= 1 or len(jobs) <= 1:
         return [_lint_one(job) for job in jobs]
     # Largest first, so that the last template to start is a small one (balances the workers).
@@ -174,7 +191,10 @@ def lint_jobs(
     with _pool(workers) as pool:
         if started is not None:
             started(pool)
-        done = dict(zip(order, pool.map(_lint_one, [jobs[i] for i in order]), strict=True))
+        results = pool.map(_lint_one, [jobs[i] for i in order])
+        if started is not None:
+            started(pool)
+        done = dict(zip(order, results, strict=True))
     return [done[i] for i in range(len(jobs))]
 
 

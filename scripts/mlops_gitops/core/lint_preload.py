@@ -5,7 +5,15 @@ imports it (`mlopsctl` itself imports cfn-lint only when it lints)."""
 
 from __future__ import annotations
 
-from mlops_gitops.core.lint import warm_runner
+import signal
+
+# Ctrl-C is the caller's: mlopsctl gives the lint up (PendingLint.abandon stops the workers), so the
+# server and the workers it forks (which keep the handlers the server had when it finished importing
+# this) ignore SIGINT instead of each printing a KeyboardInterrupt traceback. Set first, before
+# cfn-lint's import, which is the server's longest step.
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+from mlops_gitops.core.lint import warm_runner  # noqa: E402 - after the signal disposition
 
 try:
     warm_runner()

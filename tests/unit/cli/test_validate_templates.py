@@ -118,26 +118,52 @@ def test_a_lint_that_fails_still_fails_validate(tmp_path: Path, monkeypatch: pyt
     assert result.code == 4, result.err
 
 
-def test_a_validate_that_fails_before_it_wants_the_lint_gives_the_lint_up(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_path_that_isnt_there_starts_no_lint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A path that isn't there is a usage error at once: no lint server is booted for it."""
+    repo = _repo(tmp_path)
+    monkeypatch.setenv("MLOPS_GITOPS_CACHE_DIR", str(tmp_path / "cache"))
+
+    started: list[str] = []
+    monkeypatch.setattr(
+        lint, "start_lint", lambda *a, **k: started.append("lint") or lint.PendingLint([], [], {}, ())
+    )
+    result = run_cli("--repo-root", str(repo.root), "validate", "--templates", str(repo.root / "nope"))
+    assert result.code == 2 and "no such file or folder" in result.err
+    assert started == []
+
+
+@pytest.mark.parametrize("when", ["checking the configs", "waiting for the lint"])
+def test_an_interrupted_validate_gives_the_lint_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
 ) -> None:
-    """A path that isn't there is a usage error at once, and the templates not linted yet are
-    cancelled (the process would otherwise wait for them before it exits)."""
+    """Ctrl-C while the configs are checked or while the lint is awaited: the lint's pool is shut
+    down (its workers stopped) instead of the process linting on until every template is done."""
+    import mlops_gitops.config.validate as config_validate
+
     repo = _repo(tmp_path)
     monkeypatch.setenv("MLOPS_GITOPS_CACHE_DIR", str(tmp_path / "cache"))
     given_up = threading.Event()
 
     class Pool:
+        _processes: dict = {}
+
         def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
             if cancel_futures:
                 given_up.set()
 
     def jobs(jobs, workers, started=None):
-        started(Pool())  # before or after validate fails: either way the pool is shut down
+        started(Pool())
         assert given_up.wait(timeout=30)
         raise CancelledError
 
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
     monkeypatch.setattr(lint, "lint_jobs", jobs)
-    result = run_cli("--repo-root", str(repo.root), "validate", "--templates", str(repo.root / "nope"))
-    assert result.code == 2 and "no such file or folder" in result.err
+    if when == "checking the configs":
+        monkeypatch.setattr(config_validate, "validate", interrupted)
+    else:
+        monkeypatch.setattr(lint.PendingLint, "result", interrupted)
+    result = run_cli("--repo-root", str(repo.root), "validate", "--templates")
+    assert result.code == 130, (result.code, result.err)
     assert given_up.wait(timeout=30), "the lint was not given up"

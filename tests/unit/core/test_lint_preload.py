@@ -28,3 +28,45 @@ def test_the_warm_up_template_fills_the_runner_for_the_default_regions() -> None
     lint._runner.cache_clear()
     lint.warm_runner()
     assert lint._runner.cache_info().currsize == 1
+
+
+def _sigint_disposition() -> object:
+    import signal
+
+    return signal.getsignal(signal.SIGINT)
+
+
+def _block(started) -> None:  # a busy worker: tells the test it runs, then never returns
+    import threading
+
+    started.set()
+    threading.Event().wait()
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver (Windows)"
+)
+def test_template_workers_leave_ctrl_c_to_mlopsctl() -> None:
+    """Ctrl-C reaches the whole process group: the workers ignore it (mlopsctl stops them), instead of
+    each printing a KeyboardInterrupt traceback."""
+    import signal
+
+    with lint._pool(2) as pool:
+        assert pool.submit(_sigint_disposition).result() == signal.SIG_IGN
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver (Windows)"
+)
+def test_giving_the_lint_up_stops_a_busy_worker() -> None:
+    """abandon() (validate failed or was interrupted) ends the workers: the lint in progress fails at
+    once rather than running to its end (a worker that never returns stands for a long template)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    with multiprocessing.Manager() as manager:
+        started = manager.Event()
+        pool = lint._pool(1)
+        future = pool.submit(_block, started)
+        assert started.wait(timeout=120)
+        lint._stop(pool)
+        assert isinstance(future.exception(timeout=120), BrokenProcessPool)
