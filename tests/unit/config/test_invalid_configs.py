@@ -2615,8 +2615,8 @@ CASES = [
     case(
         "pattern-digits-are-ascii-fullwidth",
         "churn-realtime",
-        {"tags": {"team": "\uff11\uff12\uff13"}},  # \w is ASCII in ECMA-262, as in the editors
-        {("$.tags.team", "pattern")},
+        {"model_name": "churn\uff11\uff12\uff13"},  # [0-9] and \w are ASCII in ECMA-262, as in the editors
+        {("$.model_name", "pattern")},
     ),
     case(
         "arn-account-fullwidth-digits",

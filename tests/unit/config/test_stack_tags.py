@@ -23,8 +23,8 @@ from mlops_gitops.repo import Repo
 from tests.conftest import CONFIGS, REPO_ROOT, repo_copy, run_cli
 
 STACK_TAGS_MAX = 50
-# The schema's values are a subset of IAM's \p{L}\p{Z}\p{N}_.:/=+\-@: its patterns are ECMA-262,
-# whose \w is ASCII (config/keywords.ecma_regex); a tags value that fails one fails both.
+# IAM's \p{L}\p{Z}\p{N}_.:/=+\-@, checked by config/rules/semantic.tag_characters (a schema pattern
+# can't say \p{L}): letters of any alphabet pass, symbols such as # , & and the euro sign do not.
 IAM_TAG_VALUE_CHARS = "letters, digits, spaces and _ . : / = + - @"
 SCHEMA = json.loads((CONFIGS / "mlops-config.schema.json").read_text(encoding="utf-8"))
 
@@ -54,6 +54,8 @@ def test_an_empty_tag_value_is_refused(tmp_path) -> None:
         ({"owner": "retention, ops"}, "$.owner"),
         ({"owner": "<ml@example.com>"}, "$.owner"),
         ({"tags": {"team": "a&b"}}, "$.tags.team"),
+        ({"tags": {"team": "données €"}}, "$.tags.team"),
+        ({"tags": {"cost#center": "x"}}, "$.tags['cost#center']"),
     ],
 )
 def test_an_owner_or_tag_value_iam_and_sagemaker_refuse_is_refused(tmp_path, changes, path) -> None:
@@ -65,7 +67,16 @@ def test_an_owner_or_tag_value_iam_and_sagemaker_refuse_is_refused(tmp_path, cha
     assert IAM_TAG_VALUE_CHARS in finding["hint"]
 
 
-@pytest.mark.parametrize("owner", ["ml-platform@example.com", "Retention team 2", "team:ml/churn+ops=a_b"])
+@pytest.mark.parametrize(
+    "owner",
+    [
+        "ml-platform@example.com",
+        "Retention team 2",
+        "team:ml/churn+ops=a_b",
+        "José Müller",
+        "Équipe données 2",
+    ],
+)
 def test_owners_iam_takes_are_accepted(tmp_path, owner) -> None:
     code, findings = _validate(tmp_path, owner=owner)
     assert (code, findings) == (0, [])

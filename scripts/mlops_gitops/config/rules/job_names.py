@@ -103,8 +103,11 @@ def job_name_prefix_findings(configs: Iterable, repo: Repo, env: Environments) -
                         f"stage {stage!r}: the job name prefix {prefix!r} {relation} {other!r} of {who}, in the "
                         "same account and region; jobs are named <prefix>-<8 hex>, so each stack's jobs would "
                         "carry the other's names",
-                        "give each pipeline its own job_name (no job_name: the stack name, which has the stage), "
-                        "one that neither equals nor starts with another's and a hyphen",
+                        "job_name is one value for every stage: where stages share an account, leave it out (the "
+                        "default prefix, the stack name, has the stage)"
+                        if other_pid == cfg.pipeline_id
+                        else "give each pipeline its own job_name (no job_name: the stack name, which has the "
+                        "stage), one that neither equals nor starts with another's and a hyphen",
                         pipeline_id=cfg.pipeline_id,
                     ),
                 )

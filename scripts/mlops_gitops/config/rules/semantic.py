@@ -18,6 +18,53 @@ from mlops_gitops.config.rules.base import (
 from mlops_gitops.findings import WARNING, Finding
 from mlops_gitops.suggest import did_you_mean
 
+# ---------------------------------------------------------------- tags
+
+# IAM and SageMaker take tag keys and values matching [\p{L}\p{Z}\p{N}_.:/=+\-@]*: letters, spaces and
+# digits of any script (https://docs.aws.amazon.com/IAM/latest/APIReference/API_Tag.html,
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_Tag.html), and CloudFormation gives
+# the stack's tags (the owner among them) to its roles and SageMaker resources. A JSON Schema pattern
+# can't say \p{L} (ECMA-262 without the u flag; config/keywords.ecma_regex), hence this check.
+TAG_SYMBOLS = "_.:/=+-@"
+TAG_CHARS_HINT = "letters, digits, spaces and _ . : / = + - @"
+
+
+def _refused_tag_chars(text: str) -> list[str]:
+    import unicodedata
+
+    return sorted({c for c in text if not (unicodedata.category(c)[0] in "LZN" or c in TAG_SYMBOLS)})
+
+
+@check
+def tag_characters(config: dict[str, Any], ctx: Context) -> Iterator[Finding]:
+    """The owner and the tags, as IAM and SageMaker take tag keys and values."""
+    where = "the stack, its IAM roles and SageMaker resources"
+    owner = config.get("owner")
+    if isinstance(owner, str) and (bad := _refused_tag_chars(owner)):
+        yield ctx.finding(
+            ["owner"],
+            "pattern",
+            f"the owner {owner!r} has characters AWS refuses in a tag value: {' '.join(map(repr, bad))}",
+            f"the owner becomes a tag on {where}: use {TAG_CHARS_HINT} (any alphabet)",
+        )
+    tags = config.get("tags")
+    for key, value in tags.items() if isinstance(tags, dict) else ():
+        if bad := _refused_tag_chars(key):
+            yield ctx.finding(
+                ["tags", key],
+                "key",
+                f"the tag key {key!r} has characters AWS refuses in a tag key: {' '.join(map(repr, bad))}",
+                f"tags go on {where}: use {TAG_CHARS_HINT} (any alphabet)",
+            )
+        if isinstance(value, str) and (bad := _refused_tag_chars(value)):
+            yield ctx.finding(
+                ["tags", key],
+                "pattern",
+                f"the tag value {value!r} has characters AWS refuses in a tag value: {' '.join(map(repr, bad))}",
+                f"tags go on {where}: use {TAG_CHARS_HINT} (any alphabet)",
+            )
+
+
 # ---------------------------------------------------------------- structure
 
 
