@@ -19,6 +19,7 @@ from mlops_gitops.config.environments import Environments
 from mlops_gitops.core.templates import _parse
 from mlops_gitops.ops.bootstrap import ORCHESTRATOR_TEMPLATE, TARGET_TEMPLATE, orchestrator_parameters
 from tests.conftest import REPO_ROOT
+from tests.repo.iam_eval import as_list
 
 pytestmark = pytest.mark.repo
 
@@ -425,3 +426,35 @@ def test_optional_parts_follow_their_parameters() -> None:
     assert not ev.present("RegistryGroup2Resource")
     key = ev.resource("Key")["Properties"]
     assert key["EnableKeyRotation"] is True
+
+
+def _refs(node) -> set[str]:
+    if isinstance(node, dict):
+        if set(node) == {"Ref"}:
+            return {node["Ref"]}
+        return set().union(*(_refs(v) for v in node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node)) if node else set()
+    return set()
+
+
+def test_the_first_execution_runs_with_its_managed_policies_attached() -> None:
+    """CodePipeline starts an execution when the pipeline is created: every managed policy attached
+    (through its Roles) to the pipeline's role or to the roles of its first builds (validate, the
+    first stage's deploy) is ordered before the pipeline — in DependsOn, or for a conditional policy a
+    Ref under Fn::If in the pipeline's Metadata — so that no first build runs before its permissions.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency"""
+    resources = BODY["Resources"]
+    pipeline = resources["Pipeline"]
+    first = {"PipelineRole", "ValidateBuildRole", "Stage1DeployBuildRole"}
+    needed = {
+        name
+        for name, res in resources.items()
+        if res["Type"] == "AWS::IAM::ManagedPolicy" and _refs(res["Properties"].get("Roles", [])) & first
+    }
+    ordered = set(as_list(pipeline.get("DependsOn", []))) | _refs(pipeline.get("Metadata", {}))
+    assert needed, "no managed policy found: the test reads the template wrongly"
+    assert needed <= ordered, sorted(needed - ordered)
+    for name in ordered & needed:
+        if "Condition" in resources[name]:  # DependsOn on a resource that may not exist fails
+            assert name not in as_list(pipeline.get("DependsOn", [])), name
