@@ -5,11 +5,10 @@ API (a fake GitHub on 127.0.0.1, tests/fake_provider.py) with the token read fro
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from mlops_gitops.ops.review import MARKER
-from tests.conftest import TmpRepo, example, run_cli
+from tests.conftest import TmpRepo, example, git_repo, run_cli
 from tests.fake_provider import fake_provider
 
 SECRET = "mlops/github-token"
@@ -19,12 +18,7 @@ def invalid_pull_request(tmp_repo: TmpRepo) -> Path:
     """A repository whose checkout has one invalid config: the check's verdict needs no plan."""
     tmp_repo.write("churn", example("churn-batch"))
     root = tmp_repo.root
-    for argv in (
-        ["init", "-q", "-b", "main"],
-        ["add", "."],
-        ["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "base"],
-    ):
-        subprocess.run(["git", *argv], cwd=root, check=True, capture_output=True)
+    git_repo(root, "base")
     bad = example("churn-batch")
     bad["inference_instance"] = "ml.m5.hugeee"
     tmp_repo.write("churn", bad)

@@ -68,19 +68,6 @@ def repo(tmp_path: Path) -> Path:
     return pipeline_repo(tmp_path / "repo", PIPELINES, "batch_inference.yaml", "two batch pipelines")
 
 
-@pytest.fixture
-def local_aws(repo: Path):
-    code, out, err = mlopsctl(repo, "local", "up")
-    assert code == 0, out + err
-    state = json.loads((repo / ".mlops-local" / "server.json").read_text())
-    try:
-        yield state
-    finally:
-        assert mlopsctl(repo, "local", "down")[0] == 0
-        with pytest.raises(ProcessLookupError):  # the server process is gone
-            os.kill(state["pid"], 0)
-
-
 def stacks(state: dict) -> dict[str, dict]:
     cfn = local_client(state, "cloudformation")
     return {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}

@@ -30,17 +30,6 @@ def repo(tmp_path: Path) -> Path:
     return pipeline_repo(tmp_path / "repo", ("fraud-batch",), "batch_inference.yaml", "one batch pipeline")
 
 
-@pytest.fixture
-def local_aws(repo: Path):
-    code, out, err = mlopsctl(repo, "local", "up")
-    assert code == 0, out + err
-    state = json.loads((repo / ".mlops-local" / "server.json").read_text())
-    try:
-        yield state
-    finally:
-        assert mlopsctl(repo, "local", "down")[0] == 0
-
-
 def test_an_mwo_api_call_ends_as_a_commit_that_the_local_pipeline_deploys(
     repo: Path, local_aws: dict, tmp_path: Path
 ) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from mlops_gitops.report.models import (
 )
 from mlops_gitops.report.plan import plan_markdown
 from tests.conftest import REPO_ROOT, TmpRepo, example, run_cli
+from tests.conftest import git_repo as committed
 
 GOLDEN = REPO_ROOT / "tests" / "golden" / "pr"
 SRC, DST = "a" * 40, "b" * 40
@@ -313,12 +313,7 @@ def test_pr_check_reads_kinds_and_shadows_from_the_configs_here_and_at_the_desti
 
     tmp_repo.write("fraud-ab", json.dumps(FRAUD_CONFIG, indent=2))
     root = tmp_repo.root
-    for argv in (
-        ["init", "-q", "-b", "main"],
-        ["add", "-A"],
-        ["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "base"],
-    ):
-        subprocess.run(["git", *argv], cwd=root, check=True, capture_output=True)
+    committed(root, "base")
     tmp_repo.write("fraud-ab", json.dumps(FRAUD_NEW, indent=2))  # the pull request's change
     items = []
     for stage in ("dev", "prod"):
@@ -711,12 +706,7 @@ def test_an_unexpected_codecommit_error_propagates() -> None:
 
 def git_repo(tmp_repo: TmpRepo) -> Path:
     root = tmp_repo.root
-    for argv in (
-        ["init", "-q", "-b", "main"],
-        ["add", "."],
-        ["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "base"],
-    ):
-        subprocess.run(["git", *argv], cwd=root, check=True, capture_output=True)
+    committed(root, "base")
     return root
 
 
