@@ -50,9 +50,7 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
 
 
 def run_validate(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-    from mlops_gitops.config.validate import Validator, validate
     from mlops_gitops.repo import find_repo
-    from mlops_gitops.report.findings import render_json, render_junit, render_text
 
     repo = find_repo(explicit=args.repo_root)
     paths = [p if p.is_absolute() else Path.cwd() / p for p in args.paths]
@@ -61,9 +59,13 @@ def run_validate(args: argparse.Namespace, environ: Mapping[str, str], out: Text
     if args.templates:  # linted in the background while the configs are checked (core/lint)
         from mlops_gitops.core.lint import start_lint
 
+        # Started before the config checks' imports (jsonschema, ~0.2 s): the lint server's boot is
+        # the cold lint's first, serial step.
         if all(p.exists() or p.is_symlink() for p in paths):  # else validate stops at once (exit 2)
             pending_lint = start_lint(repo, notes=lint_notes)
     try:
+        from mlops_gitops.config.validate import Validator, validate
+
         validator = Validator(repo)  # one, for the config checks and the physical-name check
         report, configs = validate(repo, paths, validator)
         if configs:
@@ -91,6 +93,8 @@ def run_validate(args: argparse.Namespace, environ: Mapping[str, str], out: Text
             err.write(f"note: {note}\n")
         report.findings = sort_findings([*report.findings, *template_findings])
         report.checked.extend(linted)
+    from mlops_gitops.report.findings import render_json, render_junit, render_text
+
     if args.format == "json":
         body = render_json(report.findings, len(report.checked))
     elif args.format == "junit":

@@ -5,6 +5,7 @@ imports it (`mlopsctl` itself imports cfn-lint only when it lints)."""
 
 from __future__ import annotations
 
+import gc
 import signal
 
 # Ctrl-C is the caller's: mlopsctl gives the lint up (PendingLint.abandon stops the workers), so the
@@ -19,3 +20,13 @@ try:
     warm_runner()
 except Exception:  # noqa: BLE001 - the server must start anyway: a worker then loads the rules itself
     pass
+
+# What the server holds now (cfn-lint's modules, rules and schemas, sympy) lives as long as the workers
+# it forks: out of the garbage collector's sight (gc.freeze, made for servers that fork), the workers'
+# collections no longer walk it, and don't write to the pages they share with the server. A lint
+# allocates many short-lived objects: a larger first generation lets fewer of them be collected, and
+# promoted, in vain. (Together about 0.5 s of the workers' 10-12 s of CPU in a cold lint of this
+# repository; the workers' memory grows by ~15 MB each.)
+gc.collect()
+gc.freeze()
+gc.set_threshold(50_000, 20, 100)

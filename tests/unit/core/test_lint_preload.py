@@ -70,3 +70,21 @@ def test_giving_the_lint_up_stops_a_busy_worker() -> None:
         assert started.wait(timeout=120)
         lint._stop(pool)
         assert isinstance(future.exception(timeout=120), BrokenProcessPool)
+
+
+def _gc_state() -> tuple[bool, int]:
+    import gc
+
+    return gc.get_freeze_count() > 0, gc.get_threshold()[0]
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver (Windows)"
+)
+def test_template_workers_leave_the_servers_objects_out_of_garbage_collection() -> None:
+    """What the server loaded (cfn-lint, its rules and schemas) is frozen, and a worker's first
+    generation is large: its collections don't walk the loaded objects again and again."""
+    with lint._pool(2) as pool:
+        frozen, first_generation = pool.submit(_gc_state).result()
+    assert frozen
+    assert first_generation >= 10_000
