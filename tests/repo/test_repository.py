@@ -139,3 +139,23 @@ def test_validate_does_not_import_boto3_or_botocore_at_run_time(tmp_path: Path) 
         [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
     ).stdout
     assert out.strip() == "0 []"
+
+
+def test_building_the_command_line_imports_no_verbs_module() -> None:
+    """Every mlopsctl run builds the whole parser before it does anything (and `validate --templates`
+    before it starts its lint server): the help texts' defaults come from mlops_gitops.defaults, not
+    from the modules doing the work (~0.15 s of imports for ops.bootstrap, local.server and
+    config.environments)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from mlops_gitops.cli import build_parser\n"
+        "build_parser()\n"
+        "mine = sorted(m for m in sys.modules if m.startswith('mlops_gitops.') and not m.startswith('mlops_gitops.cli'))\n"
+        "print(' '.join(mine))\n"
+    )
+    env = {"PYTHONPATH": str(REPO_ROOT / "scripts"), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    assert set(out.stdout.split()) <= {"mlops_gitops.defaults", "mlops_gitops.errors"}, out.stdout

@@ -12,7 +12,7 @@ from mlops_gitops.errors import ExitCode
 
 
 def add_verbs(verbs: argparse._SubParsersAction) -> None:
-    from mlops_gitops.ops.bootstrap import DEFAULT_TARGET_ROLE
+    from mlops_gitops.defaults import DEFAULT_TARGET_ROLE
 
     p = verbs.add_parser(
         "bootstrap",

@@ -14,7 +14,7 @@ from mlops_gitops.cli.options import (
     stage_gateways,
     stage_region,
 )
-from mlops_gitops.config.environments import DEFAULT_MAX_PARALLEL
+from mlops_gitops.defaults import DEFAULT_MAX_PARALLEL
 from mlops_gitops.errors import ExitCode, UsageError
 
 

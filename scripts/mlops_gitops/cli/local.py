@@ -18,7 +18,7 @@ STATE_FILE = "server.json"
 
 
 def add_verbs(verbs: argparse._SubParsersAction) -> None:
-    from mlops_gitops.local.server import DEFAULT_ACCOUNT
+    from mlops_gitops.defaults import DEFAULT_ACCOUNT
 
     p = verbs.add_parser(
         "local",
@@ -98,7 +98,7 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
 
 
 def _server_options(p: argparse.ArgumentParser) -> None:
-    from mlops_gitops.local.server import DEFAULT_ACCOUNT
+    from mlops_gitops.defaults import DEFAULT_ACCOUNT
 
     p.add_argument("--port", type=int, metavar="N", help="port of a new local AWS (default: a free one)")
     p.add_argument(
@@ -166,7 +166,8 @@ def _start(repo, env, args: argparse.Namespace, detach: bool):
 
 def _bootstrap(repo, env, local, err: TextIO, seed: bool) -> bool:
     from mlops_gitops.aws.stage import LOCAL_POLL_SECONDS
-    from mlops_gitops.ops.bootstrap import DEFAULT_TARGET_ROLE, bootstrap, succeeded, summary
+    from mlops_gitops.defaults import DEFAULT_TARGET_ROLE
+    from mlops_gitops.ops.bootstrap import bootstrap, succeeded, summary
 
     aws = local.context()
     _, results = bootstrap(

@@ -17,11 +17,6 @@ from mlops_gitops.findings import Finding, json_path
 PIPELINE_STAGES = 3
 # Stacks `deploy` runs at once unless environments.json's deploy.max_parallel or --max-parallel say
 # otherwise. Sized for waiting, not for CPU: a deploy's threads wait on CloudFormation, and their
-# waits share one DescribeStacks round per interval (aws.stack_watch), so stacks in flight add no
-# polling calls; 32 is also the HTTP connections each AWS client keeps (aws.clients), so no thread
-# waits for a connection. CloudFormation's API rate is the bound: the clients' adaptive retry mode
-# slows down on "Rate exceeded" instead of failing.
-DEFAULT_MAX_PARALLEL = 32
 # CodeCommit refuses an approval rule template whose content is over 3,000 characters:
 # https://docs.aws.amazon.com/codecommit/latest/APIReference/API_CreateApprovalRuleTemplate.html
 APPROVAL_TEMPLATE_CONTENT_MAX = 3000
@@ -45,7 +40,7 @@ class Environments:
     assets_bucket: str | None = None
     deploy_role: str | None = None  # assumed in stage accounts other than ours
     orchestrator: dict[str, Any] = field(default_factory=dict, compare=False)  # bootstrap's settings
-    max_parallel: int | None = None  # deploy.max_parallel (None: DEFAULT_MAX_PARALLEL)
+    max_parallel: int | None = None  # deploy.max_parallel (None: defaults.DEFAULT_MAX_PARALLEL)
     shards: int = 1  # deploy.shards: builds of each stage's deploy batch (ops.shards); 1 = no batch
 
     @property

@@ -18,10 +18,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlops_gitops.defaults import DEFAULT_ACCOUNT
 from mlops_gitops.errors import ExitCode, GitOpsError
 
-# The account the example configs are written for (their registry ARNs and ECR images name it).
-DEFAULT_ACCOUNT = "111122223333"
 DEFAULT_REGION = "us-east-1"
 
 

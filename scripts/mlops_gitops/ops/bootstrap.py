@@ -34,7 +34,6 @@ TARGET_TEMPLATE = Path("cloudformation") / "target-account.yaml"
 ASSETS_TEMPLATE = Path("cloudformation") / "bootstrap-assets.yaml"
 PROVISIONING_TEMPLATE = Path("cloudformation") / "provisioning-api.yaml"  # optional companion stack
 REVIEW_BUILD_ROLES = ("pr-check-build", "drift-build")  # they run pull-request code: read-only roles only
-DEFAULT_TARGET_ROLE = "OrganizationAccountAccessRole"  # what AWS Organizations puts in new accounts
 
 
 class BootstrapError(GitOpsError):

@@ -32,10 +32,11 @@ from mlops_gitops.aws.s3 import ArtifactMismatch, ArtifactStore  # noqa: F401  (
 from mlops_gitops.aws.sagemaker import SageMakerGateway
 from mlops_gitops.aws.stack_states import STABLE_OK
 from mlops_gitops.aws.stage import StageGateways
-from mlops_gitops.config.environments import DEFAULT_MAX_PARALLEL, Environments
+from mlops_gitops.config.environments import Environments
 from mlops_gitops.core.params.base import with_model_revisions
 from mlops_gitops.core.plan import Deployed, PlanItem, plan_stage
 from mlops_gitops.core.render import StackSpec, repository_identity, spec_hash
+from mlops_gitops.defaults import DEFAULT_MAX_PARALLEL
 from mlops_gitops.errors import AwsError, GitOpsError
 from mlops_gitops.findings import Finding
 from mlops_gitops.ops import rollout, twostep

@@ -11,7 +11,8 @@ import pytest
 
 from mlops_gitops.cli import deploy as deploy_verb
 from mlops_gitops.cli import main
-from mlops_gitops.config.environments import DEFAULT_MAX_PARALLEL, Environments
+from mlops_gitops.config.environments import Environments
+from mlops_gitops.defaults import DEFAULT_MAX_PARALLEL
 from tests.conftest import CONFIGS, TmpRepo, run_cli
 
 BASE = json.loads((CONFIGS / "environments.json").read_text())
