@@ -18,7 +18,7 @@ the settings) in mlopsctl's cache directory ($MLOPS_GITOPS_CACHE_DIR; buildspecs
 it across CodeBuild builds): an unchanged template is linted once. The templates to lint are spread
 over one process per CPU, forked from a server that has imported cfn-lint and loaded its rules once
 (forkserver, `lint_preload`: safe when the caller runs threads, as a moto server in tests does), the
-largest first. That server takes ~1.5 s to start, so `start_lint` starts it and hands it the
+largest first. That server takes 1.0-1.5 s to start, so `start_lint` starts it and hands it the
 templates from a background thread, and `mlopsctl validate` checks the configs (0.5-0.9 s) meanwhile;
 `lint_templates` is the same, waited for at once.
 """
