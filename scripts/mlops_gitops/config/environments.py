@@ -15,8 +15,6 @@ from mlops_gitops.findings import Finding, json_path
 # refuses more stages than this, so validate does too (ops/bootstrap.py holds the same number; a
 # test keeps them equal).
 PIPELINE_STAGES = 3
-# Stacks `deploy` runs at once unless environments.json's deploy.max_parallel or --max-parallel say
-# otherwise. Sized for waiting, not for CPU: a deploy's threads wait on CloudFormation, and their
 # CodeCommit refuses an approval rule template whose content is over 3,000 characters:
 # https://docs.aws.amazon.com/codecommit/latest/APIReference/API_CreateApprovalRuleTemplate.html
 APPROVAL_TEMPLATE_CONTENT_MAX = 3000
