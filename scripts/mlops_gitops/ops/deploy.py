@@ -471,6 +471,11 @@ class Deployer:
             self._store().put_verified(bucket, key, data)
             self._uploaded.add(key)
 
+    def deploy_bucket(self) -> tuple[ArtifactStore, str]:
+        """The stage's deploy bucket (SSM's, unless given) and the store that reads and writes it:
+        ops.shards keeps a fanned-out deploy's shard records there."""
+        return self._store(), self._bucket()
+
     def _store(self) -> ArtifactStore:
         if self.gateways.artifacts is None:
             raise StackError("-", "no S3 access configured for artifacts", "run deploy with AWS credentials")

@@ -289,9 +289,9 @@ def with_items(plan: Any, items: list[PlanItem]) -> Any:
 
 def save_record(deployer: Any, record: ShardRecord) -> str:
     """Write ``record`` to the stage's deploy bucket (ops.deploy.Deployer's); its s3:// URI."""
-    bucket = deployer._bucket()
+    store, bucket = deployer.deploy_bucket()
     key = record_key(record.stage, record.batch, record.shard)
-    deployer._store().put(bucket, key, record.to_json())
+    store.put(bucket, key, record.to_json())
     return f"s3://{bucket}/{key}"
 
 
@@ -306,7 +306,7 @@ def load_records(deployer: Any, stage: str, batch: str, count: int) -> dict[int,
     """shard -> its record, None when there is none (or it is not one) for this batch."""
     from mlops_gitops.aws.errors import is_missing
 
-    bucket, store = deployer._bucket(), deployer._store()
+    store, bucket = deployer.deploy_bucket()
     out: dict[int, ShardRecord | None] = {}
     for index in range(1, count + 1):
         key = record_key(stage, batch, Shard(index, count))
