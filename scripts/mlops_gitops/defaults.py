@@ -15,7 +15,7 @@ DEFAULT_ACCOUNT = "111122223333"
 # Stacks `deploy` runs at once unless environments.json's deploy.max_parallel or --max-parallel say
 # otherwise. Sized for waiting, not for CPU: a deploy's threads wait on CloudFormation, and their
 # waits share one DescribeStacks round per interval (aws.stack_watch), so stacks in flight add no
-# polling calls; 32 is also the HTTP connections each AWS client keeps
-# (aws.clients), so no thread waits for a connection. CloudFormation's API rate is the bound: the
-# clients' adaptive retry mode slows down on "Rate exceeded" instead of failing.
+# polling calls; 32 is also the HTTP connections each AWS client keeps (aws.clients), so no thread
+# waits for a connection. CloudFormation's API rate is the bound: the clients' adaptive retry mode
+# slows down on "Rate exceeded" instead of failing.
 DEFAULT_MAX_PARALLEL = 32

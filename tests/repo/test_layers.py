@@ -17,7 +17,7 @@ PACKAGE = REPO_ROOT / "scripts" / "mlops_gitops"
 
 # Lower numbers sit lower. A module may import its own layer (no cycles) or a lower one.
 LAYERS = {
-    "leaf": 0,  # errors, findings, repo, names, suggest, awsdata, images, jsonedit, lambdas
+    "leaf": 0,  # errors, defaults, findings, repo, names, suggest, awsdata, images, jsonedit, lambdas
     "aws": 1,
     "config": 2,
     "core": 3,

@@ -25,7 +25,7 @@ except Exception:  # noqa: BLE001 - the server must start anyway: a worker then 
 # it forks: out of the garbage collector's sight (gc.freeze, made for servers that fork), the workers'
 # collections no longer walk it, and don't write to the pages they share with the server. A lint
 # allocates many short-lived objects: a larger first generation lets fewer of them be collected, and
-# promoted, in vain. (Together about 0.5 s of the workers' 10-12 s of CPU in a cold lint of this
+# promoted, in vain. (Together about 0.5 s of the workers' 9-11 s of CPU in a cold lint of this
 # repository; the workers' memory grows by ~15 MB each.)
 gc.collect()
 gc.freeze()

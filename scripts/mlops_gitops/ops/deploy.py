@@ -474,7 +474,8 @@ class Deployer:
     def deploy_bucket(self) -> tuple[ArtifactStore, str]:
         """The stage's deploy bucket (SSM's, unless given) and the store that reads and writes it:
         ops.shards keeps a fanned-out deploy's shard records there."""
-        return self._store(), self._bucket()
+        bucket = self._bucket()  # first: with neither, "no artifact bucket" is the message to act on
+        return self._store(), bucket
 
     def _store(self) -> ArtifactStore:
         if self.gateways.artifacts is None:
