@@ -160,3 +160,31 @@ def test_building_the_command_line_imports_no_verbs_module() -> None:
     env = {"PYTHONPATH": str(REPO_ROOT / "scripts"), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
     assert set(out.stdout.split()) <= {"mlops_gitops.defaults", "mlops_gitops.errors"}, out.stdout
+
+
+def test_validate_templates_starts_the_lint_before_importing_the_config_checks(tmp_path: Path) -> None:
+    """The lint server's boot is a cold `validate --templates`'s first, serial step: it is started
+    before the config checks' modules (jsonschema...) are imported, which then load while it boots."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from mlops_gitops.core import lint\n"
+        "seen = []\n"
+        "real = lint.start_lint\n"
+        "def start_lint(*args, **kwargs):\n"
+        "    seen.append(sorted(m for m in ('mlops_gitops.config.validate', 'jsonschema') if m in sys.modules))\n"
+        "    return real(*args, **kwargs)\n"
+        "lint.start_lint = start_lint\n"
+        "from mlops_gitops.cli import main\n"
+        f"rc = main(['--repo-root', {str(REPO_ROOT)!r}, 'validate', '--templates'])\n"
+        "print(rc, seen)\n"
+    )
+    env = {
+        "PYTHONPATH": str(REPO_ROOT / "scripts"),
+        "MLOPS_GITOPS_CACHE_DIR": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "0 [[]]", out.stdout + out.stderr[-2000:]
