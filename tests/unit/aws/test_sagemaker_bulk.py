@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from mlops_gitops.aws.cloudformation import StackSnapshot
 from mlops_gitops.aws.sagemaker import EndpointSummary, JobState
-from tests.unit.ops.test_status_bulk import LATER, NEWEST_FIRST, execution, job, schedule, stubbed
+from tests.unit.ops.test_status_bulk import LATER, NEWEST_FIRST, execution, job, pages, schedule, stubbed
 
 MONITOR_SCHEDULE = "arn:aws:sagemaker:us-east-1:111122223333:monitoring-schedule/"
 
@@ -78,12 +78,14 @@ def test_the_execution_listing_stops_at_its_bound_and_describes_the_schedules_st
             {"MonitoringScheduleSummaries": [schedule("busy"), schedule("daily")]},
             {"MaxResults": 100},
         )
-        for n in range(3):
-            stub.add_response(
-                "list_monitoring_executions",
-                {"MonitoringExecutionSummaries": busy[n * 100 : n * 100 + 100], "NextToken": f"t{n + 1}"},
-                {**NEWEST_FIRST, "MaxResults": 100, **({"NextToken": f"t{n}"} if n else {})},
-            )
+        pages(
+            stub,
+            "list_monitoring_executions",
+            "MonitoringExecutionSummaries",
+            busy,
+            more=True,
+            **NEWEST_FIRST,
+        )
         stub.add_response(
             "describe_monitoring_schedule",
             {
@@ -124,12 +126,8 @@ def test_the_job_listing_stops_at_its_bound_and_asks_each_prefix_still_open_on_i
     sm, stub = stubbed()
     busy = [job(f"hourly-{i:04d}", created=LATER - timedelta(hours=i)) for i in range(300)]
     with stub:
-        for n in range(3):  # ceil(2 / 100) + 2 pages
-            stub.add_response(
-                "list_transform_jobs",
-                {"TransformJobSummaries": busy[n * 100 : n * 100 + 100], "NextToken": f"t{n + 1}"},
-                {**NEWEST_FIRST, "MaxResults": 100, **({"NextToken": f"t{n}"} if n else {})},
-            )
+        # ceil(2 / 100) + 2 pages
+        pages(stub, "list_transform_jobs", "TransformJobSummaries", busy, more=True, **NEWEST_FIRST)
         stub.add_response(
             "list_transform_jobs",
             {"TransformJobSummaries": [job("monthly-7", "Failed", LATER - timedelta(days=20), "OOM")]},

@@ -35,15 +35,15 @@ def stubbed() -> tuple[SageMakerGateway, Stubber]:
     return SageMakerGateway(client), Stubber(client)
 
 
-def pages(stub: Stubber, op: str, key: str, items: list[dict], **params) -> int:
+def pages(stub: Stubber, op: str, key: str, items: list[dict], more: bool = False, **params) -> int:
     """Script ``op`` to list ``items`` in pages of 100 (SageMaker's MaxResults at most), as the
-    gateway asks for them; the number of pages."""
+    gateway asks for them; the number of pages. ``more``: the listing goes on after ``items`` (its
+    last page scripted here still has a NextToken), where the gateway is expected to stop."""
     chunks = [items[i : i + 100] for i in range(0, len(items), 100)] or [[]]
     for n, chunk in enumerate(chunks):
-        more = n + 1 < len(chunks)
         stub.add_response(
             op,
-            {key: chunk, **({"NextToken": f"t{n + 1}"} if more else {})},
+            {key: chunk, **({"NextToken": f"t{n + 1}"} if more or n + 1 < len(chunks) else {})},
             {**params, "MaxResults": 100, **({"NextToken": f"t{n}"} if n else {})},
         )
     return len(chunks)
@@ -267,14 +267,9 @@ def test_status_of_n_batch_pipelines_costs_the_job_listings_pages_not_a_listing_
     newest = [job(f"{s.name}-1a2b3c4d", created=LATER - timedelta(seconds=i)) for i, s in enumerate(ours)]
     older = [job(f"{s.name}-00000000", "Failed", STACKS_CREATED) for s in ours[:50]]
     with stub:
-        chunks = [(newest + older)[i : i + 100] for i in range(0, len(newest + older), 100)]
         wanted = math.ceil(count / 100)  # the pages that hold every pipeline's newest job
-        for n, chunk in enumerate(chunks[:wanted]):
-            stub.add_response(
-                "list_transform_jobs",
-                {"TransformJobSummaries": chunk, "NextToken": f"t{n + 1}"},
-                {**NEWEST_FIRST, "MaxResults": 100, **({"NextToken": f"t{n}"} if n else {})},
-            )
+        listed = (newest + older)[: wanted * 100]
+        pages(stub, "list_transform_jobs", "TransformJobSummaries", listed, more=True, **NEWEST_FIRST)
         rows = rows_of(ours, sm)
         stub.assert_no_pending_responses()
     assert {r.health for r in rows} == {"healthy"}
