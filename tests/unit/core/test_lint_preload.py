@@ -72,10 +72,10 @@ def test_giving_the_lint_up_stops_a_busy_worker() -> None:
         assert isinstance(future.exception(timeout=120), BrokenProcessPool)
 
 
-def _gc_state() -> tuple[bool, int]:
+def _gc_state() -> tuple[bool, int, bool]:
     import gc
 
-    return gc.get_freeze_count() > 0, gc.get_threshold()[0]
+    return gc.get_freeze_count() > 0, gc.get_threshold()[0], gc.isenabled()
 
 
 @pytest.mark.skipif(
@@ -83,8 +83,10 @@ def _gc_state() -> tuple[bool, int]:
 )
 def test_template_workers_leave_the_servers_objects_out_of_garbage_collection() -> None:
     """What the server loaded (cfn-lint, its rules and schemas) is frozen, and a worker's first
-    generation is large: its collections don't walk the loaded objects again and again."""
+    generation is large: its collections don't walk the loaded objects again and again. The server
+    loads with the collector off (it starts sooner), and turns it back on for the workers."""
     with lint._pool(2) as pool:
-        frozen, first_generation = pool.submit(_gc_state).result()
+        frozen, first_generation, collecting = pool.submit(_gc_state).result()
     assert frozen
     assert first_generation >= 10_000
+    assert collecting
