@@ -1,13 +1,13 @@
 """`mlopsctl validate --templates`: cfn-lint plus our policy rules, in-process, as Findings.
 
-cfn-lint costs about 0.6 s to import and 0.45 s to load its rules (ours included), so both happen
-once per process: `_runner` keeps one cfn-lint Runner for every template a process lints (cfn-lint's
-`lint()` would load the rules again for each). A template then takes 0.1-2.2 s of CPU (all of
-this repository's: 8-9 s, with `_memoize_dataclass_fields`), more with many conditions: cfn-lint's solver checks every Fn::If, and
-every list or object holding Fn::Ifs once per combination of their conditions (up to 128), against
-all of the template's conditions - keep the count of conditions, of conditions inside one property,
-and of nested Fn::Ifs low (data_lake.yaml's feature slots: one Fn::If each on 19 conditions).
-It resolves a Fn::Sub whose property has constraints (a state machine's DefinitionString) by
+cfn-lint costs about 0.5-0.6 s to import and 0.3-0.45 s to load its rules (ours included), so both
+happen once per process: `_runner` keeps one cfn-lint Runner for every template a process lints
+(cfn-lint's `lint()` would load the rules again for each). A template then takes 0.1-2.2 s of CPU
+(all of this repository's: 7.5-9 s, with `_memoize_dataclass_fields`), more with many conditions:
+cfn-lint's solver checks every Fn::If, and every list or object holding Fn::Ifs once per combination
+of their conditions (up to 128), against all of the template's conditions - keep the count of
+conditions, of conditions inside one property, and of nested Fn::Ifs low (data_lake.yaml's feature
+slots: one Fn::If each on 19 conditions). It resolves a Fn::Sub whose property has constraints (a state machine's DefinitionString) by
 expanding its variables in order, every combination of their values, until one it can't resolve
 (Fn::GetAtt): a Sub lists such a variable first (tests/repo/test_lint_cost.py; model_training.yaml's
 state machine was half of that template's lint).
@@ -18,7 +18,7 @@ the settings) in mlopsctl's cache directory ($MLOPS_GITOPS_CACHE_DIR; buildspecs
 it across CodeBuild builds): an unchanged template is linted once. The templates to lint are spread
 over one process per CPU, forked from a server that has imported cfn-lint and loaded its rules once
 (forkserver, `lint_preload`: safe when the caller runs threads, as a moto server in tests does), the
-largest first. That server takes 0.95-1.3 s to start, so `start_lint` starts it and hands it the
+largest first. That server takes 0.75-1.1 s to start, so `start_lint` starts it and hands it the
 templates from a background thread, and `mlopsctl validate` checks the configs (0.4-0.9 s) meanwhile;
 `lint_templates` is the same, waited for at once.
 """
@@ -66,7 +66,7 @@ class PendingLint:
     """`lint_templates` started: the cached findings are read, the templates not in the cache are
     being linted by a background thread (which boots the lint processes and waits for them), and
     `result()` waits for them. `mlopsctl validate --templates` runs its config checks meanwhile,
-    so that the lint server's start (0.95-1.3 s, cfn-lint's import and rules) overlaps them."""
+    so that the lint server's start (0.75-1.1 s, cfn-lint's import and rules) overlaps them."""
 
     def __init__(
         self,
