@@ -106,6 +106,7 @@ class FakeCloudFormation:
 
     def __init__(self, reads_per_second: int | None = None, clock: Any = time.monotonic) -> None:
         self.reads_per_second, self.clock, self.throttled = reads_per_second, clock, 0
+        self.reads = 0  # read calls, throttled ones included
         self.call_times: list[tuple[float, str]] = []  # (the fake's clock, call), for calls per interval
         self._second, self._in_second = -1, 0
         self.stacks: dict[str, FakeStack] = {}
@@ -135,6 +136,7 @@ class FakeCloudFormation:
         with self._lock:
             self.calls.append(name)
             self.call_times.append((self.clock(), name))
+            self.reads += read
             if read and self.reads_per_second is not None:
                 # CloudFormation's API rate limit, on the fake's clock: reads beyond the limit within
                 # one second answer Throttling ("Rate exceeded"), as AWS does. Only reads: a real
@@ -416,15 +418,16 @@ class FakeCloudFormation:
             stack.tags, stack.parameters = cs["tags"], cs["parameters"]
         elif outcome[0] == "slow":
             stack.status = "CREATE_IN_PROGRESS" if creating else "UPDATE_IN_PROGRESS"
-            finish_at = time.monotonic() + outcome[1]
             tags, params = cs["tags"], cs["parameters"]
 
-            def settle(stack=stack, finish_at=finish_at, tags=tags, params=params, done=done) -> None:
-                while time.monotonic() < finish_at:
-                    time.sleep(0.01)
+            def settle(stack=stack, tags=tags, params=params, done=done) -> None:
                 stack.status, stack.tags, stack.parameters = done, tags, params
 
-            threading.Thread(target=settle, daemon=True).start()
+            # One timer per stack, asleep until then: a thread polling the clock per stack in flight
+            # would spend the CPU a benchmark of hundreds of them measures.
+            timer = threading.Timer(outcome[1], settle)
+            timer.daemon = True
+            timer.start()
         return {}
 
     # -- stack operations
