@@ -15,7 +15,8 @@ from mlops_gitops.aws.cloudformation import CloudFormationGateway
 from mlops_gitops.cli import build_parser
 from mlops_gitops.ops.adopt import AdoptionRefused, import_identifier
 from tests.conftest import REPO_ROOT, repo_copy, run_cli
-from tests.fakes import FakeCloudFormation, FakeEndpoints, FakeStack, fake_stage
+from tests.fake_gateways import FakeEndpoints
+from tests.fakes import FakeCloudFormation, FakeStack, fake_stage
 
 MWO_STACK = "mlops-pipeline-churn-xgb-byompipelinerealtimebuiltin"
 ENDPOINT = "churn-live"

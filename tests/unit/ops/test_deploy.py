@@ -13,7 +13,8 @@ from mlops_gitops.core.render import render_stage
 from mlops_gitops.ops.deploy import Deployer
 from mlops_gitops.repo import Repo
 from tests.conftest import REPO_ROOT
-from tests.fakes import NO_CHANGES, FakeCloudFormation, FakeRegistry, FakeStack, fake_stage
+from tests.fake_gateways import FakeRegistry
+from tests.fakes import NO_CHANGES, FakeCloudFormation, FakeStack, fake_stage
 
 REPO = Repo(REPO_ROOT)
 ENV = Validator(REPO).environments()

@@ -20,7 +20,8 @@ from mlops_gitops.ops.deploy import Deployer
 from mlops_gitops.ops.status import stage_status
 from mlops_gitops.repo import Repo
 from tests.conftest import REPO_ROOT
-from tests.fakes import FakeCloudFormation, FakeRegistry, FakeS3, FakeStack
+from tests.fake_gateways import FakeRegistry, FakeS3
+from tests.fakes import FakeCloudFormation, FakeStack
 
 REPO = Repo(REPO_ROOT)
 ENV = Validator(REPO).environments()

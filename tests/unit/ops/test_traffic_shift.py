@@ -29,7 +29,8 @@ from mlops_gitops.ops import rollout
 from mlops_gitops.ops.deploy import Deployer
 from mlops_gitops.repo import Repo
 from tests.conftest import REPO_ROOT
-from tests.fakes import FakeCloudFormation, FakeEndpoints, FakeS3, FakeStack
+from tests.fake_gateways import FakeEndpoints, FakeS3
+from tests.fakes import FakeCloudFormation, FakeStack
 
 REPO = Repo(REPO_ROOT)
 ENV = Validator(REPO).environments()
