@@ -15,7 +15,8 @@
   each, run at once against the one fake (one account's rate limit); ideal = pipelines x stack time
   / (4 x 32); DescribeStacks per round counts each shard's own rounds. "Answered reads at the
   limit" is the reads the fake answered divided by its read limit: the shortest wall time those
-  reads allow. The fanned-out run reaches it (the one account's API rate, shared by its shards,
+  reads allow, to within a second (the fake counts per second of its clock, and a run's first and
+  last seconds are partial). The fanned-out run reaches it (the one account's API rate, shared by its shards,
   bounds it, not their concurrency), as a real account would at that pace: the benchmark scales
   stack time down 600 times (0.5 s for ~5 min) but not CloudFormation's rate limit.
 """
@@ -281,8 +282,8 @@ def bench_scale(count: int = 1000, seconds: float = 0.5) -> dict[str, float]:
         )
     print(
         "answered reads at the limit: the reads CloudFormation answered, divided by the fake's read "
-        "limit - the shortest wall time those reads allow. Where it is close to the wall time the run "
-        "is bound by the account's API rate, not by its concurrency."
+        "limit - the shortest wall time those reads allow (to within a second). Where it is close to "
+        "the wall time the run is bound by the account's API rate, not by its concurrency."
     )
     return {"ratio32": rows[2][3] / rows[2][4], "ratio_fanned": rows[3][3] / rows[3][4]}
 

@@ -7,8 +7,8 @@ happen once per process: `_runner` keeps one cfn-lint Runner for every template 
 cfn-lint's solver checks every Fn::If, and every list or object holding Fn::Ifs once per combination
 of their conditions (up to 128), against all of the template's conditions - keep the count of
 conditions, of conditions inside one property, and of nested Fn::Ifs low (data_lake.yaml's feature
-slots: one Fn::If each on 19 conditions). It resolves a Fn::Sub whose property has constraints (a state machine's DefinitionString) by
-expanding its variables in order, every combination of their values, until one it can't resolve
+slots: one Fn::If each on 19 conditions). It resolves a Fn::Sub whose property has constraints (a
+state machine's DefinitionString) by expanding its variables in order, every combination of their values, until one it can't resolve
 (Fn::GetAtt): a Sub lists such a variable first (tests/repo/test_lint_cost.py; model_training.yaml's
 state machine was half of that template's lint).
 The solver is sympy's, which uses picosat when `pycosat` (one of our dependencies) is installed:
@@ -255,7 +255,7 @@ def _memoize_dataclass_fields() -> None:
 
     cfn-lint copies its validation Context, Validator and FunctionFilter dataclasses at every step
     of a template's walk (`evolve`), and each copy asks `dataclasses.fields(cls)` for the class's
-    fields again: about 460,000 calls and 12% of the CPU of a cold lint of this repository. A
+    fields again: about 460,000 calls, 5-8% of the CPU of a cold lint of this repository. A
     dataclass's fields don't change once the class exists, so the cfn-lint modules that call
     `dataclasses.fields` get a version that remembers its answer for each class (weakly: cfn-lint
     creates Validator classes as it goes). Modules that use anything else under that name are left

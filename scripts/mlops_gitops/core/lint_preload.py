@@ -17,7 +17,8 @@ signal.signal(signal.SIGINT, signal.SIG_IGN)
 # No garbage collection while the server loads: cfn-lint's import and rules create a few hundred
 # thousand objects that all live on, and collecting among them cost ~0.15 s of the server's start,
 # which a cold `validate --templates` waits for. (The pattern gc.freeze's documentation gives for a
-# process that forks: disable early, freeze right before forking, enable for the children.)
+# process that forks: disable early, freeze right before forking, enable in the children. This
+# server enables it again once it has frozen, before it forks any: the children start with it on.)
 gc.disable()
 try:
     from mlops_gitops.core.lint import warm_runner
@@ -32,7 +33,7 @@ finally:
     # server. It is frozen without a collection first: the few thousand objects the load left
     # unreachable stay (the server's memory is the same to the MB), and the server is ready ~0.1 s
     # sooner. A lint allocates many short-lived objects: a larger first generation lets fewer of them
-    # be collected, and promoted, in vain. (Together about 0.5 s of the workers' 8-10 s of CPU in a
+    # be collected, and promoted, in vain. (Together about 0.5 s of the workers' 7.5-9 s of CPU in a
     # cold lint of this repository; the workers' memory grows by ~15 MB each.)
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)

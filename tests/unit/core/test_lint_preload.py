@@ -12,8 +12,17 @@ import pytest
 from mlops_gitops.core import lint
 
 
-def _worker_state() -> tuple[int, bool]:
-    return lint._runner.cache_info().currsize, "sympy.logic.algorithms.pycosat_wrapper" in sys.modules
+def _worker_state() -> tuple[int, bool, bool]:
+    import dataclasses
+
+    import cfnlint.context.context
+
+    remembered = getattr(cfnlint.context.context.fields, "__wrapped__", None) is dataclasses.fields
+    return (
+        lint._runner.cache_info().currsize,
+        "sympy.logic.algorithms.pycosat_wrapper" in sys.modules,
+        remembered,  # core.lint._memoize_dataclass_fields (tests/unit/core/test_lint_fields.py)
+    )
 
 
 @pytest.mark.skipif(
@@ -21,7 +30,7 @@ def _worker_state() -> tuple[int, bool]:
 )
 def test_a_template_worker_starts_with_cfn_lints_rules_and_solver_loaded() -> None:
     with lint._pool(2) as pool:
-        assert pool.submit(_worker_state).result() == (1, True)
+        assert pool.submit(_worker_state).result() == (1, True, True)
 
 
 def test_the_warm_up_template_fills_the_runner_for_the_default_regions() -> None:
