@@ -163,6 +163,16 @@ def test_every_stack_tells_its_owners_when_drift_detection_finds_it_drifted(name
         assert matches(pattern, DRIFT_EVENT)
         in_sync = {"stack-drift-status": "IN_SYNC", "detection-status": "DETECTION_COMPLETE"}
         assert not matches(pattern, _with(DRIFT_EVENT, **{"status-details": in_sync}))
+        # the same event while a detection runs (count -1, the page says): not a message
+        running = {"stack-drift-status": "DRIFTED", "detection-status": "DETECTION_IN_PROGRESS"}
+        in_progress = _with(
+            DRIFT_EVENT,
+            **{"status-details": running, "drift-detection-details": {"drifted-stack-resource-count": -1}},
+        )
+        assert not matches(pattern, in_progress)
+        # some resources could not be checked: the drifted ones are still news
+        partial = {"stack-drift-status": "DRIFTED", "detection-status": "DETECTION_FAILED"}
+        assert matches(pattern, _with(DRIFT_EVENT, **{"status-details": partial}))
         other = STACK_ID.replace(f"stack/{STACK}/", "stack/mlops-churn-prod/")
         assert not matches(pattern, _with(DRIFT_EVENT, **{"stack-id": other}))
         check_targets(ev, rule, own, DRIFT_EVENT, "drifted-rule.txt")
