@@ -88,6 +88,8 @@ def test_a_shard_with_nothing_to_do_says_so_and_succeeds(repo: Path, moto_endpoi
     idle = [o for o in outs if "nothing to do" in o.out]
     assert len(idle) == 1, "the one dependency group lands in one shard; the other is idle"
     assert "deploy: shard" in idle[0].out and "recorded at s3://" in idle[0].out
+    # each build's log says which batch it belongs to, and from which variable (ops.shards.batch_line)
+    assert all(o.err.startswith("deploy: batch batch-1 (from $MLOPS_BATCH_ID;") for o in outs)
 
 
 def test_a_failed_shard_fails_the_stage_and_names_its_pipelines(repo: Path, moto_endpoint: str, aws) -> None:

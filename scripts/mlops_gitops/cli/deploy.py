@@ -91,6 +91,10 @@ def run_deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO
     if args.max_parallel is not None and args.max_parallel < 1:
         raise UsageError("--max-parallel must be at least 1")
     fan = Fanout.of(args, environ)  # --shard / --summary: a fanned-out stage's builds
+    if fan.active:
+        from mlops_gitops.ops.shards import batch_line
+
+        err.write(batch_line(environ))
     repo, env, stages, commit = setup(args, environ)
     stage = stages[0]
     aws = aws_context(args, environ)

@@ -140,15 +140,31 @@ def batch_id(environ: Mapping[str, str]) -> str:
     which documents CODEBUILD_BATCH_BUILD_IDENTIFIER as set in batch builds only, and the
     initiator of a CodePipeline-started build as ``codepipeline/<pipeline>``, the same in every
     execution - why the pipeline passes the execution id)."""
+    return batch_id_and_source(environ)[0]
+
+
+def batch_id_and_source(environ: Mapping[str, str]) -> tuple[str, str]:
+    """`batch_id` and the variable it was read from."""
     explicit = environ.get(BATCH_ID_VARIABLE, "").strip()
     if explicit:
-        return explicit
+        return explicit, BATCH_ID_VARIABLE
     if environ.get("CODEBUILD_BATCH_BUILD_IDENTIFIER") and environ.get("CODEBUILD_INITIATOR"):
-        return environ["CODEBUILD_INITIATOR"]
+        return environ["CODEBUILD_INITIATOR"], "CODEBUILD_INITIATOR"
     raise UsageError(
         "--shard and --summary run inside a CodeBuild batch build (CODEBUILD_BATCH_BUILD_IDENTIFIER "
         f"set), or with ${BATCH_ID_VARIABLE} set to one id shared by the shards and the summary"
     )
+
+
+def batch_line(environ: Mapping[str, str]) -> str:
+    """What a fanned-out build says of its batch, with the CodeBuild variables AWS does not document
+    for a batch that CodePipeline starts (batch_id): a real deploy's log shows them."""
+    batch, source = batch_id_and_source(environ)
+    seen = ", ".join(
+        f"{name}={environ.get(name) or '(unset)'}"
+        for name in ("CODEBUILD_BATCH_BUILD_IDENTIFIER", "CODEBUILD_INITIATOR")
+    )
+    return f"deploy: batch {batch} (from ${source}; this build: {seen})\n"
 
 
 def record_key(stage: str, batch: str, shard: Shard) -> str:

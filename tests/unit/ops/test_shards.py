@@ -170,6 +170,25 @@ def test_the_batch_id(environ, expected) -> None:
     assert shards.batch_id(environ) == expected
 
 
+def test_a_fanned_out_build_says_which_batch_it_belongs_to_and_from_where() -> None:
+    """AWS does not document CODEBUILD_INITIATOR in the builds of a batch CodePipeline starts: each
+    shard's log shows it, beside the id the batch's builds share and where that id came from."""
+    pipeline = {
+        "MLOPS_BATCH_ID": "5f2b6c1e-exec",
+        "CODEBUILD_BATCH_BUILD_IDENTIFIER": "shard2",
+        "CODEBUILD_INITIATOR": "codepipeline/mlops-pipeline",
+    }
+    assert shards.batch_line(pipeline) == (
+        "deploy: batch 5f2b6c1e-exec (from $MLOPS_BATCH_ID; this build: "
+        "CODEBUILD_BATCH_BUILD_IDENTIFIER=shard2, CODEBUILD_INITIATOR=codepipeline/mlops-pipeline)\n"
+    )
+    by_hand = {"CODEBUILD_BATCH_BUILD_IDENTIFIER": "summary", "CODEBUILD_INITIATOR": "mlops-deploy-dev:42"}
+    assert shards.batch_line(by_hand).startswith(
+        "deploy: batch mlops-deploy-dev:42 (from $CODEBUILD_INITIATOR;"
+    )
+    assert "CODEBUILD_BATCH_BUILD_IDENTIFIER=(unset)" in shards.batch_line({"MLOPS_BATCH_ID": "x"})
+
+
 def test_no_batch_id_outside_a_batch_is_a_usage_error() -> None:
     from mlops_gitops.errors import UsageError
 
