@@ -8,9 +8,9 @@ cfn-lint's solver checks every Fn::If, and every list or object holding Fn::Ifs 
 of their conditions (up to 128), against all of the template's conditions - keep the count of
 conditions, of conditions inside one property, and of nested Fn::Ifs low (data_lake.yaml's feature
 slots: one Fn::If each on 19 conditions). It resolves a Fn::Sub whose property has constraints (a
-state machine's DefinitionString) by expanding its variables in order, every combination of their values, until one it can't resolve
-(Fn::GetAtt): a Sub lists such a variable first (tests/repo/test_lint_cost.py; model_training.yaml's
-state machine was half of that template's lint).
+state machine's DefinitionString) by expanding its variables in order, every combination of their
+values, until one it can't resolve (Fn::GetAtt): a Sub lists such a variable first
+(tests/repo/test_lint_cost.py; model_training.yaml's state machine was half of that template's lint).
 The solver is sympy's, which uses picosat when `pycosat` (one of our dependencies) is installed:
 the same answers as its pure-Python fallback at 75-85% of the cold lint's CPU.
 Each template's findings are cached under its content hash (plus cfn-lint's version, our rules and
