@@ -3,7 +3,7 @@
 cfn-lint costs about 0.5-0.6 s to import and 0.3-0.45 s to load its rules (ours included), so both
 happen once per process: `_runner` keeps one cfn-lint Runner for every template a process lints
 (cfn-lint's `lint()` would load the rules again for each). A template then takes 0.1-2.2 s of CPU
-(all of this repository's: 7.5-9 s, with `_memoize_dataclass_fields`), more with many conditions:
+(all of this repository's: 7.5-10 s, with `_memoize_dataclass_fields`), more with many conditions:
 cfn-lint's solver checks every Fn::If, and every list or object holding Fn::Ifs once per combination
 of their conditions (up to 128), against all of the template's conditions - keep the count of
 conditions, of conditions inside one property, and of nested Fn::Ifs low (data_lake.yaml's feature
