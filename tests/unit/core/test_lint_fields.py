@@ -13,6 +13,7 @@ import weakref
 import pytest
 
 from mlops_gitops.core import lint
+from tests.conftest import REPO_ROOT
 
 # Findings of several kinds: a property of the wrong type, an unknown Sub variable, an IAM action
 # that doesn't exist, an Fn::If branch its condition rules out, a parameter nobody uses.
@@ -57,14 +58,19 @@ def _cfn_lint_modules_using(function: object) -> list[str]:
     )
 
 
-def test_the_modules_that_copy_cfn_lints_dataclasses_remember_their_fields() -> None:
-    lint.warm_runner()
-    remembered = [
+def _cfn_lint_modules_remembering() -> list[str]:
+    """The cfn-lint modules whose `fields` is core.lint's memo of dataclasses.fields."""
+    return sorted(
         name
         for name, module in sys.modules.items()
         if name.startswith("cfnlint.")
         and getattr(getattr(module, "fields", None), "__wrapped__", None) is dataclasses.fields
-    ]
+    )
+
+
+def test_the_modules_that_copy_cfn_lints_dataclasses_remember_their_fields() -> None:
+    lint.warm_runner()
+    remembered = _cfn_lint_modules_remembering()
     # Where cfn-lint 1.x's evolve() methods live. Failing here means a cfn-lint release moved them:
     # the findings are still right (nothing is patched then) but the saving is gone - follow them in
     # core.lint._memoize_dataclass_fields.
@@ -117,17 +123,12 @@ def test_a_class_cfn_lint_no_longer_uses_is_not_kept() -> None:
 def test_the_findings_are_the_same_as_without_it(
     name: str, text: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pathlib import Path
-
     if text is None:
-        root = Path(__file__).resolve().parents[3]
-        text = (root / "cloudformation" / "pipelines" / name).read_text(encoding="utf-8")
+        text = (REPO_ROOT / "cloudformation" / "pipelines" / name).read_text(encoding="utf-8")
     lint.warm_runner()
     remembered = lint._lint_one((name, text, lint.DEFAULT_REGIONS))
-    for module_name, module in list(sys.modules.items()):
-        wrapped = getattr(getattr(module, "fields", None), "__wrapped__", None)
-        if module_name.startswith("cfnlint.") and wrapped is dataclasses.fields:
-            monkeypatch.setattr(module, "fields", dataclasses.fields)
+    for module_name in _cfn_lint_modules_remembering():
+        monkeypatch.setattr(sys.modules[module_name], "fields", dataclasses.fields)
     assert _cfn_lint_modules_using(dataclasses.fields)  # the test really lints without it
     assert lint._lint_one((name, text, lint.DEFAULT_REGIONS)) == remembered
     if name == "flawed.yaml":  # a comparison of real findings (cfn-lint 1.58: E3012 E1019 W3037 W1028 W2001)
