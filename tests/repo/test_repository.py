@@ -118,10 +118,21 @@ def test_layout_and_ci_entry() -> None:
     assert "make test" in (REPO_ROOT / ".ci" / "run").read_text()
 
 
-def test_validate_does_not_import_boto3_or_botocore_at_run_time(tmp_path: Path) -> None:
+def _fresh_python(code: str, cache: Path | None = None) -> str:
+    """``code``'s standard output, run by a new interpreter that sees only scripts/ (and, if given,
+    ``cache`` as mlopsctl's cache directory): what it imports is what the code imports."""
     import subprocess
     import sys
 
+    env = {"PYTHONPATH": str(REPO_ROOT / "scripts"), "PATH": "/usr/bin:/bin"}
+    if cache is not None:
+        env["MLOPS_GITOPS_CACHE_DIR"] = str(cache)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    return done.stdout
+
+
+def test_validate_does_not_import_boto3_or_botocore_at_run_time(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from mlops_gitops.cli import main\n"
@@ -129,16 +140,8 @@ def test_validate_does_not_import_boto3_or_botocore_at_run_time(tmp_path: Path) 
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'cfnlint'))\n"
         "print(rc, heavy)\n"
     )
-    env = {
-        "PYTHONPATH": str(REPO_ROOT / "scripts"),
-        "MLOPS_GITOPS_CACHE_DIR": str(tmp_path),
-        "PATH": "/usr/bin:/bin",
-    }
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)  # fills the cache
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
-    ).stdout
-    assert out.strip() == "0 []"
+    _fresh_python(code, tmp_path)  # fills the cache
+    assert _fresh_python(code, tmp_path).strip() == "0 []"
 
 
 def test_building_the_command_line_imports_no_verbs_module() -> None:
@@ -146,9 +149,6 @@ def test_building_the_command_line_imports_no_verbs_module() -> None:
     before it starts its lint server): the help texts' defaults come from mlops_gitops.defaults, not
     from the modules doing the work (~0.15 s of imports for ops.bootstrap, local.server and
     config.environments)."""
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "from mlops_gitops.cli import build_parser\n"
@@ -157,17 +157,13 @@ def test_building_the_command_line_imports_no_verbs_module() -> None:
         "mine += sorted(m for m in sys.modules if m.split('.')[0] in ('jsonschema', 'yaml', 'boto3', 'botocore', 'cfnlint'))\n"
         "print(' '.join(mine))\n"
     )
-    env = {"PYTHONPATH": str(REPO_ROOT / "scripts"), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
-    assert set(out.stdout.split()) <= {"mlops_gitops.defaults", "mlops_gitops.errors"}, out.stdout
+    out = _fresh_python(code)
+    assert set(out.split()) <= {"mlops_gitops.defaults", "mlops_gitops.errors"}, out
 
 
 def test_validate_templates_starts_the_lint_before_importing_the_config_checks(tmp_path: Path) -> None:
     """The lint server's boot is a cold `validate --templates`'s first, serial step: it is started
     before the config checks' modules (jsonschema...) are imported, which then load while it boots."""
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "from mlops_gitops.core import lint\n"
@@ -181,10 +177,5 @@ def test_validate_templates_starts_the_lint_before_importing_the_config_checks(t
         f"rc = main(['--repo-root', {str(REPO_ROOT)!r}, 'validate', '--templates'])\n"
         "print(rc, seen)\n"
     )
-    env = {
-        "PYTHONPATH": str(REPO_ROOT / "scripts"),
-        "MLOPS_GITOPS_CACHE_DIR": str(tmp_path),
-        "PATH": "/usr/bin:/bin",
-    }
-    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
-    assert out.stdout.strip() == "0 [[]]", out.stdout + out.stderr[-2000:]
+    out = _fresh_python(code, tmp_path)
+    assert out.strip() == "0 [[]]", out
