@@ -33,7 +33,7 @@ finally:
     # server. It is frozen without a collection first: the few thousand objects the load left
     # unreachable stay (the server's memory is the same to the MB), and the server is ready ~0.1 s
     # sooner. A lint allocates many short-lived objects: a larger first generation lets fewer of them
-    # be collected, and promoted, in vain. (Together about 0.5 s of the workers' 7.5-10 s of CPU in a
+    # be collected, and promoted, in vain. (Together about 0.5 s of the workers' 6-8.5 s of CPU in a
     # cold lint of this repository; the workers' memory grows by ~15 MB each.)
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)

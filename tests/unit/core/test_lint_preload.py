@@ -12,16 +12,21 @@ import pytest
 from mlops_gitops.core import lint
 
 
-def _worker_state() -> tuple[int, bool, bool]:
+def _worker_state() -> tuple[int, bool, bool, bool, bool]:
     import dataclasses
 
     import cfnlint.context.context
+    import cfnlint.jsonschema._filter
+    import cfnlint.jsonschema.validators
 
     remembered = getattr(cfnlint.context.context.fields, "__wrapped__", None) is dataclasses.fields
     return (
         lint._runner.cache_info().currsize,
         "sympy.logic.algorithms.pycosat_wrapper" in sys.modules,
-        remembered,  # core.lint._memoize_dataclass_fields (tests/unit/core/test_lint_fields.py)
+        # core.lint's changes to how cfn-lint runs (tests/unit/core/test_lint_speedups.py)
+        remembered,
+        hasattr(cfnlint.jsonschema._filter.FunctionFilter._filter_schemas, "__wrapped__"),
+        hasattr(cfnlint.jsonschema.validators.create, "__wrapped__"),
     )
 
 
@@ -30,7 +35,7 @@ def _worker_state() -> tuple[int, bool, bool]:
 )
 def test_a_template_worker_starts_with_cfn_lints_rules_and_solver_loaded() -> None:
     with lint._pool(2) as pool:
-        assert pool.submit(_worker_state).result() == (1, True, True)
+        assert pool.submit(_worker_state).result() == (1, True, True, True, True)
 
 
 def test_the_warm_up_template_fills_the_runner_for_the_default_regions() -> None:
