@@ -122,9 +122,10 @@ def test_a_class_cfn_lint_no_longer_uses_is_not_kept() -> None:
     assert gone() is None
 
 
-# Functions inside policy documents of each kind: an identity policy (with a misspelt key holding a
-# Ref), a trust policy, a bucket policy, and an IoT policy, which no policy rule covers (cfn-lint
-# walks it key by key, as before).
+# Functions inside policy documents of each kind: an identity policy (with an unknown key holding a
+# Ref at the top and a misspelt one in a statement: the policy rule only says they are unexpected,
+# cfn-lint's key-by-key walk checks what they hold), a trust policy, a bucket policy, and an IoT
+# policy, which no policy rule covers.
 POLICIES = """AWSTemplateFormatVersion: "2010-09-09"
 Resources:
   Bucket:
@@ -154,6 +155,7 @@ Resources:
         - PolicyName: p
           PolicyDocument:
             Version: "2012-10-17"
+            Extra: !Ref NoSuchTopLevel
             Statement:
               - Effect: Allow
                 Action: s3:GetObject
@@ -171,6 +173,13 @@ Resources:
           - Effect: Allow
             Action: iot:Connect
             Resource: !Ref NoSuchThing
+"""
+
+
+IGNORE_POLICY_RULES = """Metadata:
+  cfn-lint:
+    config:
+      ignore_checks: [E3510, E3512, E3513, E3530]
 """
 
 
@@ -193,6 +202,8 @@ def _without_the_speedups(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("flawed.yaml", FLAWED),
         ("policies.yaml", POLICIES),
+        # the policy rules' own findings ignored: the functions' findings must stay
+        ("ignored.yaml", POLICIES.replace("Resources:", IGNORE_POLICY_RULES + "Resources:", 1)),
         ("model_training.yaml", None),  # a template of this repository, conditions and IAM included
     ],
 )
@@ -207,9 +218,17 @@ def test_the_findings_are_the_same_as_without_them(
     assert lint._lint_one((name, text, lint.DEFAULT_REGIONS)) == faster
     if name == "flawed.yaml":  # a comparison of real findings (cfn-lint 1.58: E3012 E1019 W3037 W1028 W2001)
         assert len({f.code for f in faster}) >= 4, faster
-    if name == "policies.yaml":  # every bad name inside a policy is still found, the IoT one too
+    if name in ("policies.yaml", "ignored.yaml"):  # every bad name in a policy is found, the IoT one too
         found = " ".join(f.message for f in faster)
-        for missing in ("NoSuchBucket", "NoSuchService", "NoSuchParameter", "NoSuchKey", "NoSuchThing"):
+        names = (
+            "NoSuchBucket",
+            "NoSuchService",
+            "NoSuchTopLevel",
+            "NoSuchParameter",
+            "NoSuchKey",
+            "NoSuchThing",
+        )
+        for missing in names:
             assert repr(missing) in found, (missing, faster)
 
 
@@ -229,7 +248,9 @@ def _refs_checked(monkeypatch: pytest.MonkeyPatch) -> collections.Counter[str]:
 
 def test_a_policy_document_a_policy_rule_checks_is_not_also_walked(monkeypatch: pytest.MonkeyPatch) -> None:
     # POLICIES without its mistakes (cfn-lint may check a function with an error again, by design)
-    valid = "\n".join(line for line in POLICIES.splitlines() if "Resourc:" not in line)
+    valid = "\n".join(
+        line for line in POLICIES.splitlines() if "Resourc:" not in line and "Extra:" not in line
+    )
     for wrong, right in (
         ("${NoSuchBucket}", "${Bucket}"),
         ("!Ref NoSuchService", '!Sub "ec2.${AWS::URLSuffix}"'),
@@ -246,8 +267,8 @@ def test_a_policy_document_a_policy_rule_checks_is_not_also_walked(monkeypatch: 
     lint._lint_one(("valid.yaml", valid, lint.DEFAULT_REGIONS))
     in_policies = sorted(path for path in before if "PolicyDocument" in path)
     assert len(in_policies) >= 6 and set(faster) == set(before), (faster, before)
-    # Every Ref in the bucket, trust and identity policies was checked once more by the generic
-    # walk; the IoT policy, which no policy rule covers, is walked as before.
+    # Every Ref in the bucket, trust and identity policies' statements was checked once more by the
+    # key-by-key walk; the IoT policy, which no policy rule covers, is walked as before.
     assert [before[path] - faster[path] for path in in_policies] == [
         0 if "IotPolicy" in path else 1 for path in in_policies
     ], (faster, before)
@@ -272,3 +293,31 @@ def test_a_validator_class_is_built_once_for_equal_arguments() -> None:
     # what can't be compared gets a class of its own each time
     unhashable = {"x": []}
     assert create(fn_resolvers=unhashable) is not create(fn_resolvers=unhashable)
+
+
+def test_only_classes_for_the_kept_runners_rules_are_kept() -> None:
+    """Each cfn-lint Runner (cfnlint.api.lint builds one per call) extends validators with its own
+    rules: a class kept for them would keep those rules alive, so only the rules of the Runners
+    core.lint keeps get theirs kept, and the classes kept stay bounded in a long process."""
+    from cfnlint.jsonschema._keywords import type as type_keyword
+    from cfnlint.jsonschema.validators import create
+
+    lint.warm_runner()
+    ours = next(iter(lint._runner(lint.DEFAULT_REGIONS).rules.values()))
+
+    class OtherRule:  # a rule of some other Runner
+        def check(self, validator, value, instance, schema):
+            return iter(())
+
+    assert create(validators={"x": ours.validate}) is create(validators={"x": ours.validate})
+    other = OtherRule()
+    kept = len(lint._validator_classes)
+    assert create(validators={"x": other.check}) is not create(validators={"x": other.check})
+    assert len(lint._validator_classes) == kept
+    gone = weakref.ref(other)
+    del other
+    gc.collect()
+    assert gone() is None  # nothing of core.lint's holds it
+    for i in range(3 * lint._VALIDATOR_CLASSES_KEPT):
+        create(validators={f"keyword{i}": type_keyword})
+    assert 0 < len(lint._validator_classes) <= lint._VALIDATOR_CLASSES_KEPT
