@@ -313,19 +313,19 @@ def _walk_policy_documents_once(runner) -> None:  # runner: cfnlint.runner.Runne
     if original is None or all_types is None or hasattr(original, "__wrapped__"):
         return  # another cfn-lint, or done already (one Runner per regions, the same rules)
     walk = {".*": {"type": all_types}}
-    narrowed: dict[str, dict] = {}  # policy path -> the walk of the keys its rule's schema doesn't know
+    patterns: dict[str, str | None] = {}  # policy path -> the keys its rule's schema doesn't know
     for rule in runner.rules.values():
-        known = getattr(rule, "identity_schema", {}).get("properties")
+        schema = getattr(rule, "identity_schema", None)
+        known = schema.get("properties") if isinstance(schema, dict) else None
         if not isinstance(rule, Policy) or not isinstance(known, dict) or not known:
             continue
         if not runner.rules.is_rule_enabled(rule, runner.config):
             continue
         others = "^(?!(?:" + "|".join(re.escape(key) for key in sorted(known)) + ")$)"
         for keyword in getattr(rule, "keywords", ()):
-            if keyword.startswith("Resources/") and narrowed.get(keyword, others) == others:
-                narrowed[keyword] = {others: {"type": all_types}}
-            elif keyword.startswith("Resources/"):  # two rules, two schemas: leave that path alone
-                narrowed[keyword] = walk
+            if keyword.startswith("Resources/"):  # two rules with other schemas: that path left alone
+                patterns[keyword] = others if patterns.get(keyword, others) == others else None
+    narrowed = {path: {others: {"type": all_types}} for path, others in patterns.items() if others}
 
     def _filter_schemas(self, schema, validator):
         standard, group = original(self, schema, validator)
@@ -335,7 +335,7 @@ def _walk_policy_documents_once(runner) -> None:  # runner: cfnlint.runner.Runne
             and "patternProperties" not in schema
         ):
             others = narrowed.get("/".join(validator.context.path.cfn_path))
-            if others is not None and others is not walk:
+            if others is not None:
                 standard = {**standard, "patternProperties": others}
         return standard, group
 
