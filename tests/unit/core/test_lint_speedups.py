@@ -4,8 +4,9 @@
 - `_memoize_dataclass_fields`: cfn-lint copies its Context, Validator and FunctionFilter dataclasses
   at every step of a template's walk and asks `dataclasses.fields(cls)` each time; those modules get
   a version that remembers the answer per class.
-- `_walk_policy_documents_once`: a policy document that a policy rule validates is no longer also
-  walked key by key (every function in it was checked twice).
+- `_walk_policy_documents_once`: where a policy rule validates a policy document, cfn-lint's
+  key-by-key walk of it skips the keys that rule's schema knows (Id, Statement, Version): each
+  function in a statement was checked three times, now twice.
 - `_reuse_validator_classes`: the Validator class cfn-lint builds when a rule extends a validator is
   built once per distinct arguments, not each time.
 
