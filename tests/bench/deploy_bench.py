@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -163,6 +164,30 @@ def _clones(tmp: str, count: int):
     )
 
 
+class Run(NamedTuple):
+    """One changed deploy against the fake CloudFormation."""
+
+    wall: float
+    failed: list[str]  # the details of the pipelines not created
+    throttled: int  # reads the fake refused (the adaptive client retried them)
+    rounds: int  # stack-watch rounds: they start at most once per poll interval (aws.stack_watch)
+    listing: int  # DescribeStacks calls: per round, the calls per poll interval spent on waiting
+    others: int  # every other call: per stack, not per interval
+    answered: int  # reads the fake answered
+
+
+def _measured(wall: float, outcomes, fake, rounds: int) -> Run:
+    return Run(
+        wall=wall,
+        failed=[o.detail for o in outcomes if o.result != "created"],
+        throttled=fake.throttled,
+        rounds=rounds,
+        listing=fake.calls.count("describe_stacks"),
+        others=len([c for c in fake.calls if c != "describe_stacks"]),
+        answered=fake.reads - fake.throttled,
+    )
+
+
 def _changed_deploy(
     repo, env, specs, parallel: int, seconds: float, poll: float, reads_per_second: int, others: int
 ):
@@ -181,13 +206,7 @@ def _changed_deploy(
     start = time.perf_counter()
     outcomes = deployer.apply(plan)
     wall = time.perf_counter() - start
-    failed = [o.detail for o in outcomes if o.result != "created"]
-    # Rounds start at most once per poll interval (aws.stack_watch): DescribeStacks calls per round
-    # are the calls per poll interval spent on waiting; the other reads are per stack, not per interval.
-    rounds = gateway.watcher._done
-    listing = fake.calls.count("describe_stacks")
-    others = len([c for c in fake.calls if c != "describe_stacks"])
-    return wall, failed, fake.throttled, rounds, listing, others, fake.reads - fake.throttled
+    return _measured(wall, outcomes, fake, gateway.watcher._done)
 
 
 def _fanned_deploy(
@@ -220,50 +239,27 @@ def _fanned_deploy(
         outcomes = [o for done in pool.map(one, range(1, shards + 1)) for o in done]
     wall = time.perf_counter() - start
     assert len(outcomes) == len(specs), "every pipeline in exactly one shard"
-    failed = [o.detail for o in outcomes if o.result != "created"]
-    rounds = sum(g.watcher._done for g in gateways)
-    listing = fake.calls.count("describe_stacks")
-    others = len([c for c in fake.calls if c != "describe_stacks"])
-    return wall, failed, fake.throttled, rounds, listing, others, fake.reads - fake.throttled
+    return _measured(wall, outcomes, fake, sum(g.watcher._done for g in gateways))
 
 
 def bench_scale(count: int = 1000, seconds: float = 0.5) -> dict[str, float]:
     poll, limit = 0.02, 500  # reads per second the fake allows, then Throttling
-    rows = []
+    rows: list[
+        tuple[int | str, int, float, float, Run]
+    ] = []  # (max-parallel, pipelines, at 1,000, ideal, run)
     with tempfile.TemporaryDirectory() as tmp:
         repo, env, specs = _clones(tmp, count)
         for parallel, n in ((1, count // 25), (8, count // 4), (32, count)):
-            wall, failed, throttled, rounds, listing, others, answered = _changed_deploy(
-                repo, env, specs[:n], parallel, seconds, poll, limit, count - n
-            )
-            scaled = wall * count / n
+            run = _changed_deploy(repo, env, specs[:n], parallel, seconds, poll, limit, count - n)
             ideal = count * seconds / parallel  # at 1,000 pipelines
-            row = (
-                parallel,
-                n,
-                wall,
-                scaled,
-                ideal,
-                len(failed),
-                throttled,
-                rounds,
-                listing,
-                others,
-                answered,
-            )
-            rows.append(row)
-            assert not failed, failed[:3]
+            rows.append((parallel, n, run.wall * count / n, ideal, run))
+            assert not run.failed, run.failed[:3]
         fan, per_shard = 4, 32
-        wall, failed, throttled, rounds, listing, others, answered = _fanned_deploy(
-            repo, env, specs, fan, per_shard, seconds, poll, limit
-        )
+        run = _fanned_deploy(repo, env, specs, fan, per_shard, seconds, poll, limit)
         ideal = count * seconds / (fan * per_shard)
-        label = f"{per_shard} x {fan} shards (fanned out)"
-        rows.append(
-            (label, count, wall, wall, ideal, len(failed), throttled, rounds, listing, others, answered)
-        )
-        assert not failed, failed[:3]
-    serial = rows[0][3]
+        rows.append((f"{per_shard} x {fan} shards (fanned out)", count, run.wall, ideal, run))
+        assert not run.failed, run.failed[:3]
+    serial = rows[0][2]
     print(
         f"{count} changed pipelines, {seconds} s per stack, poll {poll} s, fake read limit {limit}/s, "
         f"an account of {count} stacks ({-(-count // 100)} pages of DescribeStacks) in every run"
@@ -274,18 +270,19 @@ def bench_scale(count: int = 1000, seconds: float = 0.5) -> dict[str, float]:
         "| DescribeStacks per round | other calls per stack |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for parallel, n, wall, scaled, ideal, failed, throttled, rounds, listing, others, answered in rows:
+    for parallel, n, scaled, ideal, run in rows:
         print(
-            f"| {parallel} | {n} | {wall:.1f} | {scaled:.1f}{'' if n == count else f' (x{count // n})'} | {ideal:.1f} "
-            f"| {scaled / ideal:.2f} | {scaled / serial:.3f} | {failed} | {throttled} | {answered / limit:.1f} "
-            f"| {rounds} | {listing / max(rounds, 1):.1f} | {others / n:.1f} |"
+            f"| {parallel} | {n} | {run.wall:.1f} | {scaled:.1f}{'' if n == count else f' (x{count // n})'} | {ideal:.1f} "
+            f"| {scaled / ideal:.2f} | {scaled / serial:.3f} | {len(run.failed)} | {run.throttled} "
+            f"| {run.answered / limit:.1f} | {run.rounds} | {run.listing / max(run.rounds, 1):.1f} "
+            f"| {run.others / n:.1f} |"
         )
     print(
         "answered reads at the limit: the reads CloudFormation answered, divided by the fake's read "
         "limit - the shortest wall time those reads allow (to within a second). Where it is close to "
         "the wall time the run is bound by the account's API rate, not by its concurrency."
     )
-    return {"ratio32": rows[2][3] / rows[2][4], "ratio_fanned": rows[3][3] / rows[3][4]}
+    return {"ratio32": rows[2][2] / rows[2][3], "ratio_fanned": rows[3][2] / rows[3][3]}
 
 
 def bench_noop_at_scale(count: int = 5000) -> tuple[int, int]:
